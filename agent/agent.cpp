@@ -1,0 +1,108 @@
+#include "agent/agent.h"
+
+#include <signal.h>
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio.hpp>
+#include <memory>
+#include <thread>
+
+#include "agent/dispatcher.h"
+#include "agent/https_server.h"
+#include "agent/job_store.h"
+#include "agent/logging.h"
+#include "agent/schema.h"
+#include "agent/unix_server.h"
+#include "agent/worker_pool.h"
+#include "verbs/all_verbs.h"
+#include "version.h"
+
+namespace gdr {
+
+int runAgent(const AgentConfig& config) {
+  namespace asio = boost::asio;
+  const Schema& schema = builtinSchema();
+
+  JobStore jobs(config.stateDir, config.jobTtl);
+  AgentServices services{jobs, schema};
+  Registry registry;
+  registerAllVerbs(registry, services);
+  Dispatcher dispatcher(schema, registry);
+  jobs.load();
+
+  WorkerPool pool(config.workers, config.queue);
+  RequestRunner runner(dispatcher, pool);
+  asio::io_context io(1);
+
+  std::vector<std::unique_ptr<UnixSocketServer>> unixServers;
+  std::vector<std::unique_ptr<HttpsServer>> httpsServers;
+  for (const auto& address : config.listen) {
+    if (address.kind == ListenAddress::Kind::Unix) {
+      auto server = std::make_unique<UnixSocketServer>(io, address.path, runner, config.maxRequestBytes,
+                                                       config.maxConnections);
+      server->SetHandler(&dispatcher);
+      if (!server->StartListening()) {
+        spdlog::critical("{}", server->lastError());
+        return 1;
+      }
+      unixServers.push_back(std::move(server));
+    } else {
+      HttpsServer::Options options;
+      options.host = address.host;
+      options.port = address.port;
+      options.certFile = config.tlsCert;
+      options.keyFile = config.tlsKey;
+      options.maxRequestBytes = config.maxRequestBytes;
+      options.maxConnections = config.maxConnections;
+      auto server = std::make_unique<HttpsServer>(options, runner);
+      server->SetHandler(&dispatcher);
+      if (!server->StartListening()) {
+        spdlog::critical("{}", server->lastError());
+        return 1;
+      }
+      httpsServers.push_back(std::move(server));
+    }
+  }
+  spdlog::info("gdr-agent {} ready: {} verbs, {} workers, queue {}, state dir {}", GDR_VERSION,
+               schema.verbs().size(), config.workers, config.queue, config.stateDir);
+
+  // Shutdown: stop accepting, refuse new requests, let in-flight ones
+  // finish (bounded), persist jobs, close connections once their replies
+  // are written.
+  std::thread shutdownThread;
+  asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> onSignal =
+      [&](const boost::system::error_code& ec, int signal) {
+        if (ec) return;
+        if (signal == SIGHUP) {
+          logging::reopen();
+          signals.async_wait(onSignal);
+          return;
+        }
+        spdlog::info("signal {}: shutting down", signal);
+        for (auto& server : unixServers) server->StopListening();
+        for (auto& server : httpsServers) server->quiesce();
+        runner.beginShutdown();
+        shutdownThread = std::thread([&] {
+          if (!pool.drain(config.shutdownGrace)) {
+            spdlog::warn("requests still running after {}s; exiting anyway", config.shutdownGrace.count());
+          }
+          jobs.stop(config.shutdownGrace);
+          asio::post(io, [&] {
+            for (auto& server : unixServers) server->closeConnections();
+            signals.cancel();
+          });
+        });
+      };
+  signals.async_wait(onSignal);
+
+  io.run();
+  if (shutdownThread.joinable()) shutdownThread.join();
+  for (auto& server : httpsServers) server->StopListening();
+  spdlog::info("gdr-agent stopped");
+  spdlog::default_logger()->flush();
+  return 0;
+}
+
+}  // namespace gdr

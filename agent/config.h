@@ -1,0 +1,48 @@
+#pragma once
+// gdr-agent's settings: the config file (/etc/gdr/agent.conf, "key = value"
+// lines, '#' comments), then command-line flags, which win.
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace gdr {
+
+struct ListenAddress {
+  enum class Kind { Unix, Https } kind;
+  std::string path;  // Unix
+  std::string host;  // Https: a numeric IPv4/IPv6 address
+  int port = 0;
+  std::string text;  // as written
+
+  // "unix:/run/gdr/agent.sock" or "https://127.0.0.1:54321"; throws
+  // std::invalid_argument with a readable message.
+  static ListenAddress parse(const std::string& text);
+};
+
+struct AgentConfig {
+  std::vector<ListenAddress> listen{ListenAddress::parse("unix:/run/gdr/agent.sock")};
+  std::string stateDir = "/var/lib/gdr";
+  std::string logFile = "-";  // "-" is stderr
+  std::string logLevel = "info";
+  std::string tlsCert = "/etc/gdr/tls/agent.crt";
+  std::string tlsKey = "/etc/gdr/tls/agent.key";
+  size_t workers = 8;
+  size_t queue = 64;
+  size_t maxConnections = 1024;
+  size_t maxRequestBytes = 1 << 20;
+  std::chrono::seconds jobTtl{3600};
+  std::chrono::seconds shutdownGrace{10};
+};
+
+enum class ParseOutcome { Run, ExitOk };
+
+// Fills `config` from the config file named by --config (default
+// /etc/gdr/agent.conf; a missing default file is fine, a missing named one
+// is not) and the flags. Prints --help / --version to `out`.
+// Throws std::invalid_argument with a message for the user.
+ParseOutcome parseAgentArgs(int argc, char** argv, AgentConfig& config, std::string& out);
+
+// Applies one file's text; `origin` names it in error messages.
+void applyConfigText(const std::string& text, const std::string& origin, AgentConfig& config);
+
+}  // namespace gdr

@@ -1,0 +1,199 @@
+#include "agent/https_server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <sstream>
+
+#include "agent/dispatcher.h"
+#include "agent/worker_pool.h"
+
+namespace gdr {
+
+struct HttpsServer::Request {
+  std::string body;
+  bool tooLarge = false;
+  bool submitted = false;
+  bool suspended = false;
+  bool ready = false;
+  std::optional<std::string> reply;
+  std::mutex mutex;
+  MHD_Connection* connection = nullptr;
+};
+
+namespace {
+
+struct Holder {
+  std::shared_ptr<HttpsServer::Request> request;
+};
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+MHD_Result respond(MHD_Connection* connection, unsigned status, const std::string& body) {
+  MHD_Response* response =
+      MHD_create_response_from_buffer(body.size(), const_cast<char*>(body.data()), MHD_RESPMEM_MUST_COPY);
+  if (!body.empty()) MHD_add_response_header(response, "Content-Type", "application/json");
+  const MHD_Result result = MHD_queue_response(connection, status, response);
+  MHD_destroy_response(response);
+  return result;
+}
+
+void completed(void*, MHD_Connection*, void** con_cls, MHD_RequestTerminationCode) {
+  delete static_cast<Holder*>(*con_cls);
+  *con_cls = nullptr;
+}
+
+}  // namespace
+
+HttpsServer::HttpsServer(Options options, RequestRunner& runner) : options_(std::move(options)), runner_(runner) {}
+
+HttpsServer::~HttpsServer() { StopListening(); }
+
+bool HttpsServer::StartListening() {
+  if (daemon_) return true;
+  const bool tls = !options_.certFile.empty() || !options_.keyFile.empty();
+  try {
+    if (tls) {
+      cert_ = readFile(options_.certFile);
+      key_ = readFile(options_.keyFile);
+    }
+  } catch (const std::exception& e) {
+    lastError_ = std::string("https listener: ") + e.what();
+    return false;
+  }
+  sockaddr_storage addr{};
+  unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+  if (tls) flags |= MHD_USE_TLS;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+  if (inet_pton(AF_INET, options_.host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(options_.port);
+  } else if (inet_pton(AF_INET6, options_.host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(options_.port);
+    flags |= MHD_USE_IPv6;
+  } else {
+    lastError_ = "https listener: '" + options_.host + "' is not a numeric address";
+    return false;
+  }
+
+  auto handler = [](void* cls, MHD_Connection* connection, const char* url, const char* method, const char*,
+                    const char* upload_data, size_t* upload_data_size, void** con_cls) -> MHD_Result {
+    auto* server = static_cast<HttpsServer*>(cls);
+    if (!*con_cls) {
+      auto* holder = new Holder{std::make_shared<Request>()};
+      holder->request->connection = connection;
+      *con_cls = holder;
+      return MHD_YES;
+    }
+    auto request = static_cast<Holder*>(*con_cls)->request;
+    if (*upload_data_size > 0) {
+      if (request->body.size() + *upload_data_size > server->options_.maxRequestBytes) {
+        request->tooLarge = true;
+      } else {
+        request->body.append(upload_data, *upload_data_size);
+      }
+      *upload_data_size = 0;
+      return MHD_YES;
+    }
+    {
+      std::lock_guard<std::mutex> lock(request->mutex);
+      if (request->ready) {
+        if (!request->reply) return respond(connection, MHD_HTTP_NO_CONTENT, "");
+        return respond(connection, MHD_HTTP_OK, *request->reply);
+      }
+      if (request->submitted) return MHD_YES;  // woken early; still waiting
+    }
+    if (std::string(method) != "POST") {
+      return respond(connection, MHD_HTTP_METHOD_NOT_ALLOWED,
+                     Dispatcher::errorReply(Code::InvalidRequest, "Invalid Request: use HTTP POST"));
+    }
+    if (std::string(url) != "/" && std::string(url) != "/jsonrpc") {
+      return respond(connection, MHD_HTTP_NOT_FOUND,
+                     Dispatcher::errorReply(Code::InvalidRequest, "Invalid Request: no endpoint " + std::string(url)));
+    }
+    if (request->tooLarge) {
+      return respond(connection, MHD_HTTP_CONTENT_TOO_LARGE,
+                     Dispatcher::errorReply(Code::InvalidRequest,
+                                            "Invalid Request: request exceeds " +
+                                                std::to_string(server->options_.maxRequestBytes) + " bytes"));
+    }
+    const char* flow = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "FlowID");
+    request->submitted = true;
+    server->runner_.submit(request->body, flow ? flow : "", [server, request](std::optional<std::string> reply) {
+      if (reply) {
+        server->SendResponse(*reply, request.get());
+      } else {
+        std::lock_guard<std::mutex> lock(request->mutex);
+        request->ready = true;
+        if (request->suspended) MHD_resume_connection(request->connection);
+      }
+    });
+    std::lock_guard<std::mutex> lock(request->mutex);
+    if (request->ready) {
+      if (!request->reply) return respond(connection, MHD_HTTP_NO_CONTENT, "");
+      return respond(connection, MHD_HTTP_OK, *request->reply);
+    }
+    request->suspended = true;
+    MHD_suspend_connection(connection);
+    return MHD_YES;
+  };
+
+  MHD_AccessHandlerCallback callback = handler;
+  if (tls) {
+    daemon_ = MHD_start_daemon(flags, 0, nullptr, nullptr, callback, this, MHD_OPTION_SOCK_ADDR, &addr,
+                               MHD_OPTION_CONNECTION_LIMIT, unsigned(options_.maxConnections),
+                               MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_NOTIFY_COMPLETED, completed, nullptr,
+                               MHD_OPTION_HTTPS_MEM_KEY, key_.c_str(), MHD_OPTION_HTTPS_MEM_CERT, cert_.c_str(),
+                               MHD_OPTION_END);
+  } else {
+    daemon_ = MHD_start_daemon(flags, 0, nullptr, nullptr, callback, this, MHD_OPTION_SOCK_ADDR, &addr,
+                               MHD_OPTION_CONNECTION_LIMIT, unsigned(options_.maxConnections),
+                               MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_NOTIFY_COMPLETED, completed, nullptr,
+                               MHD_OPTION_END);
+  }
+  if (!daemon_) {
+    lastError_ = "https listener: cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
+                 (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES ? " (libmicrohttpd has no TLS)" : "");
+    return false;
+  }
+  spdlog::info("listening on {}://{}:{}", tls ? "https" : "http", options_.host, options_.port);
+  return true;
+}
+
+bool HttpsServer::SendResponse(const std::string& response, void* addInfo) {
+  auto* request = static_cast<Request*>(addInfo);
+  if (!request) return false;
+  std::lock_guard<std::mutex> lock(request->mutex);
+  request->reply = response;
+  request->ready = true;
+  if (request->suspended) MHD_resume_connection(request->connection);
+  return true;
+}
+
+void HttpsServer::quiesce() {
+  if (daemon_) MHD_quiesce_daemon(daemon_);
+}
+
+bool HttpsServer::StopListening() {
+  if (daemon_) {
+    MHD_stop_daemon(daemon_);
+    daemon_ = nullptr;
+  }
+  return true;
+}
+
+}  // namespace gdr

@@ -1,0 +1,381 @@
+#include "agent/job_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "agent/errors.h"
+#include "agent/json_util.h"
+
+namespace gdr {
+
+namespace fs = std::filesystem;
+
+std::int64_t nowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool JobRecord::terminal() const { return state == kJobDone || state == kJobFailed || state == kJobAborted; }
+
+Json::Value JobRecord::toJson() const {
+  Json::Value out = details.isObject() ? details : Json::Value(Json::objectValue);
+  out["id"] = id;
+  out["type"] = type;
+  out["state"] = state;
+  out["progress"] = progress;
+  if (error) {
+    out["error"]["code"] = error->code;
+    out["error"]["message"] = error->message;
+  } else {
+    out["error"] = Json::Value();
+  }
+  out["startTime"] = Json::Int64(startTime);
+  out["endTime"] = endTime ? Json::Value(Json::Int64(*endTime)) : Json::Value();
+  return out;
+}
+
+Json::Value JobRecord::toStored() const {
+  Json::Value out = toJson();
+  out.removeMember("details");
+  out["details"] = details;
+  out["format"] = 1;
+  return out;
+}
+
+JobRecord JobRecord::fromStored(const Json::Value& stored) {
+  if (!stored.isObject() || !stored["id"].isString() || !stored["type"].isString() || !stored["state"].isString() ||
+      !stored["progress"].isInt() || !stored["startTime"].isIntegral()) {
+    throw std::runtime_error("not a job record");
+  }
+  JobRecord r;
+  r.id = stored["id"].asString();
+  r.type = stored["type"].asString();
+  r.state = stored["state"].asString();
+  r.progress = stored["progress"].asInt();
+  r.startTime = stored["startTime"].asInt64();
+  if (stored["endTime"].isIntegral()) r.endTime = stored["endTime"].asInt64();
+  if (stored["error"].isObject()) r.error = JobError{stored["error"]["code"].asInt(), stored["error"]["message"].asString()};
+  r.details = stored.get("details", Json::Value(Json::objectValue));
+  if (!JobStore::validId(r.id)) throw std::runtime_error("bad job id");
+  return r;
+}
+
+struct JobStore::Entry {
+  JobRecord record;
+  std::unique_ptr<JobRunner> runner;
+  std::thread thread;
+  std::atomic<bool> abortRequested{false};
+  std::atomic<bool> finished{false};
+};
+
+class JobStore::Control : public JobControl {
+ public:
+  Control(JobStore& store, std::shared_ptr<Entry> entry) : store_(store), entry_(std::move(entry)) {}
+
+  JobRecord record() const override {
+    std::lock_guard<std::mutex> lock(store_.mutex_);
+    return entry_->record;
+  }
+
+  void update(const std::function<void(JobRecord&)>& change) override {
+    JobRecord next = record();  // only this job's thread writes its record
+    change(next);
+    next.progress = std::clamp(next.progress, 0, 100);
+    if (next.terminal() && !next.endTime) next.endTime = nowSeconds();
+    if (next.state == kJobDone) next.progress = 100;
+    store_.persist(next);  // durable before visible
+    std::lock_guard<std::mutex> lock(store_.mutex_);
+    entry_->record = std::move(next);
+  }
+
+  bool abortRequested() const override { return entry_->abortRequested; }
+
+  bool stopRequested() const override {
+    std::lock_guard<std::mutex> lock(store_.mutex_);
+    return store_.stopping_;
+  }
+
+  bool waitFor(std::chrono::milliseconds duration) override {
+    std::unique_lock<std::mutex> lock(store_.mutex_);
+    return store_.wake_.wait_for(lock, duration, [this] { return store_.stopping_ || entry_->abortRequested; });
+  }
+
+ private:
+  JobStore& store_;
+  std::shared_ptr<Entry> entry_;
+};
+
+JobStore::JobStore(fs::path stateDir, std::chrono::seconds finishedTtl)
+    : dir_(std::move(stateDir) / "jobs"), ttl_(finishedTtl) {
+  fs::create_directories(dir_);
+}
+
+JobStore::~JobStore() { stop(std::chrono::seconds(10)); }
+
+void JobStore::registerType(const std::string& type, JobRecovery recovery) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  recoveries_[type] = std::move(recovery);
+}
+
+fs::path JobStore::pathOf(const std::string& id) const { return dir_ / (id + ".json"); }
+
+void JobStore::persist(const JobRecord& record) {
+  const fs::path target = pathOf(record.id);
+  const fs::path temp = dir_ / ("." + record.id + ".tmp");
+  const std::string text = json::pretty(record.toStored()) + "\n";
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) throw AgentError(Code::GeneralException, "cannot persist job " + record.id + ": " + strerror(errno));
+  size_t written = 0;
+  while (written < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      throw AgentError(Code::GeneralException, "cannot persist job " + record.id + ": " + strerror(errno));
+    }
+    written += n;
+  }
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced || ::rename(temp.c_str(), target.c_str()) != 0) {
+    throw AgentError(Code::GeneralException, "cannot persist job " + record.id + ": " + strerror(errno));
+  }
+  const int dirFd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirFd >= 0) {
+    ::fsync(dirFd);
+    ::close(dirFd);
+  }
+}
+
+void JobStore::load() {
+  std::vector<std::shared_ptr<Entry>> toResume;
+  std::vector<JobRecord> toFail;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& file : fs::directory_iterator(dir_)) {
+      const auto& path = file.path();
+      if (path.extension() != ".json" || path.filename().string().front() == '.') continue;
+      std::ifstream in(path);
+      std::stringstream text;
+      text << in.rdbuf();
+      JobRecord record;
+      try {
+        auto stored = json::parse(text.str());
+        if (!stored) throw std::runtime_error("not JSON");
+        record = JobRecord::fromStored(*stored);
+        if (record.id + ".json" != path.filename().string()) throw std::runtime_error("id does not match file name");
+      } catch (const std::exception& e) {
+        // Keep the evidence: a corrupt job file is renamed, never removed.
+        fs::path aside = path;
+        aside += ".corrupt";
+        fs::rename(path, aside);
+        spdlog::error("job file {} unreadable ({}); moved to {}", path.string(), e.what(), aside.string());
+        continue;
+      }
+      auto entry = std::make_shared<Entry>();
+      entry->record = record;
+      entry->finished = record.terminal();
+      if (!record.terminal()) {
+        auto recovery = recoveries_.find(record.type);
+        if (recovery != recoveries_.end()) {
+          entry->runner = recovery->second(record);
+          toResume.push_back(entry);
+        } else {
+          toFail.push_back(record);
+          entry->finished = true;
+        }
+      }
+      jobs_[record.id] = entry;
+    }
+    expireLocked(nowSeconds());
+  }
+  for (auto& record : toFail) {
+    record.state = kJobFailed;
+    record.error = JobError{int(Code::GeneralException),
+                            "agent restarted and has no recovery for job type '" + record.type + "'"};
+    record.endTime = nowSeconds();
+    persist(record);
+    std::lock_guard<std::mutex> lock(mutex_);
+    jobs_[record.id]->record = record;
+    spdlog::warn("job {} ({}) failed at start-up: no recovery for its type", record.id, record.type);
+  }
+  for (auto& entry : toResume) {
+    spdlog::info("job {} ({}) recovered in state {}", entry->record.id, entry->record.type, entry->record.state);
+    launch(entry);
+  }
+}
+
+JobRecord JobStore::start(JobRecord initial, std::unique_ptr<JobRunner> runner) {
+  if (initial.id.empty()) initial.id = newId();
+  if (!validId(initial.id)) {
+    throw AgentError(Code::InvalidParameter, "job id '" + initial.id + "' is not a UUID");
+  }
+  initial.startTime = nowSeconds();
+  auto entry = std::make_shared<Entry>();
+  entry->record = initial;
+  entry->runner = std::move(runner);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_) throw AgentError(Code::ShuttingDown, "agent is shutting down; no new jobs");
+    if (jobs_.count(initial.id)) {
+      throw AgentError(Code::JobExists, "job " + initial.id + " already exists");
+    }
+    persist(initial);
+    jobs_[initial.id] = entry;
+  }
+  launch(entry);
+  return initial;
+}
+
+void JobStore::launch(const std::shared_ptr<Entry>& entry) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  entry->thread = std::thread([this, entry] {
+    Control control(*this, entry);
+    auto fail = [&](int code, const std::string& message) {
+      try {
+        control.update([&](JobRecord& r) {
+          r.state = kJobFailed;
+          r.error = JobError{code, message};
+        });
+      } catch (const std::exception& e) {
+        spdlog::error("job {}: cannot record failure: {}", entry->record.id, e.what());
+      }
+    };
+    try {
+      entry->runner->run(control);
+      const JobRecord after = control.record();
+      if (!after.terminal() && !control.stopRequested()) {
+        fail(int(Code::GeneralException), "job ended in non-terminal state " + after.state);
+      }
+    } catch (const AgentError& e) {
+      fail(int(e.code()), e.what());
+    } catch (const std::exception& e) {
+      fail(int(Code::GeneralException), e.what());
+    }
+    const JobRecord done = control.record();
+    spdlog::info("job {} ({}) left its runner in state {}", done.id, done.type, done.state);
+    entry->finished = true;
+  });
+}
+
+void JobStore::expireLocked(std::int64_t now) {
+  for (auto it = jobs_.begin(); it != jobs_.end();) {
+    const auto& entry = it->second;
+    if (entry->finished && entry->record.terminal() && entry->record.endTime &&
+        *entry->record.endTime + ttl_.count() <= now) {
+      if (entry->thread.joinable()) entry->thread.join();
+      std::error_code ignored;
+      fs::remove(pathOf(it->first), ignored);
+      it = jobs_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+std::vector<JobRecord> JobStore::list(const std::vector<std::string>& ids) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  expireLocked(nowSeconds());
+  std::vector<JobRecord> out;
+  if (ids.empty()) {
+    for (const auto& [id, entry] : jobs_) out.push_back(entry->record);
+  } else {
+    for (const auto& id : ids) {
+      auto it = jobs_.find(id);
+      if (it != jobs_.end()) out.push_back(it->second->record);
+    }
+  }
+  return out;
+}
+
+JobRecord JobStore::get(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) {
+    Json::Value data;
+    data["jobId"] = id;
+    throw AgentError(Code::NoSuchJob, "no such job: " + id, data);
+  }
+  return it->second->record;
+}
+
+JobRecord JobStore::abort(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = jobs_.find(id);
+  Json::Value data;
+  data["jobId"] = id;
+  if (it == jobs_.end()) throw AgentError(Code::NoSuchJob, "no such job: " + id, data);
+  auto& entry = it->second;
+  data["state"] = entry->record.state;
+  if (entry->record.terminal() || entry->finished) {
+    throw AgentError(Code::JobNotActive, "job " + id + " is not running (state " + entry->record.state + ")", data);
+  }
+  if (!entry->runner || !entry->runner->abortable()) {
+    throw AgentError(Code::AbortNotSupported, "job " + id + " (" + entry->record.type + ") cannot be aborted", data);
+  }
+  entry->abortRequested = true;
+  wake_.notify_all();
+  spdlog::info("job {} abort requested in state {}", id, entry->record.state);
+  return entry->record;
+}
+
+void JobStore::stop(std::chrono::milliseconds timeout) {
+  std::vector<std::shared_ptr<Entry>> entries;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+    for (auto& [id, entry] : jobs_) entries.push_back(entry);
+  }
+  wake_.notify_all();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (auto& entry : entries) {
+    while (!entry->finished && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (entry->thread.joinable()) {
+      if (entry->finished) {
+        entry->thread.join();
+      } else {
+        // Its state is on disk; the next start recovers it.
+        spdlog::warn("job {} did not stop in time; leaving it to recovery", entry->record.id);
+        entry->thread.detach();
+      }
+    }
+  }
+}
+
+std::string JobStore::newId() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::uniform_int_distribution<std::uint64_t> dist;
+  std::uint64_t hi = dist(rng), lo = dist(rng);
+  hi = (hi & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
+  lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // RFC 4122 variant
+  char buf[37];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", unsigned(hi >> 32), unsigned((hi >> 16) & 0xFFFF),
+                unsigned(hi & 0xFFFF), unsigned(lo >> 48), static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFULL));
+  return buf;
+}
+
+bool JobStore::validId(const std::string& id) {
+  if (id.size() != 36) return false;
+  for (size_t i = 0; i < id.size(); ++i) {
+    const char c = id[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return false;
+    } else if (!std::isxdigit(static_cast<unsigned char>(c))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace gdr

@@ -1,0 +1,33 @@
+// gdr-agent: the host agent for disaster recovery of VMs on GlusterFS.
+#include <signal.h>
+
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "agent/agent.h"
+#include "agent/config.h"
+#include "agent/logging.h"
+
+int main(int argc, char** argv) {
+  gdr::AgentConfig config;
+  try {
+    std::string out;
+    if (gdr::parseAgentArgs(argc, argv, config, out) == gdr::ParseOutcome::ExitOk) {
+      std::cout << out;
+      return 0;
+    }
+    gdr::logging::init(config.logFile, config.logLevel);
+  } catch (const std::exception& e) {
+    std::cerr << "gdr-agent: " << e.what() << "\n";
+    return 2;
+  }
+  // A client that hangs up must not kill the agent.
+  ::signal(SIGPIPE, SIG_IGN);
+  try {
+    return gdr::runAgent(config);
+  } catch (const std::exception& e) {
+    spdlog::critical("gdr-agent: {}", e.what());
+    return 1;
+  }
+}

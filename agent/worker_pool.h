@@ -1,0 +1,67 @@
+#pragma once
+// A fixed set of worker threads behind a bounded queue. Work beyond the
+// queue's capacity is refused at once (the caller answers "busy"); it is
+// never queued without bound and never dropped silently.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace gdr {
+
+class Dispatcher;
+
+class WorkerPool {
+ public:
+  WorkerPool(size_t workers, size_t queueCapacity);
+  ~WorkerPool();  // finishes queued work, then joins
+
+  // False when the queue is full or the pool is stopping.
+  bool trySubmit(std::function<void()> task);
+
+  // Stops taking work and waits up to `timeout` for queued and running
+  // tasks to finish. Returns true if everything finished.
+  bool drain(std::chrono::milliseconds timeout);
+
+  size_t inFlight() const;
+
+ private:
+  void loop();
+
+  const size_t capacity_;
+  mutable std::mutex mutex_;
+  std::condition_variable workAvailable_;
+  std::condition_variable idle_;
+  std::deque<std::function<void()>> queue_;
+  size_t running_ = 0;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+// Runs requests for the transports: inline verbs on the caller's thread,
+// the rest on the pool; refuses with Busy when the pool is full and with
+// ShuttingDown once draining began. `done` is called exactly once.
+class RequestRunner {
+ public:
+  using Done = std::function<void(std::optional<std::string> reply)>;
+
+  RequestRunner(const Dispatcher& dispatcher, WorkerPool& pool) : dispatcher_(dispatcher), pool_(pool) {}
+
+  void submit(std::string text, std::string transportFlowId, Done done);
+
+  void beginShutdown() { shuttingDown_ = true; }
+
+ private:
+  const Dispatcher& dispatcher_;
+  WorkerPool& pool_;
+  std::atomic<bool> shuttingDown_{false};
+};
+
+}  // namespace gdr

@@ -1,0 +1,22 @@
+#pragma once
+// Registers every verb's handler. Each namespace has one source file
+// (host_verbs.cpp, ...) with one handler per verb; the schema entry in
+// verbs/schema.json is the other half of a verb.
+#include "verbs/registry.h"
+
+namespace gdr {
+
+class JobStore;
+class Schema;
+
+// What handlers may use; owned by the Agent, outliving every call.
+struct AgentServices {
+  JobStore& jobs;
+  const Schema& schema;
+};
+
+void registerHostVerbs(Registry& registry, AgentServices& services);
+
+void registerAllVerbs(Registry& registry, AgentServices& services);
+
+}  // namespace gdr

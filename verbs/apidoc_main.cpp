@@ -1,0 +1,44 @@
+// gdr-apidoc: writes docs/API.md from the verb schema, so the reference
+// documentation can never drift from what the agent validates.
+#include <iostream>
+
+#include "agent/json_util.h"
+#include "agent/schema.h"
+
+namespace {
+
+void params(std::ostream& out, const std::vector<gdr::ParamSpec>& list, const std::string& prefix) {
+  for (const auto& p : list) {
+    out << "| `" << prefix << p.name << "` | " << gdr::describeType(p.type) << " | " << (p.required ? "yes" : "no")
+        << " | " << (p.defaultValue.isNull() ? "" : "`" + gdr::json::compact(p.defaultValue) + "`") << " | " << p.doc
+        << " |\n";
+    const gdr::TypeSpec* inner = &p.type;
+    if (inner->type == "array" && inner->items) inner = inner->items.get();
+    if (!inner->properties.empty()) params(out, inner->properties, prefix + p.name + (p.type.type == "array" ? "[]." : "."));
+  }
+}
+
+}  // namespace
+
+int main() {
+  const auto& schema = gdr::builtinSchema();
+  std::ostream& out = std::cout;
+  out << "# gdr-agent API reference\n\n"
+      << "Generated from `verbs/schema.json` by `gdr-apidoc`; do not edit by hand.\n"
+      << "Schema version " << schema.version() << ".\n";
+  for (const auto& [ns, doc] : schema.namespaces()) {
+    out << "\n## " << ns << "\n\n" << doc << "\n";
+    for (const auto& verb : schema.verbs()) {
+      if (verb.ns != ns) continue;
+      out << "\n### " << verb.fullName() << "\n\n" << verb.doc << "\n\n";
+      if (verb.params.empty()) {
+        out << "No parameters.\n";
+      } else {
+        out << "| parameter | type | required | default | meaning |\n|---|---|---|---|---|\n";
+        params(out, verb.params, "");
+      }
+      out << "\nReturns: " << verb.returns.get("doc", "").asString() << "\n";
+    }
+  }
+  return 0;
+}

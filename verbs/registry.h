@@ -1,0 +1,38 @@
+#pragma once
+// Verb name -> handler. Handlers receive parameters already validated and
+// normalized against the schema (defaults filled in), and either return
+// the result or throw AgentError.
+#include <json/value.h>
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace gdr {
+
+class Schema;
+
+struct CallContext {
+  std::string method;
+  std::string flowId;
+};
+
+using Handler = std::function<Json::Value(const Json::Value& params, const CallContext& ctx)>;
+
+class Registry {
+ public:
+  // Throws std::logic_error when the name is registered twice.
+  void add(const std::string& method, Handler handler);
+  const Handler* find(const std::string& method) const;
+  std::vector<std::string> names() const;
+
+ private:
+  std::map<std::string, Handler> handlers_;
+};
+
+// Every way the schema and the registered handlers disagree, one line
+// each ("schema has X but no handler", "handler X is not in the schema").
+std::vector<std::string> schemaMismatches(const Schema& schema, const Registry& registry);
+
+}  // namespace gdr
