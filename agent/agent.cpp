@@ -71,13 +71,20 @@ int runAgent(const AgentConfig& config) {
   // finish (bounded), persist jobs, close connections once their replies
   // are written.
   std::thread shutdownThread;
+  // Keeps io.run() going while a request is on a worker and its connection
+  // has no I/O pending; released once shutdown is complete.
+  auto keepRunning = asio::make_work_guard(io);
   asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
   std::function<void(const boost::system::error_code&, int)> onSignal =
       [&](const boost::system::error_code& ec, int signal) {
         if (ec) return;
+        signals.async_wait(onSignal);
         if (signal == SIGHUP) {
           logging::reopen();
-          signals.async_wait(onSignal);
+          return;
+        }
+        if (shutdownThread.joinable()) {
+          spdlog::info("signal {}: already shutting down", signal);
           return;
         }
         spdlog::info("signal {}: shutting down", signal);
@@ -91,7 +98,12 @@ int runAgent(const AgentConfig& config) {
           jobs.stop(config.shutdownGrace);
           asio::post(io, [&] {
             for (auto& server : unixServers) server->closeConnections();
+            // A repeated SIGTERM while tearing down must not kill the
+            // process half-way (exit status 143 instead of 0).
+            ::signal(SIGTERM, SIG_IGN);
+            ::signal(SIGINT, SIG_IGN);
             signals.cancel();
+            keepRunning.reset();
           });
         });
       };

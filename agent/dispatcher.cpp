@@ -101,6 +101,7 @@ Json::Value Dispatcher::callOne(const Json::Value& call, const std::string& tran
 
   Json::Value reply = envelope(id);
   int code = 0;
+  spdlog::debug("begin method={} id={} flow={}", method, idText(call), ctx.flowId);
   try {
     if (!problem.empty()) throw AgentError(Code::InvalidRequest, "Invalid Request: " + problem);
     const VerbSpec* verb = schema_.find(method);

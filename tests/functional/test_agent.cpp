@@ -1,0 +1,317 @@
+// The built gdr-agent, started for real on a temporary socket and state
+// dir, driven with gdr-client and with raw sockets.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "agent/job_store.h"
+#include "agent/json_util.h"
+#include "agent/process.h"
+#include "tests/functional/agent_process.h"
+
+namespace gdr::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+const std::string kPing = R"({"jsonrpc":"2.0","method":"Host.ping","id":1})";
+
+Json::Value parseLine(const std::string& line) {
+  auto value = json::parse(line);
+  EXPECT_TRUE(value.has_value()) << "not JSON: " << line;
+  return value.value_or(Json::Value());
+}
+
+class AgentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = makeTempDir("gdr-functional");
+    ASSERT_FALSE(dir_.empty());
+    agent_ = std::make_unique<AgentProcess>(dir_);
+  }
+  void TearDown() override {
+    agent_.reset();
+    fs::remove_all(dir_);
+  }
+  void startAgent(const std::vector<std::string>& args = {}, const std::string& pathPrefix = {}) {
+    std::string error;
+    ASSERT_TRUE(agent_->start(args, &error, pathPrefix)) << error;
+  }
+  CommandOutput client(std::vector<std::string> args, const std::string& input = "") {
+    args.insert(args.begin(), {"-s", agent_->socket()});
+    return AgentProcess::client(args, input);
+  }
+
+  std::string dir_;
+  std::unique_ptr<AgentProcess> agent_;
+};
+
+TEST_F(AgentTest, ClientCallsVerbsAndReportsErrors) {
+  startAgent();
+  CommandOutput r = client({"Host", "ping"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "{}\n");
+
+  r = client({"--flow-id", "trace-1234", "Host", "getCapabilities"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const Json::Value caps = parseLine(r.out);
+  EXPECT_EQ(caps["agentVersion"].asString().empty(), false);
+  bool listed = false;
+  for (const auto& verb : caps["verbs"]) listed = listed || verb == "Host.abortJob";
+  EXPECT_TRUE(listed);
+  EXPECT_TRUE(caps["software"].isMember("libvirt"));
+  EXPECT_NE(agent_->log().find("method=Host.getCapabilities id=1 flow=trace-1234 code=0"), std::string::npos);
+
+  r = client({"Host", "abortJob", "jobId=01234567-89ab-cdef-0123-456789abcdef"});
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_EQ(r.err.rfind("66: no such job", 0), 0u) << r.err;
+
+  r = client({"Host", "getJobs", "jobIds=7"});
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_EQ(r.err.rfind("-32602: invalid parameter 'jobIds'", 0), 0u) << r.err;
+
+  r = client({"Host", "getJobs", "-f", "-"}, R"({"jobIds": []})");
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(parseLine(r.out)["jobs"].size(), 0u);
+
+  r = client({"Host", "ping", "surprise=1"});
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find("unknown parameter 'surprise'"), std::string::npos);
+}
+
+TEST_F(AgentTest, PersistentConnectionAnswersInOrder) {
+  startAgent();
+  RawConnection c(agent_->socket());
+  ASSERT_TRUE(c.connected());
+  // Pipelined: five requests in one write, a notification among them.
+  std::string burst;
+  for (int i = 1; i <= 3; ++i) {
+    burst += R"({"jsonrpc":"2.0","method":"Host.getJobs","id":)" + std::to_string(i) + "}\n";
+  }
+  burst += R"({"jsonrpc":"2.0","method":"Host.ping"})" "\n";
+  burst += R"({"jsonrpc":"2.0","method":"Host.getCapabilities","id":"four"})" "\n";
+  burst += R"({"jsonrpc":"2.0","method":"Host.ping","id":5})" "\r\n";
+  ASSERT_TRUE(c.send(burst));
+  for (const Json::Value& expected : {Json::Value(1), Json::Value(2), Json::Value(3), Json::Value("four"), Json::Value(5)}) {
+    const Json::Value reply = parseLine(c.readLine());
+    EXPECT_EQ(reply["id"], expected);
+    EXPECT_TRUE(reply.isMember("result")) << json::compact(reply);
+  }
+  // Errors do not end the connection.
+  ASSERT_TRUE(c.send("{nonsense\n"));
+  EXPECT_EQ(parseLine(c.readLine())["error"]["code"], -32700);
+  ASSERT_TRUE(c.send(R"([{"jsonrpc":"2.0","method":"Host.ping","id":1},{"jsonrpc":"2.0","method":"No.such","id":2}])" "\n"));
+  const Json::Value batch = parseLine(c.readLine());
+  ASSERT_EQ(batch.size(), 2u);
+  EXPECT_EQ(batch[1]["error"]["code"], -32601);
+  ASSERT_TRUE(c.send(kPing + "\n"));
+  EXPECT_EQ(parseLine(c.readLine())["id"], 1);
+}
+
+TEST_F(AgentTest, TruncatedRequestGetsParseError) {
+  startAgent();
+  RawConnection c(agent_->socket());
+  ASSERT_TRUE(c.send(R"({"jsonrpc":"2.0","method":"Host.pi)"));
+  c.shutdownWrite();
+  EXPECT_EQ(parseLine(c.readLine())["error"]["code"], -32700);
+  EXPECT_TRUE(c.waitClosed(10s));
+  RawConnection again(agent_->socket());
+  ASSERT_TRUE(again.send(kPing + "\n"));
+  EXPECT_TRUE(parseLine(again.readLine()).isMember("result"));
+}
+
+TEST_F(AgentTest, OversizedRequestIsRefusedAndAgentStaysUp) {
+  startAgent();
+  RawConnection c(agent_->socket());
+  const std::string huge = R"({"jsonrpc":"2.0","method":"Host.ping","id":1,"pad":")" + std::string(2 << 20, 'x');
+  c.send(huge);  // the agent may close before it has read everything
+  const Json::Value reply = parseLine(c.readLine());
+  EXPECT_EQ(reply["error"]["code"], -32600);
+  EXPECT_NE(reply["error"]["message"].asString().find("exceeds"), std::string::npos);
+  EXPECT_TRUE(c.waitClosed(10s));
+  RawConnection again(agent_->socket());
+  ASSERT_TRUE(again.send(kPing + "\n"));
+  EXPECT_TRUE(parseLine(again.readLine()).isMember("result"));
+}
+
+TEST_F(AgentTest, TwoHundredConcurrentClients) {
+  startAgent({"--workers", "2", "--queue", "8"});
+  constexpr int kClients = 200;
+  std::atomic<int> results{0}, busy{0}, other{0};
+  std::vector<std::thread> threads;
+  std::atomic<bool> go{false};
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] {
+      RawConnection c(agent_->socket());
+      if (!c.connected()) {
+        ++other;
+        return;
+      }
+      while (!go) std::this_thread::yield();
+      // A worker-bound verb and an inline one, in one write.
+      c.send(R"({"jsonrpc":"2.0","method":"Host.getCapabilities","id":)" + std::to_string(i) + "}\n" + kPing + "\n");
+      for (int k = 0; k < 2; ++k) {
+        const auto reply = json::parse(c.readLine());
+        if (reply && reply->isMember("result")) {
+          ++results;
+        } else if (reply && (*reply)["error"]["code"] == 1100) {
+          ++busy;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  go = true;
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(other, 0);
+  EXPECT_EQ(results + busy, 2 * kClients);
+  EXPECT_GE(results, kClients);  // every ping at least
+  const long rss = agent_->peakRssKiB();
+  RecordProperty("peak_rss_kib", std::to_string(rss));
+  std::printf("200 clients: %d results, %d busy, agent peak RSS %ld KiB\n", results.load(), busy.load(), rss);
+  EXPECT_GT(rss, 0);
+  EXPECT_LT(rss, 32 * 1024);
+  RawConnection after(agent_->socket());
+  ASSERT_TRUE(after.send(kPing + "\n"));
+  EXPECT_TRUE(parseLine(after.readLine()).isMember("result"));
+}
+
+TEST_F(AgentTest, SigtermFinishesTheRequestInFlight) {
+  // A stand-in libvirtd whose --version takes 2 s keeps getCapabilities
+  // running while the agent is told to stop.
+  const std::string bin = dir_ + "/bin";
+  fs::create_directories(bin);
+  std::ofstream(bin + "/libvirtd") << "#!/bin/sh\nsleep 2\necho 'libvirtd (libvirt) 9.0.0'\n";
+  fs::permissions(bin + "/libvirtd", fs::perms::owner_all);
+  startAgent({"--log-level", "debug"}, bin);
+
+  RawConnection c(agent_->socket());
+  ASSERT_TRUE(c.send(R"({"jsonrpc":"2.0","method":"Host.getCapabilities","id":7})" "\n"));
+  for (int i = 0; i < 500 && agent_->log().find("begin method=Host.getCapabilities") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_NE(agent_->log().find("begin method=Host.getCapabilities"), std::string::npos);
+  const pid_t pid = agent_->pid();
+  ::kill(pid, SIGTERM);
+  const Json::Value reply = parseLine(c.readLine());
+  EXPECT_EQ(reply["id"], 7);
+  EXPECT_EQ(reply["result"]["software"]["libvirt"], "9.0.0");
+  EXPECT_EQ(agent_->waitExit(), 0);
+  const std::string log = agent_->log();
+  EXPECT_LT(log.find("shutting down"), log.find("call method=Host.getCapabilities id=7"));
+  EXPECT_FALSE(fs::exists(agent_->socket()));
+}
+
+std::string writeJob(const std::string& stateDir, const std::string& type, const std::string& state,
+                     std::optional<std::int64_t> endTime) {
+  JobRecord r;
+  r.id = JobStore::newId();
+  r.type = type;
+  r.state = state;
+  r.progress = 30;
+  r.startTime = nowSeconds() - 60;
+  r.endTime = endTime;
+  r.details["drive"] = "vda";
+  fs::create_directories(stateDir + "/jobs");
+  std::ofstream(stateDir + "/jobs/" + r.id + ".json") << json::pretty(r.toStored());
+  return r.id;
+}
+
+TEST_F(AgentTest, JobsSurviveRestarts) {
+  const std::string done = writeJob(agent_->stateDir(), "merge", "DONE", nowSeconds() - 5);
+  const std::string orphan = writeJob(agent_->stateDir(), "test.unknown-type", "COMMIT", std::nullopt);
+  startAgent();
+  auto jobs = [&] {
+    CommandOutput r = client({"Host", "getJobs"});
+    EXPECT_EQ(r.exitCode, 0) << r.err;
+    return parseLine(r.out)["jobs"];
+  };
+  Json::Value listed = jobs();
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[done]["state"], "DONE");
+  EXPECT_EQ(listed[done]["drive"], "vda");
+  EXPECT_EQ(listed[orphan]["state"], "FAILED");
+  EXPECT_NE(listed[orphan]["error"]["message"].asString().find("test.unknown-type"), std::string::npos);
+
+  CommandOutput r = client({"Host", "abortJob", "jobId=" + done});
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_EQ(r.err.rfind("67: ", 0), 0u) << r.err;
+
+  EXPECT_EQ(agent_->terminate(), 0);
+  startAgent();
+  listed = jobs();
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[orphan]["state"], "FAILED");
+  agent_->kill9();
+  startAgent();  // replaces the stale socket left by kill -9
+  EXPECT_EQ(jobs().size(), 2u);
+  r = client({"Host", "getJobs", "jobIds=[\"" + done + "\"]"});
+  EXPECT_EQ(parseLine(r.out)["jobs"].size(), 1u);
+}
+
+TEST_F(AgentTest, RefusesASocketAnotherAgentServes) {
+  startAgent();
+  const CommandResult second =
+      runCommand({std::string(GDR_BIN_DIR) + "/gdr-agent", "--config", "/dev/null", "--listen",
+                  "unix:" + agent_->socket(), "--state-dir", dir_ + "/state2"},
+                 30s);
+  EXPECT_EQ(second.exitCode, 1);
+  EXPECT_NE(second.err.find("another agent is listening"), std::string::npos) << second.err;
+  EXPECT_EQ(client({"Host", "ping"}).exitCode, 0);  // the first one is untouched
+}
+
+int freeLoopbackPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+TEST_F(AgentTest, HttpsAndUnixAtOnce) {
+  const std::string cert = dir_ + "/agent.crt", key = dir_ + "/agent.key";
+  const CommandResult made = runCommand({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                                         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                                         "-keyout", key, "-out", cert},
+                                        60s);
+  ASSERT_EQ(made.exitCode, 0) << made.err;
+  const std::string port = std::to_string(freeLoopbackPort());
+  startAgent({"--listen", "https://127.0.0.1:" + port, "--tls-cert", cert,
+              "--tls-key", key});
+
+  CommandOutput r = AgentProcess::client({"-H", "127.0.0.1", "-p", port, "--cafile", cert, "--flow-id", "https-flow",
+                                          "Host", "getJobs"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_TRUE(parseLine(r.out).isMember("jobs"));
+  EXPECT_NE(agent_->log().find("flow=https-flow"), std::string::npos);
+
+  r = AgentProcess::client({"-H", "127.0.0.1", "-p", port, "--cafile", cert, "Host", "abortJob", "jobId=x"});
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_EQ(r.err.rfind("66: ", 0), 0u) << r.err;
+
+  // Unverified certificate: a connection failure, unless --insecure.
+  r = AgentProcess::client({"-H", "127.0.0.1", "-p", port, "--cafile", "/dev/null", "Host", "ping"});
+  EXPECT_EQ(r.exitCode, 3) << r.out << r.err;
+  r = AgentProcess::client({"-H", "127.0.0.1", "-p", port, "--insecure", "Host", "getCapabilities"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+
+  EXPECT_EQ(client({"Host", "ping"}).exitCode, 0);
+  EXPECT_EQ(agent_->terminate(), 0);
+}
+
+}  // namespace
+}  // namespace gdr::testing

@@ -1,0 +1,79 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "agent/config.h"
+
+namespace gdr {
+namespace {
+
+ParseOutcome parse(std::vector<std::string> args, AgentConfig& config, std::string& out) {
+  args.insert(args.begin(), "gdr-agent");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  return parseAgentArgs(int(argv.size()), argv.data(), config, out);
+}
+
+TEST(Config, FileThenFlags) {
+  const std::string path = testing::TempDir() + "gdr-agent-test.conf";
+  std::ofstream(path) << "# comment\n"
+                         "listen = unix:/tmp/a.sock\n"
+                         "listen = https://127.0.0.1:54321   # trailing comment\n"
+                         "state_dir = /tmp/state\n"
+                         "workers = 3\n"
+                         "job_ttl = 60\n";
+  AgentConfig config;
+  std::string out;
+  ASSERT_EQ(parse({"--config", path, "--workers=5"}, config, out), ParseOutcome::Run);
+  ASSERT_EQ(config.listen.size(), 2u);
+  EXPECT_EQ(config.listen[0].path, "/tmp/a.sock");
+  EXPECT_EQ(config.listen[1].kind, ListenAddress::Kind::Https);
+  EXPECT_EQ(config.listen[1].port, 54321);
+  EXPECT_EQ(config.stateDir, "/tmp/state");
+  EXPECT_EQ(config.workers, 5u);
+  EXPECT_EQ(config.jobTtl.count(), 60);
+
+  AgentConfig flags;
+  ASSERT_EQ(parse({"--config", path, "--listen", "unix:/tmp/b.sock"}, flags, out), ParseOutcome::Run);
+  ASSERT_EQ(flags.listen.size(), 1u);  // flags replace the file's listen lines
+  EXPECT_EQ(flags.listen[0].path, "/tmp/b.sock");
+}
+
+TEST(Config, Errors) {
+  AgentConfig config;
+  std::string out;
+  EXPECT_THROW(parse({"--bogus"}, config, out), std::invalid_argument);
+  EXPECT_THROW(parse({"--workers"}, config, out), std::invalid_argument);
+  EXPECT_THROW(parse({"--workers", "0"}, config, out), std::invalid_argument);
+  EXPECT_THROW(parse({"--log-level", "loud"}, config, out), std::invalid_argument);
+  EXPECT_THROW(parse({"--config", "/nonexistent/agent.conf"}, config, out), std::invalid_argument);
+  EXPECT_THROW(applyConfigText("workers 3\n", "f", config), std::invalid_argument);
+  EXPECT_THROW(applyConfigText("colour = blue\n", "f", config), std::invalid_argument);
+  try {
+    applyConfigText("\n\nworkers = many\n", "agent.conf", config);
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("agent.conf:3:", 0), 0u) << e.what();
+  }
+}
+
+TEST(Config, ListenAddresses) {
+  EXPECT_EQ(ListenAddress::parse("https://[::1]:8443").host, "::1");
+  EXPECT_EQ(ListenAddress::parse("https://127.0.0.2:1/").port, 1);
+  EXPECT_THROW(ListenAddress::parse("unix:relative.sock"), std::invalid_argument);
+  EXPECT_THROW(ListenAddress::parse("https://localhost:54321"), std::invalid_argument);
+  EXPECT_THROW(ListenAddress::parse("https://127.0.0.1:70000"), std::invalid_argument);
+  EXPECT_THROW(ListenAddress::parse("https://127.0.0.1"), std::invalid_argument);
+  EXPECT_THROW(ListenAddress::parse("tcp://127.0.0.1:1"), std::invalid_argument);
+}
+
+TEST(Config, HelpAndVersion) {
+  AgentConfig config;
+  std::string out;
+  EXPECT_EQ(parse({"--help"}, config, out), ParseOutcome::ExitOk);
+  EXPECT_NE(out.find("--state-dir"), std::string::npos);
+  EXPECT_EQ(parse({"--version"}, config, out), ParseOutcome::ExitOk);
+  EXPECT_EQ(out.rfind("gdr-agent ", 0), 0u);
+}
+
+}  // namespace
+}  // namespace gdr

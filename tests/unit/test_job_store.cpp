@@ -1,0 +1,231 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "agent/errors.h"
+#include "agent/job_store.h"
+#include "agent/json_util.h"
+
+namespace gdr {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// A job that steps through STEP1, STEP2 and DONE, pausing at each step
+// until told to go on; it honours abort and stop.
+class SteppingJob : public JobRunner {
+ public:
+  explicit SteppingJob(std::atomic<int>* gate, bool abortable = true) : gate_(gate), abortable_(abortable) {}
+  void run(JobControl& job) override {
+    const char* steps[] = {"STEP1", "STEP2"};
+    for (int i = job.record().state == "STEP2" ? 1 : 0; i < 2; ++i) {
+      job.update([&](JobRecord& r) {
+        r.state = steps[i];
+        r.progress = 40 * (i + 1);
+        r.details["step"] = i + 1;
+      });
+      while (gate_->load() <= i) {
+        if (job.waitFor(5ms)) {
+          if (job.stopRequested()) return;
+          job.update([](JobRecord& r) { r.state = kJobAborted; });
+          return;
+        }
+      }
+    }
+    job.update([](JobRecord& r) { r.state = kJobDone; });
+  }
+  bool abortable() const override { return abortable_; }
+
+ private:
+  std::atomic<int>* gate_;
+  bool abortable_;
+};
+
+class JobStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(testing::TempDir()) / ("gdr-jobs-" + JobStore::newId());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  static JobRecord waitForState(JobStore& store, const std::string& id, const std::string& state) {
+    for (int i = 0; i < 1000; ++i) {
+      JobRecord r = store.get(id);
+      if (r.state == state) return r;
+      std::this_thread::sleep_for(5ms);
+    }
+    ADD_FAILURE() << "job " << id << " never reached " << state << " (is " << store.get(id).state << ")";
+    return store.get(id);
+  }
+
+  Json::Value stored(const std::string& id) {
+    std::ifstream in(dir_ / "jobs" / (id + ".json"));
+    std::stringstream text;
+    text << in.rdbuf();
+    return json::parse(text.str()).value_or(Json::Value());
+  }
+
+  void writeJob(const std::string& id, const std::string& type, const std::string& state,
+                std::optional<std::int64_t> endTime) {
+    JobRecord r;
+    r.id = id;
+    r.type = type;
+    r.state = state;
+    r.startTime = nowSeconds() - 100;
+    r.endTime = endTime;
+    fs::create_directories(dir_ / "jobs");
+    std::ofstream(dir_ / "jobs" / (id + ".json")) << json::pretty(r.toStored());
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(JobStoreTest, RunsPersistsAndFinishes) {
+  std::atomic<int> gate{0};
+  JobStore store(dir_, 3600s);
+  JobRecord initial;
+  initial.type = "test.step";
+  initial.state = "INIT";
+  const std::string id = store.start(initial, std::make_unique<SteppingJob>(&gate)).id;
+  EXPECT_TRUE(JobStore::validId(id));
+  waitForState(store, id, "STEP1");
+  EXPECT_EQ(stored(id)["state"], "STEP1");  // on disk as soon as visible
+  EXPECT_EQ(stored(id)["details"]["step"], 1);
+  gate = 2;
+  const JobRecord done = waitForState(store, id, kJobDone);
+  EXPECT_EQ(done.progress, 100);
+  ASSERT_TRUE(done.endTime.has_value());
+  EXPECT_EQ(done.toJson()["step"], 2);  // type-specific fields at the top level
+  EXPECT_TRUE(done.toJson()["error"].isNull());
+}
+
+TEST_F(JobStoreTest, AbortEndsInAborted) {
+  std::atomic<int> gate{0};
+  JobStore store(dir_, 3600s);
+  JobRecord initial;
+  initial.type = "test.step";
+  initial.state = "INIT";
+  const std::string id = store.start(initial, std::make_unique<SteppingJob>(&gate)).id;
+  waitForState(store, id, "STEP1");
+  store.abort(id);
+  waitForState(store, id, kJobAborted);
+  try {
+    store.abort(id);
+    ADD_FAILURE() << "aborted twice";
+  } catch (const AgentError& e) {
+    EXPECT_EQ(e.code(), Code::JobNotActive);
+  }
+}
+
+TEST_F(JobStoreTest, AbortErrors) {
+  std::atomic<int> gate{0};
+  JobStore store(dir_, 3600s);
+  try {
+    store.abort(JobStore::newId());
+    ADD_FAILURE();
+  } catch (const AgentError& e) {
+    EXPECT_EQ(e.code(), Code::NoSuchJob);
+  }
+  JobRecord initial;
+  initial.type = "test.step";
+  initial.state = "INIT";
+  const std::string id = store.start(initial, std::make_unique<SteppingJob>(&gate, false)).id;
+  try {
+    store.abort(id);
+    ADD_FAILURE();
+  } catch (const AgentError& e) {
+    EXPECT_EQ(e.code(), Code::AbortNotSupported);
+  }
+  gate = 2;
+  waitForState(store, id, kJobDone);
+}
+
+TEST_F(JobStoreTest, DuplicateAndMalformedIds) {
+  std::atomic<int> gate{2};
+  JobStore store(dir_, 3600s);
+  JobRecord initial;
+  initial.type = "test.step";
+  initial.state = "INIT";
+  initial.id = JobStore::newId();
+  store.start(initial, std::make_unique<SteppingJob>(&gate));
+  try {
+    store.start(initial, std::make_unique<SteppingJob>(&gate));
+    ADD_FAILURE();
+  } catch (const AgentError& e) {
+    EXPECT_EQ(e.code(), Code::JobExists);
+  }
+  initial.id = "../../etc/passwd";
+  EXPECT_THROW(store.start(initial, std::make_unique<SteppingJob>(&gate)), AgentError);
+  EXPECT_FALSE(JobStore::validId("0123456789abcdef0123456789abcdef0123"));
+  EXPECT_TRUE(JobStore::validId("01234567-89ab-cdef-0123-456789abcdef"));
+}
+
+TEST_F(JobStoreTest, StopLeavesJobForRecoveryAndRestartResumesIt) {
+  std::atomic<int> gate{1};  // passes STEP1, waits at STEP2
+  std::string id;
+  {
+    JobStore store(dir_, 3600s);
+    JobRecord initial;
+    initial.type = "test.step";
+    initial.state = "INIT";
+    id = store.start(initial, std::make_unique<SteppingJob>(&gate)).id;
+    waitForState(store, id, "STEP2");
+    store.stop(5s);
+  }
+  EXPECT_EQ(stored(id)["state"], "STEP2");
+  JobStore store(dir_, 3600s);
+  std::string recoveredFrom;
+  store.registerType("test.step", [&](const JobRecord& r) {
+    recoveredFrom = r.state;
+    return std::make_unique<SteppingJob>(&gate);
+  });
+  store.load();
+  EXPECT_EQ(recoveredFrom, "STEP2");
+  gate = 2;
+  waitForState(store, id, kJobDone);
+}
+
+TEST_F(JobStoreTest, LoadFailsUnknownTypesExpiresOldJobsAndKeepsCorruptFiles) {
+  const std::string running = JobStore::newId(), recent = JobStore::newId(), old = JobStore::newId();
+  writeJob(running, "test.nobody", "COMMIT", std::nullopt);
+  writeJob(recent, "test.step", kJobDone, nowSeconds() - 10);
+  writeJob(old, "test.step", kJobDone, nowSeconds() - 7200);
+  std::ofstream(dir_ / "jobs" / "01234567-89ab-cdef-0123-456789abcdef.json") << "{not json";
+
+  JobStore store(dir_, 3600s);
+  store.load();
+  const auto jobs = store.list();
+  ASSERT_EQ(jobs.size(), 2u);
+  const JobRecord failed = store.get(running);
+  EXPECT_EQ(failed.state, kJobFailed);
+  ASSERT_TRUE(failed.error.has_value());
+  EXPECT_NE(failed.error->message.find("test.nobody"), std::string::npos);
+  EXPECT_EQ(stored(running)["state"], kJobFailed);
+  EXPECT_EQ(store.get(recent).state, kJobDone);
+  EXPECT_THROW(store.get(old), AgentError);
+  EXPECT_FALSE(fs::exists(dir_ / "jobs" / (old + ".json")));
+  EXPECT_TRUE(fs::exists(dir_ / "jobs" / "01234567-89ab-cdef-0123-456789abcdef.json.corrupt"));
+  EXPECT_EQ(store.list({recent, "missing"}).size(), 1u);
+}
+
+TEST_F(JobStoreTest, RunnerExceptionFailsTheJobWithItsCode) {
+  class Throwing : public JobRunner {
+    void run(JobControl&) override { throw AgentError(Code::MergeFailed, "blockCommit vda: gone"); }
+  };
+  JobStore store(dir_, 3600s);
+  JobRecord initial;
+  initial.type = "test.throw";
+  initial.state = "INIT";
+  const std::string id = store.start(initial, std::make_unique<Throwing>()).id;
+  const JobRecord r = waitForState(store, id, kJobFailed);
+  ASSERT_TRUE(r.error.has_value());
+  EXPECT_EQ(r.error->code, 52);
+  EXPECT_EQ(r.error->message, "blockCommit vda: gone");
+}
+
+}  // namespace
+}  // namespace gdr

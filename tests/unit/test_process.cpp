@@ -1,0 +1,32 @@
+#include <gtest/gtest.h>
+
+#include "agent/process.h"
+
+namespace gdr {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Process, CapturesOutputAndExitCode) {
+  const auto r = runCommand({"sh", "-c", "echo out; echo err >&2; exit 3"}, 5s);
+  EXPECT_EQ(r.exitCode, 3);
+  EXPECT_EQ(r.out, "out\n");
+  EXPECT_EQ(r.err, "err\n");
+  EXPECT_FALSE(r.timedOut);
+}
+
+TEST(Process, KillsAtTheDeadline) {
+  const auto started = std::chrono::steady_clock::now();
+  const auto r = runCommand({"sleep", "30"}, 200ms);
+  EXPECT_TRUE(r.timedOut);
+  EXPECT_EQ(r.exitCode, -1);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
+}
+
+TEST(Process, MissingProgram) {
+  const auto r = runCommand({"gdr-no-such-program"}, 1s);
+  EXPECT_TRUE(r.spawnFailed || r.exitCode == 127);
+}
+
+}  // namespace
+}  // namespace gdr
