@@ -22,10 +22,11 @@ class UnixSocketServer::Connection : public std::enable_shared_from_this<Connect
 
   void start() { readNext(); }
 
-  // Called from any thread with the reply of the request in progress.
+  // Called from any thread with the reply of the request in progress; on
+  // the io thread itself (inline verbs) it writes at once.
   void deliver(std::optional<std::string> reply) {
     auto self = shared_from_this();
-    asio::post(socket_.get_executor(), [self, reply = std::move(reply)]() mutable {
+    asio::dispatch(socket_.get_executor(), [self, reply = std::move(reply)]() mutable {
       if (reply) {
         self->write(std::move(*reply) + "\n", false);
       } else {
