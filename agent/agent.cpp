@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "agent/dispatcher.h"
+#include "gfapi/glfs_volume.h"
 #include "agent/https_server.h"
 #include "agent/job_store.h"
 #include "agent/logging.h"
@@ -25,7 +26,11 @@ int runAgent(const AgentConfig& config) {
   const Schema& schema = builtinSchema();
 
   JobStore jobs(config.stateDir, config.jobTtl);
-  AgentServices services{jobs, schema};
+  gfapi::VolumePool::Options gfapiOptions;
+  gfapiOptions.idleTimeout = config.gfapiIdleTimeout;
+  gfapiOptions.logFile = config.stateDir + "/gfapi.log";
+  gfapi::VolumePool volumes(gfapiOptions);
+  AgentServices services{jobs, schema, volumes, config.overlayPrefixes};
   Registry registry;
   registerAllVerbs(registry, services);
   Dispatcher dispatcher(schema, registry);
@@ -96,6 +101,8 @@ int runAgent(const AgentConfig& config) {
             spdlog::warn("requests still running after {}s; exiting anyway", config.shutdownGrace.count());
           }
           jobs.stop(config.shutdownGrace);
+          // glfs_fini can take ~11 s: bounded, the process exits anyway.
+          volumes.shutdown(std::chrono::seconds(2));
           asio::post(io, [&] {
             for (auto& server : unixServers) server->closeConnections();
             // A repeated SIGTERM while tearing down must not kill the

@@ -86,6 +86,15 @@ void setOption(AgentConfig& c, const std::string& key, const std::string& value,
     c.maxRequestBytes = toSize(key, value);
   } else if (key == "job_ttl") {
     c.jobTtl = std::chrono::seconds(toSize(key, value));
+  } else if (key == "overlay_prefix") {
+    std::string prefix = value;
+    while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+    if (prefix.empty() || prefix.front() == '/' || prefix.find("..") != std::string::npos) {
+      throw std::invalid_argument("overlay_prefix: expected a directory relative to the volume root, got '" + value + "'");
+    }
+    c.overlayPrefixes.push_back(prefix);
+  } else if (key == "gfapi_idle_timeout") {
+    c.gfapiIdleTimeout = std::chrono::seconds(toSize(key, value));
   } else if (key == "shutdown_grace") {
     c.shutdownGrace = std::chrono::seconds(toSize(key, value));
   } else {

@@ -32,6 +32,10 @@ struct AgentConfig {
   size_t maxRequestBytes = 1 << 20;
   std::chrono::seconds jobTtl{3600};
   std::chrono::seconds shutdownGrace{10};
+  // Where overlays may be deleted on a secondary (volume-relative
+  // directories). Empty: only directly inside ".gdr-snapshots" directories.
+  std::vector<std::string> overlayPrefixes;
+  std::chrono::seconds gfapiIdleTimeout{300};
 };
 
 enum class ParseOutcome { Run, ExitOk };

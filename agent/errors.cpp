@@ -20,6 +20,18 @@ const char* codeName(Code code) {
     case Code::GeneralException: return "GeneralException";
     case Code::Busy: return "Busy";
     case Code::ShuttingDown: return "ShuttingDown";
+    case Code::GfapiConnectFailed: return "GfapiConnectFailed";
+    case Code::GfapiIOError: return "GfapiIOError";
+    case Code::ReadOnlyBypassUnavailable: return "ReadOnlyBypassUnavailable";
+    case Code::PathRejected: return "PathRejected";
+    case Code::PathOutsidePrefix: return "PathOutsidePrefix";
+    case Code::NotRegularFile: return "NotRegularFile";
+    case Code::NotQcow2: return "NotQcow2";
+    case Code::ImageIsBase: return "ImageIsBase";
+    case Code::BackingMismatch: return "BackingMismatch";
+    case Code::ImageInUse: return "ImageInUse";
+    case Code::ImageCorrupt: return "ImageCorrupt";
+    case Code::FileNotFound: return "FileNotFound";
   }
   return "Unknown";
 }

@@ -28,7 +28,19 @@ enum class Code : int {
   GeneralException = 100,
   Busy = 1100,
   ShuttingDown = 1101,
-  // 4100-4800: gluster (filled in by the gluster and gfapi layers).
+  // 4100-4800: gluster. 4500-4599: libgfapi and overlay deletion.
+  GfapiConnectFailed = 4500,   // no volfile server answered / glfs_init failed
+  GfapiIOError = 4501,         // an operation on the volume failed
+  ReadOnlyBypassUnavailable = 4502,  // libgfapi lacks glfs_setfspid
+  PathRejected = 4510,         // not a normalized volume-relative path
+  PathOutsidePrefix = 4511,    // outside the directories overlays may live in
+  NotRegularFile = 4512,       // a symlink, a directory, a device...
+  NotQcow2 = 4513,             // not a qcow2 image
+  ImageIsBase = 4514,          // a qcow2 image without backing file: never deleted
+  BackingMismatch = 4515,      // the overlay's backing file is not the expected one
+  ImageInUse = 4516,           // another image uses it as its backing file
+  ImageCorrupt = 4517,         // a qcow2 header that cannot be trusted
+  FileNotFound = 4518,         // fileStat / imageInfo on an absent path
 };
 
 // A short stable name for a code ("NoSuchJob"), used in logs and docs.

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <iostream>
 
 #include "agent/agent.h"
@@ -24,10 +25,15 @@ int main(int argc, char** argv) {
   }
   // A client that hangs up must not kill the agent.
   ::signal(SIGPIPE, SIG_IGN);
+  int rc = 1;
   try {
-    return gdr::runAgent(config);
+    rc = gdr::runAgent(config);
   } catch (const std::exception& e) {
     spdlog::critical("gdr-agent: {}", e.what());
-    return 1;
   }
+  spdlog::shutdown();
+  // Everything is persisted and flushed. libgfapi may still be inside a
+  // slow glfs_fini on a thread of its own; exit without running static
+  // destructors under its feet.
+  std::_Exit(rc);
 }

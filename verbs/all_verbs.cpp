@@ -4,6 +4,7 @@ namespace gdr {
 
 void registerAllVerbs(Registry& registry, AgentServices& services) {
   registerHostVerbs(registry, services);
+  registerGlusterVolumeVerbs(registry, services);
 }
 
 }  // namespace gdr

@@ -2,20 +2,29 @@
 // Registers every verb's handler. Each namespace has one source file
 // (host_verbs.cpp, ...) with one handler per verb; the schema entry in
 // verbs/schema.json is the other half of a verb.
+#include <string>
+#include <vector>
+
 #include "verbs/registry.h"
 
 namespace gdr {
 
 class JobStore;
 class Schema;
+namespace gfapi {
+class VolumePool;
+}
 
 // What handlers may use; owned by the Agent, outliving every call.
 struct AgentServices {
   JobStore& jobs;
   const Schema& schema;
+  gfapi::VolumePool& volumes;
+  std::vector<std::string> overlayPrefixes;
 };
 
 void registerHostVerbs(Registry& registry, AgentServices& services);
+void registerGlusterVolumeVerbs(Registry& registry, AgentServices& services);
 
 void registerAllVerbs(Registry& registry, AgentServices& services);
 

@@ -44,3 +44,44 @@ georep_checkpoint_sync() { # georep_checkpoint_sync TIMEOUT_SECONDS
 guest_progress() {
   grep -a -o 'gdr-guest: wrote [0-9]*' "$GDR_LAB_DIR/vms/$1.console" | tail -1 | awk '{print $3}'
 }
+
+BIN=${GDR_BIN_DIR:-$ROOT/build/bin}
+
+# Starts gdr-agent on a temporary socket and state dir; stopped by pid
+# when the test exits. Sets AGENT_SOCK, AGENT_DIR, AGENT_PID.
+start_agent() {
+  AGENT_DIR=$(mktemp -d /tmp/gdr-itest-XXXXXX)
+  AGENT_SOCK=$AGENT_DIR/agent.sock
+  "$BIN/gdr-agent" --config /dev/null --listen "unix:$AGENT_SOCK" --state-dir "$AGENT_DIR/state" \
+    --log-file "$AGENT_DIR/agent.log" "$@" &
+  AGENT_PID=$!
+  trap stop_agent EXIT
+  local i
+  for ((i = 0; i < 100; i++)); do
+    "$BIN/gdr-client" -s "$AGENT_SOCK" Host ping >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  fail "gdr-agent did not come up: $(cat "$AGENT_DIR/agent.log")"
+}
+
+stop_agent() {
+  if [ -n "${AGENT_PID:-}" ] && kill -0 "$AGENT_PID" 2>/dev/null; then
+    kill -TERM "$AGENT_PID"
+    wait "$AGENT_PID" || true
+  fi
+  [ -n "${AGENT_DIR:-}" ] && rm -rf "$AGENT_DIR"
+  AGENT_PID=
+}
+
+client() { "$BIN/gdr-client" -s "$AGENT_SOCK" "$@"; }
+
+# expect_error CODE COMMAND...: the call fails with this agent status code.
+expect_error() {
+  local code=$1 out; shift
+  if out=$("$@" 2>&1); then fail "expected error $code, but it succeeded: $*"; fi
+  [[ "$out" == "$code: "* ]] || fail "expected error $code from: $* -- got: $out"
+}
+
+json_get() { # json_get EXPR < json  (EXPR in Python, the document is 'd')
+  python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"
+}

@@ -6,6 +6,7 @@
 #include "agent/dispatcher.h"
 #include "agent/job_store.h"
 #include "agent/json_util.h"
+#include "gfapi/glfs_volume.h"
 #include "verbs/all_verbs.h"
 
 namespace gdr {
@@ -272,7 +273,8 @@ TEST(DispatcherSchema, BuiltinSchemaMatchesRegisteredVerbs) {
   testing::TempDir();
   const std::string dir = testing::TempDir() + "gdr-schema-match";
   JobStore jobs(dir, std::chrono::seconds(60));
-  AgentServices services{jobs, builtinSchema()};
+  gfapi::VolumePool volumes({});
+  AgentServices services{jobs, builtinSchema(), volumes, {}};
   Registry registry;
   registerAllVerbs(registry, services);
   const auto problems = schemaMismatches(builtinSchema(), registry);

@@ -1,0 +1,361 @@
+#include "gfapi/glfs_volume.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <glusterfs/api/glfs-handles.h>
+#include <glusterfs/api/glfs.h>
+#include <sys/stat.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "agent/errors.h"
+
+namespace gdr::gfapi {
+
+namespace {
+
+struct ObjectClose {
+  void operator()(glfs_object_t* object) const { glfs_h_close(object); }
+};
+struct FdClose {
+  void operator()(glfs_fd_t* fd) const { glfs_close(fd); }
+};
+struct DirClose {
+  void operator()(glfs_fd_t* fd) const { glfs_closedir(fd); }
+};
+using ObjectPtr = std::unique_ptr<glfs_object_t, ObjectClose>;
+using FdPtr = std::unique_ptr<glfs_fd_t, FdClose>;
+using DirPtr = std::unique_ptr<glfs_fd_t, DirClose>;
+
+[[noreturn]] void ioError(const std::string& what, const std::string& path, int err) {
+  Json::Value data;
+  data["path"] = path;
+  data["errno"] = err;
+  // Absent (perhaps removed meanwhile) is not a fault of the connection.
+  const Code code = err == ENOENT || err == ESTALE ? Code::FileNotFound : Code::GfapiIOError;
+  throw AgentError(code, what + " '" + path + "': " + std::strerror(err), data);
+}
+
+EntryInfo toEntry(const struct stat& st) {
+  EntryInfo e;
+  if (S_ISREG(st.st_mode)) {
+    e.type = EntryInfo::Type::Regular;
+  } else if (S_ISDIR(st.st_mode)) {
+    e.type = EntryInfo::Type::Directory;
+  } else if (S_ISLNK(st.st_mode)) {
+    e.type = EntryInfo::Type::Symlink;
+  }
+  e.size = static_cast<std::uint64_t>(st.st_size);
+  e.mtime = st.st_mtime;
+  e.mode = st.st_mode & 07777;
+  return e;
+}
+
+// glfs_setfspid is exported as GFAPI_PRIVATE_6.1 but not declared in the
+// public header: found at run time, so a libgfapi without it gives a clear
+// error rather than a link failure.
+using SetFsPid = int (*)(glfs_t*, pid_t);
+SetFsPid findSetFsPid() {
+  static const SetFsPid fn = [] {
+    void* symbol = dlvsym(RTLD_DEFAULT, "glfs_setfspid", "GFAPI_PRIVATE_6.1");
+    if (!symbol) symbol = dlsym(RTLD_DEFAULT, "glfs_setfspid");
+    return reinterpret_cast<SetFsPid>(symbol);
+  }();
+  return fn;
+}
+
+}  // namespace
+
+class Connection : public Volume {
+ public:
+  // `retire` receives the handle when the last user lets go of it.
+  Connection(glfs_t* fs, std::string key, std::function<void(glfs_t*)> retire)
+      : fs_(fs), key_(std::move(key)), retire_(std::move(retire)) {}
+  ~Connection() override { retire_(fs_); }
+  glfs_t* fs() const { return fs_; }
+  const std::string& key() const { return key_; }
+  std::chrono::steady_clock::time_point lastUsed;
+
+  std::optional<EntryInfo> lookup(const volpath::Components& path) override {
+    ObjectPtr object;
+    struct stat st {};
+    if (!walk(path, object, st)) return std::nullopt;
+    EntryInfo info = toEntry(st);
+    unsigned char handle[GFAPI_HANDLE_LENGTH];
+    if (glfs_h_extract_handle(object.get(), handle, sizeof handle) == GFAPI_HANDLE_LENGTH) {
+      static const char* hex = "0123456789abcdef";
+      for (int i = 0; i < GFAPI_HANDLE_LENGTH; ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) info.gfid += '-';
+        info.gfid += hex[handle[i] >> 4];
+        info.gfid += hex[handle[i] & 15];
+      }
+    }
+    return info;
+  }
+
+  std::string readPrefix(const volpath::Components& path, size_t length) override {
+    ObjectPtr object;
+    struct stat st {};
+    if (!walk(path, object, st)) ioError("cannot open", volpath::join(path), ENOENT);
+    if (!S_ISREG(st.st_mode)) ioError("cannot read", volpath::join(path), EINVAL);
+    FdPtr fd(glfs_h_open(fs_, object.get(), O_RDONLY));
+    if (!fd) ioError("cannot open", volpath::join(path), errno);
+    std::string buffer(length, '\0');
+    size_t got = 0;
+    while (got < length) {
+      const ssize_t n = glfs_pread(fd.get(), buffer.data() + got, length - got, static_cast<off_t>(got), 0, nullptr);
+      if (n < 0) ioError("cannot read", volpath::join(path), errno);
+      if (n == 0) break;
+      got += static_cast<size_t>(n);
+    }
+    buffer.resize(got);
+    return buffer;
+  }
+
+  std::vector<std::pair<std::string, EntryInfo>> list(const volpath::Components& dir) override {
+    ObjectPtr object;
+    struct stat st {};
+    if (!walk(dir, object, st)) ioError("cannot list", volpath::join(dir), ENOENT);
+    DirPtr handle(glfs_h_opendir(fs_, object.get()));
+    if (!handle) ioError("cannot list", volpath::join(dir), errno);
+    std::vector<std::pair<std::string, EntryInfo>> out;
+    for (;;) {
+      struct stat entryStat {};
+      struct dirent entry {};
+      struct dirent* result = nullptr;
+      if (glfs_readdirplus_r(handle.get(), &entryStat, &entry, &result) != 0) {
+        ioError("cannot list", volpath::join(dir), errno);
+      }
+      if (!result) break;
+      const std::string name = result->d_name;
+      if (name == "." || name == "..") continue;
+      EntryInfo info = toEntry(entryStat);
+      // readdirplus may leave the stat empty; d_type still tells the kind.
+      if (entryStat.st_mode == 0) {
+        info.type = result->d_type == DT_REG   ? EntryInfo::Type::Regular
+                    : result->d_type == DT_DIR ? EntryInfo::Type::Directory
+                    : result->d_type == DT_LNK ? EntryInfo::Type::Symlink
+                                               : EntryInfo::Type::Other;
+      }
+      out.emplace_back(name, info);
+    }
+    return out;
+  }
+
+  void unlink(const volpath::Components& path) override {
+    const SetFsPid setFsPid = findSetFsPid();
+    if (!setFsPid) {
+      throw AgentError(Code::ReadOnlyBypassUnavailable,
+                       "this libgfapi has no glfs_setfspid (GFAPI_PRIVATE_6.1): cannot delete on a read-only "
+                       "geo-replication secondary");
+    }
+    volpath::Components dir(path.begin(), path.end() - 1);
+    ObjectPtr parent;
+    struct stat st {};
+    if (!dir.empty() && !walk(dir, parent, st)) ioError("cannot unlink", volpath::join(path), ENOENT);
+    // The geo-replication secondary is read-only (features.read-only on)
+    // to ordinary clients. The read-only translator lets gluster's internal
+    // clients (negative pids) through, as geo-replication's own worker is:
+    // act as one for this call only. The identity is per thread.
+    setFsPid(fs_, -1);
+    const int rc = glfs_h_unlink(fs_, parent.get(), path.back().c_str());
+    const int err = errno;
+    setFsPid(fs_, 0);
+    if (rc != 0 && err != ENOENT) ioError("cannot unlink", volpath::join(path), err);
+  }
+
+  bool sharded(const volpath::Components& path) override {
+    ObjectPtr object;
+    struct stat st {};
+    if (!walk(path, object, st)) return false;
+    // The shard translator hides its xattrs from ordinary clients, not
+    // from gluster's internal ones (geo-replication reads them too).
+    const SetFsPid setFsPid = findSetFsPid();
+    if (setFsPid) setFsPid(fs_, -1);
+    char value[64];
+    const ssize_t n = glfs_h_getxattrs(fs_, object.get(), "trusted.glusterfs.shard.block-size", value, sizeof value);
+    if (setFsPid) setFsPid(fs_, 0);
+    return n > 0;
+  }
+
+ private:
+  // Looks up each component under the previous one with follow = 0. False
+  // when a component is absent.
+  bool walk(const volpath::Components& path, ObjectPtr& object, struct stat& st) {
+    ObjectPtr current;  // null: the volume root
+    std::string walked;
+    for (size_t i = 0; i < path.size(); ++i) {
+      walked += (walked.empty() ? "" : "/") + path[i];
+      errno = 0;
+      ObjectPtr next(glfs_h_lookupat(fs_, current.get(), path[i].c_str(), &st, 0));
+      if (!next) {
+        if (errno == ENOENT || errno == ESTALE) return false;
+        ioError("cannot look up", walked, errno ? errno : EIO);
+      }
+      if (i + 1 < path.size() && !S_ISDIR(st.st_mode)) {
+        Json::Value data;
+        data["path"] = volpath::join(path);
+        data["component"] = walked;
+        throw AgentError(Code::NotRegularFile,
+                         "'" + walked + "' is a " + typeName(toEntry(st).type) + ", not a directory (symlinks are never followed)",
+                         data);
+      }
+      current = std::move(next);
+    }
+    object = std::move(current);
+    return true;
+  }
+
+  glfs_t* fs_;
+  std::string key_;
+  std::function<void(glfs_t*)> retire_;
+};
+
+VolumePool::VolumePool(Options options) : options_(std::move(options)) {
+  reaper_ = std::thread([this] { reap(); });
+}
+
+VolumePool::~VolumePool() { shutdown(std::chrono::seconds(2)); }
+
+Volume* VolumePool::connectionVolume(const std::shared_ptr<Connection>& connection) { return connection.get(); }
+
+bool VolumePool::retryable(const std::exception& e) {
+  const auto* agentError = dynamic_cast<const AgentError*>(&e);
+  if (!agentError) return false;
+  if (agentError->code() == Code::GfapiConnectFailed) return true;
+  if (agentError->code() != Code::GfapiIOError) return false;
+  // Errors that say the connection, not the file, is the problem.
+  switch (agentError->data().get("errno", 0).asInt()) {
+    case ENOTCONN: case ETIMEDOUT: case ECONNREFUSED: case ECONNRESET: case EIO: case ESHUTDOWN: case EPIPE:
+    case EBADF:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::shared_ptr<Connection> VolumePool::acquire(const std::vector<std::string>& servers, const std::string& volume) {
+  std::string key = volume + "@";
+  for (const auto& s : servers) key += s + ",";
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<std::shared_ptr<Connection>> idle;  // released after the lock
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_) throw AgentError(Code::ShuttingDown, "agent is shutting down");
+    // Close connections nobody used for a while (not the one asked for).
+    for (auto it = connections_.begin(); it != connections_.end();) {
+      if (it->first != key && now - it->second->lastUsed > options_.idleTimeout) {
+        spdlog::info("gfapi: closing idle connection {}", it->first);
+        idle.push_back(std::move(it->second));
+        it = connections_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    auto it = connections_.find(key);
+    if (it != connections_.end()) {
+      it->second->lastUsed = now;
+      return it->second;
+    }
+  }
+  // Connect outside the lock: other volumes stay usable meanwhile.
+  glfs_t* fs = glfs_new(volume.c_str());
+  if (!fs) throw AgentError(Code::GfapiConnectFailed, "glfs_new(" + volume + ") failed: " + std::strerror(errno));
+  for (const auto& server : servers) glfs_set_volfile_server(fs, "tcp", server.c_str(), 24007);
+  glfs_set_logging(fs, options_.logFile.c_str(), options_.logLevel);
+  const auto started = std::chrono::steady_clock::now();
+  if (glfs_init(fs) != 0) {
+    const int err = errno;
+    retire(fs);
+    Json::Value data;
+    data["volume"] = volume;
+    for (const auto& s : servers) data["volfileServers"].append(s);
+    throw AgentError(Code::GfapiConnectFailed,
+                     "cannot connect to volume " + volume + " (tried " + std::to_string(servers.size()) +
+                         " volfile servers): " + std::strerror(err ? err : EIO),
+                     data);
+  }
+  spdlog::info("gfapi: connected to {} in {} ms", key,
+               std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
+  auto connection = std::make_shared<Connection>(fs, key, [this](glfs_t* handle) { retire(handle); });
+  connection->lastUsed = now;
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto [it, inserted] = connections_.emplace(key, connection);
+  // When another request connected first, keep theirs; ours is retired as
+  // `connection` goes out of scope (after the lock is released).
+  return inserted ? connection : it->second;
+}
+
+void VolumePool::drop(const std::shared_ptr<Connection>& connection) {
+  std::shared_ptr<Connection> dropped;  // released after the lock
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = connections_.find(connection->key());
+  if (it != connections_.end() && it->second == connection) {
+    spdlog::warn("gfapi: dropping connection {} after an error", connection->key());
+    // Requests still using it finish first: its handle is finished when
+    // the last of them lets go.
+    dropped = std::move(it->second);
+    connections_.erase(it);
+  }
+}
+
+void VolumePool::retire(glfs_t* fs) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  toFinish_.push_back(fs);
+  reaperWake_.notify_one();
+}
+
+void VolumePool::reap() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    reaperWake_.wait(lock, [this] { return stopping_ || !toFinish_.empty(); });
+    if (toFinish_.empty()) {
+      if (stopping_) break;
+      continue;
+    }
+    glfs_t* fs = toFinish_.front();
+    toFinish_.pop_front();
+    ++finishing_;
+    lock.unlock();
+    const auto started = std::chrono::steady_clock::now();
+    glfs_fini(fs);
+    spdlog::debug("gfapi: glfs_fini took {} ms",
+                  std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
+    lock.lock();
+    --finishing_;
+    reaperIdle_.notify_all();
+  }
+}
+
+bool VolumePool::shutdown(std::chrono::milliseconds timeout) {
+  std::map<std::string, std::shared_ptr<Connection>> open;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!reaper_.joinable()) return true;
+    open.swap(connections_);
+  }
+  open.clear();  // retires every handle no request still holds
+  std::unique_lock<std::mutex> lock(mutex_);
+  stopping_ = true;
+  reaperWake_.notify_all();
+  const bool done = reaperIdle_.wait_for(lock, timeout, [this] { return toFinish_.empty() && finishing_ == 0; });
+  lock.unlock();
+  if (done) {
+    reaper_.join();
+  } else {
+    spdlog::warn("gfapi: glfs_fini still running after {} ms; not waiting for it", timeout.count());
+    reaper_.detach();
+  }
+  return done;
+}
+
+size_t VolumePool::openConnections() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return connections_.size();
+}
+
+}  // namespace gdr::gfapi

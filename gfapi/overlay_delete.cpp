@@ -1,0 +1,187 @@
+#include "gfapi/overlay_delete.h"
+
+#include "agent/errors.h"
+
+namespace gdr::gfapi {
+
+using volpath::Components;
+
+const char* typeName(EntryInfo::Type type) {
+  switch (type) {
+    case EntryInfo::Type::Regular: return "file";
+    case EntryInfo::Type::Directory: return "directory";
+    case EntryInfo::Type::Symlink: return "symlink";
+    case EntryInfo::Type::Other: return "other";
+  }
+  return "other";
+}
+
+namespace {
+
+[[noreturn]] void refuse(Code code, const std::string& path, const std::string& why, Json::Value data = {}) {
+  data["path"] = path;
+  throw AgentError(code, "refusing to delete '" + path + "': " + why + "; nothing was deleted", data);
+}
+
+// The header, reading 4 KiB first (enough for nearly every image) and the
+// whole first-cluster window only when the backing name lies further in.
+std::optional<qcow2::Header> readHeader(Volume& volume, const Components& path) {
+  const std::string head = volume.readPrefix(path, 4096);
+  try {
+    return qcow2::parseHeader(head);
+  } catch (const AgentError& e) {
+    if (e.code() != Code::ImageCorrupt || head.size() < 4096) throw;
+    return qcow2::parseHeader(volume.readPrefix(path, qcow2::kHeaderReadSize));
+  }
+}
+
+struct Checked {
+  std::string path;
+  Components components;
+  std::optional<EntryInfo> entry;  // nullopt: absent
+};
+
+Checked checkOne(Volume& volume, const std::string& path, const OverlayDeleteRequest& request,
+                 const std::optional<Components>& expected) {
+  Checked checked{path, volpath::split(path), std::nullopt};
+  const Components& parts = checked.components;
+  if (!volpath::insideAllowedPrefix(parts, request.allowedPrefixes)) {
+    refuse(Code::PathOutsidePrefix, path,
+           request.allowedPrefixes.empty()
+               ? std::string("overlays must lie directly in a '") + volpath::kSnapshotDirName + "' directory"
+               : "outside the allowed prefixes");
+  }
+  checked.entry = volume.lookup(parts);
+  if (!checked.entry) return checked;  // absent: nothing to guard
+  if (checked.entry->type != EntryInfo::Type::Regular) {
+    refuse(Code::NotRegularFile, path, std::string("it is a ") + typeName(checked.entry->type));
+  }
+  const auto header = readHeader(volume, parts);
+  if (!header) refuse(Code::NotQcow2, path, "not a qcow2 image");
+  if (!header->backingFile) refuse(Code::ImageIsBase, path, "it has no backing file: a base image is never deleted");
+  const Components dir(parts.begin(), parts.end() - 1);
+  if (expected && !volpath::backingDesignates(*header->backingFile, dir, *expected)) {
+    Json::Value data;
+    data["backingFile"] = *header->backingFile;
+    data["expectedBacking"] = *request.expectedBacking;
+    refuse(Code::BackingMismatch, path,
+           "its backing file is '" + *header->backingFile + "', not '" + *request.expectedBacking + "'", data);
+  }
+  // A sibling image built on top of this one would lose its data.
+  for (const auto& [name, info] : volume.list(dir)) {
+    if (name == parts.back() || info.type != EntryInfo::Type::Regular) continue;
+    Components sibling = dir;
+    sibling.push_back(name);
+    std::optional<qcow2::Header> siblingHeader;
+    try {
+      siblingHeader = readHeader(volume, sibling);
+    } catch (const AgentError& e) {
+      // Not an image anything could be backed by, or gone meanwhile.
+      if (e.code() != Code::ImageCorrupt && e.code() != Code::FileNotFound) throw;
+      continue;
+    }
+    if (siblingHeader && siblingHeader->backingFile &&
+        volpath::backingDesignates(*siblingHeader->backingFile, dir, parts)) {
+      Json::Value data;
+      data["usedBy"] = volpath::join(sibling);
+      refuse(Code::ImageInUse, path, "'" + volpath::join(sibling) + "' uses it as its backing file", data);
+    }
+  }
+  return checked;
+}
+
+}  // namespace
+
+Json::Value deleteOverlays(Volume& volume, const OverlayDeleteRequest& request) {
+  std::optional<Components> expected;
+  if (request.expectedBacking) expected = volpath::split(*request.expectedBacking);
+  // Every guard for every path first: one refusal and nothing is deleted.
+  std::vector<Checked> checked;
+  for (const auto& path : request.paths) {
+    try {
+      checked.push_back(checkOne(volume, path, request, expected));
+    } catch (const AgentError& e) {
+      const std::string message = e.what();
+      if (message.find("nothing was deleted") != std::string::npos) throw;
+      Json::Value data = e.data().isObject() ? e.data() : Json::Value(Json::objectValue);
+      data["path"] = path;
+      throw AgentError(e.code(), message + "; nothing was deleted", data);
+    }
+  }
+
+  Json::Value out;
+  out["results"] = Json::Value(Json::arrayValue);
+  bool anySharded = false;
+  for (const auto& c : checked) {
+    Json::Value r;
+    r["path"] = c.path;
+    r["bytes"] = Json::UInt64(c.entry ? c.entry->size : 0);
+    if (!c.entry) {
+      r["deleted"] = false;
+      r["reason"] = "absent";
+    } else if (request.dryRun) {
+      r["deleted"] = false;
+      r["reason"] = "dry run: all guards passed";
+    } else {
+      const bool sharded = volume.sharded(c.components);
+      volume.unlink(c.components);
+      anySharded = anySharded || sharded;
+      r["deleted"] = true;
+      r["reason"] = "deleted";
+      r["sharded"] = sharded;
+    }
+    out["results"].append(r);
+  }
+  out["dryRun"] = request.dryRun;
+  out["sharded"] = anySharded;
+  if (anySharded) out["note"] = "the volume is sharded: gluster reclaims the shards' space in the background";
+  return out;
+}
+
+Json::Value fileStat(Volume& volume, const std::string& path) {
+  const auto entry = volume.lookup(volpath::split(path));
+  if (!entry) {
+    Json::Value data;
+    data["path"] = path;
+    throw AgentError(Code::FileNotFound, "no such file: " + path, data);
+  }
+  Json::Value out;
+  out["path"] = path;
+  out["type"] = typeName(entry->type);
+  out["size"] = Json::UInt64(entry->size);
+  out["mtime"] = Json::Int64(entry->mtime);
+  out["mode"] = entry->mode;
+  out["gfid"] = entry->gfid;
+  return out;
+}
+
+Json::Value imageInfo(Volume& volume, const std::string& path) {
+  const Components parts = volpath::split(path);
+  const auto entry = volume.lookup(parts);
+  if (!entry) {
+    Json::Value data;
+    data["path"] = path;
+    throw AgentError(Code::FileNotFound, "no such file: " + path, data);
+  }
+  if (entry->type != EntryInfo::Type::Regular) {
+    throw AgentError(Code::NotRegularFile, "'" + path + "' is a " + typeName(entry->type) + ", not an image");
+  }
+  const auto header = readHeader(volume, parts);
+  Json::Value out;
+  out["path"] = path;
+  out["actualSize"] = Json::UInt64(entry->size);
+  if (!header) {
+    out["format"] = "raw";
+    out["virtualSize"] = Json::UInt64(entry->size);
+    out["backingFile"] = Json::Value();
+    return out;
+  }
+  out["format"] = "qcow2";
+  out["qcow2Version"] = header->version;
+  out["virtualSize"] = Json::UInt64(header->virtualSize);
+  out["clusterSize"] = Json::UInt64(std::uint64_t(1) << header->clusterBits);
+  out["backingFile"] = header->backingFile ? Json::Value(*header->backingFile) : Json::Value();
+  return out;
+}
+
+}  // namespace gdr::gfapi

@@ -1,0 +1,37 @@
+#pragma once
+// Deleting snapshot overlays on a secondary volume: other people's data on
+// a remote site, so every guard must pass for every path before anything
+// is deleted. Works on any gfapi::Volume (the real one or a fake).
+#include <json/value.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gfapi/qcow2.h"
+#include "gfapi/volume.h"
+
+namespace gdr::gfapi {
+
+struct OverlayDeleteRequest {
+  std::vector<std::string> paths;             // volume-relative
+  std::optional<std::string> expectedBacking; // volume-relative
+  bool dryRun = false;
+  std::vector<std::string> allowedPrefixes;   // empty: parent dir named .gdr-snapshots
+};
+
+// Checks every path against every guard (path shape, prefix, no symlink on
+// the way, a regular qcow2 file with a backing file, the expected backing,
+// no sibling image backed by it), throwing the guard's AgentError on the
+// first refusal with nothing deleted; then deletes them (unless dryRun).
+// Returns {"results": [{path, deleted, reason, bytes}], "sharded", "note"}.
+Json::Value deleteOverlays(Volume& volume, const OverlayDeleteRequest& request);
+
+// {path, type, size, mtime, mode, gfid}; throws FileNotFound when absent.
+Json::Value fileStat(Volume& volume, const std::string& path);
+
+// {path, format ("qcow2"|"raw"), virtualSize, clusterSize, backingFile};
+// raw files report their size as virtual size.
+Json::Value imageInfo(Volume& volume, const std::string& path);
+
+}  // namespace gdr::gfapi

@@ -1,0 +1,51 @@
+#pragma once
+// The narrow view of a gluster volume that overlay deletion and the image
+// verbs need. GlfsVolume (glfs_volume.h) implements it on libgfapi; unit
+// tests use a fake. Paths are component lists from the volume root; no
+// operation ever follows a symlink.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gfapi/volume_path.h"
+
+namespace gdr::gfapi {
+
+struct EntryInfo {
+  enum class Type { Regular, Directory, Symlink, Other } type = Type::Other;
+  std::uint64_t size = 0;
+  std::int64_t mtime = 0;  // seconds since the epoch
+  std::uint32_t mode = 0;  // permission bits
+  std::string gfid;        // gluster's file id, when known
+};
+
+const char* typeName(EntryInfo::Type type);
+
+class Volume {
+ public:
+  virtual ~Volume() = default;
+
+  // Walks `path` one component at a time without following symlinks.
+  // nullopt when any component is absent. Throws AgentError(NotRegularFile)
+  // naming the component when a parent is not a directory, and
+  // AgentError(GfapiIOError) for other failures.
+  virtual std::optional<EntryInfo> lookup(const volpath::Components& path) = 0;
+
+  // Up to `length` bytes from the start of the regular file at `path`.
+  virtual std::string readPrefix(const volpath::Components& path, size_t length) = 0;
+
+  // The entries of a directory (not "." and "..").
+  virtual std::vector<std::pair<std::string, EntryInfo>> list(const volpath::Components& dir) = 0;
+
+  // Removes the file at `path`, as gluster's own internal clients do, so
+  // it works on a geo-replication secondary (features.read-only on).
+  virtual void unlink(const volpath::Components& path) = 0;
+
+  // Whether the file's data is split into shards (reclaimed in the
+  // background after an unlink).
+  virtual bool sharded(const volpath::Components& path) = 0;
+};
+
+}  // namespace gdr::gfapi

@@ -1,0 +1,310 @@
+// The overlay guards, the qcow2 header parser and volume paths, on a fake
+// volume: every refusal deletes nothing.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "agent/errors.h"
+#include "gfapi/overlay_delete.h"
+#include "gfapi/qcow2.h"
+#include "gfapi/volume_path.h"
+
+namespace gdr::gfapi {
+namespace {
+
+using volpath::Components;
+
+std::string be32(std::uint32_t v) {
+  std::string out(4, '\0');
+  for (int i = 3; i >= 0; --i, v >>= 8) out[i] = char(v & 0xff);
+  return out;
+}
+std::string be64(std::uint64_t v) { return be32(std::uint32_t(v >> 32)) + be32(std::uint32_t(v)); }
+
+// A version 3 qcow2 header, optionally with a backing file name.
+std::string qcow2Image(const std::string& backing = "", std::uint64_t size = 1 << 30, std::uint32_t version = 3) {
+  std::string h = "QFI\xfb" + be32(version);
+  h += be64(backing.empty() ? 0 : 112) + be32(std::uint32_t(backing.size()));
+  h += be32(16) + be64(size);  // cluster_bits, size
+  h += std::string(version == 3 ? 104 - h.size() : 72 - h.size(), '\0');
+  if (version == 3) h.replace(100, 4, be32(104));
+  h.resize(112, '\0');
+  h += backing;
+  h.resize(4096, '\0');
+  return h;
+}
+
+class FakeVolume : public Volume {
+ public:
+  struct Node {
+    EntryInfo::Type type;
+    std::string content;
+  };
+  std::map<std::string, Node> nodes;  // volume-relative path -> node
+  std::vector<std::string> unlinked;
+  int lookups = 0;
+
+  void file(const std::string& path, std::string content) {
+    nodes[path] = {EntryInfo::Type::Regular, std::move(content)};
+    mkdirs(path);
+  }
+  void node(const std::string& path, EntryInfo::Type type) {
+    nodes[path] = {type, ""};
+    mkdirs(path);
+  }
+
+  std::optional<EntryInfo> lookup(const Components& path) override {
+    ++lookups;
+    std::string walked;
+    for (size_t i = 0; i < path.size(); ++i) {
+      walked += (walked.empty() ? "" : "/") + path[i];
+      auto it = nodes.find(walked);
+      if (it == nodes.end()) return std::nullopt;
+      if (i + 1 < path.size() && it->second.type != EntryInfo::Type::Directory) {
+        throw AgentError(Code::NotRegularFile, walked + " is not a directory");
+      }
+    }
+    const Node& n = nodes.at(walked);
+    EntryInfo info;
+    info.type = n.type;
+    info.size = n.content.size();
+    return info;
+  }
+  std::string readPrefix(const Components& path, size_t length) override {
+    return nodes.at(volpath::join(path)).content.substr(0, length);
+  }
+  std::vector<std::pair<std::string, EntryInfo>> list(const Components& dir) override {
+    const std::string prefix = volpath::join(dir) + "/";
+    std::vector<std::pair<std::string, EntryInfo>> out;
+    for (const auto& [path, n] : nodes) {
+      if (path.rfind(prefix, 0) == 0 && path.find('/', prefix.size()) == std::string::npos) {
+        EntryInfo info;
+        info.type = n.type;
+        info.size = n.content.size();
+        out.emplace_back(path.substr(prefix.size()), info);
+      }
+    }
+    return out;
+  }
+  void unlink(const Components& path) override {
+    unlinked.push_back(volpath::join(path));
+    nodes.erase(volpath::join(path));
+  }
+  bool sharded(const Components&) override { return true; }
+
+ private:
+  void mkdirs(const std::string& path) {
+    for (size_t slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+      nodes.emplace(path.substr(0, slash), Node{EntryInfo::Type::Directory, ""});
+    }
+  }
+};
+
+class OverlayDeleteTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    volume.file("images/vm1.qcow2", qcow2Image());
+    volume.file("images/.gdr-snapshots/vm1.1.qcow2", qcow2Image("/mnt/primary/images/vm1.qcow2"));
+    volume.file("images/.gdr-snapshots/vm2.1.qcow2", qcow2Image("../vm2.qcow2"));
+    volume.file("images/vm2.qcow2", qcow2Image());
+  }
+
+  Code refusal(OverlayDeleteRequest request) {
+    try {
+      deleteOverlays(volume, request);
+    } catch (const AgentError& e) {
+      EXPECT_TRUE(volume.unlinked.empty()) << "deleted despite refusal";
+      EXPECT_NE(std::string(e.what()).find("nothing was deleted"), std::string::npos) << e.what();
+      return e.code();
+    }
+    ADD_FAILURE() << "not refused";
+    return Code::GeneralException;
+  }
+
+  FakeVolume volume;
+};
+
+TEST_F(OverlayDeleteTest, DeletesOverlaysAndReportsSharding) {
+  OverlayDeleteRequest request;
+  request.paths = {"images/.gdr-snapshots/vm1.1.qcow2", "images/.gdr-snapshots/vm2.1.qcow2"};
+  const Json::Value out = deleteOverlays(volume, request);
+  ASSERT_EQ(out["results"].size(), 2u);
+  EXPECT_EQ(out["results"][0]["deleted"], true);
+  EXPECT_EQ(out["results"][0]["bytes"].asUInt64(), 4096u);
+  EXPECT_EQ(out["sharded"], true);
+  EXPECT_NE(out["note"].asString().find("background"), std::string::npos);
+  EXPECT_EQ(volume.unlinked.size(), 2u);
+  EXPECT_TRUE(volume.nodes.count("images/vm1.qcow2"));
+}
+
+TEST_F(OverlayDeleteTest, ExpectedBackingAbsoluteOrRelative) {
+  OverlayDeleteRequest request;
+  request.paths = {"images/.gdr-snapshots/vm1.1.qcow2"};
+  request.expectedBacking = "images/vm1.qcow2";
+  EXPECT_EQ(deleteOverlays(volume, request)["results"][0]["deleted"], true);
+  request.paths = {"images/.gdr-snapshots/vm2.1.qcow2"};
+  request.expectedBacking = "images/vm2.qcow2";
+  EXPECT_EQ(deleteOverlays(volume, request)["results"][0]["deleted"], true);
+}
+
+TEST_F(OverlayDeleteTest, AbsentIsIdempotentSuccess) {
+  OverlayDeleteRequest request;
+  request.paths = {"images/.gdr-snapshots/gone.qcow2", "images/.gdr-snapshots/vm1.1.qcow2"};
+  Json::Value out = deleteOverlays(volume, request);
+  EXPECT_EQ(out["results"][0]["deleted"], false);
+  EXPECT_EQ(out["results"][0]["reason"], "absent");
+  out = deleteOverlays(volume, request);  // again: both absent now
+  EXPECT_EQ(out["results"][1]["reason"], "absent");
+}
+
+TEST_F(OverlayDeleteTest, DryRunDeletesNothing) {
+  OverlayDeleteRequest request;
+  request.paths = {"images/.gdr-snapshots/vm1.1.qcow2"};
+  request.dryRun = true;
+  EXPECT_EQ(deleteOverlays(volume, request)["results"][0]["deleted"], false);
+  EXPECT_TRUE(volume.unlinked.empty());
+}
+
+TEST_F(OverlayDeleteTest, EveryGuardRefusesWithItsOwnCode) {
+  volume.node("images/.gdr-snapshots/link.qcow2", EntryInfo::Type::Symlink);
+  volume.node("images/.gdr-snapshots/dir.qcow2", EntryInfo::Type::Directory);
+  volume.file("images/.gdr-snapshots/base.qcow2", qcow2Image());
+  volume.file("images/.gdr-snapshots/notes.txt", "just text");
+  volume.file("images/outside.qcow2", qcow2Image("vm1.qcow2"));
+  volume.file("images/.gdr-snapshots/chain-1.qcow2", qcow2Image("../vm1.qcow2"));
+  volume.file("images/.gdr-snapshots/chain-2.qcow2", qcow2Image("chain-1.qcow2"));
+  volume.node("images/.gdr-snapshots/linkdir", EntryInfo::Type::Symlink);
+
+  auto one = [](std::string path, std::optional<std::string> backing = std::nullopt) {
+    OverlayDeleteRequest r;
+    r.paths = {"images/.gdr-snapshots/vm1.1.qcow2", std::move(path)};  // a valid one first: still nothing deleted
+    r.expectedBacking = std::move(backing);
+    return r;
+  };
+  EXPECT_EQ(refusal(one("../x")), Code::PathRejected);
+  EXPECT_EQ(refusal(one("/images/.gdr-snapshots/vm1.1.qcow2")), Code::PathRejected);
+  EXPECT_EQ(refusal(one("images//.gdr-snapshots/x.qcow2")), Code::PathRejected);
+  EXPECT_EQ(refusal(one("images/.gdr-snapshots/./x")), Code::PathRejected);
+  EXPECT_EQ(refusal(one(std::string("images/.gdr-snapshots/a\0b", 26))), Code::PathRejected);
+  EXPECT_EQ(refusal(one("images/outside.qcow2")), Code::PathOutsidePrefix);
+  EXPECT_EQ(refusal(one("images/.gdr-snapshots/link.qcow2")), Code::NotRegularFile);
+  EXPECT_EQ(refusal(one("images/.gdr-snapshots/dir.qcow2")), Code::NotRegularFile);
+  EXPECT_EQ(refusal(one("images/.gdr-snapshots/linkdir/.gdr-snapshots/x")), Code::NotRegularFile);
+  EXPECT_EQ(refusal(one("images/.gdr-snapshots/base.qcow2")), Code::ImageIsBase);
+  EXPECT_EQ(refusal(one("images/.gdr-snapshots/notes.txt")), Code::NotQcow2);
+  EXPECT_EQ(refusal(one("images/.gdr-snapshots/vm2.1.qcow2", "images/vm1.qcow2")), Code::BackingMismatch);
+  EXPECT_EQ(refusal(one("images/.gdr-snapshots/chain-1.qcow2")), Code::ImageInUse);
+  // The top of the chain is fine.
+  ASSERT_TRUE(volume.unlinked.empty());
+  OverlayDeleteRequest top;
+  top.paths = {"images/.gdr-snapshots/chain-2.qcow2"};
+  EXPECT_EQ(deleteOverlays(volume, top)["results"][0]["deleted"], true);
+}
+
+TEST_F(OverlayDeleteTest, ConfiguredPrefixes) {
+  volume.file("vms/overlays/a.qcow2", qcow2Image("../disk.qcow2"));
+  OverlayDeleteRequest request;
+  request.paths = {"vms/overlays/a.qcow2"};
+  request.allowedPrefixes = {"vms/overlays"};
+  EXPECT_EQ(deleteOverlays(volume, request)["results"][0]["deleted"], true);
+  volume.unlinked.clear();
+  request.paths = {"images/.gdr-snapshots/vm1.1.qcow2"};
+  EXPECT_EQ(refusal(request), Code::PathOutsidePrefix);
+  request.paths = {"vms/overlays"};  // the prefix itself is not inside it
+  EXPECT_EQ(refusal(request), Code::PathOutsidePrefix);
+}
+
+TEST_F(OverlayDeleteTest, ImageInfoAndFileStat) {
+  const Json::Value info = imageInfo(volume, "images/.gdr-snapshots/vm1.1.qcow2");
+  EXPECT_EQ(info["format"], "qcow2");
+  EXPECT_EQ(info["virtualSize"].asUInt64(), 1u << 30);
+  EXPECT_EQ(info["clusterSize"].asUInt64(), 65536u);
+  EXPECT_EQ(info["backingFile"], "/mnt/primary/images/vm1.qcow2");
+  EXPECT_TRUE(imageInfo(volume, "images/vm1.qcow2")["backingFile"].isNull());
+  volume.file("raw.img", std::string(8192, 'x'));
+  EXPECT_EQ(imageInfo(volume, "raw.img")["format"], "raw");
+  EXPECT_EQ(fileStat(volume, "images")["type"], "directory");
+  try {
+    fileStat(volume, "nope");
+    ADD_FAILURE();
+  } catch (const AgentError& e) {
+    EXPECT_EQ(e.code(), Code::FileNotFound);
+  }
+}
+
+TEST(Qcow2Header, ParsesVersions2And3) {
+  auto h = qcow2::parseHeader(qcow2Image("base.qcow2", 123456789, 3));
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->version, 3u);
+  EXPECT_EQ(h->virtualSize, 123456789u);
+  EXPECT_EQ(h->backingFile, "base.qcow2");
+  h = qcow2::parseHeader(qcow2Image("", 1 << 20, 2));
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->version, 2u);
+  EXPECT_FALSE(h->backingFile);
+  EXPECT_FALSE(qcow2::parseHeader("not an image at all"));
+  EXPECT_FALSE(qcow2::parseHeader(""));
+}
+
+TEST(Qcow2Header, TruncatedAndHostileHeaders) {
+  auto corrupt = [](const std::string& bytes) {
+    try {
+      qcow2::parseHeader(bytes);
+    } catch (const AgentError& e) {
+      return e.code() == Code::ImageCorrupt;
+    }
+    return false;
+  };
+  const std::string good = qcow2Image("base.qcow2");
+  EXPECT_TRUE(corrupt(good.substr(0, 50)));           // truncated header
+  EXPECT_TRUE(corrupt(good.substr(0, 80)));           // truncated v3 header
+  EXPECT_TRUE(corrupt(good.substr(0, 115)));          // truncated backing name
+  std::string bad = good;
+  bad.replace(4, 4, be32(7));                         // unknown version
+  EXPECT_TRUE(corrupt(bad));
+  bad = good;
+  bad.replace(16, 4, be32(5000));                     // backing name too long
+  EXPECT_TRUE(corrupt(bad));
+  bad = good;
+  bad.replace(8, 8, be64(40));                        // name overlapping the header
+  EXPECT_TRUE(corrupt(bad));
+  bad = good;
+  bad.replace(8, 8, be64(0xFFFFFFFFFFFFFFF0ULL));     // offset overflow
+  EXPECT_TRUE(corrupt(bad));
+  bad = good;
+  bad.replace(20, 4, be32(40));                       // absurd cluster size
+  EXPECT_TRUE(corrupt(bad));
+  bad = good;
+  bad[114] = '\0';                                    // NUL in the name
+  EXPECT_TRUE(corrupt(bad));
+  bad = good;
+  bad.replace(100, 4, be32(20));                      // header_length too small
+  EXPECT_TRUE(corrupt(bad));
+}
+
+TEST(VolumePath, SplitJoinAndPrefixes) {
+  EXPECT_EQ(volpath::join(volpath::split("a/b/c.qcow2")), "a/b/c.qcow2");
+  for (const char* bad : {"", "/a", "a/", "a//b", "./a", "a/../b", "..", "a/."}) {
+    EXPECT_THROW(volpath::split(bad), AgentError) << bad;
+  }
+  EXPECT_THROW(volpath::split(std::string(300, 'x')), AgentError);
+  EXPECT_TRUE(volpath::insideAllowedPrefix(volpath::split("x/.gdr-snapshots/o"), {}));
+  EXPECT_FALSE(volpath::insideAllowedPrefix(volpath::split(".gdr-snapshots"), {}));
+  EXPECT_FALSE(volpath::insideAllowedPrefix(volpath::split("x/.gdr-snapshots/deeper/o"), {}));
+  EXPECT_TRUE(volpath::insideAllowedPrefix(volpath::split("a/b/c"), {"a/b"}));
+  EXPECT_FALSE(volpath::insideAllowedPrefix(volpath::split("a/bc/d"), {"a/b"}));
+}
+
+TEST(VolumePath, BackingDesignates) {
+  const Components dir = volpath::split("images/.gdr-snapshots");
+  const Components base = volpath::split("images/vm1.qcow2");
+  EXPECT_TRUE(volpath::backingDesignates("../vm1.qcow2", dir, base));
+  EXPECT_TRUE(volpath::backingDesignates("/rhev/mnt/host:_vol/images/vm1.qcow2", dir, base));
+  EXPECT_FALSE(volpath::backingDesignates("/rhev/mnt/host:_vol/other/vm1.qcow2", dir, base));
+  EXPECT_FALSE(volpath::backingDesignates("vm1.qcow2", dir, base));
+  EXPECT_FALSE(volpath::backingDesignates("../../../../vm1.qcow2", dir, base));
+  EXPECT_FALSE(volpath::backingDesignates("/x/myimages/vm1.qcow2", dir, base));
+}
+
+}  // namespace
+}  // namespace gdr::gfapi
