@@ -10,6 +10,7 @@
 
 #include "agent/dispatcher.h"
 #include "gfapi/glfs_volume.h"
+#include "gfapi/overlay_delete.h"
 #include "agent/https_server.h"
 #include "agent/job_store.h"
 #include "agent/logging.h"
@@ -30,7 +31,8 @@ int runAgent(const AgentConfig& config) {
   gfapiOptions.idleTimeout = config.gfapiIdleTimeout;
   gfapiOptions.logFile = config.stateDir + "/gfapi.log";
   gfapi::VolumePool volumes(gfapiOptions);
-  AgentServices services{jobs, schema, volumes, config.overlayPrefixes};
+  gfapi::HeaderCache imageHeaders;
+  AgentServices services{jobs, schema, volumes, imageHeaders, config.overlayPrefixes};
   Registry registry;
   registerAllVerbs(registry, services);
   Dispatcher dispatcher(schema, registry);

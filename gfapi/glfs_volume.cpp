@@ -52,6 +52,9 @@ EntryInfo toEntry(const struct stat& st) {
   e.size = static_cast<std::uint64_t>(st.st_size);
   e.mtime = st.st_mtime;
   e.mode = st.st_mode & 07777;
+  e.version = std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
+              std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ":" +
+              std::to_string(st.st_ctim.tv_sec) + "." + std::to_string(st.st_ctim.tv_nsec);
   return e;
 }
 
@@ -146,7 +149,7 @@ class Connection : public Volume {
     return out;
   }
 
-  void unlink(const volpath::Components& path) override {
+  bool unlink(const volpath::Components& path) override {
     const SetFsPid setFsPid = findSetFsPid();
     if (!setFsPid) {
       throw AgentError(Code::ReadOnlyBypassUnavailable,
@@ -160,26 +163,20 @@ class Connection : public Volume {
     // The geo-replication secondary is read-only (features.read-only on)
     // to ordinary clients. The read-only translator lets gluster's internal
     // clients (negative pids) through, as geo-replication's own worker is:
-    // act as one for this call only. The identity is per thread.
+    // act as one for these calls only. The identity is per thread. The
+    // shard translator likewise shows its xattrs to internal clients only.
     setFsPid(fs_, -1);
+    bool sharded = false;
+    ObjectPtr target(glfs_h_lookupat(fs_, parent.get(), path.back().c_str(), &st, 0));
+    if (target) {
+      char value[64];
+      sharded = glfs_h_getxattrs(fs_, target.get(), "trusted.glusterfs.shard.block-size", value, sizeof value) > 0;
+    }
     const int rc = glfs_h_unlink(fs_, parent.get(), path.back().c_str());
     const int err = errno;
     setFsPid(fs_, 0);
     if (rc != 0 && err != ENOENT) ioError("cannot unlink", volpath::join(path), err);
-  }
-
-  bool sharded(const volpath::Components& path) override {
-    ObjectPtr object;
-    struct stat st {};
-    if (!walk(path, object, st)) return false;
-    // The shard translator hides its xattrs from ordinary clients, not
-    // from gluster's internal ones (geo-replication reads them too).
-    const SetFsPid setFsPid = findSetFsPid();
-    if (setFsPid) setFsPid(fs_, -1);
-    char value[64];
-    const ssize_t n = glfs_h_getxattrs(fs_, object.get(), "trusted.glusterfs.shard.block-size", value, sizeof value);
-    if (setFsPid) setFsPid(fs_, 0);
-    return n > 0;
+    return sharded;
   }
 
  private:

@@ -35,6 +35,30 @@ std::optional<qcow2::Header> readHeader(Volume& volume, const Components& path) 
   }
 }
 
+}  // namespace
+
+std::optional<std::optional<qcow2::Header>> HeaderCache::find(const std::string& key,
+                                                              const std::string& version) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = entries_.find(key);
+  if (it == entries_.end() || it->second.first != version) return std::nullopt;
+  return it->second.second;
+}
+
+void HeaderCache::store(const std::string& key, const std::string& version,
+                        const std::optional<qcow2::Header>& header) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (entries_.size() >= kMaxEntries) entries_.clear();
+  entries_[key] = {version, header};
+}
+
+size_t HeaderCache::size() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return entries_.size();
+}
+
+namespace {
+
 struct Checked {
   std::string path;
   Components components;
@@ -73,12 +97,20 @@ Checked checkOne(Volume& volume, const std::string& path, const OverlayDeleteReq
     Components sibling = dir;
     sibling.push_back(name);
     std::optional<qcow2::Header> siblingHeader;
-    try {
-      siblingHeader = readHeader(volume, sibling);
-    } catch (const AgentError& e) {
-      // Not an image anything could be backed by, or gone meanwhile.
-      if (e.code() != Code::ImageCorrupt && e.code() != Code::FileNotFound) throw;
-      continue;
+    const std::string cacheKey = request.cacheScope + "/" + volpath::join(sibling);
+    std::optional<std::optional<qcow2::Header>> cached;
+    if (request.cache && !info.version.empty()) cached = request.cache->find(cacheKey, info.version);
+    if (cached) {
+      siblingHeader = *cached;
+    } else {
+      try {
+        siblingHeader = readHeader(volume, sibling);
+      } catch (const AgentError& e) {
+        // Not an image anything could be backed by, or gone meanwhile.
+        if (e.code() != Code::ImageCorrupt && e.code() != Code::FileNotFound) throw;
+        continue;
+      }
+      if (request.cache && !info.version.empty()) request.cache->store(cacheKey, info.version, siblingHeader);
     }
     if (siblingHeader && siblingHeader->backingFile &&
         volpath::backingDesignates(*siblingHeader->backingFile, dir, parts)) {
@@ -123,8 +155,7 @@ Json::Value deleteOverlays(Volume& volume, const OverlayDeleteRequest& request) 
       r["deleted"] = false;
       r["reason"] = "dry run: all guards passed";
     } else {
-      const bool sharded = volume.sharded(c.components);
-      volume.unlink(c.components);
+      const bool sharded = volume.unlink(c.components);
       anySharded = anySharded || sharded;
       r["deleted"] = true;
       r["reason"] = "deleted";

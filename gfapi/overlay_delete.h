@@ -4,6 +4,8 @@
 // is deleted. Works on any gfapi::Volume (the real one or a fake).
 #include <json/value.h>
 
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,11 +15,29 @@
 
 namespace gdr::gfapi {
 
+// qcow2 headers already read, keyed by volume and path and valid while the
+// file's version (inode, size, times) is unchanged: deleting one overlay
+// checks every sibling in its directory, and most have not changed since
+// the last call. Thread-safe; bounded.
+class HeaderCache {
+ public:
+  std::optional<std::optional<qcow2::Header>> find(const std::string& key, const std::string& version) const;
+  void store(const std::string& key, const std::string& version, const std::optional<qcow2::Header>& header);
+  size_t size() const;
+
+ private:
+  static constexpr size_t kMaxEntries = 100000;
+  mutable std::mutex mutex_;
+  std::map<std::string, std::pair<std::string, std::optional<qcow2::Header>>> entries_;
+};
+
 struct OverlayDeleteRequest {
   std::vector<std::string> paths;             // volume-relative
   std::optional<std::string> expectedBacking; // volume-relative
   bool dryRun = false;
   std::vector<std::string> allowedPrefixes;   // empty: parent dir named .gdr-snapshots
+  HeaderCache* cache = nullptr;               // optional
+  std::string cacheScope;                     // names the volume in cache keys
 };
 
 // Checks every path against every guard (path shape, prefix, no symlink on

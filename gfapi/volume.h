@@ -19,6 +19,9 @@ struct EntryInfo {
   std::int64_t mtime = 0;  // seconds since the epoch
   std::uint32_t mode = 0;  // permission bits
   std::string gfid;        // gluster's file id, when known
+  // Changes whenever the file's content may have (inode, size, mtime and
+  // ctime); empty when unknown. Lets callers cache what they read.
+  std::string version;
 };
 
 const char* typeName(EntryInfo::Type type);
@@ -41,11 +44,9 @@ class Volume {
 
   // Removes the file at `path`, as gluster's own internal clients do, so
   // it works on a geo-replication secondary (features.read-only on).
-  virtual void unlink(const volpath::Components& path) = 0;
-
-  // Whether the file's data is split into shards (reclaimed in the
-  // background after an unlink).
-  virtual bool sharded(const volpath::Components& path) = 0;
+  // Returns whether its data was split into shards (which gluster then
+  // reclaims in the background).
+  virtual bool unlink(const volpath::Components& path) = 0;
 };
 
 }  // namespace gdr::gfapi

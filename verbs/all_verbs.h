@@ -13,6 +13,7 @@ class JobStore;
 class Schema;
 namespace gfapi {
 class VolumePool;
+class HeaderCache;
 }
 
 // What handlers may use; owned by the Agent, outliving every call.
@@ -20,6 +21,7 @@ struct AgentServices {
   JobStore& jobs;
   const Schema& schema;
   gfapi::VolumePool& volumes;
+  gfapi::HeaderCache& imageHeaders;
   std::vector<std::string> overlayPrefixes;
 };
 

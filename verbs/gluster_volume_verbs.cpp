@@ -23,6 +23,8 @@ void registerGlusterVolumeVerbs(Registry& registry, AgentServices& services) {
     if (p.isMember("expectedBacking")) request.expectedBacking = p["expectedBacking"].asString();
     request.dryRun = p["dryRun"].asBool();
     request.allowedPrefixes = services.overlayPrefixes;
+    request.cache = &services.imageHeaders;
+    request.cacheScope = p["volumeName"].asString();
     // Safe to repeat after a reconnect: the guards run again, and a file
     // already deleted is reported as absent.
     return services.volumes.with(strings(p["volfileServers"]), p["volumeName"].asString(),

@@ -7,6 +7,7 @@
 #include "agent/job_store.h"
 #include "agent/json_util.h"
 #include "gfapi/glfs_volume.h"
+#include "gfapi/overlay_delete.h"
 #include "verbs/all_verbs.h"
 
 namespace gdr {
@@ -274,7 +275,8 @@ TEST(DispatcherSchema, BuiltinSchemaMatchesRegisteredVerbs) {
   const std::string dir = testing::TempDir() + "gdr-schema-match";
   JobStore jobs(dir, std::chrono::seconds(60));
   gfapi::VolumePool volumes({});
-  AgentServices services{jobs, builtinSchema(), volumes, {}};
+  gfapi::HeaderCache headers;
+  AgentServices services{jobs, builtinSchema(), volumes, headers, {}};
   Registry registry;
   registerAllVerbs(registry, services);
   const auto problems = schemaMismatches(builtinSchema(), registry);

@@ -43,6 +43,7 @@ class FakeVolume : public Volume {
   std::map<std::string, Node> nodes;  // volume-relative path -> node
   std::vector<std::string> unlinked;
   int lookups = 0;
+  int reads = 0;
 
   void file(const std::string& path, std::string content) {
     nodes[path] = {EntryInfo::Type::Regular, std::move(content)};
@@ -71,6 +72,7 @@ class FakeVolume : public Volume {
     return info;
   }
   std::string readPrefix(const Components& path, size_t length) override {
+    ++reads;
     return nodes.at(volpath::join(path)).content.substr(0, length);
   }
   std::vector<std::pair<std::string, EntryInfo>> list(const Components& dir) override {
@@ -81,16 +83,17 @@ class FakeVolume : public Volume {
         EntryInfo info;
         info.type = n.type;
         info.size = n.content.size();
+        info.version = std::to_string(std::hash<std::string>()(n.content));
         out.emplace_back(path.substr(prefix.size()), info);
       }
     }
     return out;
   }
-  void unlink(const Components& path) override {
+  bool unlink(const Components& path) override {
     unlinked.push_back(volpath::join(path));
     nodes.erase(volpath::join(path));
+    return true;  // a sharded volume
   }
-  bool sharded(const Components&) override { return true; }
 
  private:
   void mkdirs(const std::string& path) {
@@ -212,6 +215,28 @@ TEST_F(OverlayDeleteTest, ConfiguredPrefixes) {
   EXPECT_EQ(refusal(request), Code::PathOutsidePrefix);
   request.paths = {"vms/overlays"};  // the prefix itself is not inside it
   EXPECT_EQ(refusal(request), Code::PathOutsidePrefix);
+}
+
+TEST_F(OverlayDeleteTest, SiblingHeadersAreCachedUntilTheyChange) {
+  for (int i = 0; i < 20; ++i) {
+    volume.file("images/.gdr-snapshots/s" + std::to_string(i) + ".qcow2", qcow2Image("../vm1.qcow2"));
+  }
+  HeaderCache cache;
+  OverlayDeleteRequest request;
+  request.cache = &cache;
+  request.cacheScope = "vol";
+  request.paths = {"images/.gdr-snapshots/s0.qcow2"};
+  deleteOverlays(volume, request);
+  const int coldReads = volume.reads;
+  EXPECT_GE(coldReads, 20);
+  request.paths = {"images/.gdr-snapshots/s1.qcow2"};
+  deleteOverlays(volume, request);
+  EXPECT_LE(volume.reads - coldReads, 1);  // only the target itself
+  // A sibling rewritten to be backed by s2 is read again, and protects s2.
+  volume.file("images/.gdr-snapshots/s3.qcow2", qcow2Image("s2.qcow2"));
+  request.paths = {"images/.gdr-snapshots/s2.qcow2"};
+  volume.unlinked.clear();
+  EXPECT_EQ(refusal(request), Code::ImageInUse);
 }
 
 TEST_F(OverlayDeleteTest, ImageInfoAndFileStat) {
