@@ -10,6 +10,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "agent/job_store.h"
@@ -311,6 +312,32 @@ TEST_F(AgentTest, HttpsAndUnixAtOnce) {
 
   EXPECT_EQ(client({"Host", "ping"}).exitCode, 0);
   EXPECT_EQ(agent_->terminate(), 0);
+}
+
+}  // namespace
+}  // namespace gdr::testing
+
+namespace gdr::testing {
+namespace {
+
+TEST(AgentLogs, SighupReopensTheLogFile) {
+  const std::string dir = makeTempDir("gdr-functional-log");
+  AgentProcess agent(dir);
+  const std::string log = dir + "/gdr.log";
+  std::string error;
+  ASSERT_TRUE(agent.start({"--log-file", log}, &error)) << error;
+  ASSERT_EQ(AgentProcess::client({"-s", agent.socket(), "Host", "ping"}).exitCode, 0);
+  std::filesystem::rename(log, log + ".1");  // what logrotate does
+  ::kill(agent.pid(), SIGHUP);
+  for (int i = 0; i < 200 && !std::filesystem::exists(log); ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(std::filesystem::exists(log));
+  ASSERT_EQ(AgentProcess::client({"-s", agent.socket(), "--flow-id", "after-hup", "Host", "getJobs"}).exitCode, 0);
+  EXPECT_EQ(agent.terminate(), 0);  // flushes
+  std::ifstream in(log);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_NE(text.str().find("flow=after-hup"), std::string::npos) << text.str();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
