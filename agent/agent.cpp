@@ -11,6 +11,7 @@
 #include "agent/dispatcher.h"
 #include "gfapi/glfs_volume.h"
 #include "gfapi/overlay_delete.h"
+#include "gluster/cli.h"
 #include "agent/https_server.h"
 #include "agent/job_store.h"
 #include "agent/logging.h"
@@ -32,7 +33,9 @@ int runAgent(const AgentConfig& config) {
   gfapiOptions.logFile = config.stateDir + "/gfapi.log";
   gfapi::VolumePool volumes(gfapiOptions);
   gfapi::HeaderCache imageHeaders;
-  AgentServices services{jobs, schema, volumes, imageHeaders, config.overlayPrefixes};
+  gluster::SystemCommandRunner glusterRunner;
+  gluster::GlusterCli glusterCli(glusterRunner, config.glusterTimeout);
+  AgentServices services{jobs, schema, volumes, imageHeaders, glusterCli, config.overlayPrefixes};
   Registry registry;
   registerAllVerbs(registry, services);
   Dispatcher dispatcher(schema, registry);

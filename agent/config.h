@@ -36,6 +36,7 @@ struct AgentConfig {
   // directories). Empty: only directly inside ".gdr-snapshots" directories.
   std::vector<std::string> overlayPrefixes;
   std::chrono::seconds gfapiIdleTimeout{300};
+  std::chrono::seconds glusterTimeout{120};  // one gluster CLI call
 };
 
 enum class ParseOutcome { Run, ExitOk };

@@ -20,6 +20,14 @@ const char* codeName(Code code) {
     case Code::GeneralException: return "GeneralException";
     case Code::Busy: return "Busy";
     case Code::ShuttingDown: return "ShuttingDown";
+    case Code::GlusterCommandFailed: return "GlusterCommandFailed";
+    case Code::GlusterVolumeNotFound: return "GlusterVolumeNotFound";
+    case Code::GeoRepSessionNotFound: return "GeoRepSessionNotFound";
+    case Code::GeoRepWorkerFaulty: return "GeoRepWorkerFaulty";
+    case Code::GeoRepSyncTimeout: return "GeoRepSyncTimeout";
+    case Code::GeoRepSyncStalled: return "GeoRepSyncStalled";
+    case Code::GlusterCliTimeout: return "GlusterCliTimeout";
+    case Code::GlusterCliBadOutput: return "GlusterCliBadOutput";
     case Code::GfapiConnectFailed: return "GfapiConnectFailed";
     case Code::GfapiIOError: return "GfapiIOError";
     case Code::ReadOnlyBypassUnavailable: return "ReadOnlyBypassUnavailable";

@@ -28,7 +28,16 @@ enum class Code : int {
   GeneralException = 100,
   Busy = 1100,
   ShuttingDown = 1101,
-  // 4100-4800: gluster. 4500-4599: libgfapi and overlay deletion.
+  // 4100-4800: gluster. 4200-4299: the gluster CLI and geo-replication.
+  GlusterCommandFailed = 4200,   // gluster answered opRet != 0 (opErrstr in data)
+  GlusterVolumeNotFound = 4201,
+  GeoRepSessionNotFound = 4202,
+  GeoRepWorkerFaulty = 4203,     // a worker is Faulty or Offline during a sync
+  GeoRepSyncTimeout = 4204,      // the checkpoint did not complete in time
+  GeoRepSyncStalled = 4205,      // last synced stopped advancing
+  GlusterCliTimeout = 4206,      // the gluster CLI did not answer in time
+  GlusterCliBadOutput = 4207,    // output that is not the XML expected
+  // 4500-4599: libgfapi and overlay deletion.
   GfapiConnectFailed = 4500,   // no volfile server answered / glfs_init failed
   GfapiIOError = 4501,         // an operation on the volume failed
   ReadOnlyBypassUnavailable = 4502,  // libgfapi lacks glfs_setfspid

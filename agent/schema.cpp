@@ -1,6 +1,7 @@
 #include "agent/schema.h"
 
 #include <cmath>
+#include <regex>
 #include <stdexcept>
 
 #include "agent/errors.h"
@@ -45,6 +46,14 @@ TypeSpec parseType(const Json::Value& node, const std::string& where) {
   if (node.isMember("maximum")) type.maximum = node["maximum"].asDouble();
   if (node.isMember("minLength")) type.minLength = node["minLength"].asUInt64();
   if (node.isMember("maxLength")) type.maxLength = node["maxLength"].asUInt64();
+  if (node.isMember("pattern")) {
+    type.pattern = node["pattern"].asString();
+    try {
+      std::regex check(type.pattern);
+    } catch (const std::regex_error& e) {
+      malformed(where, "bad pattern: " + std::string(e.what()));
+    }
+  }
   return type;
 }
 
@@ -145,6 +154,12 @@ Json::Value checkValue(const TypeSpec& type, const Json::Value& value, const std
     }
     if (type.maxLength && length > *type.maxLength) {
       invalid(path, expected + " of length <= " + std::to_string(*type.maxLength), value);
+    }
+  }
+  if (value.isString() && !type.pattern.empty()) {
+    // Compiled per call: patterns guard rare, non-hot verbs.
+    if (!std::regex_match(value.asString(), std::regex(type.pattern))) {
+      invalid(path, expected + " matching " + type.pattern, value);
     }
   }
   if (t == "array") {

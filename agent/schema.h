@@ -25,6 +25,7 @@ struct TypeSpec {
   std::vector<Json::Value> enumValues;
   std::optional<double> minimum, maximum;     // numbers
   std::optional<Json::UInt64> minLength, maxLength;  // strings and arrays
+  std::string pattern;  // strings: an ECMAScript regex the whole value must match
 };
 
 struct ParamSpec {

@@ -179,6 +179,14 @@ class Connection : public Volume {
     return sharded;
   }
 
+  void touch(const volpath::Components& path) override {
+    const std::string text = "/" + volpath::join(path);
+    struct timespec times[2];
+    clock_gettime(CLOCK_REALTIME, &times[0]);
+    times[1] = times[0];
+    if (glfs_utimens(fs_, text.c_str(), times) != 0) ioError("cannot touch", text, errno);
+  }
+
  private:
   // Looks up each component under the previous one with follow = 0. False
   // when a component is absent.

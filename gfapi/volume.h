@@ -47,6 +47,9 @@ class Volume {
   // Returns whether its data was split into shards (which gluster then
   // reclaims in the background).
   virtual bool unlink(const volpath::Components& path) = 0;
+
+  // Sets the modification time of `path` (the root when empty) to now.
+  virtual void touch(const volpath::Components& path) = 0;
 };
 
 }  // namespace gdr::gfapi

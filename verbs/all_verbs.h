@@ -15,6 +15,9 @@ namespace gfapi {
 class VolumePool;
 class HeaderCache;
 }
+namespace gluster {
+class GlusterCli;
+}
 
 // What handlers may use; owned by the Agent, outliving every call.
 struct AgentServices {
@@ -22,7 +25,8 @@ struct AgentServices {
   const Schema& schema;
   gfapi::VolumePool& volumes;
   gfapi::HeaderCache& imageHeaders;
-  std::vector<std::string> overlayPrefixes;
+  gluster::GlusterCli& gluster;
+  std::vector<std::string> overlayPrefixes = {};
 };
 
 void registerHostVerbs(Registry& registry, AgentServices& services);

@@ -8,6 +8,7 @@
 #include "agent/json_util.h"
 #include "gfapi/glfs_volume.h"
 #include "gfapi/overlay_delete.h"
+#include "gluster/cli.h"
 #include "verbs/all_verbs.h"
 
 namespace gdr {
@@ -276,7 +277,9 @@ TEST(DispatcherSchema, BuiltinSchemaMatchesRegisteredVerbs) {
   JobStore jobs(dir, std::chrono::seconds(60));
   gfapi::VolumePool volumes({});
   gfapi::HeaderCache headers;
-  AgentServices services{jobs, builtinSchema(), volumes, headers, {}};
+  gluster::SystemCommandRunner runner;
+  gluster::GlusterCli cli(runner, std::chrono::seconds(5));
+  AgentServices services{jobs, builtinSchema(), volumes, headers, cli, {}};
   Registry registry;
   registerAllVerbs(registry, services);
   const auto problems = schemaMismatches(builtinSchema(), registry);

@@ -94,6 +94,7 @@ class FakeVolume : public Volume {
     nodes.erase(volpath::join(path));
     return true;  // a sharded volume
   }
+  void touch(const Components&) override {}
 
  private:
   void mkdirs(const std::string& path) {

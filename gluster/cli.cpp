@@ -1,0 +1,135 @@
+#include "gluster/cli.h"
+
+#include <spdlog/spdlog.h>
+
+#include "agent/errors.h"
+
+namespace gdr::gluster {
+
+namespace {
+
+std::string joined(const std::vector<std::string>& args) {
+  std::string out = "gluster";
+  for (const auto& a : args) out += " " + a;
+  return out;
+}
+
+bool looksLikeXml(const std::string& out) { return out.find("<cliOutput>") != std::string::npos; }
+
+}  // namespace
+
+CommandResult SystemCommandRunner::run(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+  std::vector<std::string> argv = {"gluster", "--mode=script", "--xml"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return runCommand(argv, timeout);
+}
+
+std::string Remote::spec() const { return (user.empty() || user == "root" ? "" : user + "@") + host + "::" + volume; }
+
+void GlusterCli::failed(const std::vector<std::string>& args, const CommandResult& result, const std::string& opErrstr,
+                        int opErrno, const std::string& volume, const std::optional<Remote>& remote) {
+  Json::Value data;
+  data["command"] = joined(args);
+  data["exitCode"] = result.exitCode;
+  data["opErrno"] = opErrno;
+  data["opErrstr"] = opErrstr;
+  if (!looksLikeXml(result.out) && !result.out.empty()) data["output"] = result.out.substr(0, 2000);
+  if (!result.err.empty()) data["stderr"] = result.err.substr(0, 2000);
+  // The CLI often says only "geo-replication command failed": find out
+  // whether the volume or the session is what is missing.
+  if (!volume.empty()) {
+    const CommandResult info = runner_.run({"volume", "info", volume}, timeout_);
+    if (!info.timedOut && looksLikeXml(info.out)) {
+      const CliStatus status = parseCliStatus(info.out);
+      if (status.opRet != 0) {
+        throw AgentError(Code::GlusterVolumeNotFound, "no such gluster volume: " + volume, data);
+      }
+    }
+    if (remote) {
+      const CommandResult list = runner_.run({"volume", "geo-replication", volume, "status"}, timeout_);
+      if (!list.timedOut && looksLikeXml(list.out)) {
+        bool found = false;
+        for (const auto& session : parseGeoRepStatus(list.out)) {
+          found = found || (session.secondaryHost == remote->host && session.secondaryVolume == remote->volume);
+        }
+        if (!found) {
+          throw AgentError(Code::GeoRepSessionNotFound,
+                           "no geo-replication session " + volume + " -> " + remote->spec(), data);
+        }
+      }
+    }
+  }
+  const std::string why = !opErrstr.empty() ? opErrstr
+                          : !result.err.empty() ? result.err
+                                                : (looksLikeXml(result.out) ? "" : result.out);
+  throw AgentError(Code::GlusterCommandFailed, joined(args) + " failed: " + (why.empty() ? "no reason given" : why),
+                   data);
+}
+
+std::string GlusterCli::run(const std::vector<std::string>& args, const std::string& volume,
+                            const std::optional<Remote>& remote) {
+  const auto started = std::chrono::steady_clock::now();
+  const CommandResult result = runner_.run(args, timeout_);
+  spdlog::debug("{} -> exit {} in {} ms", joined(args), result.exitCode,
+                std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
+                    .count());
+  if (result.timedOut) {
+    Json::Value data;
+    data["command"] = joined(args);
+    throw AgentError(Code::GlusterCliTimeout,
+                     joined(args) + " did not answer within " + std::to_string(timeout_.count() / 1000) + " s", data);
+  }
+  if (result.spawnFailed) {
+    throw AgentError(Code::GlusterCommandFailed, "cannot run the gluster CLI: " + result.err);
+  }
+  if (!looksLikeXml(result.out)) failed(args, result, "", 0, volume, remote);
+  const CliStatus status = parseCliStatus(result.out);
+  if (status.opRet != 0 || result.exitCode != 0) {
+    failed(args, result, status.opErrstr, status.opErrno, volume, remote);
+  }
+  return result.out;
+}
+
+std::vector<GeoRepSession> GlusterCli::geoRepStatus(const std::string& volume, const std::optional<Remote>& remote) {
+  std::vector<std::string> args = {"volume", "geo-replication"};
+  if (!volume.empty()) args.push_back(volume);
+  if (remote) args.push_back(remote->spec());
+  args.push_back("status");
+  if (remote) args.push_back("detail");
+  return parseGeoRepStatus(run(args, volume, remote));
+}
+
+void GlusterCli::geoRepAction(const std::string& volume, const Remote& remote, const std::string& action,
+                              bool force) {
+  std::vector<std::string> args = {"volume", "geo-replication", volume, remote.spec(), action};
+  if (action == "create") args.push_back("push-pem");
+  if (force) args.push_back("force");
+  // "create" must not be answered with "no such session".
+  run(args, volume, action == "create" ? std::nullopt : std::optional<Remote>(remote));
+}
+
+std::map<std::string, std::string> GlusterCli::geoRepConfig(const std::string& volume, const Remote& remote) {
+  return parseGeoRepConfig(run({"volume", "geo-replication", volume, remote.spec(), "config"}, volume, remote));
+}
+
+void GlusterCli::geoRepConfigSet(const std::string& volume, const Remote& remote, const std::string& name,
+                                 const std::string& value) {
+  run({"volume", "geo-replication", volume, remote.spec(), "config", name, value}, volume, remote);
+}
+
+void GlusterCli::geoRepConfigReset(const std::string& volume, const Remote& remote, const std::string& name) {
+  run({"volume", "geo-replication", volume, remote.spec(), "config", "!" + name}, volume, remote);
+}
+
+std::int64_t GlusterCli::geoRepCheckpointSet(const std::string& volume, const Remote& remote) {
+  geoRepConfigSet(volume, remote, "checkpoint", "now");
+  const auto config = geoRepConfig(volume, remote);
+  auto it = config.find("checkpoint");
+  try {
+    if (it != config.end()) return std::stoll(it->second);
+  } catch (const std::exception&) {
+  }
+  throw AgentError(Code::GlusterCliBadOutput, "checkpoint set, but gluster's config shows no checkpoint time");
+}
+
+}  // namespace gdr::gluster

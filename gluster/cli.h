@@ -1,0 +1,64 @@
+#pragma once
+// The gluster CLI in script mode with --xml, behind a narrow runner so
+// unit tests replay recorded output. Every failure becomes an AgentError
+// with a stable code in 4200-4299 and gluster's own opErrstr in data.
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/process.h"
+#include "gluster/georep_xml.h"
+
+namespace gdr::gluster {
+
+class CommandRunner {
+ public:
+  virtual ~CommandRunner() = default;
+  // Runs `gluster --mode=script --xml ARGS...`.
+  virtual CommandResult run(const std::vector<std::string>& args, std::chrono::milliseconds timeout) = 0;
+};
+
+class SystemCommandRunner : public CommandRunner {
+ public:
+  CommandResult run(const std::vector<std::string>& args, std::chrono::milliseconds timeout) override;
+};
+
+// A geo-replication session's secondary: [user@]host::volume.
+struct Remote {
+  std::string host, volume, user = "root";
+  std::string spec() const;  // as the gluster CLI wants it
+};
+
+class GlusterCli {
+ public:
+  GlusterCli(CommandRunner& runner, std::chrono::milliseconds timeout) : runner_(runner), timeout_(timeout) {}
+
+  // Sessions of `volume` (all volumes when empty), optionally only the one
+  // to `remote`; with per-worker detail.
+  std::vector<GeoRepSession> geoRepStatus(const std::string& volume, const std::optional<Remote>& remote);
+  // create (push-pem), start, stop, pause, resume, delete.
+  void geoRepAction(const std::string& volume, const Remote& remote, const std::string& action, bool force);
+  std::map<std::string, std::string> geoRepConfig(const std::string& volume, const Remote& remote);
+  void geoRepConfigSet(const std::string& volume, const Remote& remote, const std::string& name,
+                       const std::string& value);
+  void geoRepConfigReset(const std::string& volume, const Remote& remote, const std::string& name);
+  // Sets "checkpoint now" and returns the checkpoint time gluster recorded.
+  std::int64_t geoRepCheckpointSet(const std::string& volume, const Remote& remote);
+
+ private:
+  // Runs and checks the envelope; on failure works out whether the volume
+  // or the session is missing, to give those their own codes.
+  std::string run(const std::vector<std::string>& args, const std::string& volume,
+                  const std::optional<Remote>& remote);
+  [[noreturn]] void failed(const std::vector<std::string>& args, const CommandResult& result,
+                           const std::string& opErrstr, int opErrno, const std::string& volume,
+                           const std::optional<Remote>& remote);
+
+  CommandRunner& runner_;
+  std::chrono::milliseconds timeout_;
+};
+
+}  // namespace gdr::gluster

@@ -1,0 +1,181 @@
+#include "gluster/georep_sync.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "agent/errors.h"
+
+namespace gdr::gluster {
+
+namespace {
+
+// Gluster prints times with one-second resolution.
+bool sameTime(std::optional<std::int64_t> a, std::int64_t b) { return a && (*a >= b - 1 && *a <= b + 1); }
+
+}  // namespace
+
+SyncAssessment assessSync(const std::vector<GeoRepWorker>& workers, std::int64_t checkpointTime) {
+  SyncAssessment a;
+  a.workers = workers.size();
+  for (const auto& w : workers) {
+    const std::string status = normalizeStatus(w.status);
+    if (status == "Faulty" || status == "Offline") {
+      if (!a.badWorker) a.badWorker = w.primaryNode + ":" + w.primaryBrick + " (" + status + ")";
+      continue;
+    }
+    if (w.lastSynced && (!a.lastSynced || *w.lastSynced > *a.lastSynced)) a.lastSynced = w.lastSynced;
+    if (status != "Active") continue;
+    ++a.active;
+    if (w.checkpointCompleted == "Yes" && sameTime(w.checkpointTime, checkpointTime)) ++a.completed;
+  }
+  a.complete = !a.badWorker && a.active > 0 && a.completed == a.active;
+  return a;
+}
+
+Json::Value GeoRepSyncSpec::toJson() const {
+  Json::Value d;
+  d["volumeName"] = volume;
+  d["remoteHost"] = remote.host;
+  d["remoteVolumeName"] = remote.volume;
+  d["remoteUserName"] = remote.user;
+  d["timeout"] = Json::Int64(timeout.count());
+  d["stopAfter"] = stopAfter;
+  d["stallTimeout"] = Json::Int64(stallTimeout.count());
+  d["pollInterval"] = Json::Int64(pollInterval.count());
+  return d;
+}
+
+GeoRepSyncSpec GeoRepSyncSpec::fromJson(const Json::Value& d) {
+  GeoRepSyncSpec s;
+  s.volume = d["volumeName"].asString();
+  s.remote.host = d["remoteHost"].asString();
+  s.remote.volume = d["remoteVolumeName"].asString();
+  s.remote.user = d.get("remoteUserName", "root").asString();
+  s.timeout = std::chrono::seconds(d.get("timeout", 600).asInt64());
+  s.stopAfter = d.get("stopAfter", true).asBool();
+  s.stallTimeout = std::chrono::seconds(d.get("stallTimeout", 120).asInt64());
+  s.pollInterval = std::chrono::milliseconds(d.get("pollInterval", 1000).asInt64());
+  return s;
+}
+
+JobRecord newGeoRepSyncRecord(const GeoRepSyncSpec& spec) {
+  JobRecord r;
+  r.type = kGeoRepSyncJobType;
+  r.state = "INIT";
+  r.details = spec.toJson();
+  r.details["deadline"] = Json::Int64(nowSeconds() + spec.timeout.count());
+  r.details["checkpointTime"] = Json::Value();
+  r.details["workersCompleted"] = 0;
+  r.details["workersTotal"] = 0;
+  r.details["lastSynced"] = Json::Value();
+  return r;
+}
+
+void GeoRepSyncJob::run(JobControl& job) {
+  const JobRecord start = job.record();
+  const GeoRepSyncSpec spec = GeoRepSyncSpec::fromJson(start.details);
+  const std::string session = spec.volume + " -> " + spec.remote.spec();
+  const std::int64_t deadline = start.details.get("deadline", nowSeconds() + spec.timeout.count()).asInt64();
+
+  auto stopSession = [&] {
+    if (!spec.stopAfter) return;
+    try {
+      cli_.geoRepAction(spec.volume, spec.remote, "stop", false);
+    } catch (const AgentError& e) {
+      // Already stopped is fine; anything else is worth a line in the log.
+      spdlog::warn("job {}: stopping {}: {}", start.id, session, e.what());
+    }
+  };
+  auto finish = [&](const char* state, std::optional<AgentError> error) {
+    job.update([&](JobRecord& r) {
+      r.state = "STOPPING";
+    });
+    stopSession();
+    job.update([&](JobRecord& r) {
+      r.state = state;
+      if (error) r.error = JobError{int(error->code()), error->what()};
+    });
+  };
+
+  // INIT: set the checkpoint (again, if the agent died before recording it).
+  std::int64_t checkpoint = start.details["checkpointTime"].isIntegral() ? start.details["checkpointTime"].asInt64() : 0;
+  if (start.state == "INIT" || checkpoint == 0) {
+    checkpoint = cli_.geoRepCheckpointSet(spec.volume, spec.remote);
+    job.update([&](JobRecord& r) {
+      r.state = "CHECKPOINT";
+      r.progress = 5;
+      r.details["checkpointTime"] = Json::Int64(checkpoint);
+    });
+  }
+
+  // CHECKPOINT -> SYNCING: make sure the session runs.
+  auto sessions = cli_.geoRepStatus(spec.volume, spec.remote);
+  if (sessions.empty()) throw AgentError(Code::GeoRepSessionNotFound, "no geo-replication session " + session);
+  std::vector<std::string> primaryNodes;
+  bool running = false;
+  for (const auto& w : sessions.front().workers) {
+    primaryNodes.push_back(w.primaryNode);
+    const std::string s = normalizeStatus(w.status);
+    running = running || s == "Active" || s == "Passive" || s == "Initializing";
+  }
+  if (!running) cli_.geoRepAction(spec.volume, spec.remote, "start", false);
+  job.update([&](JobRecord& r) { r.state = "SYNCING"; });
+
+  std::optional<std::int64_t> lastProgress;  // lastSynced when it last moved
+  auto lastMove = std::chrono::steady_clock::now();
+  auto lastTouch = std::chrono::steady_clock::time_point{};
+  for (;;) {
+    if (job.stopRequested()) return;  // resumed after the restart
+    if (job.abortRequested()) return finish(kJobAborted, std::nullopt);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - lastTouch > std::chrono::seconds(5)) {
+      try {
+        touch_(primaryNodes, spec.volume);
+      } catch (const std::exception& e) {
+        spdlog::warn("job {}: touching the root of {}: {}", start.id, spec.volume, e.what());
+      }
+      lastTouch = now;
+    }
+    std::optional<AgentError> readError;
+    SyncAssessment a;
+    try {
+      sessions = cli_.geoRepStatus(spec.volume, spec.remote);
+      a = assessSync(sessions.empty() ? std::vector<GeoRepWorker>{} : sessions.front().workers, checkpoint);
+    } catch (const AgentError& e) {
+      readError = e;  // a glusterd hiccup: retried until the deadline
+      spdlog::warn("job {}: reading {}: {}", start.id, session, e.what());
+    }
+    if (!readError) {
+      job.update([&](JobRecord& r) {
+        r.details["workersCompleted"] = Json::UInt64(a.completed);
+        r.details["workersTotal"] = Json::UInt64(a.active);
+        r.details["lastSynced"] = a.lastSynced ? Json::Value(Json::Int64(*a.lastSynced)) : Json::Value();
+        r.progress = 10 + (a.active ? int(85 * a.completed / a.active) : 0);
+      });
+      if (a.badWorker) {
+        return finish(kJobFailed, AgentError(Code::GeoRepWorkerFaulty, "geo-replication worker " + *a.badWorker +
+                                                                           " in session " + session));
+      }
+      if (a.complete) return finish(kJobDone, std::nullopt);
+      if (a.lastSynced != lastProgress || a.active == 0) {
+        lastProgress = a.lastSynced;
+        lastMove = now;
+      } else if (now - lastMove > spec.stallTimeout) {
+        return finish(kJobFailed,
+                      AgentError(Code::GeoRepSyncStalled,
+                                 "geo-replication of " + session + " made no progress (last synced unchanged) for " +
+                                     std::to_string(spec.stallTimeout.count()) + " s"));
+      }
+    }
+    if (nowSeconds() > deadline) {
+      return finish(kJobFailed, AgentError(Code::GeoRepSyncTimeout,
+                                           "checkpoint of " + session + " not completed within " +
+                                               std::to_string(spec.timeout.count()) + " s" +
+                                               (readError ? std::string(" (last error: ") + readError->what() + ")" : "")));
+    }
+    job.waitFor(spec.pollInterval);
+  }
+}
+
+}  // namespace gdr::gluster

@@ -1,0 +1,60 @@
+#pragma once
+// GlusterVolume.geoRepSync as a durable job: set a checkpoint, run the
+// session until every active worker has completed it, stop the session.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/job_store.h"
+#include "gluster/cli.h"
+#include "gluster/georep_xml.h"
+
+namespace gdr::gluster {
+
+inline constexpr const char* kGeoRepSyncJobType = "georep.sync";
+
+// Where a sync stands, from one status reading. Pure.
+struct SyncAssessment {
+  size_t workers = 0;     // all workers
+  size_t active = 0;      // Active workers (Passive ones replicate nothing)
+  size_t completed = 0;   // Active workers that completed our checkpoint
+  bool complete = false;  // every Active worker did, and none is Faulty or Offline
+  std::optional<std::int64_t> lastSynced;  // the most recent of the workers'
+  std::optional<std::string> badWorker;    // "node:brick (Faulty)"
+};
+SyncAssessment assessSync(const std::vector<GeoRepWorker>& workers, std::int64_t checkpointTime);
+
+struct GeoRepSyncSpec {
+  std::string volume;
+  Remote remote;
+  std::chrono::seconds timeout{600};
+  bool stopAfter = true;
+  std::chrono::seconds stallTimeout{120};
+  std::chrono::milliseconds pollInterval{1000};
+
+  Json::Value toJson() const;
+  static GeoRepSyncSpec fromJson(const Json::Value& details);
+};
+
+// Touches the primary volume's root (a fresh changelog entry lets the
+// checkpoint complete on an idle volume, as gluster's schedule_georep.py
+// does). Given the primary nodes to reach the volume through.
+using RootToucher = std::function<void(const std::vector<std::string>& primaryNodes, const std::string& volume)>;
+
+class GeoRepSyncJob : public JobRunner {
+ public:
+  GeoRepSyncJob(GlusterCli& cli, RootToucher touch) : cli_(cli), touch_(std::move(touch)) {}
+  void run(JobControl& job) override;
+
+ private:
+  GlusterCli& cli_;
+  RootToucher touch_;
+};
+
+// A fresh job record (state INIT) for `spec`.
+JobRecord newGeoRepSyncRecord(const GeoRepSyncSpec& spec);
+
+}  // namespace gdr::gluster

@@ -1,0 +1,278 @@
+// The gluster CLI layer on recorded output: XML parsing (current and
+// legacy tags), error mapping, and the geo-replication sync job's state
+// machine driven by a fake command runner.
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "agent/errors.h"
+#include "agent/job_store.h"
+#include "gluster/cli.h"
+#include "gluster/georep_sync.h"
+#include "gluster/georep_xml.h"
+
+namespace gdr::gluster {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string fixture(const std::string& name) {
+  std::ifstream in(std::string(GDR_SOURCE_DIR) + "/tests/fixtures/gluster/" + name);
+  EXPECT_TRUE(in.good()) << name;
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+constexpr std::int64_t kCheckpoint = 1795401186;  // 2026-11-23 02:33:06 UTC, as recorded
+
+TEST(GeoRepXml, ParsesACompletedCheckpoint) {
+  const auto sessions = parseGeoRepStatus(fixture("georep-status-checkpoint-completed.xml"));
+  ASSERT_EQ(sessions.size(), 1u);
+  const auto& s = sessions[0];
+  EXPECT_EQ(s.primaryVolume, "gdr-primary");
+  EXPECT_EQ(s.secondaryHost, "127.0.0.2");
+  EXPECT_EQ(s.secondaryVolume, "gdr-secondary");
+  ASSERT_EQ(s.workers.size(), 1u);
+  const auto& w = s.workers[0];
+  EXPECT_EQ(w.primaryNode, "127.0.0.2");
+  EXPECT_EQ(w.status, "Active");
+  EXPECT_EQ(w.crawlStatus, "History Crawl");
+  EXPECT_EQ(w.checkpointCompleted, "Yes");
+  EXPECT_EQ(w.checkpointTime, kCheckpoint);
+  EXPECT_EQ(w.checkpointCompletionTime, kCheckpoint + 16);
+  EXPECT_EQ(w.failures, 0);
+  EXPECT_TRUE(assessSync(s.workers, kCheckpoint).complete);
+  EXPECT_FALSE(assessSync(s.workers, kCheckpoint + 60).complete);  // an older checkpoint does not count
+}
+
+TEST(GeoRepXml, LegacyTagsGiveTheSameResult) {
+  const auto current = parseGeoRepStatus(fixture("georep-status-checkpoint-completed.xml"));
+  const auto legacy = parseGeoRepStatus(fixture("georep-status-legacy-tags.xml"));
+  ASSERT_EQ(legacy.size(), 1u);
+  ASSERT_EQ(legacy[0].workers.size(), 1u);
+  EXPECT_EQ(legacy[0].workers[0].primaryBrick, current[0].workers[0].primaryBrick);
+  EXPECT_EQ(legacy[0].workers[0].secondaryUser, "root");
+  EXPECT_EQ(legacy[0].sessionKey, current[0].sessionKey);
+  EXPECT_EQ(legacy[0].secondaryVolume, "gdr-secondary");
+}
+
+TEST(GeoRepXml, StoppedInitializingAndPending) {
+  auto w = parseGeoRepStatus(fixture("georep-status-stopped.xml"))[0].workers[0];
+  EXPECT_EQ(w.status, "Stopped");
+  EXPECT_FALSE(w.lastSynced);
+  EXPECT_FALSE(w.entry);
+  w = parseGeoRepStatus(fixture("georep-status-initializing.xml"))[0].workers[0];
+  EXPECT_EQ(normalizeStatus(w.status), "Initializing");
+  const auto pending = parseGeoRepStatus(fixture("georep-status-checkpoint-pending.xml"))[0].workers;
+  EXPECT_EQ(pending[0].checkpointCompleted, "No");
+  const auto a = assessSync(pending, kCheckpoint);
+  EXPECT_FALSE(a.complete);
+  EXPECT_EQ(a.active, 1u);
+  EXPECT_EQ(a.completed, 0u);
+}
+
+TEST(GeoRepXml, ReplicaAndFaultyWorkers) {
+  const auto replica = parseGeoRepStatus(fixture("georep-status-replica.xml"))[0].workers;
+  ASSERT_EQ(replica.size(), 2u);
+  auto a = assessSync(replica, kCheckpoint);
+  EXPECT_TRUE(a.complete);  // the Passive worker replicates nothing
+  EXPECT_EQ(a.active, 1u);
+  const auto faulty = parseGeoRepStatus(fixture("georep-status-faulty.xml"))[0].workers;
+  a = assessSync(faulty, kCheckpoint);
+  EXPECT_FALSE(a.complete);
+  ASSERT_TRUE(a.badWorker);
+  EXPECT_NE(a.badWorker->find("127.0.0.3"), std::string::npos);
+  EXPECT_NE(a.badWorker->find("Faulty"), std::string::npos);
+}
+
+TEST(GeoRepXml, ConfigEnvelopeAndErrors) {
+  const auto config = parseGeoRepConfig(fixture("config-list.xml"));
+  EXPECT_EQ(config.at("sync_method"), "rsync");
+  EXPECT_EQ(config.at("checkpoint"), std::to_string(kCheckpoint));
+  const CliStatus status = parseCliStatus(fixture("error-already-started.xml"));
+  EXPECT_EQ(status.opRet, -1);
+  EXPECT_NE(status.opErrstr.find("already started"), std::string::npos);
+  EXPECT_TRUE(parseGeoRepStatus(fixture("session-list.xml")).size() == 1);
+  try {
+    parseCliStatus(fixture("error-no-volume.xml"));
+    ADD_FAILURE();
+  } catch (const AgentError& e) {
+    EXPECT_EQ(e.code(), Code::GlusterCliBadOutput);
+  }
+  EXPECT_EQ(parseGlusterTime("N/A"), std::nullopt);
+  EXPECT_EQ(parseGlusterTime("2026-11-23 02:33:06"), kCheckpoint);
+  EXPECT_EQ(parseGlusterTime("yesterday"), std::nullopt);
+}
+
+// Answers gluster commands from recorded output; status readings come
+// from a queue so a test scripts a sync's progress.
+class FakeRunner : public CommandRunner {
+ public:
+  std::map<std::string, CommandResult> answers;
+  std::deque<std::string> statusReadings;  // fixture texts, the last one repeats
+  std::vector<std::string> calls;
+  std::mutex mutex;
+
+  void answer(const std::string& command, const std::string& out, int exitCode = 0) {
+    CommandResult r;
+    r.exitCode = exitCode;
+    r.out = out;
+    answers[command] = r;
+  }
+
+  CommandResult run(const std::vector<std::string>& args, std::chrono::milliseconds) override {
+    std::string command;
+    for (const auto& a : args) command += (command.empty() ? "" : " ") + a;
+    std::lock_guard<std::mutex> lock(mutex);
+    calls.push_back(command);
+    if (command.size() > 14 && command.substr(command.size() - 14) == " status detail" && !statusReadings.empty()) {
+      CommandResult r;
+      r.exitCode = 0;
+      r.out = statusReadings.front();
+      if (statusReadings.size() > 1) statusReadings.pop_front();
+      return r;
+    }
+    auto it = answers.find(command);
+    if (it != answers.end()) return it->second;
+    CommandResult r;
+    r.exitCode = 2;
+    r.out = "geo-replication command failed\n";
+    return r;
+  }
+
+  bool called(const std::string& command) {
+    std::lock_guard<std::mutex> lock(mutex);
+    return std::find(calls.begin(), calls.end(), command) != calls.end();
+  }
+};
+
+const std::string kSession = "volume geo-replication gdr-primary 127.0.0.2::gdr-secondary";
+
+TEST(GlusterCli, MapsFailuresToTheirCodes) {
+  FakeRunner runner;
+  runner.answer("volume info nosuch", fixture("volume-info-missing.xml"), 1);
+  runner.answer("volume info gdr-primary", fixture("volume-info.xml"));
+  runner.answer("volume geo-replication gdr-primary status", fixture("session-list-volume.xml"));
+  runner.answer(kSession + " start", fixture("error-already-started.xml"), 1);
+  GlusterCli cli(runner, 5s);
+  auto code = [](auto&& fn) {
+    try {
+      fn();
+    } catch (const AgentError& e) {
+      return e.code();
+    }
+    return Code::GeneralException;
+  };
+  EXPECT_EQ(code([&] { cli.geoRepStatus("nosuch", Remote{"127.0.0.2", "gdr-secondary"}); }),
+            Code::GlusterVolumeNotFound);
+  EXPECT_EQ(code([&] { cli.geoRepStatus("gdr-primary", Remote{"127.0.0.2", "other"}); }),
+            Code::GeoRepSessionNotFound);
+  try {
+    cli.geoRepAction("gdr-primary", Remote{"127.0.0.2", "gdr-secondary"}, "start", false);
+    ADD_FAILURE();
+  } catch (const AgentError& e) {
+    EXPECT_EQ(e.code(), Code::GlusterCommandFailed);
+    EXPECT_NE(e.data()["opErrstr"].asString().find("already started"), std::string::npos);
+  }
+}
+
+TEST(GlusterCli, TimeoutHasItsOwnCode) {
+  class Hung : public CommandRunner {
+    CommandResult run(const std::vector<std::string>&, std::chrono::milliseconds) override {
+      CommandResult r;
+      r.timedOut = true;
+      return r;
+    }
+  } hung;
+  GlusterCli cli(hung, 1s);
+  try {
+    cli.geoRepStatus("gdr-primary", std::nullopt);
+    ADD_FAILURE();
+  } catch (const AgentError& e) {
+    EXPECT_EQ(e.code(), Code::GlusterCliTimeout);
+  }
+}
+
+class GeoRepSyncTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(testing::TempDir()) / ("gdr-georep-" + JobStore::newId());
+    runner_.answer(kSession + " config checkpoint now", fixture("config-set-checkpoint.xml"));
+    runner_.answer(kSession + " config", fixture("config-list.xml"));
+    runner_.answer(kSession + " start", fixture("start.xml"));
+    runner_.answer(kSession + " stop", fixture("stop.xml"));
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  JobRecord runSync(std::chrono::seconds timeout = 30s, std::chrono::seconds stall = 30s) {
+    JobStore store(dir_, 3600s);
+    GlusterCli cli(runner_, 5s);
+    GeoRepSyncSpec spec;
+    spec.volume = "gdr-primary";
+    spec.remote = Remote{"127.0.0.2", "gdr-secondary"};
+    spec.timeout = timeout;
+    spec.stallTimeout = stall;
+    spec.pollInterval = 10ms;
+    const std::string id =
+        store
+            .start(newGeoRepSyncRecord(spec),
+                   std::make_unique<GeoRepSyncJob>(cli, [this](const std::vector<std::string>&, const std::string&) {
+                     ++touches_;
+                   }))
+            .id;
+    for (int i = 0; i < 1000; ++i) {
+      const JobRecord r = store.get(id);
+      if (r.terminal()) return r;
+      std::this_thread::sleep_for(10ms);
+    }
+    ADD_FAILURE() << "the sync never ended";
+    return store.get(id);
+  }
+
+  FakeRunner runner_;
+  std::atomic<int> touches_{0};
+  std::filesystem::path dir_;
+};
+
+TEST_F(GeoRepSyncTest, CompletesStartsAndStopsTheSession) {
+  runner_.statusReadings = {fixture("georep-status-stopped.xml"), fixture("georep-status-initializing.xml"),
+                            fixture("georep-status-checkpoint-pending.xml"),
+                            fixture("georep-status-checkpoint-completed.xml")};
+  const JobRecord r = runSync();
+  EXPECT_EQ(r.state, kJobDone) << (r.error ? r.error->message : "");
+  EXPECT_EQ(r.details["checkpointTime"].asInt64(), kCheckpoint);
+  EXPECT_EQ(r.details["workersCompleted"].asInt(), 1);
+  EXPECT_EQ(r.details["workersTotal"].asInt(), 1);
+  EXPECT_TRUE(runner_.called(kSession + " start"));
+  EXPECT_TRUE(runner_.called(kSession + " stop"));
+  EXPECT_GE(touches_, 1);
+}
+
+TEST_F(GeoRepSyncTest, FaultyWorkerFailsNamingIt) {
+  runner_.statusReadings = {fixture("georep-status-checkpoint-pending.xml"), fixture("georep-status-faulty.xml")};
+  const JobRecord r = runSync();
+  EXPECT_EQ(r.state, kJobFailed);
+  ASSERT_TRUE(r.error);
+  EXPECT_EQ(r.error->code, 4203);
+  EXPECT_NE(r.error->message.find("127.0.0.3"), std::string::npos) << r.error->message;
+  EXPECT_TRUE(runner_.called(kSession + " stop"));  // left stopped
+}
+
+TEST_F(GeoRepSyncTest, StalledAndTimedOut) {
+  runner_.statusReadings = {fixture("georep-status-checkpoint-pending.xml")};  // forever pending, never moving
+  JobRecord r = runSync(30s, 1s);
+  EXPECT_EQ(r.state, kJobFailed);
+  EXPECT_EQ(r.error->code, 4205) << r.error->message;
+  r = runSync(1s, 30s);
+  EXPECT_EQ(r.state, kJobFailed);
+  EXPECT_EQ(r.error->code, 4204) << r.error->message;
+}
+
+}  // namespace
+}  // namespace gdr::gluster
