@@ -1,0 +1,72 @@
+#!/bin/bash
+# GlusterVolume.geoRepSync through a running agent on the lab: files
+# written before the checkpoint arrive byte for byte; the job survives a
+# kill -9 of the agent; a sync while the secondary volume is stopped fails
+# with a clear error within its timeout.
+source "$(dirname "$0")/lib.sh"
+require_lab
+
+S=(volumeName="$GDR_LAB_PRIMARY" remoteHost="$GDR_LAB_HOST" remoteVolumeName="$GDR_LAB_SECONDARY")
+job_field() { client Host getJobs | json_get "d['jobs']['$1']$2"; }
+wait_job() { # wait_job ID SECONDS -> prints the final state
+  local i state
+  for ((i = 0; i < $2; i++)); do
+    state=$(job_field "$1" "['state']")
+    case "$state" in DONE | FAILED | ABORTED) echo "$state"; return 0 ;; esac
+    sleep 1
+  done
+  echo "TIMEOUT"
+}
+
+dir=$GDR_LAB_PRIMARY_MOUNT/georep-job-$$
+mkdir -p "$dir"
+trap 'rm -rf "$dir"; stop_agent' EXIT
+for s in 17 65536 5000001; do head -c "$s" /dev/urandom >"$dir/f-$s"; done
+(cd "$dir" && sha256sum f-*) >"$dir.sums"
+
+start_agent
+note "sync, with the agent killed -9 while it waits"
+job=$(client GlusterVolume geoRepSync "${S[@]}" timeout=300 | json_get 'd["jobId"]')
+for ((i = 0; i < 60; i++)); do
+  [ "$(job_field "$job" "['state']")" = SYNCING ] && break
+  sleep 0.5
+done
+[ "$(job_field "$job" "['state']")" = SYNCING ] || fail "job never reached SYNCING"
+state_dir=$AGENT_DIR/state
+kill -9 "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null || true
+"$BIN/gdr-agent" --config /dev/null --listen "unix:$AGENT_SOCK" --state-dir "$state_dir" \
+  --log-file "$AGENT_DIR/agent.log" &
+AGENT_PID=$!
+for ((i = 0; i < 100; i++)); do client Host ping >/dev/null 2>&1 && break; sleep 0.1; done
+final=$(wait_job "$job" 240)
+[ "$final" = DONE ] || fail "recovered sync ended $final: $(client Host getJobs)"
+[ "$(job_field "$job" "['workersCompleted']")" -ge 1 ] || fail "no worker completed"
+status=$(client GlusterVolume geoRepSessionStatus "${S[@]}" | json_get 'd["sessionStatus"][0]["status"]')
+[ "$status" = Stopped ] || fail "session not stopped after the sync: $status"
+
+mnt=$(mktemp -d)
+mount -t glusterfs -o ro "$GDR_LAB_HOST:/$GDR_LAB_SECONDARY" "$mnt"
+(cd "$mnt/georep-job-$$" && sha256sum f-*) >"$dir.copies" || { umount "$mnt"; fail "files missing on the secondary"; }
+umount "$mnt"
+rmdir "$mnt"
+diff "$dir.sums" "$dir.copies" || fail "the secondary's copies differ"
+rm -f "$dir.sums" "$dir.copies"
+note "copies identical"
+
+note "sync with the secondary volume stopped"
+gluster --mode=script volume stop "$GDR_LAB_SECONDARY" force >/dev/null
+restore() { gluster --mode=script volume start "$GDR_LAB_SECONDARY" force >/dev/null; }
+start=$SECONDS
+job=$(client GlusterVolume geoRepSync "${S[@]}" timeout=60 stallTimeout=45 | json_get 'd["jobId"]') || { restore; fail "sync refused"; }
+final=$(wait_job "$job" 90)
+elapsed=$((SECONDS - start))
+code=$(job_field "$job" "['error']['code']")
+message=$(job_field "$job" "['error']['message']")
+restore
+[ "$final" = FAILED ] || fail "sync against a stopped secondary ended $final"
+[ "$elapsed" -le 75 ] || fail "the failure took ${elapsed}s, past its 60s timeout"
+case "$code" in 4203 | 4204 | 4205) ;; *) fail "unexpected error $code: $message" ;; esac
+note "failed in ${elapsed}s with $code: $message"
+status=$(client GlusterVolume geoRepSessionStatus "${S[@]}" | json_get 'd["sessionStatus"][0]["status"]')
+[ "$status" = Stopped ] || fail "session left $status after the failed sync"
