@@ -12,6 +12,8 @@
 #include "gfapi/glfs_volume.h"
 #include "gfapi/overlay_delete.h"
 #include "gluster/cli.h"
+#include "virt/libvirt_domain.h"
+#include "virt/vm_activity.h"
 #include "agent/https_server.h"
 #include "agent/job_store.h"
 #include "agent/logging.h"
@@ -35,7 +37,10 @@ int runAgent(const AgentConfig& config) {
   gfapi::HeaderCache imageHeaders;
   gluster::SystemCommandRunner glusterRunner;
   gluster::GlusterCli glusterCli(glusterRunner, config.glusterTimeout);
-  AgentServices services{jobs, schema, volumes, imageHeaders, glusterCli, config.overlayPrefixes};
+  virt::LibvirtHypervisor hypervisor(config.libvirtUri);
+  virt::VmActivity vmActivity;
+  AgentServices services{jobs,       schema,     volumes, imageHeaders, glusterCli,
+                         hypervisor, vmActivity, config.overlayPrefixes};
   Registry registry;
   registerAllVerbs(registry, services);
   Dispatcher dispatcher(schema, registry);

@@ -93,6 +93,8 @@ void setOption(AgentConfig& c, const std::string& key, const std::string& value,
       throw std::invalid_argument("overlay_prefix: expected a directory relative to the volume root, got '" + value + "'");
     }
     c.overlayPrefixes.push_back(prefix);
+  } else if (key == "libvirt_uri") {
+    c.libvirtUri = value;
   } else if (key == "gluster_timeout") {
     c.glusterTimeout = std::chrono::seconds(toSize(key, value));
   } else if (key == "gfapi_idle_timeout") {

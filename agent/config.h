@@ -37,6 +37,7 @@ struct AgentConfig {
   std::vector<std::string> overlayPrefixes;
   std::chrono::seconds gfapiIdleTimeout{300};
   std::chrono::seconds glusterTimeout{120};  // one gluster CLI call
+  std::string libvirtUri = "qemu:///system";
 };
 
 enum class ParseOutcome { Run, ExitOk };

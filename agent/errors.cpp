@@ -20,6 +20,7 @@ const char* codeName(Code code) {
     case Code::GeneralException: return "GeneralException";
     case Code::Busy: return "Busy";
     case Code::ShuttingDown: return "ShuttingDown";
+    case Code::VMBusy: return "VMBusy";
     case Code::GlusterCommandFailed: return "GlusterCommandFailed";
     case Code::GlusterVolumeNotFound: return "GlusterVolumeNotFound";
     case Code::GeoRepSessionNotFound: return "GeoRepSessionNotFound";

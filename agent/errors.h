@@ -28,6 +28,7 @@ enum class Code : int {
   GeneralException = 100,
   Busy = 1100,
   ShuttingDown = 1101,
+  VMBusy = 1102,           // a snapshot or merge of the same VM/drive is running
   // 4100-4800: gluster. 4200-4299: the gluster CLI and geo-replication.
   GlusterCommandFailed = 4200,   // gluster answered opRet != 0 (opErrstr in data)
   GlusterVolumeNotFound = 4201,

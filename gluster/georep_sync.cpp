@@ -123,6 +123,8 @@ void GeoRepSyncJob::run(JobControl& job) {
   job.update([&](JobRecord& r) { r.state = "SYNCING"; });
 
   std::optional<std::int64_t> lastProgress;  // lastSynced when it last moved
+  constexpr int kMaxStallRestarts = 1;
+  int restarts = start.details.get("sessionRestarts", 0).asInt();
   auto lastMove = std::chrono::steady_clock::now();
   auto lastTouch = std::chrono::steady_clock::time_point{};
   for (;;) {
@@ -160,6 +162,21 @@ void GeoRepSyncJob::run(JobControl& job) {
       if (a.complete) return finish(kJobDone, std::nullopt);
       if (a.lastSynced != lastProgress || a.active == 0) {
         lastProgress = a.lastSynced;
+        lastMove = now;
+      } else if (now - lastMove > spec.stallTimeout && restarts < kMaxStallRestarts) {
+        // Seen on this platform: after a stop/start a worker can stop
+        // processing changelogs while they keep rolling; a plain restart
+        // of the session gets it going again. Once; then it is a failure.
+        ++restarts;
+        spdlog::warn("job {}: {} made no progress for {} s; restarting the session", start.id, session,
+                     spec.stallTimeout.count());
+        try {
+          cli_.geoRepAction(spec.volume, spec.remote, "stop", false);
+        } catch (const AgentError& e) {
+          spdlog::warn("job {}: stopping {}: {}", start.id, session, e.what());
+        }
+        cli_.geoRepAction(spec.volume, spec.remote, "start", false);
+        job.update([&](JobRecord& r) { r.details["sessionRestarts"] = restarts; });
         lastMove = now;
       } else if (now - lastMove > spec.stallTimeout) {
         return finish(kJobFailed,

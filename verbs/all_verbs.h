@@ -18,6 +18,10 @@ class HeaderCache;
 namespace gluster {
 class GlusterCli;
 }
+namespace virt {
+class Hypervisor;
+class VmActivity;
+}
 
 // What handlers may use; owned by the Agent, outliving every call.
 struct AgentServices {
@@ -26,11 +30,14 @@ struct AgentServices {
   gfapi::VolumePool& volumes;
   gfapi::HeaderCache& imageHeaders;
   gluster::GlusterCli& gluster;
+  virt::Hypervisor& hypervisor;
+  virt::VmActivity& vmActivity;
   std::vector<std::string> overlayPrefixes = {};
 };
 
 void registerHostVerbs(Registry& registry, AgentServices& services);
 void registerGlusterVolumeVerbs(Registry& registry, AgentServices& services);
+void registerVmVerbs(Registry& registry, AgentServices& services);
 
 void registerAllVerbs(Registry& registry, AgentServices& services);
 

@@ -26,7 +26,7 @@ for s in 17 65536 5000001; do head -c "$s" /dev/urandom >"$dir/f-$s"; done
 
 start_agent
 note "sync, with the agent killed -9 while it waits"
-job=$(client GlusterVolume geoRepSync "${S[@]}" timeout=300 | json_get 'd["jobId"]')
+job=$(client GlusterVolume geoRepSync "${S[@]}" timeout=400 stallTimeout=60 | json_get 'd["jobId"]')
 for ((i = 0; i < 60; i++)); do
   [ "$(job_field "$job" "['state']")" = SYNCING ] && break
   sleep 0.5
@@ -39,7 +39,7 @@ wait "$AGENT_PID" 2>/dev/null || true
   --log-file "$AGENT_DIR/agent.log" &
 AGENT_PID=$!
 for ((i = 0; i < 100; i++)); do client Host ping >/dev/null 2>&1 && break; sleep 0.1; done
-final=$(wait_job "$job" 240)
+final=$(wait_job "$job" 420)
 [ "$final" = DONE ] || fail "recovered sync ended $final: $(client Host getJobs)"
 [ "$(job_field "$job" "['workersCompleted']")" -ge 1 ] || fail "no worker completed"
 status=$(client GlusterVolume geoRepSessionStatus "${S[@]}" | json_get 'd["sessionStatus"][0]["status"]')

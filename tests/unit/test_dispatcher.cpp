@@ -9,6 +9,8 @@
 #include "gfapi/glfs_volume.h"
 #include "gfapi/overlay_delete.h"
 #include "gluster/cli.h"
+#include "virt/libvirt_domain.h"
+#include "virt/vm_activity.h"
 #include "verbs/all_verbs.h"
 
 namespace gdr {
@@ -279,7 +281,9 @@ TEST(DispatcherSchema, BuiltinSchemaMatchesRegisteredVerbs) {
   gfapi::HeaderCache headers;
   gluster::SystemCommandRunner runner;
   gluster::GlusterCli cli(runner, std::chrono::seconds(5));
-  AgentServices services{jobs, builtinSchema(), volumes, headers, cli, {}};
+  virt::LibvirtHypervisor hypervisor("test:///default");
+  virt::VmActivity activity;
+  AgentServices services{jobs, builtinSchema(), volumes, headers, cli, hypervisor, activity, {}};
   Registry registry;
   registerAllVerbs(registry, services);
   const auto problems = schemaMismatches(builtinSchema(), registry);

@@ -264,11 +264,23 @@ TEST_F(GeoRepSyncTest, FaultyWorkerFailsNamingIt) {
   EXPECT_TRUE(runner_.called(kSession + " stop"));  // left stopped
 }
 
+TEST_F(GeoRepSyncTest, AStallIsRestartedOnce) {
+  std::deque<std::string> readings;
+  // Pending and frozen long enough to count as a stall, then completed.
+  for (int i = 0; i < 150; ++i) readings.push_back(fixture("georep-status-checkpoint-pending.xml"));
+  readings.push_back(fixture("georep-status-checkpoint-completed.xml"));
+  runner_.statusReadings = readings;
+  const JobRecord r = runSync(30s, 1s);
+  EXPECT_EQ(r.state, kJobDone) << (r.error ? r.error->message : "");
+  EXPECT_EQ(r.details["sessionRestarts"].asInt(), 1);
+}
+
 TEST_F(GeoRepSyncTest, StalledAndTimedOut) {
   runner_.statusReadings = {fixture("georep-status-checkpoint-pending.xml")};  // forever pending, never moving
   JobRecord r = runSync(30s, 1s);
   EXPECT_EQ(r.state, kJobFailed);
   EXPECT_EQ(r.error->code, 4205) << r.error->message;
+  EXPECT_EQ(r.details["sessionRestarts"].asInt(), 1);  // one restart was tried first
   r = runSync(1s, 30s);
   EXPECT_EQ(r.state, kJobFailed);
   EXPECT_EQ(r.error->code, 4204) << r.error->message;

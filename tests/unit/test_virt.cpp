@@ -1,0 +1,414 @@
+// The virt layer on recorded domain XML: parsing, snapshot XML, the
+// snapshot verb's checks and rollback, and the merge job's state machine
+// on a fake domain that replays XML per state and injects failures.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "agent/errors.h"
+#include "agent/job_store.h"
+#include "virt/domain.h"
+#include "virt/domain_xml.h"
+#include "virt/merge_job.h"
+#include "virt/snapshot.h"
+#include "virt/vm_activity.h"
+
+namespace gdr::virt {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string fixture(const std::string& name) {
+  std::ifstream in(std::string(GDR_SOURCE_DIR) + "/tests/fixtures/virt/" + name);
+  EXPECT_TRUE(in.good()) << name;
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Paths in the recorded XML (the lab's).
+const std::string kBase = "/var/lib/gdr-lab/mnt/primary/images/gdr-lab-vm1.qcow2";
+const std::string kTop = "/var/lib/gdr-lab/mnt/primary/images/.gdr-snapshots/gdr-lab-vm1.fixture.qcow2";
+
+TEST(DomainXml, ParsesChainsAndMirrors) {
+  DomainInfo base = parseDomainXml(fixture("domain-base.xml"));
+  EXPECT_EQ(base.name, "gdr-lab-vm1");
+  EXPECT_EQ(base.uuid.size(), 36u);
+  ASSERT_NE(base.disk("vda"), nullptr);
+  EXPECT_EQ(base.disk("vda")->path, kBase);
+  EXPECT_EQ(base.disk("vda")->format, "qcow2");
+  EXPECT_FALSE(base.disk("vda")->backing());
+
+  DomainInfo snap = parseDomainXml(fixture("domain-snapshot.xml"));
+  ASSERT_EQ(snap.disk("vda")->chain.size(), 2u);
+  EXPECT_EQ(snap.disk("vda")->chain[0], kTop);
+  EXPECT_EQ(*snap.disk("vda")->backing(), kBase);
+  EXPECT_FALSE(snap.disk("vda")->mirror);
+
+  DomainInfo commit = parseDomainXml(fixture("domain-commit.xml"));
+  ASSERT_TRUE(commit.disk("vda")->mirror);
+  EXPECT_EQ(commit.disk("vda")->mirror->job, "active-commit");
+  EXPECT_FALSE(commit.disk("vda")->mirror->ready);
+  DomainInfo ready = parseDomainXml(fixture("domain-ready.xml"));
+  EXPECT_TRUE(ready.disk("vda")->mirror->ready);
+  EXPECT_THROW(parseDomainXml("<nope/>"), AgentError);
+}
+
+TEST(DomainXml, SnapshotXmlNamesEveryDisk) {
+  const std::string xml = snapshotXml({{"vda", "/images/.gdr-snapshots/a'b.qcow2"}}, {"vda", "vdb"});
+  EXPECT_NE(xml.find("<disk name='vda' snapshot='external' type='file'>"), std::string::npos);
+  EXPECT_NE(xml.find("a&apos;b.qcow2"), std::string::npos);
+  EXPECT_NE(xml.find("<disk name='vdb' snapshot='no'/>"), std::string::npos);
+  const std::string overlay = defaultOverlayPath("/mnt/images/vm1.qcow2", 1795401186);
+  EXPECT_EQ(overlay.rfind("/mnt/images/.gdr-snapshots/vm1.20261123T023306Z.", 0), 0u) << overlay;
+}
+
+// A domain whose XML follows what libvirt would show; failures on demand.
+class FakeDomain : public Domain {
+ public:
+  std::string phase = "snapshot";  // base, snapshot, commit, ready
+  int readyAfterPolls = 2;         // commit -> ready after this many job polls
+  int pivotFailures = 0;
+  bool jobVanishes = false;        // the block job disappears without a pivot
+  bool snapshotFails = false;
+  bool agentAnswers = true;
+  std::vector<std::string> calls;
+  std::string snapshotXmlSeen;
+  std::mutex mutex;
+
+  std::string uuid() const override { return "a6830fcc-caf3-4238-bbf8-d1371c691477"; }
+  std::string name() const override { return "gdr-lab-vm1"; }
+  bool running() override { return true; }
+  std::string xml() override {
+    std::lock_guard<std::mutex> lock(mutex);
+    return fixture("domain-" + phase + ".xml");
+  }
+  void snapshot(const std::string& xml, bool quiesce) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    calls.push_back(quiesce ? "snapshot+quiesce" : "snapshot");
+    snapshotXmlSeen = xml;
+    if (quiesce && !agentAnswers) {
+      Json::Value data;
+      data["agentUnavailable"] = true;
+      throw AgentError(Code::SnapshotFailed, "QEMU guest agent is not connected", data);
+    }
+    if (snapshotFails) throw AgentError(Code::SnapshotFailed, "snapshot: injected failure");
+    phase = "snapshot";
+  }
+  void blockCommit(const std::string& disk, const std::string& base, unsigned long) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    calls.push_back("blockCommit " + disk + " " + base);
+    phase = "commit";
+    polls_ = 0;
+  }
+  std::optional<BlockJobInfo> blockJobInfo(const std::string&) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (phase != "commit" && phase != "ready") return std::nullopt;
+    if (jobVanishes) {
+      jobVanishes = false;
+      phase = "snapshot";
+      return std::nullopt;
+    }
+    BlockJobInfo info;
+    info.end = 1000;
+    // cur == end right at the start too: must not be taken for "ready".
+    info.cur = polls_ == 0 ? 1000 : std::min<std::uint64_t>(1000, 300 * polls_);
+    if (phase == "commit" && ++polls_ > readyAfterPolls) phase = "ready";
+    return info;
+  }
+  void blockJobAbort(const std::string&, bool pivot) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    calls.push_back(pivot ? "pivot" : "cancel");
+    if (pivot && pivotFailures > 0) {
+      --pivotFailures;
+      throw AgentError(Code::MergeFailed, "pivot: injected failure");
+    }
+    if (pivot && phase != "ready") throw AgentError(Code::MergeFailed, "job not ready");
+    phase = pivot ? "base" : "snapshot";
+  }
+  bool called(const std::string& c) {
+    std::lock_guard<std::mutex> lock(mutex);
+    return std::find(calls.begin(), calls.end(), c) != calls.end();
+  }
+
+ private:
+  int polls_ = 0;
+};
+
+class FakeHypervisor : public Hypervisor {
+ public:
+  std::shared_ptr<FakeDomain> domain = std::make_shared<FakeDomain>();
+  std::atomic<int> unreachable{0};  // lookups that fail as if libvirt were down
+
+  std::unique_ptr<Domain> lookup(const std::string& uuid) override {
+    if (unreachable > 0) {
+      --unreachable;
+      throw AgentError(Code::GeneralException, "cannot connect to libvirt: connection lost");
+    }
+    if (uuid != domain->uuid()) throw AgentError(Code::NoSuchVM, "no VM with id " + uuid);
+    return std::make_unique<Proxy>(domain);
+  }
+  std::vector<std::unique_ptr<Domain>> runningDomains() override {
+    std::vector<std::unique_ptr<Domain>> out;
+    out.push_back(std::make_unique<Proxy>(domain));
+    return out;
+  }
+
+ private:
+  struct Proxy : Domain {
+    explicit Proxy(std::shared_ptr<FakeDomain> d) : d(std::move(d)) {}
+    std::shared_ptr<FakeDomain> d;
+    std::string uuid() const override { return d->uuid(); }
+    std::string name() const override { return d->name(); }
+    bool running() override { return d->running(); }
+    std::string xml() override { return d->xml(); }
+    void snapshot(const std::string& x, bool q) override { d->snapshot(x, q); }
+    void blockCommit(const std::string& a, const std::string& b, unsigned long c) override { d->blockCommit(a, b, c); }
+    std::optional<BlockJobInfo> blockJobInfo(const std::string& a) override { return d->blockJobInfo(a); }
+    void blockJobAbort(const std::string& a, bool p) override { d->blockJobAbort(a, p); }
+  };
+};
+
+class MergeJobTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = std::filesystem::path(testing::TempDir()) / ("gdr-merge-" + JobStore::newId()); }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  MergeSpec spec() {
+    MergeSpec s;
+    s.vmId = hv_.domain->uuid();
+    s.drive = "vda";
+    s.top = kTop;
+    s.base = kBase;
+    s.deleteTop = true;
+    return s;
+  }
+  std::unique_ptr<MergeJob> runner() {
+    MergeTuning tuning;
+    tuning.pollInterval = 5ms;
+    tuning.libvirtOutage = 3s;
+    return std::make_unique<MergeJob>(hv_, activity_, [this](const std::string& p) { removed_.push_back(p); },
+                                      tuning);
+  }
+  JobRecord waitEnd(JobStore& store, const std::string& id) {
+    for (int i = 0; i < 2000; ++i) {
+      const JobRecord r = store.get(id);
+      if (r.terminal()) return r;
+      std::this_thread::sleep_for(5ms);
+    }
+    ADD_FAILURE() << "merge never ended, state " << store.get(id).state;
+    return store.get(id);
+  }
+  JobRecord runMerge() {
+    JobStore store(dir_, 3600s);
+    activity_.beginMerge(hv_.domain->uuid(), "vda", "x");
+    const std::string id = store.start(newMergeRecord(spec()), runner()).id;
+    return waitEnd(store, id);
+  }
+
+  FakeHypervisor hv_;
+  VmActivity activity_;
+  std::vector<std::string> removed_;
+  std::filesystem::path dir_;
+};
+
+TEST_F(MergeJobTest, CommitsWaitsForReadyPivotsAndCleansUp) {
+  const JobRecord r = runMerge();
+  EXPECT_EQ(r.state, kJobDone) << (r.error ? r.error->message : "");
+  EXPECT_TRUE(hv_.domain->called("blockCommit vda " + kBase));
+  EXPECT_TRUE(hv_.domain->called("pivot"));
+  EXPECT_EQ(hv_.domain->phase, "base");
+  EXPECT_EQ(removed_, std::vector<std::string>{kTop});
+  // The drive is free again.
+  EXPECT_NO_THROW(activity_.beginMerge(hv_.domain->uuid(), "vda", "next"));
+}
+
+TEST_F(MergeJobTest, CurEqualsEndIsNotReady) {
+  hv_.domain->readyAfterPolls = 5;
+  const JobRecord r = runMerge();
+  EXPECT_EQ(r.state, kJobDone);
+  // The first poll had cur == end, yet no pivot was attempted before ready.
+  EXPECT_EQ(std::count(hv_.domain->calls.begin(), hv_.domain->calls.end(), "pivot"), 1);
+}
+
+TEST_F(MergeJobTest, PivotFailureThenSuccess) {
+  hv_.domain->pivotFailures = 1;
+  const JobRecord r = runMerge();
+  EXPECT_EQ(r.state, kJobDone);
+  EXPECT_EQ(r.details["pivotAttempts"].asInt(), 1);
+}
+
+TEST_F(MergeJobTest, PivotFailurePastTheLimitCancelsAndKeepsAValidChain) {
+  hv_.domain->pivotFailures = 10;
+  const JobRecord r = runMerge();
+  EXPECT_EQ(r.state, kJobFailed);
+  ASSERT_TRUE(r.error);
+  EXPECT_EQ(r.error->code, 52);
+  EXPECT_NE(r.error->message.find("pivot failed 3 times"), std::string::npos) << r.error->message;
+  EXPECT_TRUE(hv_.domain->called("cancel"));
+  EXPECT_EQ(hv_.domain->phase, "snapshot");  // still running on the top, chain intact
+  EXPECT_TRUE(removed_.empty());
+}
+
+TEST_F(MergeJobTest, BlockJobVanishedIsRestarted) {
+  hv_.domain->jobVanishes = true;
+  const JobRecord r = runMerge();
+  EXPECT_EQ(r.state, kJobDone);
+  EXPECT_EQ(r.details["commitStarts"].asInt(), 2);
+}
+
+TEST_F(MergeJobTest, LibvirtConnectionLostThenBack) {
+  hv_.unreachable = 3;
+  EXPECT_EQ(runMerge().state, kJobDone);
+}
+
+TEST_F(MergeJobTest, LibvirtGoneForGoodFails) {
+  hv_.unreachable = 1000000;
+  const JobRecord r = runMerge();
+  EXPECT_EQ(r.state, kJobFailed);
+  EXPECT_NE(r.error->message.find("connection lost"), std::string::npos);
+}
+
+TEST_F(MergeJobTest, RecoveredAfterRestartInEachState) {
+  // A restart finds the persisted state; the job re-attaches to what
+  // libvirt shows and completes.
+  for (const char* state : {"COMMIT", "READY", "PIVOT", "CLEANUP"}) {
+    SCOPED_TRACE(state);
+    hv_.domain->phase = std::string(state) == "CLEANUP" ? "base" : std::string(state) == "COMMIT" ? "commit" : "ready";
+    JobRecord record = newMergeRecord(spec());
+    record.state = state;
+    record.details["commitStarts"] = 1;
+    record.id = JobStore::newId();
+    JobStore store(dir_, 3600s);
+    activity_.beginMerge(hv_.domain->uuid(), "vda", record.id);
+    const std::string id = store.start(record, runner()).id;
+    const JobRecord r = waitEnd(store, id);
+    EXPECT_EQ(r.state, kJobDone) << (r.error ? r.error->message : "");
+    EXPECT_EQ(hv_.domain->phase, "base");
+  }
+}
+
+TEST_F(MergeJobTest, RecoveredWithTheBlockJobGoneAfterAPivot) {
+  hv_.domain->phase = "base";  // pivoted just before the agent died
+  JobRecord record = newMergeRecord(spec());
+  record.state = "PIVOT";
+  JobStore store(dir_, 3600s);
+  activity_.beginMerge(hv_.domain->uuid(), "vda", "x");
+  const JobRecord r = waitEnd(store, store.start(record, runner()).id);
+  EXPECT_EQ(r.state, kJobDone);
+  EXPECT_FALSE(hv_.domain->called("blockCommit vda " + kBase));
+}
+
+TEST_F(MergeJobTest, AbortCancelsAndKeepsTheOriginalChain) {
+  hv_.domain->readyAfterPolls = 1000000;  // never ready
+  JobStore store(dir_, 3600s);
+  activity_.beginMerge(hv_.domain->uuid(), "vda", "x");
+  const std::string id = store.start(newMergeRecord(spec()), runner()).id;
+  for (int i = 0; i < 200 && store.get(id).state != "COMMIT"; ++i) std::this_thread::sleep_for(5ms);
+  store.abort(id);
+  const JobRecord r = waitEnd(store, id);
+  EXPECT_EQ(r.state, kJobAborted);
+  EXPECT_TRUE(hv_.domain->called("cancel"));
+  EXPECT_EQ(hv_.domain->phase, "snapshot");
+  EXPECT_TRUE(removed_.empty());
+}
+
+TEST(VmActivity, OneMergePerDriveAndNoSnapshotDuringAMerge) {
+  VmActivity a;
+  a.beginMerge("vm1", "vda", "j1");
+  EXPECT_THROW(a.beginMerge("vm1", "vda", "j2"), AgentError);
+  EXPECT_NO_THROW(a.beginMerge("vm1", "vdb", "j3"));
+  EXPECT_THROW(a.beginSnapshot("vm1"), AgentError);
+  EXPECT_NO_THROW(a.beginSnapshot("vm2"));  // other VMs are independent
+  EXPECT_THROW(a.beginMerge("vm2", "vda", "j4"), AgentError);
+  a.endMerge("vm1", "vda");
+  a.endMerge("vm1", "vdb");
+  EXPECT_NO_THROW(a.beginSnapshot("vm1"));
+}
+
+class SnapshotTest : public ::testing::Test {
+ protected:
+  SnapshotTest() {
+    hv_.domain->phase = "base";
+    files_.exists = [this](const std::string& p) { return existing_.count(p) > 0; };
+    files_.makeDirectory = [this](const std::string& d) { made_.push_back(d); };
+    files_.remove = [this](const std::string& p) { removedFiles_.push_back(p); };
+  }
+  Code refusal(const SnapshotRequest& request) {
+    auto domain = hv_.lookup(hv_.domain->uuid());
+    try {
+      takeSnapshot(*domain, request, files_);
+    } catch (const AgentError& e) {
+      return e.code();
+    }
+    ADD_FAILURE() << "not refused";
+    return Code::GeneralException;
+  }
+  FakeHypervisor hv_;
+  LocalFiles files_;
+  std::set<std::string> existing_;
+  std::vector<std::string> made_, removedFiles_;
+};
+
+TEST_F(SnapshotTest, AllDisksQuiescedWhenTheAgentAnswers) {
+  hv_.domain->phase = "base";
+  // After the snapshot the fake shows the recorded overlay; name it so.
+  SnapshotRequest request;
+  request.drives = std::vector<SnapshotDisk>{{"vda", kTop}};
+  auto domain = hv_.lookup(hv_.domain->uuid());
+  const Json::Value out = takeSnapshot(*domain, request, files_);
+  EXPECT_EQ(out["quiesced"], true);
+  EXPECT_EQ(out["disks"][0]["top"], kTop);
+  EXPECT_EQ(out["disks"][0]["base"], kBase);
+  EXPECT_TRUE(hv_.domain->called("snapshot+quiesce"));
+  EXPECT_NE(hv_.domain->snapshotXmlSeen.find(kTop), std::string::npos);
+}
+
+TEST_F(SnapshotTest, WithoutAGuestAgentCrashConsistentUnlessRequired) {
+  hv_.domain->agentAnswers = false;
+  SnapshotRequest request;
+  request.drives = std::vector<SnapshotDisk>{{"vda", kTop}};
+  request.requireQuiesce = true;
+  EXPECT_EQ(refusal(request), Code::SnapshotFailed);
+  hv_.domain->phase = "base";
+  request.requireQuiesce = false;
+  auto domain = hv_.lookup(hv_.domain->uuid());
+  EXPECT_EQ(takeSnapshot(*domain, request, files_)["quiesced"], false);
+}
+
+TEST_F(SnapshotTest, BadInputIsRefusedBeforeLibvirtIsCalled) {
+  SnapshotRequest request;
+  request.drives = std::vector<SnapshotDisk>{{"vdz", ""}};
+  EXPECT_EQ(refusal(request), Code::InvalidParameter);
+  request.drives = std::vector<SnapshotDisk>{{"vda", "/elsewhere/overlay.qcow2"}};
+  EXPECT_EQ(refusal(request), Code::InvalidParameter);
+  request.drives = std::vector<SnapshotDisk>{{"vda", "relative.qcow2"}};
+  EXPECT_EQ(refusal(request), Code::InvalidParameter);
+  existing_.insert(kTop);
+  request.drives = std::vector<SnapshotDisk>{{"vda", kTop}};
+  EXPECT_EQ(refusal(request), Code::InvalidParameter);
+  EXPECT_TRUE(hv_.domain->calls.empty());
+}
+
+TEST_F(SnapshotTest, FailedSnapshotRemovesTheStrayOverlayAndReportsTheTrueState) {
+  hv_.domain->snapshotFails = true;
+  SnapshotRequest request;
+  request.quiesce = false;
+  request.drives = std::vector<SnapshotDisk>{{"vda", kTop}};
+  auto domain = hv_.lookup(hv_.domain->uuid());
+  try {
+    takeSnapshot(*domain, request, files_);
+    ADD_FAILURE();
+  } catch (const AgentError& e) {
+    EXPECT_EQ(e.code(), Code::SnapshotFailed);
+    EXPECT_EQ(e.data()["disks"][0]["path"], kBase);  // still on its original image
+  }
+  EXPECT_EQ(removedFiles_, std::vector<std::string>{kTop});
+}
+
+}  // namespace
+}  // namespace gdr::virt

@@ -1,0 +1,50 @@
+#pragma once
+// The few libvirt calls a snapshot and a merge need, behind an interface:
+// LibvirtHypervisor (libvirt_domain.h) implements it on libvirt's C API,
+// unit tests use a fake that replays recorded XML and injects failures.
+// Every failure is an AgentError carrying libvirt's message.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gdr::virt {
+
+struct BlockJobInfo {
+  int type = 0;  // virDomainBlockJobType
+  std::uint64_t cur = 0, end = 0;
+  std::uint64_t bandwidth = 0;
+};
+
+class Domain {
+ public:
+  virtual ~Domain() = default;
+  virtual std::string uuid() const = 0;
+  virtual std::string name() const = 0;
+  virtual bool running() = 0;
+  // The live XML.
+  virtual std::string xml() = 0;
+  // An external, disk-only, atomic snapshot without libvirt metadata,
+  // quiesced through the guest agent when `quiesce`. Throws
+  // AgentError(SnapshotFailed); data["agentUnavailable"] is true when the
+  // failure was the guest agent's.
+  virtual void snapshot(const std::string& snapshotXml, bool quiesce) = 0;
+  // Active commit of `disk`'s active layer into `base` (flags ACTIVE |
+  // RELATIVE), `bandwidthMiB` 0 for unlimited.
+  virtual void blockCommit(const std::string& disk, const std::string& base, unsigned long bandwidthMiB) = 0;
+  // nullopt when no block job runs on `disk`.
+  virtual std::optional<BlockJobInfo> blockJobInfo(const std::string& disk) = 0;
+  // Ends the job: pivots to the new image when `pivot`, else cancels it.
+  virtual void blockJobAbort(const std::string& disk, bool pivot) = 0;
+};
+
+class Hypervisor {
+ public:
+  virtual ~Hypervisor() = default;
+  // Throws AgentError(NoSuchVM) when there is none with this UUID.
+  virtual std::unique_ptr<Domain> lookup(const std::string& uuid) = 0;
+  virtual std::vector<std::unique_ptr<Domain>> runningDomains() = 0;
+};
+
+}  // namespace gdr::virt

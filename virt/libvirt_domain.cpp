@@ -1,0 +1,176 @@
+#include "virt/libvirt_domain.h"
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include <spdlog/spdlog.h>
+
+#include "agent/errors.h"
+
+namespace gdr::virt {
+
+namespace {
+
+struct DomainFree {
+  void operator()(virDomainPtr d) const { virDomainFree(d); }
+};
+struct SnapshotFree {
+  void operator()(virDomainSnapshotPtr s) const { virDomainSnapshotFree(s); }
+};
+using DomainPtr = std::unique_ptr<virDomain, DomainFree>;
+using SnapshotPtr = std::unique_ptr<virDomainSnapshot, SnapshotFree>;
+
+// libvirt reports errors per thread; read them right after the failed call.
+std::string lastMessage() {
+  virErrorPtr e = virGetLastError();
+  return e && e->message ? e->message : "unknown libvirt error";
+}
+int lastCode() {
+  virErrorPtr e = virGetLastError();
+  return e ? e->code : 0;
+}
+
+[[noreturn]] void fail(Code code, const std::string& what) {
+  Json::Value data;
+  data["libvirtCode"] = lastCode();
+  data["libvirtMessage"] = lastMessage();
+  throw AgentError(code, what + ": " + lastMessage(), data);
+}
+
+void silenceLibvirt() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // Errors reach callers as AgentErrors; libvirt must not also print them.
+    virSetErrorFunc(nullptr, [](void*, virErrorPtr) {});
+    virInitialize();
+  });
+}
+
+class LibvirtDomain : public Domain {
+ public:
+  LibvirtDomain(std::shared_ptr<_virConnect> connection, DomainPtr domain)
+      : connection_(std::move(connection)), domain_(std::move(domain)) {
+    char uuid[VIR_UUID_STRING_BUFLEN] = {};
+    virDomainGetUUIDString(domain_.get(), uuid);
+    uuid_ = uuid;
+    const char* name = virDomainGetName(domain_.get());
+    name_ = name ? name : "";
+  }
+
+  std::string uuid() const override { return uuid_; }
+  std::string name() const override { return name_; }
+
+  bool running() override {
+    int state = 0, reason = 0;
+    if (virDomainGetState(domain_.get(), &state, &reason, 0) < 0) fail(Code::GeneralException, "state of " + name_);
+    return state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_PAUSED;
+  }
+
+  std::string xml() override {
+    char* text = virDomainGetXMLDesc(domain_.get(), 0);
+    if (!text) fail(Code::GeneralException, "XML of " + name_);
+    std::string out = text;
+    free(text);
+    return out;
+  }
+
+  void snapshot(const std::string& snapshotXml, bool quiesce) override {
+    unsigned flags = VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY | VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC |
+                     VIR_DOMAIN_SNAPSHOT_CREATE_NO_METADATA;
+    if (quiesce) flags |= VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE;
+    SnapshotPtr snapshot(virDomainSnapshotCreateXML(domain_.get(), snapshotXml.c_str(), flags));
+    if (!snapshot) {
+      Json::Value data;
+      data["libvirtCode"] = lastCode();
+      data["libvirtMessage"] = lastMessage();
+      // No guest agent, or one that does not answer.
+      const int code = lastCode();
+      data["agentUnavailable"] = quiesce && (code == VIR_ERR_AGENT_UNRESPONSIVE || code == VIR_ERR_ARGUMENT_UNSUPPORTED ||
+                                             code == VIR_ERR_OPERATION_UNSUPPORTED ||
+                                             lastMessage().find("agent") != std::string::npos);
+      throw AgentError(Code::SnapshotFailed, "snapshot of " + name_ + ": " + lastMessage(), data);
+    }
+  }
+
+  void blockCommit(const std::string& disk, const std::string& base, unsigned long bandwidthMiB) override {
+    const unsigned flags = VIR_DOMAIN_BLOCK_COMMIT_ACTIVE | VIR_DOMAIN_BLOCK_COMMIT_RELATIVE;
+    if (virDomainBlockCommit(domain_.get(), disk.c_str(), base.c_str(), nullptr, bandwidthMiB, flags) < 0) {
+      fail(Code::MergeFailed, "blockCommit " + name_ + " " + disk);
+    }
+  }
+
+  std::optional<BlockJobInfo> blockJobInfo(const std::string& disk) override {
+    virDomainBlockJobInfo info{};
+    const int rc = virDomainGetBlockJobInfo(domain_.get(), disk.c_str(), &info, 0);
+    if (rc < 0) fail(Code::MergeFailed, "block job of " + name_ + " " + disk);
+    if (rc == 0) return std::nullopt;
+    BlockJobInfo out;
+    out.type = info.type;
+    out.cur = info.cur;
+    out.end = info.end;
+    out.bandwidth = info.bandwidth;
+    return out;
+  }
+
+  void blockJobAbort(const std::string& disk, bool pivot) override {
+    if (virDomainBlockJobAbort(domain_.get(), disk.c_str(), pivot ? VIR_DOMAIN_BLOCK_JOB_ABORT_PIVOT : 0) < 0) {
+      fail(Code::MergeFailed, std::string(pivot ? "pivot " : "cancel ") + name_ + " " + disk);
+    }
+  }
+
+ private:
+  std::shared_ptr<_virConnect> connection_;  // outlives the domain handle
+  DomainPtr domain_;
+  std::string uuid_, name_;
+};
+
+}  // namespace
+
+std::shared_ptr<_virConnect> LibvirtHypervisor::connection() {
+  silenceLibvirt();
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (connection_ && virConnectIsAlive(connection_.get()) == 1) return connection_;
+  virConnectPtr raw = virConnectOpen(uri_.c_str());
+  if (!raw) fail(Code::GeneralException, "cannot connect to libvirt at " + uri_);
+  if (connection_) spdlog::warn("libvirt connection to {} was lost; reconnected", uri_);
+  connection_ = std::shared_ptr<_virConnect>(raw, [](virConnectPtr c) { virConnectClose(c); });
+  return connection_;
+}
+
+std::unique_ptr<Domain> LibvirtHypervisor::lookup(const std::string& uuid) {
+  auto conn = connection();
+  DomainPtr domain(virDomainLookupByUUIDString(conn.get(), uuid.c_str()));
+  if (!domain) {
+    Json::Value data;
+    data["vmID"] = uuid;
+    if (lastCode() == VIR_ERR_NO_DOMAIN || lastCode() == VIR_ERR_INVALID_ARG) {
+      throw AgentError(Code::NoSuchVM, "no VM with id " + uuid, data);
+    }
+    fail(Code::GeneralException, "looking up VM " + uuid);
+  }
+  return std::make_unique<LibvirtDomain>(conn, std::move(domain));
+}
+
+std::vector<std::unique_ptr<Domain>> LibvirtHypervisor::runningDomains() {
+  auto conn = connection();
+  virDomainPtr* list = nullptr;
+  const int n = virConnectListAllDomains(conn.get(), &list, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+  if (n < 0) fail(Code::GeneralException, "listing VMs");
+  std::vector<std::unique_ptr<Domain>> out;
+  for (int i = 0; i < n; ++i) out.push_back(std::make_unique<LibvirtDomain>(conn, DomainPtr(list[i])));
+  free(list);
+  return out;
+}
+
+std::string LibvirtHypervisor::libvirtVersion() {
+  unsigned long version = 0;
+  try {
+    if (virConnectGetLibVersion(connection().get(), &version) < 0) return {};
+  } catch (const AgentError&) {
+    return {};
+  }
+  return std::to_string(version / 1000000) + "." + std::to_string(version / 1000 % 1000) + "." +
+         std::to_string(version % 1000);
+}
+
+}  // namespace gdr::virt

@@ -1,0 +1,40 @@
+#pragma once
+// VM.snapshot: an external, disk-only, atomic snapshot of some or all of a
+// running VM's disks; new writes go to qcow2 overlays.
+#include <json/value.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "virt/domain.h"
+#include "virt/domain_xml.h"
+
+namespace gdr::virt {
+
+// The host's view of the files next to the disks (a gluster FUSE mount on
+// a real host; a fake in unit tests).
+struct LocalFiles {
+  std::function<bool(const std::string& path)> exists;
+  std::function<void(const std::string& dir)> makeDirectory;
+  std::function<void(const std::string& path)> remove;
+  static LocalFiles real();
+};
+
+struct SnapshotRequest {
+  std::optional<std::vector<SnapshotDisk>> drives;  // all disks when absent
+  bool quiesce = true;
+  bool requireQuiesce = false;
+};
+
+// The overlay VM.snapshot picks for `diskPath` when none is given:
+// DIR/.gdr-snapshots/NAME.YYYYMMDDTHHMMSSZ.RANDOM.qcow2
+std::string defaultOverlayPath(const std::string& diskPath, std::int64_t when);
+
+// Returns {quiesced, snapshotTime, disks: [{name, top, base}]}. On any
+// failure the domain XML is read again: the error's data holds each disk's
+// true state, and an overlay file libvirt did not start using is removed.
+Json::Value takeSnapshot(Domain& domain, const SnapshotRequest& request, const LocalFiles& files);
+
+}  // namespace gdr::virt
