@@ -1,0 +1,93 @@
+#!/bin/bash
+# VM.snapshot and VM.merge through a running agent, on a lab VM whose guest
+# keeps writing: the frozen base is crash-consistent; the merge brings the
+# chain back to one image holding the newest records; a merge survives
+# kill -9 of the agent (twice, during COMMIT); bad input is refused with a
+# clear code and leaves the VM untouched.
+source "$(dirname "$0")/lib.sh"
+require_lab
+
+vm_name=${GDR_LAB_VMS%%,*}
+base=${GDR_LAB_DISKS%%,*}
+vm=$(virsh domuuid "$vm_name")
+chain() { virsh dumpxml "$vm_name" | grep -c '<source file=' || true; }
+start_agent
+
+note "bad input"
+before=$(virsh domblklist "$vm_name" | awk '$1 == "vda" {print $2}')
+expect_error 1 client VM snapshot vmID=01234567-89ab-cdef-0123-456789abcdef
+expect_error 91 client VM snapshot vmID="$vm" snapDrives='[{"name": "vdq"}]'
+expect_error 91 client VM snapshot vmID="$vm" snapDrives='[{"name": "vda", "overlayPath": "/tmp/outside.qcow2"}]'
+expect_error 91 client VM snapshot vmID="$vm" snapDrives='[{"name": "vda", "overlayPath": "'"$base"'"}]'
+expect_error 91 client VM merge vmID="$vm" drive=vda
+expect_error 91 client VM merge vmID="$vm" drive=vdq
+expect_error -32602 client VM merge vmID=not-a-uuid drive=vda
+[ "$(virsh domblklist "$vm_name" | awk '$1 == "vda" {print $2}')" = "$before" ] || fail "bad input changed the VM"
+[ "$(chain)" = 1 ] || fail "bad input changed the chain"
+
+note "snapshot, guest writes, merge"
+progress0=$(guest_progress "$vm_name")
+out=$(client VM snapshot vmID="$vm")
+top=$(json_get 'd["disks"][0]["top"]' <<<"$out")
+[ "$(json_get 'd["disks"][0]["base"]' <<<"$out")" = "$base" ] || fail "unexpected base: $out"
+[ -f "$top" ] || fail "overlay $top missing"
+[ "$(chain)" = 2 ] || fail "the chain is not base + overlay"
+sleep 3
+report=$("$LAB" check-consistency "$base") || fail "frozen base not consistent: $report"
+frozen=$(json_get 'd["records"]' <<<"$report")
+[ "$frozen" -ge "${progress0:-0}" ] || fail "the frozen base lost records"
+
+job=$(client VM merge vmID="$vm" drive=vda deleteTop=true | json_get 'd["jobId"]')
+expect_error 1102 client VM merge vmID="$vm" drive=vda
+for ((i = 0; i < 100; i++)); do
+  state=$(client Host getJobs | json_get "d['jobs']['$job']['state']")
+  [ "$state" = DONE ] && break
+  [ "$state" = FAILED ] && fail "merge failed: $(client Host getJobs)"
+  sleep 0.2
+done
+[ "$state" = DONE ] || fail "merge did not finish: $state"
+[ "$(chain)" = 1 ] || fail "the chain is not back to one image"
+[ ! -e "$top" ] || fail "deleteTop left $top"
+sleep 2
+virsh -q suspend "$vm_name" >/dev/null
+report=$("$LAB" check-consistency "$base") || { virsh -q resume "$vm_name"; fail "merged base not consistent: $report"; }
+virsh -q resume "$vm_name" >/dev/null
+merged=$(json_get 'd["records"]' <<<"$report")
+[ "$merged" -gt "$frozen" ] || fail "the merged base lacks the overlay's records ($merged <= $frozen)"
+note "frozen $frozen records, merged $merged"
+
+note "merge survives kill -9 of the agent during COMMIT, twice"
+out=$(client VM snapshot vmID="$vm")
+top=$(json_get 'd["disks"][0]["top"]' <<<"$out")
+sleep 8  # give the overlay a few MiB, so a 1 MiB/s commit lasts a while
+job=$(client VM merge vmID="$vm" drive=vda deleteTop=true bandwidth=1 | json_get 'd["jobId"]')
+restart_agent() {
+  kill -9 "$AGENT_PID"
+  wait "$AGENT_PID" 2>/dev/null || true
+  "$BIN/gdr-agent" --config /dev/null --listen "unix:$AGENT_SOCK" --state-dir "$AGENT_DIR/state" \
+    --log-file "$AGENT_DIR/agent.log" &
+  AGENT_PID=$!
+  for ((i = 0; i < 100; i++)); do client Host ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+  fail "agent did not come back"
+}
+for round in 1 2; do
+  for ((i = 0; i < 50; i++)); do
+    state=$(client Host getJobs | json_get "d['jobs']['$job']['state']")
+    [ "$state" = COMMIT ] && break
+    sleep 0.1
+  done
+  [ "$state" = COMMIT ] || note "round $round: job already in $state when killed"
+  restart_agent
+done
+for ((i = 0; i < 300; i++)); do
+  state=$(client Host getJobs | json_get "d['jobs']['$job']['state']")
+  case "$state" in DONE | FAILED | ABORTED) break ;; esac
+  sleep 0.5
+done
+[ "$state" = DONE ] || fail "recovered merge ended $state: $(client Host getJobs)"
+[ "$(chain)" = 1 ] || fail "the chain is not back to one image after recovery"
+[ ! -e "$top" ] || fail "deleteTop left $top"
+after=$(guest_progress "$vm_name")
+sleep 2
+[ "$(guest_progress "$vm_name")" -gt "$after" ] || fail "the guest stopped writing"
+note "ok"
