@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include "agent/errors.h"
@@ -117,6 +118,27 @@ class Connection : public Volume {
     }
     buffer.resize(got);
     return buffer;
+  }
+
+  std::uint64_t readRange(const volpath::Components& path, std::uint64_t offset, std::uint64_t length,
+                          const std::function<void(const char*, size_t)>& sink) override {
+    ObjectPtr object;
+    struct stat st {};
+    if (!walk(path, object, st)) ioError("cannot open", volpath::join(path), ENOENT);
+    if (!S_ISREG(st.st_mode)) ioError("cannot read", volpath::join(path), EINVAL);
+    FdPtr fd(glfs_h_open(fs_, object.get(), O_RDONLY));
+    if (!fd) ioError("cannot open", volpath::join(path), errno);
+    std::vector<char> buffer(1 << 20);
+    std::uint64_t done = 0;
+    while (done < length) {
+      const size_t want = static_cast<size_t>(std::min<std::uint64_t>(buffer.size(), length - done));
+      const ssize_t n = glfs_pread(fd.get(), buffer.data(), want, static_cast<off_t>(offset + done), 0, nullptr);
+      if (n < 0) ioError("cannot read", volpath::join(path), errno);
+      if (n == 0) break;
+      sink(buffer.data(), static_cast<size_t>(n));
+      done += static_cast<std::uint64_t>(n);
+    }
+    return done;
   }
 
   std::vector<std::pair<std::string, EntryInfo>> list(const volpath::Components& dir) override {

@@ -1,5 +1,9 @@
 #include "gfapi/overlay_delete.h"
 
+#include <openssl/evp.h>
+
+#include <memory>
+
 #include "agent/errors.h"
 
 namespace gdr::gfapi {
@@ -183,6 +187,40 @@ Json::Value fileStat(Volume& volume, const std::string& path) {
   out["mtime"] = Json::Int64(entry->mtime);
   out["mode"] = entry->mode;
   out["gfid"] = entry->gfid;
+  return out;
+}
+
+Json::Value fileChecksum(Volume& volume, const std::string& path, std::uint64_t offset,
+                         std::optional<std::uint64_t> length) {
+  const Components parts = volpath::split(path);
+  const auto entry = volume.lookup(parts);
+  if (!entry) {
+    Json::Value data;
+    data["path"] = path;
+    throw AgentError(Code::FileNotFound, "no such file: " + path, data);
+  }
+  if (entry->type != EntryInfo::Type::Regular) {
+    throw AgentError(Code::NotRegularFile, "'" + path + "' is a " + typeName(entry->type) + ", not a file");
+  }
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  const std::uint64_t bytes =
+      volume.readRange(parts, offset, length.value_or(UINT64_MAX - offset),
+                       [&](const char* data, size_t n) { EVP_DigestUpdate(ctx.get(), data, n); });
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_DigestFinal_ex(ctx.get(), digest, &size);
+  static const char* hex = "0123456789abcdef";
+  std::string text;
+  for (unsigned int i = 0; i < size; ++i) {
+    text += hex[digest[i] >> 4];
+    text += hex[digest[i] & 15];
+  }
+  Json::Value out;
+  out["path"] = path;
+  out["offset"] = Json::UInt64(offset);
+  out["bytes"] = Json::UInt64(bytes);
+  out["sha256"] = text;
   return out;
 }
 

@@ -50,6 +50,11 @@ Json::Value deleteOverlays(Volume& volume, const OverlayDeleteRequest& request);
 // {path, type, size, mtime, mode, gfid}; throws FileNotFound when absent.
 Json::Value fileStat(Volume& volume, const std::string& path);
 
+// {path, offset, bytes, sha256 (hex)} of `length` bytes from `offset`
+// (to the end of the file when absent).
+Json::Value fileChecksum(Volume& volume, const std::string& path, std::uint64_t offset,
+                         std::optional<std::uint64_t> length);
+
 // {path, format ("qcow2"|"raw"), virtualSize, clusterSize, backingFile};
 // raw files report their size as virtual size.
 Json::Value imageInfo(Volume& volume, const std::string& path);

@@ -4,6 +4,7 @@
 // tests use a fake. Paths are component lists from the volume root; no
 // operation ever follows a symlink.
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -38,6 +39,11 @@ class Volume {
 
   // Up to `length` bytes from the start of the regular file at `path`.
   virtual std::string readPrefix(const volpath::Components& path, size_t length) = 0;
+
+  // Feeds `length` bytes from `offset` (fewer at the end of the file) to
+  // `sink` in chunks; returns how many were read.
+  virtual std::uint64_t readRange(const volpath::Components& path, std::uint64_t offset, std::uint64_t length,
+                                  const std::function<void(const char*, size_t)>& sink) = 0;
 
   // The entries of a directory (not "." and "..").
   virtual std::vector<std::pair<std::string, EntryInfo>> list(const volpath::Components& dir) = 0;

@@ -174,6 +174,14 @@ void registerGlusterVolumeVerbs(Registry& registry, AgentServices& services) {
                                  [&](gfapi::Volume& volume) { return gfapi::fileStat(volume, p["path"].asString()); });
   });
 
+  registry.add("GlusterVolume.fileChecksum", [&services](const Json::Value& p, const CallContext&) {
+    std::optional<std::uint64_t> length;
+    if (p.isMember("length")) length = p["length"].asUInt64();
+    return services.volumes.with(strings(p["volfileServers"]), p["volumeName"].asString(), [&](gfapi::Volume& volume) {
+      return gfapi::fileChecksum(volume, p["path"].asString(), p["offset"].asUInt64(), length);
+    });
+  });
+
   registry.add("GlusterVolume.imageInfo", [&services](const Json::Value& p, const CallContext&) {
     return services.volumes.with(strings(p["volfileServers"]), p["volumeName"].asString(),
                                  [&](gfapi::Volume& volume) { return gfapi::imageInfo(volume, p["path"].asString()); });

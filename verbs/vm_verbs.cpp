@@ -1,10 +1,13 @@
 // VM.*: snapshots and live merges of running VMs; and Host.getVMList.
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "agent/errors.h"
 #include "agent/job_store.h"
 #include "verbs/all_verbs.h"
 #include "virt/domain_xml.h"
+#include "virt/gluster_mounts.h"
 #include "virt/merge_job.h"
 #include "virt/snapshot.h"
 #include "virt/vm_activity.h"
@@ -13,7 +16,7 @@ namespace gdr {
 
 namespace {
 
-Json::Value diskJson(const virt::DiskInfo& d, bool blockJob) {
+Json::Value diskJson(const virt::DiskInfo& d, bool blockJob, const std::vector<virt::GlusterMount>& mounts) {
   Json::Value o;
   o["target"] = d.target;
   o["device"] = d.device;
@@ -23,6 +26,18 @@ Json::Value diskJson(const virt::DiskInfo& d, bool blockJob) {
   o["chain"] = Json::Value(Json::arrayValue);
   for (const auto& c : d.chain) o["chain"].append(c);
   o["blockJob"] = blockJob;
+  // Where the disk lives on gluster, for the engine: volume and path.
+  o["gluster"] = Json::Value();
+  if (auto loc = virt::locateOnVolume(mounts, d.path)) {
+    o["gluster"]["server"] = loc->server;
+    o["gluster"]["volume"] = loc->volume;
+    o["gluster"]["path"] = loc->path;
+    o["gluster"]["chain"] = Json::Value(Json::arrayValue);
+    for (const auto& c : d.chain) {
+      auto cl = virt::locateOnVolume(mounts, c);
+      o["gluster"]["chain"].append(cl && cl->volume == loc->volume ? Json::Value(cl->path) : Json::Value());
+    }
+  }
   if (d.mirror) {
     o["mirror"]["job"] = d.mirror->job;
     o["mirror"]["ready"] = d.mirror->ready;
@@ -49,6 +64,10 @@ void registerVmVerbs(Registry& registry, AgentServices& services) {
   registry.add("Host.getVMList", [&hypervisor](const Json::Value&, const CallContext&) {
     Json::Value out;
     out["vms"] = Json::Value(Json::arrayValue);
+    std::ifstream procMounts("/proc/mounts");
+    std::stringstream mountsText;
+    mountsText << procMounts.rdbuf();
+    const auto mounts = virt::parseGlusterMounts(mountsText.str());
     for (const auto& domain : hypervisor.runningDomains()) {
       const virt::DomainInfo info = virt::parseDomainXml(domain->xml());
       Json::Value vm;
@@ -65,7 +84,7 @@ void registerVmVerbs(Registry& registry, AgentServices& services) {
             job = disk.mirror.has_value();
           }
         }
-        vm["disks"].append(diskJson(disk, job));
+        vm["disks"].append(diskJson(disk, job, mounts));
       }
       out["vms"].append(vm);
     }

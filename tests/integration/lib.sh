@@ -16,7 +16,9 @@ require_lab() {
     exit 77
   fi
   eval "$("$LAB" env)"
-  "$LAB" status >/dev/null || { "$LAB" status; fail "the lab is not up"; }
+  # A guest can pause for a few seconds when gluster is busy (a previous
+  # test restarted glusterd): look twice before calling the lab down.
+  "$LAB" status >/dev/null || { sleep 5; "$LAB" status; } || fail "the lab is not up"
 }
 
 georep() { gluster --mode=script volume geo-replication "$GDR_LAB_PRIMARY" "$GDR_LAB_SECONDARY_URL" "$@"; }

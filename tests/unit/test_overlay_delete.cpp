@@ -95,6 +95,14 @@ class FakeVolume : public Volume {
     return true;  // a sharded volume
   }
   void touch(const Components&) override {}
+  std::uint64_t readRange(const Components& path, std::uint64_t offset, std::uint64_t length,
+                          const std::function<void(const char*, size_t)>& sink) override {
+    const std::string& content = nodes.at(volpath::join(path)).content;
+    if (offset >= content.size()) return 0;
+    const std::string part = content.substr(offset, length);
+    sink(part.data(), part.size());
+    return part.size();
+  }
 
  private:
   void mkdirs(const std::string& path) {
@@ -238,6 +246,15 @@ TEST_F(OverlayDeleteTest, SiblingHeadersAreCachedUntilTheyChange) {
   request.paths = {"images/.gdr-snapshots/s2.qcow2"};
   volume.unlinked.clear();
   EXPECT_EQ(refusal(request), Code::ImageInUse);
+}
+
+TEST_F(OverlayDeleteTest, ChecksumsWholeFilesAndRanges) {
+  volume.file("data.bin", "abc");
+  EXPECT_EQ(fileChecksum(volume, "data.bin", 0, std::nullopt)["sha256"],
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  const Json::Value part = fileChecksum(volume, "data.bin", 1, 1);
+  EXPECT_EQ(part["bytes"].asUInt64(), 1u);
+  EXPECT_EQ(part["sha256"], "3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d");  // "b"
 }
 
 TEST_F(OverlayDeleteTest, ImageInfoAndFileStat) {

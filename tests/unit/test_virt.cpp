@@ -13,6 +13,7 @@
 #include "agent/job_store.h"
 #include "virt/domain.h"
 #include "virt/domain_xml.h"
+#include "virt/gluster_mounts.h"
 #include "virt/merge_job.h"
 #include "virt/snapshot.h"
 #include "virt/vm_activity.h"
@@ -315,6 +316,24 @@ TEST_F(MergeJobTest, AbortCancelsAndKeepsTheOriginalChain) {
   EXPECT_TRUE(hv_.domain->called("cancel"));
   EXPECT_EQ(hv_.domain->phase, "snapshot");
   EXPECT_TRUE(removed_.empty());
+}
+
+TEST(GlusterMounts, LocatesDisksOnVolumes) {
+  const std::string mounts =
+      "/dev/vda / ext4 rw 0 0\n"
+      "127.0.0.2:/gdr-primary /var/lib/gdr-lab/mnt/primary fuse.glusterfs rw,relatime 0 0\n"
+      "127.0.0.2:/gdr-secondary /var/lib/gdr-lab/mnt/secondary fuse.glusterfs ro,relatime 0 0\n"
+      "host1:/vm\\040store /rhev/data\\040center fuse.glusterfs rw 0 0\n";
+  const auto parsed = parseGlusterMounts(mounts);
+  ASSERT_EQ(parsed.size(), 3u);
+  EXPECT_EQ(parsed[2].mountPoint, "/rhev/data center");
+  auto loc = locateOnVolume(parsed, kBase);
+  ASSERT_TRUE(loc);
+  EXPECT_EQ(loc->volume, "gdr-primary");
+  EXPECT_EQ(loc->server, "127.0.0.2");
+  EXPECT_EQ(loc->path, "images/gdr-lab-vm1.qcow2");
+  EXPECT_FALSE(locateOnVolume(parsed, "/var/lib/gdr-lab/mnt/primaryX/a"));
+  EXPECT_EQ(locateOnVolume(parsed, "/rhev/data center/img")->volume, "vm\\040store");
 }
 
 TEST(VmActivity, OneMergePerDriveAndNoSnapshotDuringAMerge) {

@@ -1,0 +1,496 @@
+#include "client/dr_cycle.h"
+
+#include <ctime>
+#include <future>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "agent/job_store.h"
+#include "agent/json_util.h"
+
+namespace gdr::sync {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using client::ClientError;
+using client::RpcClient;
+
+double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// One disk of one VM taking part in the cycle.
+struct Disk {
+  std::string drive;
+  std::string basePath, baseRel;  // host path and volume-relative path
+  std::string topPath, topRel;    // the overlay, once snapshotted
+  std::string server;             // a volfile server of the primary
+};
+
+struct Vm {
+  size_t host = 0;
+  std::string id, name;
+  std::vector<Disk> disks;
+  bool snapshotted = false;
+  Json::Value report{Json::objectValue};
+};
+
+class Cycle {
+ public:
+  Cycle(const CycleOptions& options, const ProgressFn& progress) : options_(options), progress_(progress) {}
+
+  Json::Value run();
+
+ private:
+  RpcClient client(size_t host) const {
+    return RpcClient(client::makeTransport(options_.hosts[host], options_.tls, options_.callTimeout));
+  }
+  Json::Value call(size_t host, const std::string& method, const Json::Value& params) const {
+    return client(host).call(method, params, flowId_);
+  }
+  Json::Value& step(const std::string& name);
+  void finishStep(Json::Value& s, Clock::time_point started, const std::string& error = {});
+  Json::Value waitJob(size_t host, const std::string& jobId, const std::function<void(const Json::Value&)>& onPoll,
+                      std::chrono::seconds timeout);
+
+  void discover();
+  void snapshotAll();
+  void georepSync();
+  void deleteOverlays();
+  void verifyBases();
+  bool mergeAll();  // false when some VM is left on an overlay
+
+  const CycleOptions& options_;
+  const ProgressFn& progress_;
+  std::string flowId_ = "gdr-sync-" + JobStore::newId().substr(0, 8);
+  Json::Value report_;
+  std::vector<Vm> vms_;
+  std::mutex mutex_;
+};
+
+std::string describe(const std::exception& e) {
+  if (const auto* c = dynamic_cast<const ClientError*>(&e)) {
+    if (c->kind() == ClientError::Kind::Verb) return std::to_string(c->code()) + ": " + c->what();
+  }
+  return e.what();
+}
+
+std::string clockTime(std::int64_t epoch) {
+  char buf[32];
+  std::tm tm{};
+  const std::time_t t = epoch;
+  gmtime_r(&t, &tm);
+  std::strftime(buf, sizeof buf, "%H:%M:%S", &tm);
+  return buf;
+}
+
+Json::Value& Cycle::step(const std::string& name) {
+  Json::Value s;
+  s["step"] = name;
+  s["status"] = "running";
+  report_["steps"].append(s);
+  return report_["steps"][report_["steps"].size() - 1];
+}
+
+void Cycle::finishStep(Json::Value& s, Clock::time_point started, const std::string& error) {
+  s["duration"] = secondsSince(started);
+  s["status"] = error.empty() ? "ok" : "failed";
+  if (!error.empty()) s["error"] = error;
+}
+
+Json::Value Cycle::waitJob(size_t host, const std::string& jobId,
+                           const std::function<void(const Json::Value&)>& onPoll, std::chrono::seconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  RpcClient rpc = client(host);
+  int connectionErrors = 0;
+  for (;;) {
+    Json::Value jobs;
+    try {
+      Json::Value params;
+      params["jobIds"].append(jobId);
+      jobs = rpc.call("Host.getJobs", params, flowId_)["jobs"];
+      connectionErrors = 0;
+    } catch (const ClientError& e) {
+      // The agent may be restarting: its jobs survive, keep asking.
+      if (e.kind() != ClientError::Kind::Connection || ++connectionErrors > 120) throw;
+      rpc = client(host);
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      continue;
+    }
+    if (!jobs.isMember(jobId)) throw std::runtime_error("job " + jobId + " vanished from its agent");
+    const Json::Value job = jobs[jobId];
+    onPoll(job);
+    const std::string state = job["state"].asString();
+    if (state == "DONE" || state == "FAILED" || state == "ABORTED") return job;
+    if (Clock::now() > deadline) throw std::runtime_error("job " + jobId + " still " + state + " at the deadline");
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+}
+
+void Cycle::discover() {
+  const auto started = Clock::now();
+  Json::Value& s = step("discover");
+  for (size_t h = 0; h < options_.hosts.size(); ++h) {
+    for (const auto& vm : call(h, "Host.getVMList", Json::Value(Json::objectValue))["vms"]) {
+      Vm v;
+      v.host = h;
+      v.id = vm["vmId"].asString();
+      v.name = vm["name"].asString();
+      bool elsewhere = false;
+      for (const auto& disk : vm["disks"]) {
+        if (disk["device"] != "disk") continue;
+        const Json::Value& g = disk["gluster"];
+        if (!g.isObject() || g["volume"] != options_.volume) {
+          elsewhere = true;
+          continue;
+        }
+        if (disk["chain"].size() != 1 || disk["blockJob"].asBool()) {
+          throw std::runtime_error("VM " + v.name + " drive " + disk["target"].asString() +
+                                   " is not on a single image (a previous cycle left an overlay, or a block job "
+                                   "runs): resolve it first");
+        }
+        Disk d;
+        d.drive = disk["target"].asString();
+        d.basePath = disk["path"].asString();
+        d.baseRel = g["path"].asString();
+        d.server = g["server"].asString();
+        v.disks.push_back(d);
+      }
+      if (v.disks.empty()) continue;
+      if (elsewhere) v.report["note"] = "some disks are not on " + options_.volume + " and are not protected";
+      vms_.push_back(std::move(v));
+    }
+  }
+  s["vms"] = Json::UInt64(vms_.size());
+  progress_("discover", std::to_string(vms_.size()) + " VMs on " + options_.volume, true);
+  finishStep(s, started);
+}
+
+void Cycle::snapshotAll() {
+  const auto started = Clock::now();
+  Json::Value& s = step("snapshot");
+  std::atomic<size_t> done{0};
+  std::vector<std::future<void>> work;
+  for (auto& vm : vms_) {
+    work.push_back(std::async(std::launch::async, [&] {
+      const auto t = Clock::now();
+      Json::Value params;
+      params["vmID"] = vm.id;
+      for (const auto& d : vm.disks) {
+        Json::Value drive;
+        drive["name"] = d.drive;
+        params["snapDrives"].append(drive);
+      }
+      Json::Value r;
+      try {
+        const Json::Value out = call(vm.host, "VM.snapshot", params);
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (const auto& disk : out["disks"]) {
+          for (auto& d : vm.disks) {
+            if (d.drive != disk["name"].asString()) continue;
+            d.topPath = disk["top"].asString();
+            // The overlay sits in the base's directory tree on the same volume.
+            const std::string baseDir = d.basePath.substr(0, d.basePath.rfind('/') + 1);
+            const std::string relDir = d.baseRel.substr(0, d.baseRel.rfind('/') + 1);
+            d.topRel = relDir + d.topPath.substr(baseDir.size());
+          }
+        }
+        vm.snapshotted = true;
+        r["status"] = "ok";
+        r["quiesced"] = out["quiesced"];
+        if (!report_.isMember("recoveryPoint") || out["snapshotTime"].asInt64() < report_["recoveryPoint"].asInt64()) {
+          report_["recoveryPoint"] = out["snapshotTime"];
+        }
+      } catch (const std::exception& e) {
+        r["status"] = "failed";
+        r["error"] = describe(e);
+      }
+      r["duration"] = secondsSince(t);
+      std::lock_guard<std::mutex> lock(mutex_);
+      vm.report["snapshot"] = r;
+      progress_("snapshot", std::to_string(++done) + "/" + std::to_string(vms_.size()) + " VMs", false);
+    }));
+  }
+  for (auto& w : work) w.get();
+  std::string error;
+  for (const auto& vm : vms_) {
+    if (!vm.snapshotted) error += (error.empty() ? "" : "; ") + vm.name + ": " + vm.report["snapshot"]["error"].asString();
+  }
+  progress_("snapshot", std::to_string(done) + "/" + std::to_string(vms_.size()) + " VMs", true);
+  finishStep(s, started, error);
+  if (!error.empty()) throw std::runtime_error("snapshot failed: " + error);
+}
+
+void Cycle::georepSync() {
+  const auto started = Clock::now();
+  Json::Value& s = step("georep");
+  try {
+    Json::Value params;
+    params["volumeName"] = options_.volume;
+    params["remoteHost"] = options_.secondaryHost;
+    params["remoteVolumeName"] = options_.secondaryVolume;
+    params["timeout"] = Json::Int64(options_.georepTimeout.count());
+    const std::string jobId = call(0, "GlusterVolume.geoRepSync", params)["jobId"].asString();
+    s["jobId"] = jobId;
+    const Json::Value job = waitJob(
+        0, jobId,
+        [&](const Json::Value& j) {
+          std::string detail = j["workersCompleted"].asString() + "/" + j["workersTotal"].asString() + " workers";
+          if (j["lastSynced"].isIntegral()) detail += ", last synced " + clockTime(j["lastSynced"].asInt64());
+          progress_("geo-rep", detail, false);
+        },
+        options_.georepTimeout + std::chrono::seconds(60));
+    s["checkpointTime"] = job["checkpointTime"];
+    progress_("geo-rep", job["state"].asString(), true);
+    if (job["state"] != "DONE") {
+      throw std::runtime_error(job["error"].isObject()
+                                   ? job["error"]["code"].asString() + ": " + job["error"]["message"].asString()
+                                   : "ended " + job["state"].asString());
+    }
+  } catch (const std::exception& e) {
+    finishStep(s, started, describe(e));
+    throw std::runtime_error("geo-replication failed: " + describe(e));
+  }
+  finishStep(s, started);
+}
+
+void Cycle::deleteOverlays() {
+  const auto started = Clock::now();
+  Json::Value& s = step("overlay-delete");
+  size_t done = 0, total = 0;
+  for (const auto& vm : vms_) total += vm.disks.size();
+  try {
+    for (auto& vm : vms_) {
+      for (const auto& d : vm.disks) {
+        Json::Value params;
+        params["volfileServers"].append(options_.secondaryHost);
+        params["volumeName"] = options_.secondaryVolume;
+        params["paths"].append(d.topRel);
+        params["expectedBacking"] = d.baseRel;
+        const Json::Value out = call(vm.host, "GlusterVolume.overlayDelete", params);
+        vm.report["secondary"][d.drive]["overlay"] = out["results"][0];
+        progress_("overlay delete", std::to_string(++done) + "/" + std::to_string(total), false);
+      }
+    }
+  } catch (const std::exception& e) {
+    finishStep(s, started, describe(e));
+    throw std::runtime_error("overlay deletion on the secondary failed: " + describe(e));
+  }
+  progress_("overlay delete", std::to_string(done) + "/" + std::to_string(total), true);
+  finishStep(s, started);
+}
+
+void Cycle::verifyBases() {
+  const auto started = Clock::now();
+  Json::Value& s = step("verify");
+  s["mode"] = options_.verify;
+  try {
+    for (auto& vm : vms_) {
+      for (const auto& d : vm.disks) {
+        Json::Value params;
+        params["path"] = d.baseRel;
+        params["volfileServers"].append(d.server);
+        params["volumeName"] = options_.volume;
+        const Json::Value primary = call(vm.host, "GlusterVolume.imageInfo", params);
+        params["volfileServers"] = Json::Value(Json::arrayValue);
+        params["volfileServers"].append(options_.secondaryHost);
+        params["volumeName"] = options_.secondaryVolume;
+        const Json::Value secondary = call(vm.host, "GlusterVolume.imageInfo", params);
+        vm.report["secondary"][d.drive]["base"] = secondary;
+        if (secondary["format"] != primary["format"] || !secondary["backingFile"].isNull() ||
+            secondary["virtualSize"] != primary["virtualSize"] || secondary["actualSize"] != primary["actualSize"]) {
+          throw std::runtime_error("the secondary's copy of " + d.baseRel + " is not the primary's base (format " +
+                                   secondary["format"].asString() + ", virtual size " +
+                                   secondary["virtualSize"].asString() + ", size " +
+                                   secondary["actualSize"].asString() + " vs " + primary["actualSize"].asString() +
+                                   ", backing " + json::compact(secondary["backingFile"]) + ")");
+        }
+        if (options_.verify == "none") continue;
+        // Both copies are frozen: their bytes must match exactly.
+        const std::uint64_t size = primary["actualSize"].asUInt64();
+        std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
+        if (options_.verify == "full") {
+          ranges.emplace_back(0, size);
+        } else {
+          const std::uint64_t chunk = 1 << 20, count = 16;
+          for (std::uint64_t i = 0; i < count; ++i) {
+            const std::uint64_t offset = size > chunk ? (size - chunk) / (count - 1) * i : 0;
+            ranges.emplace_back(offset, chunk);
+            if (size <= chunk) break;
+          }
+        }
+        std::uint64_t compared = 0;
+        for (const auto& [offset, length] : ranges) {
+          Json::Value q;
+          q["path"] = d.baseRel;
+          q["offset"] = Json::UInt64(offset);
+          q["length"] = Json::UInt64(length);
+          q["volfileServers"].append(d.server);
+          q["volumeName"] = options_.volume;
+          const Json::Value a = call(vm.host, "GlusterVolume.fileChecksum", q);
+          q["volfileServers"] = Json::Value(Json::arrayValue);
+          q["volfileServers"].append(options_.secondaryHost);
+          q["volumeName"] = options_.secondaryVolume;
+          const Json::Value b = call(vm.host, "GlusterVolume.fileChecksum", q);
+          if (a["sha256"] != b["sha256"] || a["bytes"] != b["bytes"]) {
+            throw std::runtime_error("the secondary's copy of " + d.baseRel + " differs from the primary's at bytes " +
+                                     std::to_string(offset) + "+" + std::to_string(length));
+          }
+          compared += a["bytes"].asUInt64();
+        }
+        vm.report["secondary"][d.drive]["verifiedBytes"] = Json::UInt64(compared);
+      }
+    }
+  } catch (const std::exception& e) {
+    finishStep(s, started, describe(e));
+    throw std::runtime_error("verification of the secondary failed: " + describe(e));
+  }
+  finishStep(s, started);
+}
+
+bool Cycle::mergeAll() {
+  const auto started = Clock::now();
+  Json::Value& s = step("merge");
+  std::atomic<size_t> done{0};
+  size_t total = 0;
+  for (const auto& vm : vms_) total += vm.snapshotted ? vm.disks.size() : 0;
+  std::vector<std::future<void>> work;
+  for (auto& vm : vms_) {
+    if (!vm.snapshotted) continue;
+    for (const auto& d : vm.disks) {
+      work.push_back(std::async(std::launch::async, [&, d] {
+        const auto t = Clock::now();
+        Json::Value r;
+        try {
+          Json::Value params;
+          params["vmID"] = vm.id;
+          params["drive"] = d.drive;
+          params["topVolume"] = d.topPath;
+          params["baseVolume"] = d.basePath;
+          params["deleteTop"] = true;
+          const std::string jobId = call(vm.host, "VM.merge", params)["jobId"].asString();
+          r["jobId"] = jobId;
+          const Json::Value job = waitJob(vm.host, jobId, [](const Json::Value&) {}, std::chrono::hours(6));
+          r["status"] = job["state"] == "DONE" ? "ok" : "failed";
+          if (job["error"].isObject()) r["error"] = job["error"]["code"].asString() + ": " + job["error"]["message"].asString();
+        } catch (const std::exception& e) {
+          r["status"] = "failed";
+          r["error"] = describe(e);
+        }
+        r["duration"] = secondsSince(t);
+        std::lock_guard<std::mutex> lock(mutex_);
+        vm.report["merge"][d.drive] = r;
+        progress_("merge", std::to_string(++done) + "/" + std::to_string(total), false);
+      }));
+    }
+  }
+  for (auto& w : work) w.get();
+  std::string error;
+  for (const auto& vm : vms_) {
+    for (const auto& name : vm.report["merge"].getMemberNames()) {
+      if (vm.report["merge"][name]["status"] != "ok") {
+        error += (error.empty() ? "" : "; ") + vm.name + " " + name + ": " + vm.report["merge"][name]["error"].asString();
+      }
+    }
+  }
+  progress_("merge", std::to_string(done) + "/" + std::to_string(total), true);
+  finishStep(s, started, error);
+  return error.empty();
+}
+
+Json::Value Cycle::run() {
+  const auto started = Clock::now();
+  report_["startTime"] = Json::Int64(nowSeconds());
+  report_["flowId"] = flowId_;
+  report_["volume"] = options_.volume;
+  report_["secondary"] = options_.secondaryHost + "::" + options_.secondaryVolume;
+  report_["steps"] = Json::Value(Json::arrayValue);
+  Outcome outcome = kSuccess;
+  std::string alert;
+  try {
+    discover();
+    if (options_.dryRun) {
+      report_["dryRun"] = true;
+      Json::Value plan(Json::arrayValue);
+      for (const auto& vm : vms_) {
+        for (const auto& d : vm.disks) {
+          plan.append("snapshot " + vm.name + " " + d.drive + " (" + d.baseRel + "), geo-replicate, delete its overlay on " +
+                      options_.secondaryHost + "::" + options_.secondaryVolume + ", merge it back");
+        }
+      }
+      report_["plan"] = plan;
+    } else {
+      try {
+        snapshotAll();
+        georepSync();
+        deleteOverlays();
+        verifyBases();
+      } catch (const std::exception& e) {
+        alert = e.what();
+        outcome = kFailedMergedBack;
+      }
+      // Whatever happened, no VM stays on a growing chain.
+      if (!mergeAll()) {
+        outcome = kMergeBackFailed;
+        alert = (alert.empty() ? "" : alert + "; ") + "merging back failed: VMs are left on overlays";
+      }
+    }
+  } catch (const std::exception& e) {
+    // Failed before any snapshot (discovery): nothing changed.
+    alert = describe(e);
+    outcome = kFailedUnchanged;
+  }
+  bool anySnapshot = false;
+  for (const auto& vm : vms_) anySnapshot = anySnapshot || vm.snapshotted;
+  if (outcome == kFailedMergedBack && !anySnapshot) outcome = kFailedUnchanged;
+
+  report_["vms"] = Json::Value(Json::arrayValue);
+  for (const auto& vm : vms_) {
+    Json::Value v = vm.report;
+    v["vmId"] = vm.id;
+    v["name"] = vm.name;
+    v["host"] = options_.hosts[vm.host];
+    for (const auto& d : vm.disks) {
+      Json::Value disk;
+      disk["drive"] = d.drive;
+      disk["base"] = d.baseRel;
+      disk["overlay"] = d.topRel;
+      v["disks"].append(disk);
+    }
+    report_["vms"].append(v);
+  }
+  report_["outcome"] = outcome;
+  report_["status"] = outcome == kSuccess ? "success" : "failed";
+  if (!alert.empty()) report_["alert"] = alert;
+  report_["endTime"] = Json::Int64(nowSeconds());
+  report_["duration"] = secondsSince(started);
+  return report_;
+}
+
+}  // namespace
+
+Json::Value runCycle(const CycleOptions& options, const ProgressFn& progress) {
+  Cycle cycle(options, progress);
+  return cycle.run();
+}
+
+std::chrono::seconds parseDuration(const std::string& text) {
+  if (text.empty()) throw std::invalid_argument("empty duration");
+  size_t used = 0;
+  long long n = 0;
+  try {
+    n = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    throw std::invalid_argument("bad duration '" + text + "'");
+  }
+  const std::string unit = text.substr(used);
+  long long factor = 0;
+  if (unit.empty() || unit == "s") factor = 1;
+  if (unit == "m") factor = 60;
+  if (unit == "h") factor = 3600;
+  if (unit == "d") factor = 86400;
+  if (factor == 0 || n <= 0) throw std::invalid_argument("bad duration '" + text + "' (e.g. 90s, 15m, 1h)");
+  return std::chrono::seconds(n * factor);
+}
+
+}  // namespace gdr::sync
