@@ -131,7 +131,8 @@ void Cycle::discover() {
   const auto started = Clock::now();
   Json::Value& s = step("discover");
   for (size_t h = 0; h < options_.hosts.size(); ++h) {
-    for (const auto& vm : call(h, "Host.getVMList", Json::Value(Json::objectValue))["vms"]) {
+    const Json::Value list = call(h, "Host.getVMList", Json::Value(Json::objectValue));
+    for (const auto& vm : list["vms"]) {
       Vm v;
       v.host = h;
       v.id = vm["vmId"].asString();
@@ -162,6 +163,7 @@ void Cycle::discover() {
     }
   }
   s["vms"] = Json::UInt64(vms_.size());
+  if (vms_.empty()) s["note"] = "no running VM has a disk on " + options_.volume;
   progress_("discover", std::to_string(vms_.size()) + " VMs on " + options_.volume, true);
   finishStep(s, started);
 }
