@@ -1,0 +1,62 @@
+#!/bin/bash
+# gdr-sync on the lab, with every guest writing: three cycles in a row
+# succeed, each leaving a crash-consistent copy of every VM on the
+# secondary that holds more records than the one before, the primary
+# chains back to one image and no overlay on either side; with the
+# secondary volume stopped the geo-rep step fails, every VM is merged back,
+# the report names the step and the exit code says so.
+source "$(dirname "$0")/lib.sh"
+require_lab
+start_agent
+state=$(mktemp -d /tmp/gdr-sync-XXXXXX)
+trap 'stop_agent; rm -rf "$state"' EXIT
+sync() {
+  "$BIN/gdr-sync" --hosts "unix:$AGENT_SOCK" --volume "$GDR_LAB_PRIMARY" --secondary "$GDR_LAB_SECONDARY_URL" \
+    --state-dir "$state" --timeout 5m --json "$@"
+}
+IFS=, read -r -a vms <<<"$GDR_LAB_VMS"
+IFS=, read -r -a disks <<<"$GDR_LAB_DISKS"
+overlays_left() {
+  find "$GDR_LAB_PRIMARY_MOUNT/images" "$GDR_LAB_PRIMARY_BRICK/images" "$GDR_LAB_SECONDARY_BRICK/images" \
+    -path '*/.gdr-snapshots/*' -type f 2>/dev/null | wc -l
+}
+
+declare -A previous
+for cycle in 1 2 3; do
+  note "cycle $cycle"
+  report=$(sync) || fail "cycle $cycle failed: $report"
+  [ "$(json_get 'd["status"]' <<<"$report")" = success ] || fail "cycle $cycle: $report"
+  [ "$(json_get 'len(d["vms"])' <<<"$report")" = "${#vms[@]}" ] || fail "cycle $cycle did not cover every VM"
+  for vm in "${vms[@]}"; do
+    [ "$(virsh dumpxml "$vm" | grep -c '<source file=')" = 1 ] || fail "$vm is not back on one image"
+  done
+  [ "$(overlays_left)" = 0 ] || fail "overlays left after cycle $cycle: $(overlays_left)"
+  mnt=$(mktemp -d)
+  mount -t glusterfs -o ro "$GDR_LAB_HOST:/$GDR_LAB_SECONDARY" "$mnt"
+  for disk in "${disks[@]}"; do
+    copy=$mnt/${disk#"$GDR_LAB_PRIMARY_MOUNT"/}
+    result=$("$LAB" check-consistency "$copy") || { umount "$mnt"; fail "copy of $disk not consistent: $result"; }
+    records=$(json_get 'd["records"]' <<<"$result")
+    [ "$records" -gt "${previous[$disk]:-0}" ] || { umount "$mnt"; fail "$disk: $records records, not more than ${previous[$disk]:-0}"; }
+    previous[$disk]=$records
+    note "$disk: $records records on the secondary"
+  done
+  umount "$mnt"
+  rmdir "$mnt"
+done
+[ "$("$BIN/gdr-sync" history --state-dir "$state" --json | json_get 'len(d)')" = 3 ] || fail "history does not list 3 cycles"
+
+note "a cycle with the secondary volume stopped"
+gluster --mode=script volume stop "$GDR_LAB_SECONDARY" force >/dev/null
+set +e
+report=$(sync --timeout 60s)
+rc=$?
+set -e
+gluster --mode=script volume start "$GDR_LAB_SECONDARY" force >/dev/null
+[ "$rc" = 1 ] || fail "expected exit code 1 (failed, merged back), got $rc: $report"
+alert=$(json_get 'd["alert"]' <<<"$report")
+[[ "$alert" == *geo-replication* ]] || fail "the alert does not name the step: $alert"
+for vm in "${vms[@]}"; do
+  [ "$(virsh dumpxml "$vm" | grep -c '<source file=')" = 1 ] || fail "$vm left on an overlay after the failure"
+done
+note "alert: $alert"
