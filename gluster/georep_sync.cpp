@@ -87,6 +87,20 @@ void GeoRepSyncJob::run(JobControl& job) {
       spdlog::warn("job {}: stopping {}: {}", start.id, session, e.what());
     }
   };
+  // glusterd may hold the session as started while its workers still show
+  // Stopped (just started, or started by an agent that then died): the
+  // session is running, which is what is wanted.
+  auto startSession = [&] {
+    try {
+      cli_.geoRepAction(spec.volume, spec.remote, "start", false);
+    } catch (const AgentError& e) {
+      if (e.code() != Code::GlusterCommandFailed ||
+          e.data()["opErrstr"].asString().find("already started") == std::string::npos) {
+        throw;
+      }
+      spdlog::info("job {}: {} was already started", start.id, session);
+    }
+  };
   auto finish = [&](const char* state, std::optional<AgentError> error) {
     job.update([&](JobRecord& r) {
       r.state = "STOPPING";
@@ -119,7 +133,7 @@ void GeoRepSyncJob::run(JobControl& job) {
     const std::string s = normalizeStatus(w.status);
     running = running || s == "Active" || s == "Passive" || s == "Initializing";
   }
-  if (!running) cli_.geoRepAction(spec.volume, spec.remote, "start", false);
+  if (!running) startSession();
   job.update([&](JobRecord& r) { r.state = "SYNCING"; });
 
   std::optional<std::int64_t> lastProgress;  // lastSynced when it last moved
@@ -175,7 +189,7 @@ void GeoRepSyncJob::run(JobControl& job) {
         } catch (const AgentError& e) {
           spdlog::warn("job {}: stopping {}: {}", start.id, session, e.what());
         }
-        cli_.geoRepAction(spec.volume, spec.remote, "start", false);
+        startSession();
         job.update([&](JobRecord& r) { r.details["sessionRestarts"] = restarts; });
         lastMove = now;
       } else if (now - lastMove > spec.stallTimeout) {

@@ -16,9 +16,9 @@ sync() {
 }
 IFS=, read -r -a vms <<<"$GDR_LAB_VMS"
 IFS=, read -r -a disks <<<"$GDR_LAB_DISKS"
-overlays_left() {
-  find "$GDR_LAB_PRIMARY_MOUNT/images" "$GDR_LAB_PRIMARY_BRICK/images" "$GDR_LAB_SECONDARY_BRICK/images" \
-    -path '*/.gdr-snapshots/*' -type f 2>/dev/null | wc -l
+overlays_left() { # overlays of the lab VMs' disks, on either side (other tests leave their own files)
+  find "$GDR_LAB_PRIMARY_MOUNT/images/.gdr-snapshots" "$GDR_LAB_SECONDARY_BRICK/images/.gdr-snapshots" \
+    -maxdepth 1 -type f -name 'gdr-lab-vm*' 2>/dev/null | wc -l
 }
 
 declare -A previous

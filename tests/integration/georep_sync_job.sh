@@ -7,17 +7,6 @@ source "$(dirname "$0")/lib.sh"
 require_lab
 
 S=(volumeName="$GDR_LAB_PRIMARY" remoteHost="$GDR_LAB_HOST" remoteVolumeName="$GDR_LAB_SECONDARY")
-job_field() { client Host getJobs | json_get "d['jobs']['$1']$2"; }
-wait_job() { # wait_job ID SECONDS -> prints the final state
-  local i state
-  for ((i = 0; i < $2; i++)); do
-    state=$(job_field "$1" "['state']")
-    case "$state" in DONE | FAILED | ABORTED) echo "$state"; return 0 ;; esac
-    sleep 1
-  done
-  echo "TIMEOUT"
-}
-
 dir=$GDR_LAB_PRIMARY_MOUNT/georep-job-$$
 mkdir -p "$dir"
 trap 'rm -rf "$dir"; stop_agent' EXIT

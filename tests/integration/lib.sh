@@ -84,6 +84,18 @@ expect_error() {
   [[ "$out" == "$code: "* ]] || fail "expected error $code from: $* -- got: $out"
 }
 
+job_field() { client Host getJobs | json_get "d['jobs']['$1']$2"; }
+
+wait_job() { # wait_job ID SECONDS -> prints the final state, or TIMEOUT
+  local i state
+  for ((i = 0; i < $2 * 5; i++)); do
+    state=$(job_field "$1" "['state']")
+    case "$state" in DONE | FAILED | ABORTED) echo "$state"; return 0 ;; esac
+    sleep 0.2
+  done
+  echo "TIMEOUT"
+}
+
 json_get() { # json_get EXPR < json  (EXPR in Python, the document is 'd')
   python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"
 }

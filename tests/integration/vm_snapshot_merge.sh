@@ -39,13 +39,8 @@ frozen=$(json_get 'd["records"]' <<<"$report")
 
 job=$(client VM merge vmID="$vm" drive=vda deleteTop=true | json_get 'd["jobId"]')
 expect_error 1102 client VM merge vmID="$vm" drive=vda
-for ((i = 0; i < 100; i++)); do
-  state=$(client Host getJobs | json_get "d['jobs']['$job']['state']")
-  [ "$state" = DONE ] && break
-  [ "$state" = FAILED ] && fail "merge failed: $(client Host getJobs)"
-  sleep 0.2
-done
-[ "$state" = DONE ] || fail "merge did not finish: $state"
+state=$(wait_job "$job" 20)
+[ "$state" = DONE ] || fail "merge ended $state: $(client Host getJobs)"
 [ "$(chain)" = 1 ] || fail "the chain is not back to one image"
 [ ! -e "$top" ] || fail "deleteTop left $top"
 sleep 2
@@ -72,22 +67,72 @@ restart_agent() {
 }
 for round in 1 2; do
   for ((i = 0; i < 50; i++)); do
-    state=$(client Host getJobs | json_get "d['jobs']['$job']['state']")
+    state=$(job_field "$job" "['state']")
     [ "$state" = COMMIT ] && break
     sleep 0.1
   done
   [ "$state" = COMMIT ] || note "round $round: job already in $state when killed"
   restart_agent
 done
-for ((i = 0; i < 300; i++)); do
-  state=$(client Host getJobs | json_get "d['jobs']['$job']['state']")
-  case "$state" in DONE | FAILED | ABORTED) break ;; esac
-  sleep 0.5
-done
+state=$(wait_job "$job" 150)
 [ "$state" = DONE ] || fail "recovered merge ended $state: $(client Host getJobs)"
 [ "$(chain)" = 1 ] || fail "the chain is not back to one image after recovery"
 [ ! -e "$top" ] || fail "deleteTop left $top"
 after=$(guest_progress "$vm_name")
 sleep 2
 [ "$(guest_progress "$vm_name")" -gt "$after" ] || fail "the guest stopped writing"
+note "a VM with two disks"
+# A transient VM built from a lab VM's definition, with a second data disk
+# from the start (the lab's machine type has no PCI hotplug).
+two_name=gdr-test-twodisk-$$
+two_dir=$GDR_LAB_PRIMARY_MOUNT/images
+two_vda=$two_dir/$two_name.qcow2
+two_vdb=$two_dir/$two_name-data.qcow2
+qemu-img create -q -f qcow2 "$two_vda" 64M
+qemu-img create -q -f qcow2 "$two_vdb" 64M
+two_cleanup() {
+  virsh -q destroy "$two_name" >/dev/null 2>&1 || true
+  rm -f "$two_vda" "$two_vdb" "$two_dir"/.gdr-snapshots/"$two_name"* "$GDR_LAB_DIR/vms/$two_name".*
+}
+trap 'two_cleanup; stop_agent' EXIT
+virsh dumpxml --inactive "$vm_name" | python3 -c '
+import sys, xml.etree.ElementTree as ET
+name, vda, vdb, console = sys.argv[1:5]
+dom = ET.fromstring(sys.stdin.read())
+dom.find("name").text = name
+dom.remove(dom.find("uuid"))
+devices = dom.find("devices")
+for el in devices.iter():
+    for child in list(el):
+        if child.tag == "address":
+            el.remove(child)
+disk = devices.find("disk")
+disk.find("source").set("file", vda)
+second = ET.fromstring(ET.tostring(disk))
+second.find("source").set("file", vdb)
+second.find("target").set("dev", "vdb")
+devices.insert(list(devices).index(disk) + 1, second)
+for serial in devices.findall("serial"):
+    serial.find("source").set("path", console)
+print(ET.tostring(dom, encoding="unicode"))
+' "$two_name" "$two_vda" "$two_vdb" "$GDR_LAB_DIR/vms/$two_name.console" >"$GDR_LAB_DIR/vms/$two_name.xml"
+virsh -q create "$GDR_LAB_DIR/vms/$two_name.xml" >/dev/null || fail "cannot start the two-disk VM"
+two=$(virsh domuuid "$two_name")
+two_chain() { virsh dumpxml "$two_name" | grep -c '<source file=' || true; }
+[ "$(two_chain)" = 2 ] || fail "the two-disk VM does not have two disks"
+out=$(client VM snapshot vmID="$two")
+[ "$(json_get 'len(d["disks"])' <<<"$out")" = 2 ] || fail "not both disks snapshotted: $out"
+[ "$(two_chain)" = 4 ] || fail "the two-disk VM's chains are not base + overlay each"
+merge_jobs=()
+for drive in vda vdb; do
+  merge_jobs+=("$(client VM merge vmID="$two" drive=$drive deleteTop=true | json_get 'd["jobId"]')")
+done
+for job in "${merge_jobs[@]}"; do
+  state=$(wait_job "$job" 30)
+  [ "$state" = DONE ] || fail "merge $job ended $state: $(client Host getJobs)"
+done
+[ "$(two_chain)" = 2 ] || fail "the two-disk VM is not back on one image per disk"
+[ -z "$(ls "$two_dir"/.gdr-snapshots/"$two_name"* 2>/dev/null)" ] || fail "overlays of the two-disk VM left behind"
+two_cleanup
+trap stop_agent EXIT
 note "ok"

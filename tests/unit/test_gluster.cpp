@@ -254,6 +254,29 @@ TEST_F(GeoRepSyncTest, CompletesStartsAndStopsTheSession) {
   EXPECT_GE(touches_, 1);
 }
 
+TEST_F(GeoRepSyncTest, ASessionAlreadyStartedIsNotAFailure) {
+  // Workers still read Stopped while glusterd holds the session started.
+  runner_.answer(kSession + " start", fixture("error-already-started.xml"), 1);
+  runner_.answer("volume info gdr-primary", fixture("volume-info.xml"));
+  runner_.answer("volume geo-replication gdr-primary status", fixture("session-list-volume.xml"));
+  runner_.statusReadings = {fixture("georep-status-stopped.xml"), fixture("georep-status-checkpoint-pending.xml"),
+                            fixture("georep-status-checkpoint-completed.xml")};
+  const JobRecord r = runSync();
+  EXPECT_EQ(r.state, kJobDone) << (r.error ? r.error->message : "");
+  EXPECT_TRUE(runner_.called(kSession + " start"));
+}
+
+TEST_F(GeoRepSyncTest, AStartThatFailsOtherwiseFailsTheJob) {
+  runner_.answer("volume info gdr-primary", fixture("volume-info.xml"));
+  runner_.answer("volume geo-replication gdr-primary status", fixture("session-list-volume.xml"));
+  runner_.answers.erase(kSession + " start");  // "geo-replication command failed"
+  runner_.statusReadings = {fixture("georep-status-stopped.xml")};
+  const JobRecord r = runSync();
+  EXPECT_EQ(r.state, kJobFailed);
+  ASSERT_TRUE(r.error);
+  EXPECT_EQ(r.error->code, 4200) << r.error->message;
+}
+
 TEST_F(GeoRepSyncTest, FaultyWorkerFailsNamingIt) {
   runner_.statusReadings = {fixture("georep-status-checkpoint-pending.xml"), fixture("georep-status-faulty.xml")};
   const JobRecord r = runSync();
