@@ -198,6 +198,11 @@ class Connection : public Volume {
     const int err = errno;
     setFsPid(fs_, 0);
     if (rc != 0 && err != ENOENT) ioError("cannot unlink", volpath::join(path), err);
+    // Gone meanwhile is fine, but "deleted" is only reported when it is.
+    if (rc != 0) {
+      ObjectPtr still(glfs_h_lookupat(fs_, parent.get(), path.back().c_str(), &st, 0));
+      if (still) ioError("unlink said absent, but it is still there:", volpath::join(path), EIO);
+    }
     return sharded;
   }
 
@@ -294,6 +299,14 @@ std::shared_ptr<Connection> VolumePool::acquire(const std::vector<std::string>& 
   if (!fs) throw AgentError(Code::GfapiConnectFailed, "glfs_new(" + volume + ") failed: " + std::strerror(errno));
   for (const auto& server : servers) glfs_set_volfile_server(fs, "tcp", server.c_str(), 24007);
   glfs_set_logging(fs, options_.logFile.c_str(), options_.logLevel);
+  // The guards decide on what is on the bricks now: a cached stat or
+  // header (up to a second old, and racing other clients' changes) could
+  // show a deleted file as present or miss a new backing reference. The
+  // agent's reads are a few KiB of metadata; no client-side caching.
+  for (const char* xlator : {"*-md-cache", "*-quick-read", "*-io-cache", "*-read-ahead", "*-readdir-ahead",
+                             "*-open-behind", "*-nl-cache"}) {
+    glfs_set_xlator_option(fs, xlator, "pass-through", "true");
+  }
   const auto started = std::chrono::steady_clock::now();
   if (glfs_init(fs) != 0) {
     const int err = errno;

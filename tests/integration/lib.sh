@@ -24,9 +24,11 @@ require_lab() {
 georep() { gluster --mode=script volume geo-replication "$GDR_LAB_PRIMARY" "$GDR_LAB_SECONDARY_URL" "$@"; }
 
 # Sets a checkpoint, starts the session and waits until every worker has
-# completed it; stops the session afterwards.
+# completed it; stops the session afterwards. Like the agent's sync job, it
+# restarts the session once when last synced stays still for 45 s: after a
+# stop/start a worker here can sit in Changelog Crawl processing nothing.
 georep_checkpoint_sync() { # georep_checkpoint_sync TIMEOUT_SECONDS
-  local limit=$1 xml i
+  local limit=$1 xml i synced last_synced="" still=0 restarted=0
   georep stop >/dev/null 2>&1 || true
   georep config checkpoint now >/dev/null
   georep start >/dev/null
@@ -36,6 +38,15 @@ georep_checkpoint_sync() { # georep_checkpoint_sync TIMEOUT_SECONDS
     if grep -q '<checkpoint_completed>Yes' <<<"$xml" && ! grep -q '<checkpoint_completed>No' <<<"$xml"; then
       georep stop >/dev/null
       return 0
+    fi
+    synced=$(grep -o '<last_synced>[^<]*' <<<"$xml" | sort | tail -1)
+    if [ "$synced" = "$last_synced" ]; then still=$((still + 1)); else still=0; last_synced=$synced; fi
+    if [ "$still" -ge 45 ] && [ "$restarted" = 0 ]; then
+      echo "georep_checkpoint_sync: no progress for 45 s; restarting the session" >&2
+      georep stop >/dev/null 2>&1 || true
+      georep start >/dev/null
+      restarted=1
+      still=0
     fi
   done
   echo "$xml" >&2
