@@ -12,8 +12,11 @@
 #include "gfapi/glfs_volume.h"
 #include "gfapi/overlay_delete.h"
 #include "gluster/cli.h"
+#include "gluster/events.h"
+#include "gluster/georep_sync.h"
 #include "virt/libvirt_domain.h"
 #include "virt/vm_activity.h"
+#include "agent/events_server.h"
 #include "agent/https_server.h"
 #include "agent/job_store.h"
 #include "agent/logging.h"
@@ -40,11 +43,37 @@ int runAgent(const AgentConfig& config) {
   virt::LibvirtHypervisor hypervisor(config.libvirtUri);
   virt::VmActivity vmActivity;
   AgentServices services{jobs,       schema,     volumes, imageHeaders, glusterCli,
-                         hypervisor, vmActivity, config.overlayPrefixes};
+                         hypervisor, vmActivity, config.overlayPrefixes, config.eventsListen.has_value()};
   Registry registry;
   registerAllVerbs(registry, services);
   Dispatcher dispatcher(schema, registry);
   jobs.load();
+
+  // Gluster's events: a completed checkpoint wakes the sync jobs waiting
+  // for it (their status reading confirms it).
+  std::unique_ptr<EventsServer> events;
+  if (config.eventsListen) {
+    EventsServer::Options options;
+    options.host = config.eventsListen->host;
+    options.port = config.eventsListen->port;
+    options.token = config.eventsToken;
+    events = std::make_unique<EventsServer>(options, [&jobs](const std::string& body) {
+      const auto event = gluster::parseGlusterEvent(body);
+      if (!event) {
+        spdlog::warn("events: not a gluster event: {}", body.substr(0, 200));
+        return;
+      }
+      const size_t woken = jobs.nudge([&](const JobRecord& r) { return gluster::syncAwaitsEvent(r, *event); });
+      spdlog::debug("events: {} {} -> {}::{} brick {}: {} job(s) woken", event->name, event->primaryVolume,
+                    event->secondaryHost, event->secondaryVolume, event->brick, woken);
+    });
+    try {
+      events->start();
+    } catch (const std::exception& e) {
+      spdlog::critical("{}", e.what());
+      return 1;
+    }
+  }
 
   WorkerPool pool(config.workers, config.queue);
   RequestRunner runner(dispatcher, pool);
@@ -129,6 +158,7 @@ int runAgent(const AgentConfig& config) {
   io.run();
   if (shutdownThread.joinable()) shutdownThread.join();
   for (auto& server : httpsServers) server->StopListening();
+  if (events) events->stop();
   spdlog::info("gdr-agent stopped");
   spdlog::default_logger()->flush();
   return 0;

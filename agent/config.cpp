@@ -32,6 +32,7 @@ const char* const kUsage =
     "  --tls-key FILE       its private key (PEM)\n"
     "  --workers N          worker threads for blocking verbs (default 8)\n"
     "  --queue N            requests that may wait for a worker (default 64)\n"
+    "  --events-listen ADDR http://ADDR:PORT: receive gluster's events (webhook)\n"
     "  --help               this text\n"
     "  --version            the agent's version\n";
 
@@ -64,7 +65,23 @@ void setOption(AgentConfig& c, const std::string& key, const std::string& value,
   if (key == "listen") {
     if (!listenFresh) c.listen.clear();
     listenFresh = true;
-    c.listen.push_back(ListenAddress::parse(value));
+    ListenAddress address = ListenAddress::parse(value);
+    if (address.kind == ListenAddress::Kind::Http) {
+      throw std::invalid_argument("listen '" + value + "': JSON-RPC is served on unix:PATH or https://ADDR:PORT");
+    }
+    c.listen.push_back(address);
+  } else if (key == "events_listen") {
+    if (value.empty()) {
+      c.eventsListen.reset();
+    } else {
+      ListenAddress address = ListenAddress::parse(value);
+      if (address.kind != ListenAddress::Kind::Http) {
+        throw std::invalid_argument("events_listen '" + value + "': expected http://ADDR:PORT");
+      }
+      c.eventsListen = address;
+    }
+  } else if (key == "events_token") {
+    c.eventsToken = value;
   } else if (key == "state_dir") {
     c.stateDir = value;
   } else if (key == "log_file") {
@@ -119,21 +136,24 @@ ListenAddress ListenAddress::parse(const std::string& text) {
     }
     return a;
   }
-  if (text.rfind("https://", 0) == 0) {
-    a.kind = Kind::Https;
-    std::string rest = text.substr(8);
+  const bool https = text.rfind("https://", 0) == 0;
+  if (https || text.rfind("http://", 0) == 0) {
+    a.kind = https ? Kind::Https : Kind::Http;
+    std::string rest = text.substr(https ? 8 : 7);
     if (!rest.empty() && rest.back() == '/') rest.pop_back();
     std::string host, port;
     if (!rest.empty() && rest.front() == '[') {
       const auto close = rest.find(']');
       if (close == std::string::npos || rest.size() < close + 2 || rest[close + 1] != ':') {
-        throw std::invalid_argument("listen '" + text + "': expected https://[ADDR]:PORT");
+        throw std::invalid_argument("listen '" + text + "': expected http(s)://[ADDR]:PORT");
       }
       host = rest.substr(1, close - 1);
       port = rest.substr(close + 2);
     } else {
       const auto colon = rest.rfind(':');
-      if (colon == std::string::npos) throw std::invalid_argument("listen '" + text + "': expected https://ADDR:PORT");
+      if (colon == std::string::npos) {
+        throw std::invalid_argument("listen '" + text + "': expected http(s)://ADDR:PORT");
+      }
       host = rest.substr(0, colon);
       port = rest.substr(colon + 1);
     }
@@ -181,7 +201,7 @@ ParseOutcome parseAgentArgs(int argc, char** argv, AgentConfig& config, std::str
   static const std::map<std::string, std::string> flagToKey = {
       {"--listen", "listen"},       {"--state-dir", "state_dir"}, {"--log-file", "log_file"},
       {"--log-level", "log_level"}, {"--tls-cert", "tls_cert"},   {"--tls-key", "tls_key"},
-      {"--workers", "workers"},     {"--queue", "queue"}};
+      {"--workers", "workers"},     {"--queue", "queue"},         {"--events-listen", "events_listen"}};
   std::string configPath = kDefaultConfig;
   bool configNamed = false;
   std::vector<std::pair<std::string, std::string>> overrides;

@@ -2,19 +2,21 @@
 // gdr-agent's settings: the config file (/etc/gdr/agent.conf, "key = value"
 // lines, '#' comments), then command-line flags, which win.
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace gdr {
 
 struct ListenAddress {
-  enum class Kind { Unix, Https } kind;
+  enum class Kind { Unix, Https, Http } kind;
   std::string path;  // Unix
-  std::string host;  // Https: a numeric IPv4/IPv6 address
+  std::string host;  // Http(s): a numeric IPv4/IPv6 address
   int port = 0;
   std::string text;  // as written
 
-  // "unix:/run/gdr/agent.sock" or "https://127.0.0.1:54321"; throws
+  // "unix:/run/gdr/agent.sock", "https://127.0.0.1:54321" or
+  // "http://127.0.0.1:54322"; throws
   // std::invalid_argument with a readable message.
   static ListenAddress parse(const std::string& text);
 };
@@ -38,6 +40,10 @@ struct AgentConfig {
   std::chrono::seconds gfapiIdleTimeout{300};
   std::chrono::seconds glusterTimeout{120};  // one gluster CLI call
   std::string libvirtUri = "qemu:///system";
+  // Gluster's events API posts here (GEOREP_CHECKPOINT_COMPLETED wakes a
+  // sync job at once); unset: sync jobs poll only.
+  std::optional<ListenAddress> eventsListen;
+  std::string eventsToken;  // the bearer token given to gluster-eventsapi webhook-add
 };
 
 enum class ParseOutcome { Run, ExitOk };

@@ -1,8 +1,6 @@
 #include "agent/https_server.h"
 
-#include <arpa/inet.h>
 #include <microhttpd.h>
-#include <netinet/in.h>
 
 #include <spdlog/spdlog.h>
 
@@ -12,6 +10,7 @@
 #include <sstream>
 
 #include "agent/dispatcher.h"
+#include "agent/socket_address.h"
 #include "agent/worker_pool.h"
 
 namespace gdr {
@@ -76,19 +75,12 @@ bool HttpsServer::StartListening() {
   sockaddr_storage addr{};
   unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
   if (tls) flags |= MHD_USE_TLS;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
-  if (inet_pton(AF_INET, options_.host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(options_.port);
-  } else if (inet_pton(AF_INET6, options_.host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(options_.port);
-    flags |= MHD_USE_IPv6;
-  } else {
+  bool v6 = false;
+  if (!numericSocketAddress(options_.host, options_.port, addr, v6)) {
     lastError_ = "https listener: '" + options_.host + "' is not a numeric address";
     return false;
   }
+  if (v6) flags |= MHD_USE_IPv6;
 
   auto handler = [](void* cls, MHD_Connection* connection, const char* url, const char* method, const char*,
                     const char* upload_data, size_t* upload_data_size, void** con_cls) -> MHD_Result {

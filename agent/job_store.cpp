@@ -24,6 +24,11 @@ std::int64_t nowSeconds() {
       .count();
 }
 
+std::int64_t nowMilliseconds() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 bool JobRecord::terminal() const { return state == kJobDone || state == kJobFailed || state == kJobAborted; }
 
 Json::Value JobRecord::toJson() const {
@@ -75,6 +80,7 @@ struct JobStore::Entry {
   std::thread thread;
   std::atomic<bool> abortRequested{false};
   std::atomic<bool> finished{false};
+  std::atomic<bool> nudged{false};
 };
 
 class JobStore::Control : public JobControl {
@@ -106,8 +112,12 @@ class JobStore::Control : public JobControl {
 
   bool waitFor(std::chrono::milliseconds duration) override {
     std::unique_lock<std::mutex> lock(store_.mutex_);
-    return store_.wake_.wait_for(lock, duration, [this] { return store_.stopping_ || entry_->abortRequested; });
+    store_.wake_.wait_for(lock, duration,
+                          [this] { return store_.stopping_ || entry_->abortRequested || entry_->nudged; });
+    return store_.stopping_ || entry_->abortRequested;
   }
+
+  bool takeNudge() override { return entry_->nudged.exchange(false); }
 
  private:
   JobStore& store_;
@@ -326,6 +336,20 @@ JobRecord JobStore::abort(const std::string& id) {
   wake_.notify_all();
   spdlog::info("job {} abort requested in state {}", id, entry->record.state);
   return entry->record;
+}
+
+size_t JobStore::nudge(const std::function<bool(const JobRecord&)>& matches) {
+  size_t count = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& [id, entry] : jobs_) {
+      if (entry->finished || entry->record.terminal() || !matches(entry->record)) continue;
+      entry->nudged = true;
+      ++count;
+    }
+  }
+  if (count > 0) wake_.notify_all();
+  return count;
 }
 
 void JobStore::stop(std::chrono::milliseconds timeout) {

@@ -63,8 +63,11 @@ class JobControl {
   // The agent is stopping: persist and return without finishing; the job
   // is recovered at the next start.
   virtual bool stopRequested() const = 0;
-  // Sleeps up to `duration`; returns true early when abort or stop is requested.
+  // Sleeps up to `duration`; returns early when abort or stop is requested
+  // (then true) or when the job is nudged (then false).
   virtual bool waitFor(std::chrono::milliseconds duration) = 0;
+  // Whether the job was nudged since the last call; clears the mark.
+  virtual bool takeNudge() = 0;
 };
 
 class JobRunner {
@@ -102,6 +105,11 @@ class JobStore {
   // Throws NoSuchJob, JobNotActive (already finished), AbortNotSupported.
   JobRecord abort(const std::string& id);
 
+  // Wakes the running jobs whose record matches (an outside event may have
+  // moved them on, e.g. gluster reporting a checkpoint completed). Returns
+  // how many were nudged.
+  size_t nudge(const std::function<bool(const JobRecord&)>& matches);
+
   // Asks every running job to stop, waits up to `timeout` for them, and
   // persists their state. Idempotent.
   void stop(std::chrono::milliseconds timeout);
@@ -128,5 +136,6 @@ class JobStore {
 };
 
 std::int64_t nowSeconds();
+std::int64_t nowMilliseconds();
 
 }  // namespace gdr

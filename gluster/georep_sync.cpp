@@ -59,6 +59,18 @@ GeoRepSyncSpec GeoRepSyncSpec::fromJson(const Json::Value& d) {
   return s;
 }
 
+bool syncAwaitsEvent(const JobRecord& record, const GlusterEvent& event) {
+  if (record.type != kGeoRepSyncJobType || record.terminal() || event.name != kCheckpointCompletedEvent) return false;
+  if (record.details["volumeName"].asString() != event.primaryVolume ||
+      record.details["remoteVolumeName"].asString() != event.secondaryVolume) {
+    return false;
+  }
+  // Host names may be spelled differently (name or address): compared only
+  // by volume. A completion of an older checkpoint is not ours.
+  const Json::Value& ours = record.details["checkpointTime"];
+  return !(ours.isIntegral() && event.checkpointTime && !sameTime(*event.checkpointTime, ours.asInt64()));
+}
+
 JobRecord newGeoRepSyncRecord(const GeoRepSyncSpec& spec) {
   JobRecord r;
   r.type = kGeoRepSyncJobType;
@@ -141,11 +153,14 @@ void GeoRepSyncJob::run(JobControl& job) {
   int restarts = start.details.get("sessionRestarts", 0).asInt();
   auto lastMove = std::chrono::steady_clock::now();
   auto lastTouch = std::chrono::steady_clock::time_point{};
+  auto nextRead = std::chrono::steady_clock::time_point{};
+  int events = start.details.get("eventsReceived", 0).asInt();
+  constexpr auto kTouchInterval = std::chrono::seconds(5);
   for (;;) {
     if (job.stopRequested()) return;  // resumed after the restart
     if (job.abortRequested()) return finish(kJobAborted, std::nullopt);
-    const auto now = std::chrono::steady_clock::now();
-    if (now - lastTouch > std::chrono::seconds(5)) {
+    auto now = std::chrono::steady_clock::now();
+    if (now - lastTouch >= kTouchInterval) {
       try {
         touch_(primaryNodes, spec.volume);
       } catch (const std::exception& e) {
@@ -153,6 +168,23 @@ void GeoRepSyncJob::run(JobControl& job) {
       }
       lastTouch = now;
     }
+    // A gluster event says a worker completed a checkpoint: read now
+    // rather than at the next poll.
+    const bool nudged = job.takeNudge();
+    if (nudged) {
+      ++events;
+      job.update([&](JobRecord& r) { r.details["eventsReceived"] = events; });
+    }
+    if (!nudged && now < nextRead) {
+      if (nowSeconds() > deadline) {
+        return finish(kJobFailed, AgentError(Code::GeoRepSyncTimeout, "checkpoint of " + session +
+                                                                          " not completed within " +
+                                                                          std::to_string(spec.timeout.count()) + " s"));
+      }
+      job.waitFor(std::chrono::duration_cast<std::chrono::milliseconds>(std::min(nextRead, lastTouch + kTouchInterval) - now));
+      continue;
+    }
+    nextRead = now + spec.pollInterval;
     std::optional<AgentError> readError;
     SyncAssessment a;
     try {
@@ -173,7 +205,10 @@ void GeoRepSyncJob::run(JobControl& job) {
         return finish(kJobFailed, AgentError(Code::GeoRepWorkerFaulty, "geo-replication worker " + *a.badWorker +
                                                                            " in session " + session));
       }
-      if (a.complete) return finish(kJobDone, std::nullopt);
+      if (a.complete) {
+        job.update([&](JobRecord& r) { r.details["checkpointCompletedAt"] = Json::Int64(nowMilliseconds()); });
+        return finish(kJobDone, std::nullopt);
+      }
       if (a.lastSynced != lastProgress || a.active == 0) {
         lastProgress = a.lastSynced;
         lastMove = now;
@@ -205,7 +240,6 @@ void GeoRepSyncJob::run(JobControl& job) {
                                                std::to_string(spec.timeout.count()) + " s" +
                                                (readError ? std::string(" (last error: ") + readError->what() + ")" : "")));
     }
-    job.waitFor(spec.pollInterval);
   }
 }
 

@@ -10,6 +10,7 @@
 
 #include "agent/job_store.h"
 #include "gluster/cli.h"
+#include "gluster/events.h"
 #include "gluster/georep_xml.h"
 
 namespace gdr::gluster {
@@ -53,6 +54,10 @@ class GeoRepSyncJob : public JobRunner {
   GlusterCli& cli_;
   RootToucher touch_;
 };
+
+// Whether `event` may concern the sync job `record` (a gluster event names
+// the session's volumes and the checkpoint it completed). Pure.
+bool syncAwaitsEvent(const JobRecord& record, const GlusterEvent& event);
 
 // A fresh job record (state INIT) for `spec`.
 JobRecord newGeoRepSyncRecord(const GeoRepSyncSpec& spec);

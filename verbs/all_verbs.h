@@ -33,6 +33,7 @@ struct AgentServices {
   virt::Hypervisor& hypervisor;
   virt::VmActivity& vmActivity;
   std::vector<std::string> overlayPrefixes = {};
+  bool glusterEvents = false;  // gluster's events reach the agent (sync jobs may poll slowly)
 };
 
 void registerHostVerbs(Registry& registry, AgentServices& services);

@@ -151,7 +151,10 @@ void registerGlusterVolumeVerbs(Registry& registry, AgentServices& services) {
     spec.timeout = std::chrono::seconds(p["timeout"].asInt64());
     spec.stopAfter = p["stopAfter"].asBool();
     spec.stallTimeout = std::chrono::seconds(p["stallTimeout"].asInt64());
-    spec.pollInterval = std::chrono::milliseconds(static_cast<long long>(p["pollInterval"].asDouble() * 1000));
+    // With gluster's events arriving, completion is pushed: a slow poll is
+    // only the safety net and spares glusterd.
+    const double poll = p.isMember("pollInterval") ? p["pollInterval"].asDouble() : services.glusterEvents ? 10 : 1;
+    spec.pollInterval = std::chrono::milliseconds(static_cast<long long>(poll * 1000));
     // One sync per session at a time.
     for (const auto& job : services.jobs.list()) {
       if (job.type == gluster::kGeoRepSyncJobType && !job.terminal() &&

@@ -64,6 +64,23 @@ TEST(Config, ListenAddresses) {
   EXPECT_THROW(ListenAddress::parse("https://127.0.0.1:70000"), std::invalid_argument);
   EXPECT_THROW(ListenAddress::parse("https://127.0.0.1"), std::invalid_argument);
   EXPECT_THROW(ListenAddress::parse("tcp://127.0.0.1:1"), std::invalid_argument);
+  EXPECT_EQ(ListenAddress::parse("http://127.0.0.1:54322/").kind, ListenAddress::Kind::Http);
+}
+
+TEST(Config, EventsListener) {
+  AgentConfig c;
+  EXPECT_FALSE(c.eventsListen);
+  applyConfigText("events_listen = http://127.0.0.1:54322\nevents_token = s3cret\n", "agent.conf", c);
+  ASSERT_TRUE(c.eventsListen);
+  EXPECT_EQ(c.eventsListen->host, "127.0.0.1");
+  EXPECT_EQ(c.eventsListen->port, 54322);
+  EXPECT_EQ(c.eventsToken, "s3cret");
+  applyConfigText("events_listen =\n", "agent.conf", c);
+  EXPECT_FALSE(c.eventsListen);
+  // RPC is never served in the clear; events only over plain http.
+  EXPECT_THROW(applyConfigText("listen = http://127.0.0.1:1\n", "agent.conf", c), std::invalid_argument);
+  EXPECT_THROW(applyConfigText("events_listen = https://127.0.0.1:1\n", "agent.conf", c), std::invalid_argument);
+  EXPECT_THROW(applyConfigText("events_listen = unix:/run/x.sock\n", "agent.conf", c), std::invalid_argument);
 }
 
 TEST(Config, HelpAndVersion) {

@@ -13,6 +13,7 @@
 #include "agent/errors.h"
 #include "agent/job_store.h"
 #include "gluster/cli.h"
+#include "gluster/events.h"
 #include "gluster/georep_sync.h"
 #include "gluster/georep_xml.h"
 
@@ -108,6 +109,61 @@ TEST(GeoRepXml, ConfigEnvelopeAndErrors) {
   EXPECT_EQ(parseGlusterTime("N/A"), std::nullopt);
   EXPECT_EQ(parseGlusterTime("2026-11-23 02:33:06"), kCheckpoint);
   EXPECT_EQ(parseGlusterTime("yesterday"), std::nullopt);
+}
+
+TEST(GlusterEvents, ParsesACheckpointCompletion) {
+  const auto e = parseGlusterEvent(fixture("event-checkpoint-completed.json"));
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->name, kCheckpointCompletedEvent);
+  EXPECT_EQ(e->primaryVolume, "gdr-primary");
+  EXPECT_EQ(e->secondaryHost, "127.0.0.2");
+  EXPECT_EQ(e->secondaryVolume, "gdr-secondary");
+  EXPECT_EQ(e->brick, "/var/lib/gdr-lab/bricks/gdr-primary");
+  EXPECT_EQ(e->checkpointTime, kCheckpoint);
+  EXPECT_EQ(e->checkpointCompletionTime, kCheckpoint + 4);
+  EXPECT_EQ(e->ts, kCheckpoint + 4);
+}
+
+TEST(GlusterEvents, LegacyKeysAndNumbersGiveTheSameResult) {
+  const auto e = parseGlusterEvent(fixture("event-checkpoint-completed-legacy.json"));
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->primaryVolume, "gdr-primary");
+  EXPECT_EQ(e->secondaryHost, "127.0.0.2");  // the user is not part of the host
+  EXPECT_EQ(e->secondaryVolume, "gdr-secondary");
+  EXPECT_EQ(e->checkpointTime, kCheckpoint);
+}
+
+TEST(GlusterEvents, RejectsWhatIsNotAnEvent) {
+  EXPECT_FALSE(parseGlusterEvent(""));
+  EXPECT_FALSE(parseGlusterEvent("not json"));
+  EXPECT_FALSE(parseGlusterEvent("[1, 2]"));
+  EXPECT_FALSE(parseGlusterEvent(R"({"message": {}})"));
+  const auto bare = parseGlusterEvent(R"({"event": "VOLUME_START", "message": {"name": "v", "checkpoint_time": "x1"}})");
+  ASSERT_TRUE(bare);
+  EXPECT_EQ(bare->name, "VOLUME_START");
+  EXPECT_FALSE(bare->checkpointTime);
+}
+
+TEST(GlusterEvents, ASyncJobAwaitsOnlyItsSessionsCheckpoint) {
+  GeoRepSyncSpec spec;
+  spec.volume = "gdr-primary";
+  spec.remote = Remote{"127.0.0.2", "gdr-secondary"};
+  JobRecord r = newGeoRepSyncRecord(spec);
+  auto event = *parseGlusterEvent(fixture("event-checkpoint-completed.json"));
+  EXPECT_TRUE(syncAwaitsEvent(r, event));  // checkpoint not yet recorded
+  r.details["checkpointTime"] = Json::Int64(kCheckpoint);
+  EXPECT_TRUE(syncAwaitsEvent(r, event));
+  r.details["checkpointTime"] = Json::Int64(kCheckpoint + 60);
+  EXPECT_FALSE(syncAwaitsEvent(r, event));  // an older checkpoint's completion
+  r.details["checkpointTime"] = Json::Int64(kCheckpoint);
+  event.name = "GEOREP_CONFIG_SET";
+  EXPECT_FALSE(syncAwaitsEvent(r, event));
+  event.name = kCheckpointCompletedEvent;
+  event.primaryVolume = "other";
+  EXPECT_FALSE(syncAwaitsEvent(r, event));
+  event.primaryVolume = "gdr-primary";
+  r.state = kJobDone;
+  EXPECT_FALSE(syncAwaitsEvent(r, event));
 }
 
 // Answers gluster commands from recorded output; status readings come
@@ -275,6 +331,40 @@ TEST_F(GeoRepSyncTest, AStartThatFailsOtherwiseFailsTheJob) {
   EXPECT_EQ(r.state, kJobFailed);
   ASSERT_TRUE(r.error);
   EXPECT_EQ(r.error->code, 4200) << r.error->message;
+}
+
+TEST_F(GeoRepSyncTest, ACheckpointEventTriggersAReadingAtOnce) {
+  // Read before the loop, at its first reading, then only when nudged.
+  runner_.statusReadings = {fixture("georep-status-checkpoint-pending.xml"),
+                            fixture("georep-status-checkpoint-pending.xml"),
+                            fixture("georep-status-checkpoint-completed.xml")};
+  JobStore store(dir_, 3600s);
+  GlusterCli cli(runner_, 5s);
+  GeoRepSyncSpec spec;
+  spec.volume = "gdr-primary";
+  spec.remote = Remote{"127.0.0.2", "gdr-secondary"};
+  spec.pollInterval = 60s;  // only the event can end this job in time
+  const std::string id =
+      store.start(newGeoRepSyncRecord(spec), std::make_unique<GeoRepSyncJob>(cli, [](const auto&, const auto&) {}))
+          .id;
+  const auto event = parseGlusterEvent(fixture("event-checkpoint-completed.json"));
+  ASSERT_TRUE(event);
+  // Wait for the first reading (the pending one), then deliver the event.
+  for (int i = 0; i < 500 && store.get(id).state != "SYNCING"; ++i) std::this_thread::sleep_for(10ms);
+  std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(store.get(id).state, "SYNCING");
+  GlusterEvent other = *event;
+  other.secondaryVolume = "another-secondary";
+  EXPECT_EQ(store.nudge([&](const JobRecord& r) { return syncAwaitsEvent(r, other); }), 0u);
+  EXPECT_EQ(store.nudge([&](const JobRecord& r) { return syncAwaitsEvent(r, *event); }), 1u);
+  JobRecord r = store.get(id);
+  for (int i = 0; i < 500 && !r.terminal(); ++i) {
+    std::this_thread::sleep_for(10ms);
+    r = store.get(id);
+  }
+  EXPECT_EQ(r.state, kJobDone) << (r.error ? r.error->message : "");
+  EXPECT_EQ(r.details["eventsReceived"].asInt(), 1);
+  EXPECT_TRUE(r.details["checkpointCompletedAt"].isIntegral());
 }
 
 TEST_F(GeoRepSyncTest, FaultyWorkerFailsNamingIt) {

@@ -227,5 +227,54 @@ TEST_F(JobStoreTest, RunnerExceptionFailsTheJobWithItsCode) {
   EXPECT_EQ(r.error->message, "blockCommit vda: gone");
 }
 
+// A job that sleeps long between looks and counts the nudges that woke it.
+class SleepyJob : public JobRunner {
+ public:
+  void run(JobControl& job) override {
+    job.update([](JobRecord& r) { r.state = "WAITING"; });
+    while (!job.abortRequested() && !job.stopRequested()) {
+      const auto before = std::chrono::steady_clock::now();
+      const bool stopping = job.waitFor(60s);
+      if (stopping) break;
+      if (job.takeNudge()) {
+        EXPECT_FALSE(job.takeNudge());  // taking it clears it
+        const auto slept = std::chrono::steady_clock::now() - before;
+        job.update([&](JobRecord& r) {
+          r.details["nudges"] = r.details.get("nudges", 0).asInt() + 1;
+          r.details["wokeEarly"] = slept < 30s;
+        });
+      }
+    }
+    job.update([](JobRecord& r) { r.state = kJobAborted; });
+  }
+};
+
+TEST_F(JobStoreTest, NudgeWakesOnlyTheMatchingRunningJobs) {
+  JobStore store(dir_, 3600s);
+  JobRecord a;
+  a.type = "sleepy";
+  a.state = "INIT";
+  a.details["session"] = "one";
+  JobRecord b = a;
+  b.details["session"] = "two";
+  const std::string idA = store.start(a, std::make_unique<SleepyJob>()).id;
+  const std::string idB = store.start(b, std::make_unique<SleepyJob>()).id;
+  waitForState(store, idA, "WAITING");
+  waitForState(store, idB, "WAITING");
+  auto isOne = [](const JobRecord& r) { return r.details["session"] == "one"; };
+  EXPECT_EQ(store.nudge(isOne), 1u);
+  for (int i = 0; i < 1000 && store.get(idA).details.get("nudges", 0).asInt() == 0; ++i) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(store.get(idA).details.get("nudges", 0).asInt(), 1);
+  EXPECT_TRUE(store.get(idA).details["wokeEarly"].asBool());
+  EXPECT_EQ(store.get(idB).details.get("nudges", 0).asInt(), 0);
+  store.abort(idA);
+  waitForState(store, idA, kJobAborted);
+  EXPECT_EQ(store.nudge(isOne), 0u);  // finished jobs are not nudged
+  store.abort(idB);
+  waitForState(store, idB, kJobAborted);
+}
+
 }  // namespace
 }  // namespace gdr
