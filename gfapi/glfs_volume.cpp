@@ -41,6 +41,16 @@ using DirPtr = std::unique_ptr<glfs_fd_t, DirClose>;
   throw AgentError(code, what + " '" + path + "': " + std::strerror(err), data);
 }
 
+// A read of a file that is open failed. ENOENT/ESTALE here means a shard
+// this client remembers was replaced (geo-replication resends a shard as a
+// new file): an I/O error, so the pool retries on a fresh connection.
+[[noreturn]] void readError(const std::string& path, int err) {
+  Json::Value data;
+  data["path"] = path;
+  data["errno"] = err;
+  throw AgentError(Code::GfapiIOError, "cannot read '" + path + "': " + std::strerror(err), data);
+}
+
 EntryInfo toEntry(const struct stat& st) {
   EntryInfo e;
   if (S_ISREG(st.st_mode)) {
@@ -89,15 +99,7 @@ class Connection : public Volume {
     struct stat st {};
     if (!walk(path, object, st)) return std::nullopt;
     EntryInfo info = toEntry(st);
-    unsigned char handle[GFAPI_HANDLE_LENGTH];
-    if (glfs_h_extract_handle(object.get(), handle, sizeof handle) == GFAPI_HANDLE_LENGTH) {
-      static const char* hex = "0123456789abcdef";
-      for (int i = 0; i < GFAPI_HANDLE_LENGTH; ++i) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) info.gfid += '-';
-        info.gfid += hex[handle[i] >> 4];
-        info.gfid += hex[handle[i] & 15];
-      }
-    }
+    info.gfid = gfidOf(object.get());
     return info;
   }
 
@@ -112,7 +114,7 @@ class Connection : public Volume {
     size_t got = 0;
     while (got < length) {
       const ssize_t n = glfs_pread(fd.get(), buffer.data() + got, length - got, static_cast<off_t>(got), 0, nullptr);
-      if (n < 0) ioError("cannot read", volpath::join(path), errno);
+      if (n < 0) readError(volpath::join(path), errno);
       if (n == 0) break;
       got += static_cast<size_t>(n);
     }
@@ -133,7 +135,7 @@ class Connection : public Volume {
     while (done < length) {
       const size_t want = static_cast<size_t>(std::min<std::uint64_t>(buffer.size(), length - done));
       const ssize_t n = glfs_pread(fd.get(), buffer.data(), want, static_cast<off_t>(offset + done), 0, nullptr);
-      if (n < 0) ioError("cannot read", volpath::join(path), errno);
+      if (n < 0) readError(volpath::join(path), errno);
       if (n == 0) break;
       sink(buffer.data(), static_cast<size_t>(n));
       done += static_cast<std::uint64_t>(n);
@@ -206,6 +208,58 @@ class Connection : public Volume {
     return sharded;
   }
 
+  size_t markForGeoRepResync(const volpath::Components& path) override {
+    const SetFsPid setFsPid = findSetFsPid();
+    if (!setFsPid) {
+      throw AgentError(Code::ReadOnlyBypassUnavailable,
+                       "this libgfapi has no glfs_setfspid (GFAPI_PRIVATE_6.1): cannot reach a file's shards");
+    }
+    const std::string text = volpath::join(path);
+    ObjectPtr object;
+    struct stat st {};
+    if (!walk(path, object, st)) ioError("cannot open", text, ENOENT);
+    if (!S_ISREG(st.st_mode)) ioError("cannot mark", text, EINVAL);
+    const std::uint64_t size = static_cast<std::uint64_t>(st.st_size);  // the logical size, through the shard layer
+    const std::string gfid = gfidOf(object.get());
+    // Shards and their xattrs are visible to internal clients only.
+    setFsPid(fs_, -1);
+    struct Restore {
+      SetFsPid set;
+      glfs_t* fs;
+      ~Restore() { set(fs, 0); }
+    } restore{setFsPid, fs_};
+    auto mark = [&](glfs_object* target, const std::string& what) {
+      if (glfs_h_setxattrs(fs_, target, "glusterfs.geo-rep.trigger-sync", "1", 1, 0) != 0) {
+        ioError("cannot mark for geo-replication", what, errno);
+      }
+    };
+    mark(object.get(), text);
+    size_t marked = 1;
+    unsigned char value[8];
+    if (glfs_h_getxattrs(fs_, object.get(), "trusted.glusterfs.shard.block-size", value, sizeof value) != 8) {
+      return marked;  // not sharded
+    }
+    std::uint64_t blockSize = 0;
+    for (unsigned char byte : value) blockSize = blockSize << 8 | byte;  // network byte order
+    if (blockSize == 0) return marked;
+    struct stat dirStat {};
+    ObjectPtr shards(glfs_h_lookupat(fs_, nullptr, ".shard", &dirStat, 0));
+    if (!shards) ioError("cannot open", ".shard", errno);
+    for (std::uint64_t index = 1; index * blockSize < size; ++index) {
+      const std::string name = gfid + "." + std::to_string(index);
+      struct stat shardStat {};
+      errno = 0;
+      ObjectPtr shard(glfs_h_lookupat(fs_, shards.get(), name.c_str(), &shardStat, 0));
+      if (!shard) {
+        if (errno == ENOENT) continue;  // a hole: never written, nothing to send
+        ioError("cannot look up", ".shard/" + name, errno ? errno : EIO);
+      }
+      mark(shard.get(), ".shard/" + name);
+      ++marked;
+    }
+    return marked;
+  }
+
   void touch(const volpath::Components& path) override {
     const std::string text = "/" + volpath::join(path);
     struct timespec times[2];
@@ -215,6 +269,20 @@ class Connection : public Volume {
   }
 
  private:
+  // The object's gluster id as text ("" when it cannot be read).
+  static std::string gfidOf(glfs_object* object) {
+    unsigned char handle[GFAPI_HANDLE_LENGTH];
+    if (glfs_h_extract_handle(object, handle, sizeof handle) != GFAPI_HANDLE_LENGTH) return "";
+    static const char* hex = "0123456789abcdef";
+    std::string out;
+    for (int i = 0; i < GFAPI_HANDLE_LENGTH; ++i) {
+      if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+      out += hex[handle[i] >> 4];
+      out += hex[handle[i] & 15];
+    }
+    return out;
+  }
+
   // Looks up each component under the previous one with follow = 0. False
   // when a component is absent.
   bool walk(const volpath::Components& path, ObjectPtr& object, struct stat& st) {

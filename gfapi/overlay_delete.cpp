@@ -190,9 +190,11 @@ Json::Value fileStat(Volume& volume, const std::string& path) {
   return out;
 }
 
-Json::Value fileChecksum(Volume& volume, const std::string& path, std::uint64_t offset,
-                         std::optional<std::uint64_t> length) {
-  const Components parts = volpath::split(path);
+namespace {
+
+// The entry at `path`; throws FileNotFound when absent and NotRegularFile
+// ("... is a directory, not `what`") when it is not a regular file.
+EntryInfo regularFile(Volume& volume, const Components& parts, const std::string& path, const char* what) {
   const auto entry = volume.lookup(parts);
   if (!entry) {
     Json::Value data;
@@ -200,48 +202,83 @@ Json::Value fileChecksum(Volume& volume, const std::string& path, std::uint64_t 
     throw AgentError(Code::FileNotFound, "no such file: " + path, data);
   }
   if (entry->type != EntryInfo::Type::Regular) {
-    throw AgentError(Code::NotRegularFile, "'" + path + "' is a " + typeName(entry->type) + ", not a file");
+    throw AgentError(Code::NotRegularFile, "'" + path + "' is a " + typeName(entry->type) + ", not " + what);
   }
+  return *entry;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::uint64_t, std::uint64_t>> sampleRanges(std::uint64_t fileSize, const Sampling& sampling) {
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
+  const std::uint64_t length = std::min(sampling.length, sampling.stride);
+  // 4 KiB-aligned positions inside a stride where a whole range fits.
+  const std::uint64_t positions = (sampling.stride - length) / 4096 + 1;
+  for (std::uint64_t i = 0, start = 0; start < fileSize; ++i, start += sampling.stride) {
+    // A multiplicative hash spreads the positions over the stride.
+    const std::uint64_t at = start + (i * 2654435761u) % positions * 4096;
+    if (at >= fileSize) {
+      ranges.emplace_back(start, std::min(length, fileSize - start));  // a short last stride
+    } else {
+      ranges.emplace_back(at, std::min(length, fileSize - at));
+    }
+  }
+  return ranges;
+}
+
+Json::Value fileChecksum(Volume& volume, const std::string& path, std::uint64_t offset,
+                         std::optional<std::uint64_t> length, std::optional<Sampling> sampling) {
+  const Components parts = volpath::split(path);
+  const EntryInfo entry = regularFile(volume, parts, path, "a file");
   std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  const std::uint64_t bytes =
-      volume.readRange(parts, offset, length.value_or(UINT64_MAX - offset),
-                       [&](const char* data, size_t n) { EVP_DigestUpdate(ctx.get(), data, n); });
-  unsigned char digest[EVP_MAX_MD_SIZE];
+  auto digest = [&](const char* data, size_t n) { EVP_DigestUpdate(ctx.get(), data, n); };
+  std::uint64_t bytes = 0;
+  Json::Value out;
+  out["path"] = path;
+  if (sampling) {
+    const auto ranges = sampleRanges(entry.size, *sampling);
+    for (const auto& [at, n] : ranges) bytes += volume.readRange(parts, at, n, digest);
+    out["ranges"] = Json::UInt64(ranges.size());
+    out["sampleStride"] = Json::UInt64(sampling->stride);
+    out["sampleLength"] = Json::UInt64(sampling->length);
+  } else {
+    bytes = volume.readRange(parts, offset, length.value_or(UINT64_MAX - offset), digest);
+    out["offset"] = Json::UInt64(offset);
+  }
+  unsigned char sum[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest, &size);
+  EVP_DigestFinal_ex(ctx.get(), sum, &size);
   static const char* hex = "0123456789abcdef";
   std::string text;
   for (unsigned int i = 0; i < size; ++i) {
-    text += hex[digest[i] >> 4];
-    text += hex[digest[i] & 15];
+    text += hex[sum[i] >> 4];
+    text += hex[sum[i] & 15];
   }
-  Json::Value out;
-  out["path"] = path;
-  out["offset"] = Json::UInt64(offset);
   out["bytes"] = Json::UInt64(bytes);
   out["sha256"] = text;
   return out;
 }
 
+Json::Value markForGeoRepResync(Volume& volume, const std::string& path) {
+  const Components parts = volpath::split(path);
+  const EntryInfo entry = regularFile(volume, parts, path, "a file");
+  Json::Value out;
+  out["path"] = path;
+  out["marked"] = Json::UInt64(volume.markForGeoRepResync(parts));
+  return out;
+}
+
 Json::Value imageInfo(Volume& volume, const std::string& path) {
   const Components parts = volpath::split(path);
-  const auto entry = volume.lookup(parts);
-  if (!entry) {
-    Json::Value data;
-    data["path"] = path;
-    throw AgentError(Code::FileNotFound, "no such file: " + path, data);
-  }
-  if (entry->type != EntryInfo::Type::Regular) {
-    throw AgentError(Code::NotRegularFile, "'" + path + "' is a " + typeName(entry->type) + ", not an image");
-  }
+  const EntryInfo entry = regularFile(volume, parts, path, "an image");
   const auto header = readHeader(volume, parts);
   Json::Value out;
   out["path"] = path;
-  out["actualSize"] = Json::UInt64(entry->size);
+  out["actualSize"] = Json::UInt64(entry.size);
   if (!header) {
     out["format"] = "raw";
-    out["virtualSize"] = Json::UInt64(entry->size);
+    out["virtualSize"] = Json::UInt64(entry.size);
     out["backingFile"] = Json::Value();
     return out;
   }

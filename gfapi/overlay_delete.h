@@ -50,10 +50,26 @@ Json::Value deleteOverlays(Volume& volume, const OverlayDeleteRequest& request);
 // {path, type, size, mtime, mode, gfid}; throws FileNotFound when absent.
 Json::Value fileStat(Volume& volume, const std::string& path);
 
+// A sparse sample of a file: one range of `length` bytes in every
+// `stride` bytes, at an offset inside each stride that changes from one
+// stride to the next (the same on every call, so two copies are sampled
+// alike). One range per stride catches a piece of the file that is missing
+// as a whole, e.g. a shard that arrived empty. Pure.
+struct Sampling {
+  std::uint64_t stride = 4 << 20;
+  std::uint64_t length = 64 << 10;
+};
+std::vector<std::pair<std::uint64_t, std::uint64_t>> sampleRanges(std::uint64_t fileSize, const Sampling& sampling);
+
 // {path, offset, bytes, sha256 (hex)} of `length` bytes from `offset`
-// (to the end of the file when absent).
+// (to the end of the file when absent); with `sampling`, of the sampled
+// ranges of the whole file, in order ({path, bytes, ranges, sha256}).
 Json::Value fileChecksum(Volume& volume, const std::string& path, std::uint64_t offset,
-                         std::optional<std::uint64_t> length);
+                         std::optional<std::uint64_t> length, std::optional<Sampling> sampling = std::nullopt);
+
+// {path, marked}: the file and its shards marked for geo-replication to
+// send again; throws FileNotFound / NotRegularFile.
+Json::Value markForGeoRepResync(Volume& volume, const std::string& path);
 
 // {path, format ("qcow2"|"raw"), virtualSize, clusterSize, backingFile};
 // raw files report their size as virtual size.

@@ -56,6 +56,11 @@ class Volume {
 
   // Sets the modification time of `path` (the root when empty) to now.
   virtual void touch(const volpath::Components& path) = 0;
+
+  // Marks the file at `path`, and on a sharded volume each of its shards,
+  // for geo-replication to send again (gluster's
+  // glusterfs.geo-rep.trigger-sync). Returns how many objects were marked.
+  virtual size_t markForGeoRepResync(const volpath::Components& path) = 0;
 };
 
 }  // namespace gdr::gfapi

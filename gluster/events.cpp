@@ -50,6 +50,15 @@ std::optional<GlusterEvent> parseGlusterEvent(const std::string& body) {
     e.secondaryHost = text(m, "secondary_host", "slave_host");
     e.secondaryVolume = text(m, "secondary_volume", "slave_volume");
     e.brick = text(m, "brick_path", "brick_path");
+    // Session-level events (GEOREP_START, _STOP, _CONFIG_SET) name the
+    // session as primary = VOLUME, secondary = [USER@]HOST::VOLUME.
+    if (e.primaryVolume.empty()) e.primaryVolume = text(m, "primary", "master");
+    const std::string secondary = text(m, "secondary", "slave");
+    const auto sep = secondary.find("::");
+    if (e.secondaryVolume.empty() && sep != std::string::npos) {
+      e.secondaryHost = secondary.substr(0, sep);
+      e.secondaryVolume = secondary.substr(sep + 2);
+    }
     const auto at = e.secondaryHost.rfind('@');
     if (at != std::string::npos) e.secondaryHost = e.secondaryHost.substr(at + 1);
     e.checkpointTime = number(m, "checkpoint_time");

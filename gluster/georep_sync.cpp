@@ -30,6 +30,12 @@ SyncAssessment assessSync(const std::vector<GeoRepWorker>& workers, std::int64_t
     if (w.checkpointCompleted == "Yes" && sameTime(w.checkpointTime, checkpointTime)) ++a.completed;
   }
   a.complete = !a.badWorker && a.active > 0 && a.completed == a.active;
+  a.idleInChangelogCrawl = a.active > 0 && !a.badWorker;
+  for (const auto& w : workers) {
+    if (normalizeStatus(w.status) != "Active") continue;
+    const bool idle = w.crawlStatus == "Changelog Crawl" && w.entry == 0 && w.data == 0 && w.meta == 0;
+    a.idleInChangelogCrawl = a.idleInChangelogCrawl && idle;
+  }
   return a;
 }
 
@@ -43,6 +49,7 @@ Json::Value GeoRepSyncSpec::toJson() const {
   d["stopAfter"] = stopAfter;
   d["stallTimeout"] = Json::Int64(stallTimeout.count());
   d["pollInterval"] = Json::Int64(pollInterval.count());
+  d["idleStallTimeout"] = Json::Int64(idleStallTimeout.count());
   return d;
 }
 
@@ -56,6 +63,7 @@ GeoRepSyncSpec GeoRepSyncSpec::fromJson(const Json::Value& d) {
   s.stopAfter = d.get("stopAfter", true).asBool();
   s.stallTimeout = std::chrono::seconds(d.get("stallTimeout", 120).asInt64());
   s.pollInterval = std::chrono::milliseconds(d.get("pollInterval", 1000).asInt64());
+  s.idleStallTimeout = std::chrono::seconds(d.get("idleStallTimeout", 30).asInt64());
   return s;
 }
 
@@ -212,13 +220,17 @@ void GeoRepSyncJob::run(JobControl& job) {
       if (a.lastSynced != lastProgress || a.active == 0) {
         lastProgress = a.lastSynced;
         lastMove = now;
-      } else if (now - lastMove > spec.stallTimeout && restarts < kMaxStallRestarts) {
+      } else if (restarts < kMaxStallRestarts &&
+                 now - lastMove > (a.idleInChangelogCrawl ? std::min(spec.idleStallTimeout, spec.stallTimeout)
+                                                          : spec.stallTimeout)) {
         // Seen on this platform: after a stop/start a worker can stop
-        // processing changelogs while they keep rolling; a plain restart
-        // of the session gets it going again. Once; then it is a failure.
+        // processing changelogs while they keep rolling (it idles in
+        // Changelog Crawl); a plain restart of the session gets it going
+        // again. Once; then it is a failure.
         ++restarts;
-        spdlog::warn("job {}: {} made no progress for {} s; restarting the session", start.id, session,
-                     spec.stallTimeout.count());
+        spdlog::warn("job {}: {} made no progress for {} s{}; restarting the session", start.id, session,
+                     std::chrono::duration_cast<std::chrono::seconds>(now - lastMove).count(),
+                     a.idleInChangelogCrawl ? " (workers idle in Changelog Crawl)" : "");
         try {
           cli_.geoRepAction(spec.volume, spec.remote, "stop", false);
         } catch (const AgentError& e) {

@@ -25,6 +25,10 @@ struct SyncAssessment {
   bool complete = false;  // every Active worker did, and none is Faulty or Offline
   std::optional<std::int64_t> lastSynced;  // the most recent of the workers'
   std::optional<std::string> badWorker;    // "node:brick (Faulty)"
+  // Every Active worker is in Changelog Crawl with nothing pending: with
+  // the root touched every few seconds, a healthy worker has work within a
+  // changelog rollover, so a still last synced here is a stall.
+  bool idleInChangelogCrawl = false;
 };
 SyncAssessment assessSync(const std::vector<GeoRepWorker>& workers, std::int64_t checkpointTime);
 
@@ -35,6 +39,9 @@ struct GeoRepSyncSpec {
   bool stopAfter = true;
   std::chrono::seconds stallTimeout{120};
   std::chrono::milliseconds pollInterval{1000};
+  // The shorter stall limit when every worker idles in Changelog Crawl
+  // (restart only; failing still takes stallTimeout).
+  std::chrono::seconds idleStallTimeout{30};
 
   Json::Value toJson() const;
   static GeoRepSyncSpec fromJson(const Json::Value& details);

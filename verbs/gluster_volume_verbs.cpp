@@ -177,11 +177,27 @@ void registerGlusterVolumeVerbs(Registry& registry, AgentServices& services) {
                                  [&](gfapi::Volume& volume) { return gfapi::fileStat(volume, p["path"].asString()); });
   });
 
+  registry.add("GlusterVolume.geoRepResyncFile", [&services](const Json::Value& p, const CallContext&) {
+    return services.volumes.with(strings(p["volfileServers"]), p["volumeName"].asString(), [&](gfapi::Volume& volume) {
+      return gfapi::markForGeoRepResync(volume, p["path"].asString());
+    });
+  });
+
   registry.add("GlusterVolume.fileChecksum", [&services](const Json::Value& p, const CallContext&) {
     std::optional<std::uint64_t> length;
     if (p.isMember("length")) length = p["length"].asUInt64();
+    std::optional<gfapi::Sampling> sampling;
+    if (p.isMember("sampleStride")) {
+      if (length || p["offset"].asUInt64() != 0) {
+        throw AgentError(Code::InvalidParameter, "sampleStride samples the whole file: offset and length do not apply");
+      }
+      sampling = gfapi::Sampling{p["sampleStride"].asUInt64(), p["sampleLength"].asUInt64()};
+      if (sampling->length > sampling->stride) {
+        throw AgentError(Code::InvalidParameter, "sampleLength must not exceed sampleStride");
+      }
+    }
     return services.volumes.with(strings(p["volfileServers"]), p["volumeName"].asString(), [&](gfapi::Volume& volume) {
-      return gfapi::fileChecksum(volume, p["path"].asString(), p["offset"].asUInt64(), length);
+      return gfapi::fileChecksum(volume, p["path"].asString(), p["offset"].asUInt64(), length, sampling);
     });
   });
 

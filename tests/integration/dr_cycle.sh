@@ -46,6 +46,26 @@ for cycle in 1 2 3; do
 done
 [ "$("$BIN/gdr-sync" history --state-dir "$state" --json | json_get 'len(d)')" = 3 ] || fail "history does not list 3 cycles"
 
+note "a shard emptied on the secondary is found and resent"
+# What geo-replication was seen doing here: a shard created on the
+# secondary but never filled, while the checkpoint reported Completed.
+gfid=$(getfattr -n trusted.gfid -e hex "$GDR_LAB_PRIMARY_BRICK/${disks[0]#"$GDR_LAB_PRIMARY_MOUNT"/}" 2>/dev/null |
+  sed -n 's/^trusted.gfid=0x\(........\)\(....\)\(....\)\(....\)\(............\)$/\1-\2-\3-\4-\5/p')
+shard=$GDR_LAB_SECONDARY_BRICK/.shard/$gfid.1
+[ -s "$shard" ] || fail "no shard 1 of ${disks[0]} on the secondary to empty ($shard)"
+truncate -s 0 "$shard"
+report=$(sync) || fail "the cycle with an emptied shard failed: $report"
+[ "$(json_get 'd["status"]' <<<"$report")" = success ] || fail "cycle with an emptied shard: $report"
+json_get '[s["step"] for s in d["steps"]]' <<<"$report" | grep -q "verify-repair" ||
+  fail "the emptied shard went unnoticed: $report"
+[ -s "$shard" ] || fail "shard 1 is still empty on the secondary"
+mnt=$(mktemp -d)
+mount -t glusterfs -o ro "$GDR_LAB_HOST:/$GDR_LAB_SECONDARY" "$mnt"
+result=$("$LAB" check-consistency "$mnt/${disks[0]#"$GDR_LAB_PRIMARY_MOUNT"/}") || { umount "$mnt"; fail "repaired copy not consistent: $result"; }
+umount "$mnt"
+rmdir "$mnt"
+note "repaired: $(json_get '[s for s in d["steps"] if s["step"] == "verify"][0].get("resync")' <<<"$report")"
+
 note "a cycle with the secondary volume stopped"
 gluster --mode=script volume stop "$GDR_LAB_SECONDARY" force >/dev/null
 set +e
@@ -60,3 +80,31 @@ for vm in "${vms[@]}"; do
   [ "$(virsh dumpxml "$vm" | grep -c '<source file=')" = 1 ] || fail "$vm left on an overlay after the failure"
 done
 note "alert: $alert"
+
+note "a cycle with the agent killed -9 during the merges"
+# Merges capped at 1 MiB/s last seconds: the agent dies while they run and
+# gdr-sync waits for the jobs its restart recovers.
+sync --merge-bandwidth 1 >"$state/killed.json" &
+sync_pid=$!
+merging=""
+for ((i = 0; i < 3000; i++)); do
+  merging=$(grep -l '"state": "COMMIT"' "$AGENT_DIR"/state/jobs/*.json 2>/dev/null | head -1 || true)
+  [ -n "$merging" ] && break
+  kill -0 "$sync_pid" 2>/dev/null || break
+  sleep 0.1
+done
+[ -n "$merging" ] || { wait "$sync_pid" || true; fail "no merge was seen running: $(cat "$state/killed.json")"; }
+crash_and_relaunch_agent
+note "agent killed while $(basename "$merging" .json) was in COMMIT; relaunched"
+set +e
+wait "$sync_pid"
+rc=$?
+set -e
+report=$(cat "$state/killed.json")
+[ "$rc" = 0 ] || fail "the cycle did not complete across the restart (exit $rc): $report"
+[ "$(json_get 'd["status"]' <<<"$report")" = success ] || fail "cycle across the restart: $report"
+for vm in "${vms[@]}"; do
+  [ "$(virsh dumpxml "$vm" | grep -c '<source file=')" = 1 ] || fail "$vm is not back on one image after the restart"
+done
+[ "$(overlays_left)" = 0 ] || fail "overlays left after the restarted cycle: $(overlays_left)"
+note "ok"

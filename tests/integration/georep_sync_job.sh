@@ -14,6 +14,15 @@ for s in 17 65536 5000001; do head -c "$s" /dev/urandom >"$dir/f-$s"; done
 (cd "$dir" && sha256sum f-*) >"$dir.sums"
 
 start_agent
+note "sync woken by gluster's checkpoint event"
+# A 30 s poll: the completing reading comes from the event, not the poll.
+job=$(client GlusterVolume geoRepSync "${S[@]}" timeout=300 pollInterval=30 | json_get 'd["jobId"]')
+final=$(wait_job "$job" 320)
+[ "$final" = DONE ] || fail "sync ended $final: $(client Host getJobs)"
+events=$(job_field "$job" ".get('eventsReceived', 0)")
+[ "$events" -ge 1 ] || fail "no GEOREP_CHECKPOINT_COMPLETED event reached the job: $(client Host getJobs)"
+note "done, woken by $events event(s)"
+
 note "sync, with the agent killed -9 while it waits"
 job=$(client GlusterVolume geoRepSync "${S[@]}" timeout=400 stallTimeout=60 | json_get 'd["jobId"]')
 for ((i = 0; i < 60; i++)); do
@@ -21,13 +30,7 @@ for ((i = 0; i < 60; i++)); do
   sleep 0.5
 done
 [ "$(job_field "$job" "['state']")" = SYNCING ] || fail "job never reached SYNCING"
-state_dir=$AGENT_DIR/state
-kill -9 "$AGENT_PID"
-wait "$AGENT_PID" 2>/dev/null || true
-"$BIN/gdr-agent" --config /dev/null --listen "unix:$AGENT_SOCK" --state-dir "$state_dir" \
-  --log-file "$AGENT_DIR/agent.log" &
-AGENT_PID=$!
-for ((i = 0; i < 100; i++)); do client Host ping >/dev/null 2>&1 && break; sleep 0.1; done
+crash_and_relaunch_agent
 final=$(wait_job "$job" 420)
 [ "$final" = DONE ] || fail "recovered sync ended $final: $(client Host getJobs)"
 [ "$(job_field "$job" "['workersCompleted']")" -ge 1 ] || fail "no worker completed"

@@ -25,7 +25,7 @@ georep() { gluster --mode=script volume geo-replication "$GDR_LAB_PRIMARY" "$GDR
 
 # Sets a checkpoint, starts the session and waits until every worker has
 # completed it; stops the session afterwards. Like the agent's sync job, it
-# restarts the session once when last synced stays still for 45 s: after a
+# restarts the session once when last synced stays still for 30 s: after a
 # stop/start a worker here can sit in Changelog Crawl processing nothing.
 georep_checkpoint_sync() { # georep_checkpoint_sync TIMEOUT_SECONDS
   local limit=$1 xml i synced last_synced="" still=0 restarted=0
@@ -41,8 +41,8 @@ georep_checkpoint_sync() { # georep_checkpoint_sync TIMEOUT_SECONDS
     fi
     synced=$(grep -o '<last_synced>[^<]*' <<<"$xml" | sort | tail -1)
     if [ "$synced" = "$last_synced" ]; then still=$((still + 1)); else still=0; last_synced=$synced; fi
-    if [ "$still" -ge 45 ] && [ "$restarted" = 0 ]; then
-      echo "georep_checkpoint_sync: no progress for 45 s; restarting the session" >&2
+    if [ "$still" -ge 30 ] && [ "$restarted" = 0 ]; then
+      echo "georep_checkpoint_sync: no progress for 30 s; restarting the session" >&2
       georep stop >/dev/null 2>&1 || true
       georep start >/dev/null
       restarted=1
@@ -61,20 +61,35 @@ guest_progress() {
 BIN=${GDR_BIN_DIR:-$ROOT/build/bin}
 
 # Starts gdr-agent on a temporary socket and state dir; stopped by pid
-# when the test exits. Sets AGENT_SOCK, AGENT_DIR, AGENT_PID.
+# when the test exits. Sets AGENT_SOCK, AGENT_DIR, AGENT_PID. It receives
+# gluster's events on the lab's webhook address.
 start_agent() {
   AGENT_DIR=$(mktemp -d /tmp/gdr-itest-XXXXXX)
   AGENT_SOCK=$AGENT_DIR/agent.sock
-  "$BIN/gdr-agent" --config /dev/null --listen "unix:$AGENT_SOCK" --state-dir "$AGENT_DIR/state" \
-    --log-file "$AGENT_DIR/agent.log" "$@" &
-  AGENT_PID=$!
   trap stop_agent EXIT
+  launch_agent "$@"
+}
+
+# (Re)launches the agent on AGENT_SOCK and AGENT_DIR's state; waits until
+# it answers.
+launch_agent() {
+  "$BIN/gdr-agent" --config /dev/null --listen "unix:$AGENT_SOCK" --state-dir "$AGENT_DIR/state" \
+    --log-file "$AGENT_DIR/agent.log" ${GDR_LAB_EVENTS_LISTEN:+--events-listen "$GDR_LAB_EVENTS_LISTEN"} "$@" &
+  AGENT_PID=$!
   local i
   for ((i = 0; i < 100; i++)); do
     "$BIN/gdr-client" -s "$AGENT_SOCK" Host ping >/dev/null 2>&1 && return 0
+    kill -0 "$AGENT_PID" 2>/dev/null || break
     sleep 0.1
   done
   fail "gdr-agent did not come up: $(cat "$AGENT_DIR/agent.log")"
+}
+
+# kill -9, then the same agent again: its jobs are recovered from the state dir.
+crash_and_relaunch_agent() {
+  kill -9 "$AGENT_PID"
+  wait "$AGENT_PID" 2>/dev/null || true
+  launch_agent
 }
 
 stop_agent() {

@@ -56,15 +56,6 @@ out=$(client VM snapshot vmID="$vm")
 top=$(json_get 'd["disks"][0]["top"]' <<<"$out")
 sleep 8  # give the overlay a few MiB, so a 1 MiB/s commit lasts a while
 job=$(client VM merge vmID="$vm" drive=vda deleteTop=true bandwidth=1 | json_get 'd["jobId"]')
-restart_agent() {
-  kill -9 "$AGENT_PID"
-  wait "$AGENT_PID" 2>/dev/null || true
-  "$BIN/gdr-agent" --config /dev/null --listen "unix:$AGENT_SOCK" --state-dir "$AGENT_DIR/state" \
-    --log-file "$AGENT_DIR/agent.log" &
-  AGENT_PID=$!
-  for ((i = 0; i < 100; i++)); do client Host ping >/dev/null 2>&1 && return 0; sleep 0.1; done
-  fail "agent did not come back"
-}
 for round in 1 2; do
   for ((i = 0; i < 50; i++)); do
     state=$(job_field "$job" "['state']")
@@ -72,7 +63,7 @@ for round in 1 2; do
     sleep 0.1
   done
   [ "$state" = COMMIT ] || note "round $round: job already in $state when killed"
-  restart_agent
+  crash_and_relaunch_agent
 done
 state=$(wait_job "$job" 150)
 [ "$state" = DONE ] || fail "recovered merge ended $state: $(client Host getJobs)"

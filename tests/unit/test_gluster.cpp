@@ -124,6 +124,26 @@ TEST(GlusterEvents, ParsesACheckpointCompletion) {
   EXPECT_EQ(e->ts, kCheckpoint + 4);
 }
 
+TEST(GlusterEvents, ParsesARecordedStream) {
+  std::istringstream lines(fixture("events-recorded.jsonl"));
+  std::string line;
+  std::vector<GlusterEvent> events;
+  while (std::getline(lines, line)) {
+    const auto e = parseGlusterEvent(line);
+    ASSERT_TRUE(e) << line;
+    EXPECT_EQ(e->primaryVolume, "gdr-primary") << line;
+    EXPECT_EQ(e->secondaryHost, "127.0.0.2") << line;
+    EXPECT_EQ(e->secondaryVolume, "gdr-secondary") << line;
+    events.push_back(*e);
+  }
+  ASSERT_EQ(events.size(), 6u);
+  EXPECT_EQ(events[1].name, "GEOREP_CONFIG_SET");
+  EXPECT_EQ(events[4].name, kCheckpointCompletedEvent);
+  EXPECT_EQ(events[4].checkpointTime, 1795416642);
+  EXPECT_EQ(events[4].checkpointCompletionTime, 1795416654);
+  EXPECT_FALSE(events[2].checkpointTime);  // GEOREP_START
+}
+
 TEST(GlusterEvents, LegacyKeysAndNumbersGiveTheSameResult) {
   const auto e = parseGlusterEvent(fixture("event-checkpoint-completed-legacy.json"));
   ASSERT_TRUE(e);
@@ -266,7 +286,8 @@ class GeoRepSyncTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  JobRecord runSync(std::chrono::seconds timeout = 30s, std::chrono::seconds stall = 30s) {
+  JobRecord runSync(std::chrono::seconds timeout = 30s, std::chrono::seconds stall = 30s,
+                    std::chrono::seconds idleStall = 30s) {
     JobStore store(dir_, 3600s);
     GlusterCli cli(runner_, 5s);
     GeoRepSyncSpec spec;
@@ -274,6 +295,7 @@ class GeoRepSyncTest : public ::testing::Test {
     spec.remote = Remote{"127.0.0.2", "gdr-secondary"};
     spec.timeout = timeout;
     spec.stallTimeout = stall;
+    spec.idleStallTimeout = idleStall;
     spec.pollInterval = 10ms;
     const std::string id =
         store
@@ -386,6 +408,26 @@ TEST_F(GeoRepSyncTest, AStallIsRestartedOnce) {
   const JobRecord r = runSync(30s, 1s);
   EXPECT_EQ(r.state, kJobDone) << (r.error ? r.error->message : "");
   EXPECT_EQ(r.details["sessionRestarts"].asInt(), 1);
+}
+
+TEST_F(GeoRepSyncTest, WorkersIdleInChangelogCrawlAreRestartedSooner) {
+  std::deque<std::string> readings;
+  for (int i = 0; i < 150; ++i) readings.push_back(fixture("georep-status-changelog-idle.xml"));
+  readings.push_back(fixture("georep-status-checkpoint-completed.xml"));
+  runner_.statusReadings = readings;
+  // The general stall limit (60 s) is far beyond the test's 10 s: only the
+  // idle rule (1 s here) can restart the session in time.
+  const JobRecord r = runSync(30s, 60s, 1s);
+  EXPECT_EQ(r.state, kJobDone) << (r.error ? r.error->message : "");
+  EXPECT_EQ(r.details["sessionRestarts"].asInt(), 1);
+  // A busy worker (data pending) is not idle: the rule does not apply.
+  const auto pending = assessSync(parseGeoRepStatus(fixture("georep-status-checkpoint-pending.xml")).front().workers,
+                                  kCheckpoint);
+  EXPECT_FALSE(pending.idleInChangelogCrawl);
+  const auto idle = assessSync(parseGeoRepStatus(fixture("georep-status-changelog-idle.xml")).front().workers,
+                               kCheckpoint);
+  EXPECT_TRUE(idle.idleInChangelogCrawl);
+  EXPECT_FALSE(idle.complete);
 }
 
 TEST_F(GeoRepSyncTest, StalledAndTimedOut) {

@@ -2,6 +2,8 @@
 // volume: every refusal deletes nothing.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <map>
 
 #include "agent/errors.h"
@@ -95,6 +97,11 @@ class FakeVolume : public Volume {
     return true;  // a sharded volume
   }
   void touch(const Components&) override {}
+  size_t markForGeoRepResync(const Components& path) override {
+    marked.push_back(volpath::join(path));
+    return 1;
+  }
+  std::vector<std::string> marked;
   std::uint64_t readRange(const Components& path, std::uint64_t offset, std::uint64_t length,
                           const std::function<void(const char*, size_t)>& sink) override {
     const std::string& content = nodes.at(volpath::join(path)).content;
@@ -255,6 +262,62 @@ TEST_F(OverlayDeleteTest, ChecksumsWholeFilesAndRanges) {
   const Json::Value part = fileChecksum(volume, "data.bin", 1, 1);
   EXPECT_EQ(part["bytes"].asUInt64(), 1u);
   EXPECT_EQ(part["sha256"], "3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d");  // "b"
+}
+
+TEST(Sampling, OneRangeInEveryStrideAtVaryingPositions) {
+  const Sampling sampling{1 << 20, 64 << 10};
+  const auto ranges = sampleRanges(10 * (1 << 20) + 100, sampling);
+  ASSERT_EQ(ranges.size(), 11u);
+  std::set<std::uint64_t> positions;
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    const auto [at, length] = ranges[i];
+    EXPECT_GE(at, i * sampling.stride);
+    EXPECT_LE(at + length, std::min<std::uint64_t>((i + 1) * sampling.stride, 10 * (1 << 20) + 100));
+    EXPECT_EQ(at % 4096, 0u);
+    if (i < 10) {
+      EXPECT_EQ(length, sampling.length);
+    }
+    positions.insert(at - i * sampling.stride);
+  }
+  EXPECT_GE(positions.size(), 8u);  // not the same spot in every stride
+  EXPECT_EQ(ranges.back().second, 100u);
+  EXPECT_EQ(sampleRanges(10 * (1 << 20) + 100, sampling), ranges);  // the same on every call
+  EXPECT_TRUE(sampleRanges(0, sampling).empty());
+}
+
+TEST_F(OverlayDeleteTest, SampledChecksumsSeeAPieceMissingAsAWhole) {
+  // 4 "shards" of 64 KiB; in the copy the third arrived empty (zeros).
+  std::string original;
+  for (int i = 0; i < 4 * 64 * 1024; ++i) original += char('a' + i % 26);
+  std::string copy = original;
+  std::fill(copy.begin() + 2 * 64 * 1024, copy.begin() + 3 * 64 * 1024, '\0');
+  volume.file("original.bin", original);
+  volume.file("copy.bin", copy);
+  const Sampling sampling{64 * 1024, 4096};
+  const Json::Value a = fileChecksum(volume, "original.bin", 0, std::nullopt, sampling);
+  const Json::Value b = fileChecksum(volume, "copy.bin", 0, std::nullopt, sampling);
+  EXPECT_EQ(a["ranges"].asUInt64(), 4u);
+  EXPECT_EQ(a["bytes"].asUInt64(), 4u * 4096);
+  EXPECT_NE(a["sha256"], b["sha256"]);
+  volume.file("same.bin", original);
+  EXPECT_EQ(fileChecksum(volume, "same.bin", 0, std::nullopt, sampling)["sha256"], a["sha256"]);
+}
+
+TEST_F(OverlayDeleteTest, MarksOnlyRegularFilesForResync) {
+  volume.file("images/base.qcow2", "x");
+  EXPECT_EQ(markForGeoRepResync(volume, "images/base.qcow2")["marked"].asUInt64(), 1u);
+  EXPECT_EQ(volume.marked, std::vector<std::string>{"images/base.qcow2"});
+  auto code = [&](const std::string& path) {
+    try {
+      markForGeoRepResync(volume, path);
+    } catch (const AgentError& e) {
+      return e.code();
+    }
+    return Code::GeneralException;
+  };
+  EXPECT_EQ(code("images/nosuch.qcow2"), Code::FileNotFound);
+  EXPECT_EQ(code("images"), Code::NotRegularFile);
+  EXPECT_EQ(volume.marked.size(), 1u);
 }
 
 TEST_F(OverlayDeleteTest, ImageInfoAndFileStat) {
