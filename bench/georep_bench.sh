@@ -10,7 +10,8 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${GDR_BIN_DIR:-$ROOT/build/bin}
-RUNS=${RUNS:-5}
+RUNS=${RUNS:-5}            # latency cycles per mode
+IDLE_RUNS=${IDLE_RUNS:-3}  # idle-volume syncs per method
 eval "$("$ROOT/scripts/lab" env)"
 GSYNCD_LOG=/var/log/glusterfs/geo-replication/${GDR_LAB_PRIMARY}_${GDR_LAB_HOST}_${GDR_LAB_SECONDARY}/gsyncd.log
 SCHEDULE_GEOREP=/usr/lib/x86_64-linux-gnu/glusterfs/scripts/schedule_georep.py
@@ -87,18 +88,18 @@ latency_series "events (poll 10 s)" --events-listen "$GDR_LAB_EVENTS_LISTEN"
 latency_series "poll 1 s, no events"
 echo
 
-echo "one full sync on an idle volume (guests paused; seconds, median of $RUNS)"
+echo "one full sync on an idle volume (guests paused; seconds, median of $IDLE_RUNS)"
 for vm in ${GDR_LAB_VMS//,/ }; do virsh -q suspend "$vm" >/dev/null; done
 sleep 2
 start_agent --events-listen "$GDR_LAB_EVENTS_LISTEN"
 agent_walls=()
-for ((i = 1; i <= RUNS; i++)); do
+for ((i = 1; i <= IDLE_RUNS; i++)); do
   read -r _ _ _ wall _ <<<"$(one_sync)"
   agent_walls+=("$wall")
 done
 stop_agent
 ref_walls=()
-for ((i = 1; i <= RUNS; i++)); do
+for ((i = 1; i <= IDLE_RUNS; i++)); do
   t0=$(date +%s.%N)
   /usr/bin/python3 "$SCHEDULE_GEOREP" --no-color "$GDR_LAB_PRIMARY" "$GDR_LAB_HOST" "$GDR_LAB_SECONDARY" >"$dir/schedule.log" 2>&1 ||
     { cat "$dir/schedule.log" >&2; exit 1; }

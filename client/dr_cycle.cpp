@@ -61,9 +61,15 @@ class Cycle {
   // `method` with `params` on the primary volume, then on the secondary.
   std::pair<Json::Value, Json::Value> onBothSides(const Vm& vm, const Disk& d, const std::string& method,
                                                   Json::Value params) const;
-  // Compares each base (all, or those named in `only`) on both sides;
-  // returns "base: why" for each copy that differs. Throws on I/O errors.
-  std::vector<std::pair<std::string, std::string>> compareBases(const std::set<std::string>& only);
+  // A copy that differs: why, and (sampled) where: the offsets of the
+  // sampled ranges that differ; empty when it cannot be located.
+  struct Difference {
+    std::string base, why;
+    std::vector<std::uint64_t> offsets;
+  };
+  // Compares each base (all, or those named in `only`) on both sides.
+  // Throws on I/O errors.
+  std::vector<Difference> compareBases(const std::set<std::string>& only);
   void verifyBases();
   bool mergeAll();  // false when some VM is left on an overlay
 
@@ -294,15 +300,24 @@ std::pair<Json::Value, Json::Value> Cycle::onBothSides(const Vm& vm, const Disk&
   params["volfileServers"] = Json::Value(Json::arrayValue);
   params["volfileServers"].append(d.server);
   params["volumeName"] = options_.volume;
-  Json::Value primary = call(vm.host, method, params);
+  Json::Value primary;
+  try {
+    primary = call(vm.host, method, params);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("on the primary: " + describe(e));
+  }
   params["volfileServers"] = Json::Value(Json::arrayValue);
   params["volfileServers"].append(options_.secondaryHost);
   params["volumeName"] = options_.secondaryVolume;
-  return {primary, call(vm.host, method, params)};
+  try {
+    return {primary, call(vm.host, method, params)};
+  } catch (const std::exception& e) {
+    throw std::runtime_error("on the secondary: " + describe(e));
+  }
 }
 
-std::vector<std::pair<std::string, std::string>> Cycle::compareBases(const std::set<std::string>& only) {
-  std::vector<std::pair<std::string, std::string>> differing;
+std::vector<Cycle::Difference> Cycle::compareBases(const std::set<std::string>& only) {
+  std::vector<Difference> differing;
   for (auto& vm : vms_) {
     for (const auto& d : vm.disks) {
       if (!only.empty() && !only.count(d.baseRel)) continue;
@@ -312,12 +327,12 @@ std::vector<std::pair<std::string, std::string>> Cycle::compareBases(const std::
       vm.report["secondary"][d.drive]["base"] = secondary;
       if (secondary["format"] != primary["format"] || !secondary["backingFile"].isNull() ||
           secondary["virtualSize"] != primary["virtualSize"] || secondary["actualSize"] != primary["actualSize"]) {
-        differing.emplace_back(d.baseRel, "the secondary's copy of " + d.baseRel + " is not the primary's base (format " +
+        differing.push_back({d.baseRel, "the secondary's copy of " + d.baseRel + " is not the primary's base (format " +
                                               secondary["format"].asString() + ", virtual size " +
                                               secondary["virtualSize"].asString() + ", size " +
                                               secondary["actualSize"].asString() + " vs " +
                                               primary["actualSize"].asString() + ", backing " +
-                                              json::compact(secondary["backingFile"]) + ")");
+                                              json::compact(secondary["backingFile"]) + ")", {}});
         continue;
       }
       if (options_.verify == "none") continue;
@@ -334,9 +349,21 @@ std::vector<std::pair<std::string, std::string>> Cycle::compareBases(const std::
       const auto [a, b] = onBothSides(vm, d, "GlusterVolume.fileChecksum", q);
       vm.report["secondary"][d.drive]["verifiedBytes"] = a["bytes"];
       if (a["sha256"] != b["sha256"] || a["bytes"] != b["bytes"]) {
-        differing.emplace_back(d.baseRel, "the secondary's copy of " + d.baseRel + " differs from the primary's (" +
-                                              (options_.verify == "sample" ? "sampled " : "") + "content, " +
-                                              a["bytes"].asString() + " bytes compared)");
+        Difference diff{d.baseRel, "", {}};
+        const Json::Value &sumsA = a["rangeSums"], &sumsB = b["rangeSums"];
+        const std::uint64_t stride = a["sampleStride"].asUInt64();
+        if (stride > 0 && sumsA.size() == sumsB.size()) {
+          for (Json::ArrayIndex i = 0; i < sumsA.size(); ++i) {
+            if (sumsA[i] != sumsB[i]) diff.offsets.push_back(std::uint64_t(i) * stride);
+          }
+        }
+        diff.why = "the secondary's copy of " + d.baseRel + " differs from the primary's (" +
+                   (options_.verify == "sample" ? "sampled " : "") + "content, " + a["bytes"].asString() +
+                   " bytes compared" +
+                   (diff.offsets.empty() ? std::string() : ", in " + std::to_string(diff.offsets.size()) + " of " +
+                                                               std::to_string(sumsA.size()) + " strides") +
+                   ")";
+        differing.push_back(diff);
       }
     }
   }
@@ -347,13 +374,26 @@ void Cycle::verifyBases() {
   auto started = Clock::now();
   Json::Value* s = &step("verify");
   (*s)["mode"] = options_.verify;
-  auto describeAll = [](const std::vector<std::pair<std::string, std::string>>& differing) {
+  auto describeAll = [](const std::vector<Difference>& differing) {
     std::string out;
-    for (const auto& [base, why] : differing) out += (out.empty() ? "" : "; ") + why;
+    for (const auto& diff : differing) out += (out.empty() ? "" : "; ") + diff.why;
     return out;
   };
+  // Just after a sync the secondary can still be settling (a shard being
+  // replaced reads as absent for a moment): a read error is retried.
+  auto compare = [&](const std::set<std::string>& only) {
+    for (int attempt = 1;; ++attempt) {
+      try {
+        return compareBases(only);
+      } catch (const std::exception& e) {
+        if (attempt == 5) throw;
+        progress_("verify", describe(e) + "; reading again", true);
+        std::this_thread::sleep_for(std::chrono::seconds(5));
+      }
+    }
+  };
   try {
-    auto differing = compareBases({});
+    auto differing = compare({});
     if (differing.empty()) return finishStep(*s, started);
     // Geo-replication reported the checkpoint complete, yet a copy differs
     // (seen here: a shard created on the secondary but never filled). It
@@ -361,17 +401,19 @@ void Cycle::verifyBases() {
     // the primary, sync once more, compare again.
     (*s)["differed"] = describeAll(differing);
     std::set<std::string> repair;
-    for (const auto& [base, why] : differing) {
-      progress_("verify", why + "; marking it for resync", true);
+    for (const auto& diff : differing) {
+      progress_("verify", diff.why + "; marking it for resync", true);
       for (const auto& vm : vms_) {
         for (const auto& d : vm.disks) {
-          if (d.baseRel != base || repair.count(base)) continue;
+          if (d.baseRel != diff.base || repair.count(diff.base)) continue;
           Json::Value params;
-          params["path"] = base;
+          params["path"] = diff.base;
           params["volfileServers"].append(d.server);
           params["volumeName"] = options_.volume;
-          (*s)["resync"][base] = call(vm.host, "GlusterVolume.geoRepResyncFile", params)["marked"];
-          repair.insert(base);
+          // Only the pieces that differ, when the sample located them.
+          for (std::uint64_t offset : diff.offsets) params["offsets"].append(Json::UInt64(offset));
+          (*s)["resync"][diff.base] = call(vm.host, "GlusterVolume.geoRepResyncFile", params)["marked"];
+          repair.insert(diff.base);
         }
       }
     }
@@ -380,7 +422,7 @@ void Cycle::verifyBases() {
     started = Clock::now();
     s = &step("verify-repair");
     (*s)["mode"] = options_.verify;
-    differing = compareBases(repair);
+    differing = compare(repair);
     if (!differing.empty()) throw std::runtime_error(describeAll(differing) + ", even after a resync");
   } catch (const std::exception& e) {
     finishStep(*s, started, describe(e));

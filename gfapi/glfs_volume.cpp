@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <algorithm>
 #include <cstring>
+#include <set>
 
 #include "agent/errors.h"
 
@@ -44,11 +45,13 @@ using DirPtr = std::unique_ptr<glfs_fd_t, DirClose>;
 // A read of a file that is open failed. ENOENT/ESTALE here means a shard
 // this client remembers was replaced (geo-replication resends a shard as a
 // new file): an I/O error, so the pool retries on a fresh connection.
-[[noreturn]] void readError(const std::string& path, int err) {
+[[noreturn]] void readError(const std::string& path, std::uint64_t offset, int err) {
   Json::Value data;
   data["path"] = path;
+  data["offset"] = Json::UInt64(offset);
   data["errno"] = err;
-  throw AgentError(Code::GfapiIOError, "cannot read '" + path + "': " + std::strerror(err), data);
+  throw AgentError(Code::GfapiIOError,
+                   "cannot read '" + path + "' at byte " + std::to_string(offset) + ": " + std::strerror(err), data);
 }
 
 EntryInfo toEntry(const struct stat& st) {
@@ -114,7 +117,7 @@ class Connection : public Volume {
     size_t got = 0;
     while (got < length) {
       const ssize_t n = glfs_pread(fd.get(), buffer.data() + got, length - got, static_cast<off_t>(got), 0, nullptr);
-      if (n < 0) readError(volpath::join(path), errno);
+      if (n < 0) readError(volpath::join(path), got, errno);
       if (n == 0) break;
       got += static_cast<size_t>(n);
     }
@@ -135,7 +138,7 @@ class Connection : public Volume {
     while (done < length) {
       const size_t want = static_cast<size_t>(std::min<std::uint64_t>(buffer.size(), length - done));
       const ssize_t n = glfs_pread(fd.get(), buffer.data(), want, static_cast<off_t>(offset + done), 0, nullptr);
-      if (n < 0) readError(volpath::join(path), errno);
+      if (n < 0) readError(volpath::join(path), offset + done, errno);
       if (n == 0) break;
       sink(buffer.data(), static_cast<size_t>(n));
       done += static_cast<std::uint64_t>(n);
@@ -208,7 +211,7 @@ class Connection : public Volume {
     return sharded;
   }
 
-  size_t markForGeoRepResync(const volpath::Components& path) override {
+  size_t markForGeoRepResync(const volpath::Components& path, const std::vector<std::uint64_t>& offsets) override {
     const SetFsPid setFsPid = findSetFsPid();
     if (!setFsPid) {
       throw AgentError(Code::ReadOnlyBypassUnavailable,
@@ -233,19 +236,34 @@ class Connection : public Volume {
         ioError("cannot mark for geo-replication", what, errno);
       }
     };
-    mark(object.get(), text);
-    size_t marked = 1;
     unsigned char value[8];
-    if (glfs_h_getxattrs(fs_, object.get(), "trusted.glusterfs.shard.block-size", value, sizeof value) != 8) {
-      return marked;  // not sharded
-    }
     std::uint64_t blockSize = 0;
-    for (unsigned char byte : value) blockSize = blockSize << 8 | byte;  // network byte order
-    if (blockSize == 0) return marked;
-    struct stat dirStat {};
-    ObjectPtr shards(glfs_h_lookupat(fs_, nullptr, ".shard", &dirStat, 0));
-    if (!shards) ioError("cannot open", ".shard", errno);
-    for (std::uint64_t index = 1; index * blockSize < size; ++index) {
+    if (glfs_h_getxattrs(fs_, object.get(), "trusted.glusterfs.shard.block-size", value, sizeof value) == 8) {
+      for (unsigned char byte : value) blockSize = blockSize << 8 | byte;  // network byte order
+    }
+    // The pieces to mark: 0 is the file itself (its first block), n > 0
+    // the shard .shard/GFID.n.
+    std::set<std::uint64_t> pieces;
+    if (blockSize == 0) {
+      pieces.insert(0);
+    } else if (offsets.empty()) {
+      for (std::uint64_t index = 0; index == 0 || index * blockSize < size; ++index) pieces.insert(index);
+    } else {
+      for (std::uint64_t offset : offsets) pieces.insert(offset / blockSize);
+    }
+    size_t marked = 0;
+    ObjectPtr shards;
+    for (std::uint64_t index : pieces) {
+      if (index == 0) {
+        mark(object.get(), text);
+        ++marked;
+        continue;
+      }
+      if (!shards) {
+        struct stat dirStat {};
+        shards.reset(glfs_h_lookupat(fs_, nullptr, ".shard", &dirStat, 0));
+        if (!shards) ioError("cannot open", ".shard", errno);
+      }
       const std::string name = gfid + "." + std::to_string(index);
       struct stat shardStat {};
       errno = 0;

@@ -207,6 +207,20 @@ EntryInfo regularFile(Volume& volume, const Components& parts, const std::string
   return *entry;
 }
 
+// Finishes `ctx` and returns its digest in hex.
+std::string hexDigest(EVP_MD_CTX* ctx) {
+  unsigned char sum[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_DigestFinal_ex(ctx, sum, &size);
+  static const char* hex = "0123456789abcdef";
+  std::string text;
+  for (unsigned int i = 0; i < size; ++i) {
+    text += hex[sum[i] >> 4];
+    text += hex[sum[i] & 15];
+  }
+  return text;
+}
+
 }  // namespace
 
 std::vector<std::pair<std::uint64_t, std::uint64_t>> sampleRanges(std::uint64_t fileSize, const Sampling& sampling) {
@@ -237,8 +251,19 @@ Json::Value fileChecksum(Volume& volume, const std::string& path, std::uint64_t 
   Json::Value out;
   out["path"] = path;
   if (sampling) {
+    // Also a short digest of each range, so a difference can be located
+    // (and only that piece sent again).
     const auto ranges = sampleRanges(entry.size, *sampling);
-    for (const auto& [at, n] : ranges) bytes += volume.readRange(parts, at, n, digest);
+    out["rangeSums"] = Json::Value(Json::arrayValue);
+    for (const auto& [at, n] : ranges) {
+      std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> range(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+      EVP_DigestInit_ex(range.get(), EVP_sha256(), nullptr);
+      bytes += volume.readRange(parts, at, n, [&](const char* data, size_t length) {
+        digest(data, length);
+        EVP_DigestUpdate(range.get(), data, length);
+      });
+      out["rangeSums"].append(hexDigest(range.get()).substr(0, 16));
+    }
     out["ranges"] = Json::UInt64(ranges.size());
     out["sampleStride"] = Json::UInt64(sampling->stride);
     out["sampleLength"] = Json::UInt64(sampling->length);
@@ -246,26 +271,17 @@ Json::Value fileChecksum(Volume& volume, const std::string& path, std::uint64_t 
     bytes = volume.readRange(parts, offset, length.value_or(UINT64_MAX - offset), digest);
     out["offset"] = Json::UInt64(offset);
   }
-  unsigned char sum[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_DigestFinal_ex(ctx.get(), sum, &size);
-  static const char* hex = "0123456789abcdef";
-  std::string text;
-  for (unsigned int i = 0; i < size; ++i) {
-    text += hex[sum[i] >> 4];
-    text += hex[sum[i] & 15];
-  }
   out["bytes"] = Json::UInt64(bytes);
-  out["sha256"] = text;
+  out["sha256"] = hexDigest(ctx.get());
   return out;
 }
 
-Json::Value markForGeoRepResync(Volume& volume, const std::string& path) {
+Json::Value markForGeoRepResync(Volume& volume, const std::string& path, const std::vector<std::uint64_t>& offsets) {
   const Components parts = volpath::split(path);
   const EntryInfo entry = regularFile(volume, parts, path, "a file");
   Json::Value out;
   out["path"] = path;
-  out["marked"] = Json::UInt64(volume.markForGeoRepResync(parts));
+  out["marked"] = Json::UInt64(volume.markForGeoRepResync(parts, offsets));
   return out;
 }
 

@@ -67,9 +67,10 @@ std::vector<std::pair<std::uint64_t, std::uint64_t>> sampleRanges(std::uint64_t 
 Json::Value fileChecksum(Volume& volume, const std::string& path, std::uint64_t offset,
                          std::optional<std::uint64_t> length, std::optional<Sampling> sampling = std::nullopt);
 
-// {path, marked}: the file and its shards marked for geo-replication to
-// send again; throws FileNotFound / NotRegularFile.
-Json::Value markForGeoRepResync(Volume& volume, const std::string& path);
+// {path, marked}: the file and its shards (or, with `offsets`, the pieces
+// holding those bytes) marked for geo-replication to send again; throws
+// FileNotFound / NotRegularFile.
+Json::Value markForGeoRepResync(Volume& volume, const std::string& path, const std::vector<std::uint64_t>& offsets = {});
 
 // {path, format ("qcow2"|"raw"), virtualSize, clusterSize, backingFile};
 // raw files report their size as virtual size.

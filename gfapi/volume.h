@@ -59,8 +59,11 @@ class Volume {
 
   // Marks the file at `path`, and on a sharded volume each of its shards,
   // for geo-replication to send again (gluster's
-  // glusterfs.geo-rep.trigger-sync). Returns how many objects were marked.
-  virtual size_t markForGeoRepResync(const volpath::Components& path) = 0;
+  // glusterfs.geo-rep.trigger-sync). With `offsets`, only the pieces
+  // holding those bytes (the shards, or the file itself for its first
+  // block). Returns how many objects were marked.
+  virtual size_t markForGeoRepResync(const volpath::Components& path,
+                                     const std::vector<std::uint64_t>& offsets = {}) = 0;
 };
 
 }  // namespace gdr::gfapi

@@ -114,7 +114,10 @@ std::map<std::string, std::string> GlusterCli::geoRepConfig(const std::string& v
 
 void GlusterCli::geoRepConfigSet(const std::string& volume, const Remote& remote, const std::string& name,
                                  const std::string& value) {
-  run({"volume", "geo-replication", volume, remote.spec(), "config", name, value}, volume, remote);
+  // The CLI takes a value starting with '-' (rsync-options "--checksum")
+  // for an option of its own; it trims a leading space.
+  const std::string safe = !value.empty() && value.front() == '-' ? " " + value : value;
+  run({"volume", "geo-replication", volume, remote.spec(), "config", name, safe}, volume, remote);
 }
 
 void GlusterCli::geoRepConfigReset(const std::string& volume, const Remote& remote, const std::string& name) {

@@ -179,7 +179,9 @@ void registerGlusterVolumeVerbs(Registry& registry, AgentServices& services) {
 
   registry.add("GlusterVolume.geoRepResyncFile", [&services](const Json::Value& p, const CallContext&) {
     return services.volumes.with(strings(p["volfileServers"]), p["volumeName"].asString(), [&](gfapi::Volume& volume) {
-      return gfapi::markForGeoRepResync(volume, p["path"].asString());
+      std::vector<std::uint64_t> offsets;
+      for (const auto& o : p["offsets"]) offsets.push_back(o.asUInt64());
+      return gfapi::markForGeoRepResync(volume, p["path"].asString(), offsets);
     });
   });
 

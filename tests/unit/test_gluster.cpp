@@ -258,6 +258,14 @@ TEST(GlusterCli, MapsFailuresToTheirCodes) {
   }
 }
 
+TEST(GlusterCli, AConfigValueStartingWithADashIsNotTakenForAnOption) {
+  FakeRunner runner;
+  runner.answer(kSession + " config rsync-options  --ignore-times", fixture("config-set-checkpoint.xml"));
+  GlusterCli cli(runner, 5s);
+  cli.geoRepConfigSet("gdr-primary", Remote{"127.0.0.2", "gdr-secondary"}, "rsync-options", "--ignore-times");
+  EXPECT_TRUE(runner.called(kSession + " config rsync-options  --ignore-times"));
+}
+
 TEST(GlusterCli, TimeoutHasItsOwnCode) {
   class Hung : public CommandRunner {
     CommandResult run(const std::vector<std::string>&, std::chrono::milliseconds) override {

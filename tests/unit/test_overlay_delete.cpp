@@ -97,10 +97,12 @@ class FakeVolume : public Volume {
     return true;  // a sharded volume
   }
   void touch(const Components&) override {}
-  size_t markForGeoRepResync(const Components& path) override {
+  size_t markForGeoRepResync(const Components& path, const std::vector<std::uint64_t>& offsets) override {
     marked.push_back(volpath::join(path));
-    return 1;
+    markedOffsets = offsets;
+    return offsets.empty() ? 1 : offsets.size();
   }
+  std::vector<std::uint64_t> markedOffsets;
   std::vector<std::string> marked;
   std::uint64_t readRange(const Components& path, std::uint64_t offset, std::uint64_t length,
                           const std::function<void(const char*, size_t)>& sink) override {
@@ -299,6 +301,9 @@ TEST_F(OverlayDeleteTest, SampledChecksumsSeeAPieceMissingAsAWhole) {
   EXPECT_EQ(a["ranges"].asUInt64(), 4u);
   EXPECT_EQ(a["bytes"].asUInt64(), 4u * 4096);
   EXPECT_NE(a["sha256"], b["sha256"]);
+  // The per-range digests point at the emptied piece, and only at it.
+  ASSERT_EQ(a["rangeSums"].size(), 4u);
+  for (Json::ArrayIndex i = 0; i < 4; ++i) EXPECT_EQ(a["rangeSums"][i] != b["rangeSums"][i], i == 2) << i;
   volume.file("same.bin", original);
   EXPECT_EQ(fileChecksum(volume, "same.bin", 0, std::nullopt, sampling)["sha256"], a["sha256"]);
 }
@@ -318,6 +323,8 @@ TEST_F(OverlayDeleteTest, MarksOnlyRegularFilesForResync) {
   EXPECT_EQ(code("images/nosuch.qcow2"), Code::FileNotFound);
   EXPECT_EQ(code("images"), Code::NotRegularFile);
   EXPECT_EQ(volume.marked.size(), 1u);
+  EXPECT_EQ(markForGeoRepResync(volume, "images/base.qcow2", {4u << 20, 12u << 20})["marked"].asUInt64(), 2u);
+  EXPECT_EQ(volume.markedOffsets, (std::vector<std::uint64_t>{4u << 20, 12u << 20}));
 }
 
 TEST_F(OverlayDeleteTest, ImageInfoAndFileStat) {
