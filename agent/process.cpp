@@ -42,6 +42,10 @@ CommandResult runCommand(const std::vector<std::string>& argv, std::chrono::mill
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, out.fd[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err.fd[1], 2);
+  // Nothing else of the agent's reaches the child: a listening socket
+  // inherited by a gluster CLI call would outlive a killed agent and keep
+  // the next one from taking over the socket.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   std::vector<char*> args;
   for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);

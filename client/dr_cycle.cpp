@@ -336,13 +336,38 @@ std::vector<Cycle::Difference> Cycle::compareBases(const std::set<std::string>& 
         continue;
       }
       if (options_.verify == "none") continue;
-      // Both copies are frozen: their bytes must match exactly. "sample":
-      // 64 KiB in every 4 MiB, one call per side; every shard (gluster's
-      // smallest is 4 MiB) is read somewhere, so a shard that reached the
-      // secondary empty or stale is caught.
+      // Both copies are frozen: their bytes must match exactly.
+      if (options_.verify == "sample") {
+        // 16 ranges of 1 MiB spread over the file.
+        const std::uint64_t size = primary["actualSize"].asUInt64();
+        const std::uint64_t chunk = 1 << 20, count = 16;
+        std::uint64_t compared = 0;
+        for (std::uint64_t i = 0; i < count; ++i) {
+          const std::uint64_t offset = size > chunk ? (size - chunk) / (count - 1) * i : 0;
+          Json::Value q;
+          q["path"] = d.baseRel;
+          q["offset"] = Json::UInt64(offset);
+          q["length"] = Json::UInt64(chunk);
+          const auto [a, b] = onBothSides(vm, d, "GlusterVolume.fileChecksum", q);
+          if (a["sha256"] != b["sha256"] || a["bytes"] != b["bytes"]) {
+            differing.push_back({d.baseRel,
+                                 "the secondary's copy of " + d.baseRel + " differs from the primary's at bytes " +
+                                     std::to_string(offset) + "+" + std::to_string(chunk),
+                                 {}});
+            break;
+          }
+          compared += a["bytes"].asUInt64();
+          if (size <= chunk) break;
+        }
+        vm.report["secondary"][d.drive]["verifiedBytes"] = Json::UInt64(compared);
+        continue;
+      }
+      // "shards": 64 KiB in every 4 MiB, one call per side; every shard
+      // (gluster's smallest is 4 MiB) is read somewhere, and the strides
+      // that differ are located. "full": every byte.
       Json::Value q;
       q["path"] = d.baseRel;
-      if (options_.verify == "sample") {
+      if (options_.verify == "shards") {
         q["sampleStride"] = Json::UInt64(4 << 20);
         q["sampleLength"] = Json::UInt64(64 << 10);
       }
@@ -357,9 +382,8 @@ std::vector<Cycle::Difference> Cycle::compareBases(const std::set<std::string>& 
             if (sumsA[i] != sumsB[i]) diff.offsets.push_back(std::uint64_t(i) * stride);
           }
         }
-        diff.why = "the secondary's copy of " + d.baseRel + " differs from the primary's (" +
-                   (options_.verify == "sample" ? "sampled " : "") + "content, " + a["bytes"].asString() +
-                   " bytes compared" +
+        diff.why = "the secondary's copy of " + d.baseRel + " differs from the primary's (" + options_.verify +
+                   " check, " + a["bytes"].asString() + " bytes compared" +
                    (diff.offsets.empty() ? std::string() : ", in " + std::to_string(diff.offsets.size()) + " of " +
                                                                std::to_string(sumsA.size()) + " strides") +
                    ")";
@@ -380,26 +404,34 @@ void Cycle::verifyBases() {
     return out;
   };
   // Just after a sync the secondary can still be settling (a shard being
-  // replaced reads as absent for a moment): a read error is retried.
+  // replaced reads as absent for a while): a read error is retried, for up
+  // to two minutes.
   auto compare = [&](const std::set<std::string>& only) {
     for (int attempt = 1;; ++attempt) {
       try {
         return compareBases(only);
       } catch (const std::exception& e) {
-        if (attempt == 5) throw;
-        progress_("verify", describe(e) + "; reading again", true);
-        std::this_thread::sleep_for(std::chrono::seconds(5));
+        // Seen here after a resync: the secondary answered "no such
+        // file" for a shard for well over 30 s, then read fine.
+        if (attempt == 12) throw;
+        progress_("verify", describe(e) + "; reading again in 10 s", true);
+        std::this_thread::sleep_for(std::chrono::seconds(10));
       }
     }
   };
   try {
     auto differing = compare({});
     if (differing.empty()) return finishStep(*s, started);
+    // Only the shards check locates what differs, so only it repairs.
+    if (options_.verify != "shards") throw std::runtime_error(describeAll(differing));
     // Geo-replication reported the checkpoint complete, yet a copy differs
-    // (seen here: a shard created on the secondary but never filled). It
-    // does not resend such data by itself: mark the bases for resync on
-    // the primary, sync once more, compare again.
+    // (seen here: stale or empty shards). It does not resend such data by
+    // itself: mark the shards that differ for resync on the primary, sync
+    // once more, compare again.
     (*s)["differed"] = describeAll(differing);
+    for (const auto& diff : differing) {
+      for (std::uint64_t offset : diff.offsets) (*s)["differedAt"][diff.base].append(Json::UInt64(offset));
+    }
     std::set<std::string> repair;
     for (const auto& diff : differing) {
       progress_("verify", diff.why + "; marking it for resync", true);

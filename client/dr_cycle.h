@@ -21,8 +21,9 @@ struct CycleOptions {
   std::string secondaryHost, secondaryVolume;
   std::chrono::seconds georepTimeout{600};
   // Content check of each base, primary against secondary (both frozen
-  // during the cycle): "none" (headers only), "sample" (64 KiB in
-  // every 4 MiB, so every shard is read), "full" (every byte).
+  // during the cycle): "none" (headers only), "sample" (16 ranges
+  // of 1 MiB), "shards" (64 KiB of every 4 MiB, so every shard is read;
+  // differing shards are resent once), "full" (every byte).
   std::string verify = "sample";
   bool dryRun = false;
   unsigned mergeBandwidth = 0;  // MiB/s per merge; 0: unlimited

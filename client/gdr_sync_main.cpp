@@ -26,7 +26,7 @@ using namespace gdr::sync;
 
 const char* const kUsageText =
     "Usage: gdr-sync --hosts H1[,H2...] --volume PRIMARY --secondary HOST::VOLUME\n"
-    "                [--verify none|sample|full] [--timeout DURATION] [--json] [--dry-run] [--every DURATION]\n"
+    "                [--verify none|sample|shards|full] [--timeout DURATION] [--json] [--dry-run] [--every DURATION]\n"
     "                [--merge-bandwidth MIB_S] [--state-dir DIR] [--cafile F | --insecure]\n"
     "       gdr-sync history [--state-dir DIR] [--last N] [--json]\n"
     "\n"
@@ -34,7 +34,8 @@ const char* const kUsageText =
     "geo-replicates a checkpoint to the secondary, deletes the overlays there,\n"
     "checks the bases, and merges every overlay back. A host is unix:/path/to/socket\n"
     "or https://host:port. --verify compares each base's content on both sides\n"
-    "(default sample: 64 KiB in every 4 MiB; full: every byte; none: headers only).\n"
+    "(default sample: 16 ranges of 1 MiB; shards: 64 KiB of every 4 MiB, and the\n"
+    "shards that differ are sent again once; full: every byte; none: headers only).\n"
     "--timeout bounds the geo-replication step (default 10m);\n"
     "--merge-bandwidth caps each merge's copy rate in MiB/s (default: unlimited);\n"
     "--every repeats the cycle at that interval until SIGTERM.\n"
@@ -188,8 +189,9 @@ int main(int argc, char** argv) {
         secondary = value();
       } else if (a == "--verify") {
         options.verify = value();
-        if (options.verify != "none" && options.verify != "sample" && options.verify != "full") {
-          throw std::invalid_argument("--verify takes none, sample or full");
+        if (options.verify != "none" && options.verify != "sample" && options.verify != "shards" &&
+            options.verify != "full") {
+          throw std::invalid_argument("--verify takes none, sample, shards or full");
         }
       } else if (a == "--timeout") {
         options.georepTimeout = parseDuration(value());

@@ -53,8 +53,15 @@ gfid=$(getfattr -n trusted.gfid -e hex "$GDR_LAB_PRIMARY_BRICK/${disks[0]#"$GDR_
   sed -n 's/^trusted.gfid=0x\(........\)\(....\)\(....\)\(....\)\(............\)$/\1-\2-\3-\4-\5/p')
 shard=$GDR_LAB_SECONDARY_BRICK/.shard/$gfid.1
 [ -s "$shard" ] || fail "no shard 1 of ${disks[0]} on the secondary to empty ($shard)"
+# The guests are paused, so no write of theirs makes geo-replication send
+# that shard again by itself: only the verification can find it.
+resume_vms() { local vm; for vm in "${vms[@]}"; do virsh -q resume "$vm" >/dev/null 2>&1 || true; done; }
+trap 'resume_vms; stop_agent; rm -rf "$state"' EXIT
+for vm in "${vms[@]}"; do virsh -q suspend "$vm" >/dev/null; done
 truncate -s 0 "$shard"
-report=$(sync) || fail "the cycle with an emptied shard failed: $report"
+report=$(sync --verify shards) || fail "the cycle with an emptied shard failed: $report"
+resume_vms
+trap 'stop_agent; rm -rf "$state"' EXIT
 [ "$(json_get 'd["status"]' <<<"$report")" = success ] || fail "cycle with an emptied shard: $report"
 json_get '[s["step"] for s in d["steps"]]' <<<"$report" | grep -q "verify-repair" ||
   fail "the emptied shard went unnoticed: $report"

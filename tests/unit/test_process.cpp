@@ -1,3 +1,6 @@
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include "agent/process.h"
@@ -21,6 +24,15 @@ TEST(Process, KillsAtTheDeadline) {
   EXPECT_TRUE(r.timedOut);
   EXPECT_EQ(r.exitCode, -1);
   EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
+}
+
+TEST(Process, TheChildInheritsNoOtherDescriptor) {
+  const int fd = ::open("/dev/null", O_RDONLY);  // deliberately without O_CLOEXEC
+  ASSERT_GE(fd, 3);
+  const auto r = runCommand({"sh", "-c", "test -e /proc/self/fd/" + std::to_string(fd) + " && echo leaked || echo closed"},
+                            std::chrono::seconds(5));
+  ::close(fd);
+  EXPECT_EQ(r.out, "closed\n");
 }
 
 TEST(Process, MissingProgram) {
