@@ -72,21 +72,9 @@ umount "$mnt"
 rmdir "$mnt"
 note "repaired: $(json_get '[s for s in d["steps"] if s["step"] == "verify"][0].get("resync")' <<<"$report")"
 
-note "a cycle with the secondary volume stopped"
-gluster --mode=script volume stop "$GDR_LAB_SECONDARY" force >/dev/null
-set +e
-report=$(sync --timeout 60s)
-rc=$?
-set -e
-gluster --mode=script volume start "$GDR_LAB_SECONDARY" force >/dev/null
-[ "$rc" = 1 ] || fail "expected exit code 1 (failed, merged back), got $rc: $report"
-alert=$(json_get 'd["alert"]' <<<"$report")
-[[ "$alert" == *geo-replication* ]] || fail "the alert does not name the step: $alert"
-for vm in "${vms[@]}"; do
-  [ "$(virsh dumpxml "$vm" | grep -c '<source file=')" = 1 ] || fail "$vm left on an overlay after the failure"
-done
-note "alert: $alert"
-
+# Last: after a cycle against a stopped secondary, geo-replication was seen
+# leaving the last shard of a base short on the next sync (README, "Known
+# limits"); the sections above need a healthy session.
 note "a cycle with the agent killed -9 during the merges"
 # Merges capped at 1 MiB/s last seconds: the agent dies while they run and
 # gdr-sync waits for the jobs its restart recovers.
@@ -113,4 +101,19 @@ for vm in "${vms[@]}"; do
   [ "$(virsh dumpxml "$vm" | grep -c '<source file=')" = 1 ] || fail "$vm is not back on one image after the restart"
 done
 [ "$(overlays_left)" = 0 ] || fail "overlays left after the restarted cycle: $(overlays_left)"
+
+note "a cycle with the secondary volume stopped"
+gluster --mode=script volume stop "$GDR_LAB_SECONDARY" force >/dev/null
+set +e
+report=$(sync --timeout 60s)
+rc=$?
+set -e
+gluster --mode=script volume start "$GDR_LAB_SECONDARY" force >/dev/null
+[ "$rc" = 1 ] || fail "expected exit code 1 (failed, merged back), got $rc: $report"
+alert=$(json_get 'd["alert"]' <<<"$report")
+[[ "$alert" == *geo-replication* ]] || fail "the alert does not name the step: $alert"
+for vm in "${vms[@]}"; do
+  [ "$(virsh dumpxml "$vm" | grep -c '<source file=')" = 1 ] || fail "$vm left on an overlay after the failure"
+done
+note "alert: $alert"
 note "ok"
