@@ -2,9 +2,11 @@
 # gdr-sync on the lab, with every guest writing: three cycles in a row
 # succeed, each leaving a crash-consistent copy of every VM on the
 # secondary that holds more records than the one before, the primary
-# chains back to one image and no overlay on either side; with the
-# secondary volume stopped the geo-rep step fails, every VM is merged back,
-# the report names the step and the exit code says so.
+# chains back to one image and no overlay on either side; a shard emptied
+# on the secondary is found and resent (--verify shards); a cycle survives
+# kill -9 of the agent during its merges; with the secondary volume stopped
+# the geo-rep step fails, every VM is merged back, the report names the
+# step and the exit code says so.
 source "$(dirname "$0")/lib.sh"
 require_lab
 start_agent
