@@ -422,16 +422,18 @@ void Cycle::verifyBases() {
   try {
     auto differing = compare({});
     if (differing.empty()) return finishStep(*s, started);
-    // Only the shards check locates what differs, so only it repairs.
-    if (options_.verify != "shards") throw std::runtime_error(describeAll(differing));
-    // Geo-replication reported the checkpoint complete, yet a copy differs
-    // (seen here: stale or empty shards). It does not resend such data by
-    // itself: mark the shards that differ for resync on the primary, sync
-    // once more, compare again.
     (*s)["differed"] = describeAll(differing);
     for (const auto& diff : differing) {
       for (std::uint64_t offset : diff.offsets) (*s)["differedAt"][diff.base].append(Json::UInt64(offset));
     }
+    // Only the shards check locates what differs, so only it can repair,
+    // and only when asked: after such a resync, later syncs of the same
+    // file were seen leaving its last shard short (README, "Known limits").
+    if (options_.verify != "shards" || !options_.repair) throw std::runtime_error(describeAll(differing));
+    // Geo-replication reported the checkpoint complete, yet a copy differs
+    // (seen here: stale or empty shards). It does not resend such data by
+    // itself: mark the shards that differ for resync on the primary, sync
+    // once more, compare again.
     std::set<std::string> repair;
     for (const auto& diff : differing) {
       progress_("verify", diff.why + "; marking it for resync", true);

@@ -22,11 +22,12 @@ struct CycleOptions {
   std::chrono::seconds georepTimeout{600};
   // Content check of each base, primary against secondary (both frozen
   // during the cycle): "none" (headers only), "sample" (16 ranges
-  // of 1 MiB), "shards" (64 KiB of every 4 MiB, so every shard is read;
-  // differing shards are resent once), "full" (every byte).
+  // of 1 MiB), "shards" (64 KiB of every 4 MiB, so every shard is read
+  // and the strides that differ are located), "full" (every byte).
   std::string verify = "sample";
   bool dryRun = false;
   unsigned mergeBandwidth = 0;  // MiB/s per merge; 0: unlimited
+  bool repair = false;          // with verify "shards": resend the shards that differ, once
   client::TlsOptions tls;
   std::chrono::seconds callTimeout{120};
 };

@@ -27,15 +27,16 @@ using namespace gdr::sync;
 const char* const kUsageText =
     "Usage: gdr-sync --hosts H1[,H2...] --volume PRIMARY --secondary HOST::VOLUME\n"
     "                [--verify none|sample|shards|full] [--timeout DURATION] [--json] [--dry-run] [--every DURATION]\n"
-    "                [--merge-bandwidth MIB_S] [--state-dir DIR] [--cafile F | --insecure]\n"
+    "                [--repair] [--merge-bandwidth MIB_S] [--state-dir DIR] [--cafile F | --insecure]\n"
     "       gdr-sync history [--state-dir DIR] [--last N] [--json]\n"
     "\n"
     "Runs a disaster-recovery cycle: snapshots every VM on PRIMARY on the hosts,\n"
     "geo-replicates a checkpoint to the secondary, deletes the overlays there,\n"
     "checks the bases, and merges every overlay back. A host is unix:/path/to/socket\n"
     "or https://host:port. --verify compares each base's content on both sides\n"
-    "(default sample: 16 ranges of 1 MiB; shards: 64 KiB of every 4 MiB, and the\n"
-    "shards that differ are sent again once; full: every byte; none: headers only).\n"
+    "(default sample: 16 ranges of 1 MiB; shards: 64 KiB of every 4 MiB, locating\n"
+    "what differs; full: every byte; none: headers only). --repair (with shards)\n"
+    "marks the differing shards for resync and syncs once more (experimental).\n"
     "--timeout bounds the geo-replication step (default 10m);\n"
     "--merge-bandwidth caps each merge's copy rate in MiB/s (default: unlimited);\n"
     "--every repeats the cycle at that interval until SIGTERM.\n"
@@ -195,6 +196,8 @@ int main(int argc, char** argv) {
         }
       } else if (a == "--timeout") {
         options.georepTimeout = parseDuration(value());
+      } else if (a == "--repair") {
+        options.repair = true;
       } else if (a == "--merge-bandwidth") {
         const std::string v = value();
         if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 6 || std::stoul(v) == 0) {

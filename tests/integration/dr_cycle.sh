@@ -3,7 +3,7 @@
 # succeed, each leaving a crash-consistent copy of every VM on the
 # secondary that holds more records than the one before, the primary
 # chains back to one image and no overlay on either side; a shard emptied
-# on the secondary is found and resent (--verify shards); a cycle survives
+# on the secondary is found and located (--verify shards); a cycle survives
 # kill -9 of the agent during its merges; with the secondary volume stopped
 # the geo-rep step fails, every VM is merged back, the report names the
 # step and the exit code says so.
@@ -48,7 +48,7 @@ for cycle in 1 2 3; do
 done
 [ "$("$BIN/gdr-sync" history --state-dir "$state" --json | json_get 'len(d)')" = 3 ] || fail "history does not list 3 cycles"
 
-note "a shard emptied on the secondary is found and resent"
+note "a shard emptied on the secondary is found"
 # What geo-replication was seen doing here: a shard created on the
 # secondary but never filled, while the checkpoint reported Completed.
 gfid=$(getfattr -n trusted.gfid -e hex "$GDR_LAB_PRIMARY_BRICK/${disks[0]#"$GDR_LAB_PRIMARY_MOUNT"/}" 2>/dev/null |
@@ -61,18 +61,29 @@ index=$((size / (4 << 20) / 2))
 [ "$index" -ge 1 ] || fail "${disks[0]} is too small to have a middle shard ($size bytes)"
 shard=$GDR_LAB_SECONDARY_BRICK/.shard/$gfid.$index
 [ -s "$shard" ] || fail "no shard $index of ${disks[0]} on the secondary to empty ($shard)"
+cp "$shard" "$state/shard.saved"
+restore_shard() { cat "$state/shard.saved" >"$shard"; }  # same file, same gfid: as geo-replication left it
+trap 'restore_shard; stop_agent; rm -rf "$state"' EXIT
 truncate -s 0 "$shard"
-report=$(sync --verify shards) || fail "the cycle with an emptied shard failed: $report"
-[ "$(json_get 'd["status"]' <<<"$report")" = success ] || fail "cycle with an emptied shard: $report"
-json_get '[s["step"] for s in d["steps"]]' <<<"$report" | grep -q "verify-repair" ||
-  fail "the emptied shard went unnoticed: $report"
-[ -s "$shard" ] || fail "shard $index is still empty on the secondary"
-mnt=$(mktemp -d)
-mount -t glusterfs -o ro "$GDR_LAB_HOST:/$GDR_LAB_SECONDARY" "$mnt"
-result=$("$LAB" check-consistency "$mnt/${disks[0]#"$GDR_LAB_PRIMARY_MOUNT"/}") || { umount "$mnt"; fail "repaired copy not consistent: $result"; }
-umount "$mnt"
-rmdir "$mnt"
-note "repaired: $(json_get '[s for s in d["steps"] if s["step"] == "verify"][0].get("resync")' <<<"$report")"
+set +e
+report=$(sync --verify shards)
+rc=$?
+set -e
+restore_shard
+trap 'stop_agent; rm -rf "$state"' EXIT
+[ "$rc" = 1 ] || fail "expected exit code 1 (verification failed, merged back), got $rc: $report"
+alert=$(json_get 'd["alert"]' <<<"$report")
+[[ "$alert" == *"${disks[0]#"$GDR_LAB_PRIMARY_MOUNT"/}"*"1 of "*" strides"* ]] || fail "the alert does not locate the emptied shard: $alert"
+located=$(json_get '[s for s in d["steps"] if s["step"] == "verify"][0]["differedAt"]' <<<"$report")
+[[ "$located" == *"$((index * (4 << 20)))"* ]] || fail "shard $index not located: $located"
+for vm in "${vms[@]}"; do
+  [ "$(virsh dumpxml "$vm" | grep -c '<source file=')" = 1 ] || fail "$vm left on an overlay after the failed verification"
+done
+# (Its overlays on the secondary stay until the next sync carries the
+# primary's deletions over.)
+[ -z "$(find "$GDR_LAB_PRIMARY_MOUNT/images/.gdr-snapshots" -maxdepth 1 -type f -name 'gdr-lab-vm*')" ] ||
+  fail "overlays left on the primary after the failed verification"
+note "alert: $alert"
 
 # Last: after a cycle against a stopped secondary, geo-replication was seen
 # leaving the last shard of a base short on the next sync (README, "Known
