@@ -29,7 +29,16 @@ SyncAssessment assessSync(const std::vector<GeoRepWorker>& workers, std::int64_t
     ++a.active;
     if (w.checkpointCompleted == "Yes" && sameTime(w.checkpointTime, checkpointTime)) ++a.completed;
   }
-  a.complete = !a.badWorker && a.active > 0 && a.completed == a.active;
+  // A worker marks the checkpoint when its time passes it, which was seen
+  // to happen while another of its sync jobs still copied data: complete
+  // also means nothing pending (entry, data, meta) on any Active worker.
+  bool pending = false;
+  for (const auto& w : workers) {
+    if (normalizeStatus(w.status) != "Active") continue;
+    pending = pending || w.entry.value_or(0) > 0 || w.data.value_or(0) > 0 || w.meta.value_or(0) > 0;
+  }
+  a.pending = pending;
+  a.complete = !a.badWorker && a.active > 0 && a.completed == a.active && !pending;
   a.idleInChangelogCrawl = a.active > 0 && !a.badWorker;
   for (const auto& w : workers) {
     if (normalizeStatus(w.status) != "Active") continue;
@@ -215,8 +224,12 @@ void GeoRepSyncJob::run(JobControl& job) {
       }
       if (a.complete) {
         job.update([&](JobRecord& r) { r.details["checkpointCompletedAt"] = Json::Int64(nowMilliseconds()); });
+        // A moment for the workers' last writes to land before the stop.
+        job.waitFor(std::chrono::seconds(2));
         return finish(kJobDone, std::nullopt);
       }
+      // Marked complete but still copying: look again soon.
+      if (a.completed == a.active && a.active > 0 && a.pending) nextRead = now + std::chrono::seconds(1);
       if (a.lastSynced != lastProgress || a.active == 0) {
         lastProgress = a.lastSynced;
         lastMove = now;

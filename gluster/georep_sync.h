@@ -22,7 +22,8 @@ struct SyncAssessment {
   size_t workers = 0;     // all workers
   size_t active = 0;      // Active workers (Passive ones replicate nothing)
   size_t completed = 0;   // Active workers that completed our checkpoint
-  bool complete = false;  // every Active worker did, and none is Faulty or Offline
+  bool complete = false;  // every Active worker did, none has work pending, none is Faulty or Offline
+  bool pending = false;   // some Active worker still has entry/data/meta operations pending
   std::optional<std::int64_t> lastSynced;  // the most recent of the workers'
   std::optional<std::string> badWorker;    // "node:brick (Faulty)"
   // Every Active worker is in Changelog Crawl with nothing pending: with

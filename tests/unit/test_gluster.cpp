@@ -434,6 +434,12 @@ TEST_F(GeoRepSyncTest, WorkersIdleInChangelogCrawlAreRestartedSooner) {
   EXPECT_FALSE(pending.idleInChangelogCrawl);
   const auto idle = assessSync(parseGeoRepStatus(fixture("georep-status-changelog-idle.xml")).front().workers,
                                kCheckpoint);
+  // Marked completed while data is still pending is not complete.
+  auto workers = parseGeoRepStatus(fixture("georep-status-checkpoint-completed.xml")).front().workers;
+  EXPECT_TRUE(assessSync(workers, kCheckpoint).complete);
+  workers.front().data = 7;
+  EXPECT_FALSE(assessSync(workers, kCheckpoint).complete);
+  EXPECT_TRUE(assessSync(workers, kCheckpoint).pending);
   EXPECT_TRUE(idle.idleInChangelogCrawl);
   EXPECT_FALSE(idle.complete);
 }
