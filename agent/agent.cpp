@@ -43,7 +43,8 @@ int runAgent(const AgentConfig& config) {
   virt::LibvirtHypervisor hypervisor(config.libvirtUri);
   virt::VmActivity vmActivity;
   AgentServices services{jobs,       schema,     volumes, imageHeaders, glusterCli,
-                         hypervisor, vmActivity, config.overlayPrefixes, config.eventsListen.has_value()};
+                         hypervisor, vmActivity, config.overlayPrefixes, config.eventsListen.has_value(),
+                         config.mergePivotDelay};
   Registry registry;
   registerAllVerbs(registry, services);
   Dispatcher dispatcher(schema, registry);

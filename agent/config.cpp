@@ -110,6 +110,8 @@ void setOption(AgentConfig& c, const std::string& key, const std::string& value,
       throw std::invalid_argument("overlay_prefix: expected a directory relative to the volume root, got '" + value + "'");
     }
     c.overlayPrefixes.push_back(prefix);
+  } else if (key == "merge_pivot_delay") {
+    c.mergePivotDelay = value == "0" ? std::chrono::seconds(0) : std::chrono::seconds(toSize(key, value));
   } else if (key == "libvirt_uri") {
     c.libvirtUri = value;
   } else if (key == "gluster_timeout") {

@@ -40,6 +40,9 @@ struct AgentConfig {
   std::chrono::seconds gfapiIdleTimeout{300};
   std::chrono::seconds glusterTimeout{120};  // one gluster CLI call
   std::string libvirtUri = "qemu:///system";
+  // How long a merge stays READY before its pivot. 0 in production; tests
+  // set it to stop the agent in that state.
+  std::chrono::seconds mergePivotDelay{0};
   // Gluster's events API posts here (GEOREP_CHECKPOINT_COMPLETED wakes a
   // sync job at once); unset: sync jobs poll only.
   std::optional<ListenAddress> eventsListen;

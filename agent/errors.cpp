@@ -41,6 +41,7 @@ const char* codeName(Code code) {
     case Code::ImageInUse: return "ImageInUse";
     case Code::ImageCorrupt: return "ImageCorrupt";
     case Code::FileNotFound: return "FileNotFound";
+    case Code::FileChanged: return "FileChanged";
   }
   return "Unknown";
 }

@@ -51,6 +51,7 @@ enum class Code : int {
   ImageInUse = 4516,           // another image uses it as its backing file
   ImageCorrupt = 4517,         // a qcow2 header that cannot be trusted
   FileNotFound = 4518,         // fileStat / imageInfo on an absent path
+  FileChanged = 4519,          // replaced by another file between the guards and the unlink
 };
 
 // A short stable name for a code ("NoSuchJob"), used in logs and docs.

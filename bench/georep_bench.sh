@@ -29,26 +29,23 @@ start_agent() { # start_agent [--events-listen URL]
   exit 1
 }
 client() { "$BIN/gdr-client" -s "$dir/agent.sock" "$@"; }
+source "$ROOT/bench/lib.sh"
 S=(volumeName="$GDR_LAB_PRIMARY" remoteHost="$GDR_LAB_HOST" remoteVolumeName="$GDR_LAB_SECONDARY")
 
 # One sync; prints "gluster_mark_s detected_s done_s wall_s eventsReceived"
 # (epoch seconds; gluster's mark from the worker's log line).
 one_sync() {
-  local t0 job state j
+  local t0 job j
   t0=$(date +%s.%N)
   job=$(client GlusterVolume geoRepSync "${S[@]}" timeout=300 | python3 -c 'import json,sys; print(json.load(sys.stdin)["jobId"])')
-  while :; do
-    j=$(client Host getJobs jobIds="[\"$job\"]")
-    state=$(python3 -c "import json,sys; print(json.load(sys.stdin)['jobs']['$job']['state'])" <<<"$j")
-    case "$state" in DONE) break ;; FAILED | ABORTED) echo "sync $state: $j" >&2; return 1 ;; esac
-    sleep 0.05
-  done
+  j=$(await_job "$job" 0.1) || return 1
   local done_at
   done_at=$(date +%s.%N)
-  python3 - "$GSYNCD_LOG" "$t0" "$done_at" <<<"$j" <<'PY'
+  # The script comes on stdin; the job's JSON as an argument.
+  python3 - "$GSYNCD_LOG" "$t0" "$done_at" "$j" <<'PY'
 import datetime, json, re, sys
 log, t0, done = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
-job = next(iter(json.load(sys.stdin)["jobs"].values()))
+job = next(iter(json.loads(sys.argv[4])["jobs"].values()))
 d = job["details"] if "details" in job else job
 cp = d["checkpointTime"]
 human = datetime.datetime.fromtimestamp(cp, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
@@ -63,7 +60,6 @@ print(mark, d["checkpointCompletedAt"] / 1000.0, done, done - t0, d.get("eventsR
 PY
 }
 
-median() { python3 -c 'import statistics,sys; v=[float(x) for x in sys.argv[1:]]; print("%.2f" % statistics.median(v))' "$@"; }
 
 latency_series() { # latency_series LABEL [agent flags]: RUNS cycles
   local label=$1 i line detect=() done_=() walls=() events=0
@@ -95,7 +91,7 @@ start_agent --events-listen "$GDR_LAB_EVENTS_LISTEN"
 agent_walls=()
 for ((i = 1; i <= IDLE_RUNS; i++)); do
   read -r _ _ _ wall _ <<<"$(one_sync)"
-  agent_walls+=("$wall")
+  agent_walls+=("$(printf "%.2f" "$wall")")
 done
 stop_agent
 ref_walls=()
@@ -103,7 +99,7 @@ for ((i = 1; i <= IDLE_RUNS; i++)); do
   t0=$(date +%s.%N)
   /usr/bin/python3 "$SCHEDULE_GEOREP" --no-color "$GDR_LAB_PRIMARY" "$GDR_LAB_HOST" "$GDR_LAB_SECONDARY" >"$dir/schedule.log" 2>&1 ||
     { cat "$dir/schedule.log" >&2; exit 1; }
-  ref_walls+=("$(python3 -c "print($(date +%s.%N) - $t0)")")
+  ref_walls+=("$(python3 -c "print('%.2f' % ($(date +%s.%N) - $t0))")")
 done
 resume_vms
 printf "%-40s %8s   (runs: %s)\n" "gdr-agent GlusterVolume.geoRepSync" "$(median "${agent_walls[@]}")" "${agent_walls[*]}"

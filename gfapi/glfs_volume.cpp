@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <set>
 
 #include "agent/errors.h"
@@ -21,7 +22,10 @@ namespace gdr::gfapi {
 namespace {
 
 struct ObjectClose {
-  void operator()(glfs_object_t* object) const { glfs_h_close(object); }
+  // A shared_ptr calls its deleter even on a null pointer.
+  void operator()(glfs_object_t* object) const {
+    if (object) glfs_h_close(object);
+  }
 };
 struct FdClose {
   void operator()(glfs_fd_t* fd) const { glfs_close(fd); }
@@ -30,6 +34,7 @@ struct DirClose {
   void operator()(glfs_fd_t* fd) const { glfs_closedir(fd); }
 };
 using ObjectPtr = std::unique_ptr<glfs_object_t, ObjectClose>;
+using SharedObject = std::shared_ptr<glfs_object_t>;  // a walk's result, possibly kept by a scope
 using FdPtr = std::unique_ptr<glfs_fd_t, FdClose>;
 using DirPtr = std::unique_ptr<glfs_fd_t, DirClose>;
 
@@ -85,6 +90,30 @@ SetFsPid findSetFsPid() {
   return fn;
 }
 
+// While alive, this thread acts on `fs` as one of gluster's internal
+// clients (a negative pid), as geo-replication's own worker does: the
+// read-only translator of a geo-replication secondary lets those through,
+// and the shard translator shows its shards and xattrs to them only. The
+// identity is per thread; it is dropped however the scope ends.
+class InternalClient {
+ public:
+  // `purpose` completes the error when libgfapi cannot do this.
+  InternalClient(glfs_t* fs, const char* purpose) : fs_(fs), setFsPid_(findSetFsPid()) {
+    if (!setFsPid_) {
+      throw AgentError(Code::ReadOnlyBypassUnavailable,
+                       std::string("this libgfapi has no glfs_setfspid (GFAPI_PRIVATE_6.1): cannot ") + purpose);
+    }
+    setFsPid_(fs_, -1);
+  }
+  ~InternalClient() { setFsPid_(fs_, 0); }
+  InternalClient(const InternalClient&) = delete;
+  InternalClient& operator=(const InternalClient&) = delete;
+
+ private:
+  glfs_t* fs_;
+  SetFsPid setFsPid_;
+};
+
 }  // namespace
 
 class Connection : public Volume {
@@ -98,7 +127,7 @@ class Connection : public Volume {
   std::chrono::steady_clock::time_point lastUsed;
 
   std::optional<EntryInfo> lookup(const volpath::Components& path) override {
-    ObjectPtr object;
+    SharedObject object;
     struct stat st {};
     if (!walk(path, object, st)) return std::nullopt;
     EntryInfo info = toEntry(st);
@@ -107,7 +136,7 @@ class Connection : public Volume {
   }
 
   std::string readPrefix(const volpath::Components& path, size_t length) override {
-    ObjectPtr object;
+    SharedObject object;
     struct stat st {};
     if (!walk(path, object, st)) ioError("cannot open", volpath::join(path), ENOENT);
     if (!S_ISREG(st.st_mode)) ioError("cannot read", volpath::join(path), EINVAL);
@@ -127,7 +156,7 @@ class Connection : public Volume {
 
   std::uint64_t readRange(const volpath::Components& path, std::uint64_t offset, std::uint64_t length,
                           const std::function<void(const char*, size_t)>& sink) override {
-    ObjectPtr object;
+    SharedObject object;
     struct stat st {};
     if (!walk(path, object, st)) ioError("cannot open", volpath::join(path), ENOENT);
     if (!S_ISREG(st.st_mode)) ioError("cannot read", volpath::join(path), EINVAL);
@@ -147,7 +176,7 @@ class Connection : public Volume {
   }
 
   std::vector<std::pair<std::string, EntryInfo>> list(const volpath::Components& dir) override {
-    ObjectPtr object;
+    SharedObject object;
     struct stat st {};
     if (!walk(dir, object, st)) ioError("cannot list", volpath::join(dir), ENOENT);
     DirPtr handle(glfs_h_opendir(fs_, object.get()));
@@ -177,31 +206,34 @@ class Connection : public Volume {
   }
 
   bool unlink(const volpath::Components& path) override {
-    const SetFsPid setFsPid = findSetFsPid();
-    if (!setFsPid) {
-      throw AgentError(Code::ReadOnlyBypassUnavailable,
-                       "this libgfapi has no glfs_setfspid (GFAPI_PRIVATE_6.1): cannot delete on a read-only "
-                       "geo-replication secondary");
-    }
     volpath::Components dir(path.begin(), path.end() - 1);
-    ObjectPtr parent;
+    SharedObject parent;
     struct stat st {};
     if (!dir.empty() && !walk(dir, parent, st)) ioError("cannot unlink", volpath::join(path), ENOENT);
-    // The geo-replication secondary is read-only (features.read-only on)
-    // to ordinary clients. The read-only translator lets gluster's internal
-    // clients (negative pids) through, as geo-replication's own worker is:
-    // act as one for these calls only. The identity is per thread. The
-    // shard translator likewise shows its xattrs to internal clients only.
-    setFsPid(fs_, -1);
     bool sharded = false;
-    ObjectPtr target(glfs_h_lookupat(fs_, parent.get(), path.back().c_str(), &st, 0));
-    if (target) {
-      char value[64];
-      sharded = glfs_h_getxattrs(fs_, target.get(), "trusted.glusterfs.shard.block-size", value, sizeof value) > 0;
+    int rc = 0, err = 0;
+    {
+      // The secondary is read-only (features.read-only on) to ordinary
+      // clients: internal for these calls only.
+      InternalClient internal(fs_, "delete on a read-only geo-replication secondary");
+      ObjectPtr target(glfs_h_lookupat(fs_, parent.get(), path.back().c_str(), &st, 0));
+      if (target) {
+        // What this request checked must be what goes: a name that now
+        // points to another file (replaced since the guards ran) is left.
+        if (const std::string checked = checkedGfid(path); !checked.empty() && checked != gfidOf(target.get())) {
+          Json::Value data;
+          data["path"] = volpath::join(path);
+          throw AgentError(Code::FileChanged,
+                           "'" + volpath::join(path) + "' was replaced by another file after it was checked; not deleted",
+                           data);
+        }
+        char value[64];
+        sharded = glfs_h_getxattrs(fs_, target.get(), "trusted.glusterfs.shard.block-size", value, sizeof value) > 0;
+      }
+      rc = glfs_h_unlink(fs_, parent.get(), path.back().c_str());
+      err = errno;
     }
-    const int rc = glfs_h_unlink(fs_, parent.get(), path.back().c_str());
-    const int err = errno;
-    setFsPid(fs_, 0);
+    forget(path);
     if (rc != 0 && err != ENOENT) ioError("cannot unlink", volpath::join(path), err);
     // Gone meanwhile is fine, but "deleted" is only reported when it is.
     if (rc != 0) {
@@ -212,25 +244,14 @@ class Connection : public Volume {
   }
 
   size_t markForGeoRepResync(const volpath::Components& path, const std::vector<std::uint64_t>& offsets) override {
-    const SetFsPid setFsPid = findSetFsPid();
-    if (!setFsPid) {
-      throw AgentError(Code::ReadOnlyBypassUnavailable,
-                       "this libgfapi has no glfs_setfspid (GFAPI_PRIVATE_6.1): cannot reach a file's shards");
-    }
     const std::string text = volpath::join(path);
-    ObjectPtr object;
+    SharedObject object;
     struct stat st {};
     if (!walk(path, object, st)) ioError("cannot open", text, ENOENT);
     if (!S_ISREG(st.st_mode)) ioError("cannot mark", text, EINVAL);
     const std::uint64_t size = static_cast<std::uint64_t>(st.st_size);  // the logical size, through the shard layer
     const std::string gfid = gfidOf(object.get());
-    // Shards and their xattrs are visible to internal clients only.
-    setFsPid(fs_, -1);
-    struct Restore {
-      SetFsPid set;
-      glfs_t* fs;
-      ~Restore() { set(fs, 0); }
-    } restore{setFsPid, fs_};
+    InternalClient internal(fs_, "reach a file's shards");
     auto mark = [&](glfs_object* target, const std::string& what) {
       if (glfs_h_setxattrs(fs_, target, "glusterfs.geo-rep.trigger-sync", "1", 1, 0) != 0) {
         ioError("cannot mark for geo-replication", what, errno);
@@ -301,31 +322,100 @@ class Connection : public Volume {
     return out;
   }
 
+  // What a scope's walks resolved, by joined path: the object and its stat
+  // as seen then. One per thread (a scope is one request on one thread).
+  struct Resolved {
+    SharedObject object;
+    struct stat st;
+  };
+  struct ScopeState {
+    const Connection* owner = nullptr;
+    int depth = 0;
+    std::map<std::string, Resolved> resolved;
+  };
+  static ScopeState& scopeState() {
+    thread_local ScopeState state;
+    return state;
+  }
+  ScopeState* activeScope() const {
+    ScopeState& state = scopeState();
+    return state.depth > 0 && state.owner == this ? &state : nullptr;
+  }
+  void enterScope() override {
+    ScopeState& state = scopeState();
+    if (state.depth > 0 && state.owner != this) return;  // another volume's scope: not ours to share
+    state.owner = this;
+    ++state.depth;
+  }
+  void leaveScope() override {
+    ScopeState& state = scopeState();
+    if (state.owner != this || state.depth == 0) return;
+    if (--state.depth == 0) {
+      state.resolved.clear();
+      state.owner = nullptr;
+    }
+  }
+  // The gfid of `path` as this scope resolved it ("" when it did not).
+  std::string checkedGfid(const volpath::Components& path) {
+    ScopeState* scope = activeScope();
+    if (!scope) return "";
+    auto it = scope->resolved.find(volpath::join(path));
+    return it == scope->resolved.end() ? "" : gfidOf(it->second.object.get());
+  }
+
+  // Drops `path` and everything under it from the scope.
+  void forget(const volpath::Components& path) {
+    ScopeState* scope = activeScope();
+    if (!scope) return;
+    const std::string key = volpath::join(path);
+    for (auto it = scope->resolved.lower_bound(key); it != scope->resolved.end();) {
+      if (it->first != key && it->first.compare(0, key.size() + 1, key + "/") != 0) break;
+      it = scope->resolved.erase(it);
+    }
+  }
+
   // Looks up each component under the previous one with follow = 0. False
-  // when a component is absent.
-  bool walk(const volpath::Components& path, ObjectPtr& object, struct stat& st) {
-    ObjectPtr current;  // null: the volume root
+  // when a component is absent. Inside a scope, starts from the deepest
+  // component this scope already resolved.
+  bool walk(const volpath::Components& path, SharedObject& object, struct stat& st) {
+    ScopeState* scope = activeScope();
+    SharedObject current;  // null: the volume root
     std::string walked;
-    for (size_t i = 0; i < path.size(); ++i) {
+    size_t i = 0;
+    for (size_t n = scope ? path.size() : 0; n > 0; --n) {
+      auto it = scope->resolved.find(volpath::join(volpath::Components(path.begin(), path.begin() + n)));
+      if (it == scope->resolved.end()) continue;
+      current = it->second.object;
+      st = it->second.st;
+      walked = it->first;
+      i = n;
+      break;
+    }
+    if (i > 0 && i < path.size()) requireDirectory(path, walked, st);
+    for (; i < path.size(); ++i) {
       walked += (walked.empty() ? "" : "/") + path[i];
       errno = 0;
-      ObjectPtr next(glfs_h_lookupat(fs_, current.get(), path[i].c_str(), &st, 0));
+      SharedObject next(glfs_h_lookupat(fs_, current.get(), path[i].c_str(), &st, 0), ObjectClose{});
       if (!next) {
         if (errno == ENOENT || errno == ESTALE) return false;
         ioError("cannot look up", walked, errno ? errno : EIO);
       }
-      if (i + 1 < path.size() && !S_ISDIR(st.st_mode)) {
-        Json::Value data;
-        data["path"] = volpath::join(path);
-        data["component"] = walked;
-        throw AgentError(Code::NotRegularFile,
-                         "'" + walked + "' is a " + typeName(toEntry(st).type) + ", not a directory (symlinks are never followed)",
-                         data);
-      }
+      if (scope) scope->resolved[walked] = {next, st};
+      if (i + 1 < path.size()) requireDirectory(path, walked, st);
       current = std::move(next);
     }
     object = std::move(current);
     return true;
+  }
+
+  static void requireDirectory(const volpath::Components& path, const std::string& walked, const struct stat& st) {
+    if (S_ISDIR(st.st_mode)) return;
+    Json::Value data;
+    data["path"] = volpath::join(path);
+    data["component"] = walked;
+    throw AgentError(Code::NotRegularFile,
+                     "'" + walked + "' is a " + typeName(toEntry(st).type) + ", not a directory (symlinks are never followed)",
+                     data);
   }
 
   glfs_t* fs_;

@@ -129,6 +129,8 @@ Checked checkOne(Volume& volume, const std::string& path, const OverlayDeleteReq
 }  // namespace
 
 Json::Value deleteOverlays(Volume& volume, const OverlayDeleteRequest& request) {
+  // The guards and the unlinks act on the objects resolved once.
+  Volume::Scope scope(volume);
   std::optional<Components> expected;
   if (request.expectedBacking) expected = volpath::split(*request.expectedBacking);
   // Every guard for every path first: one refusal and nothing is deleted.
@@ -243,6 +245,7 @@ std::vector<std::pair<std::uint64_t, std::uint64_t>> sampleRanges(std::uint64_t 
 Json::Value fileChecksum(Volume& volume, const std::string& path, std::uint64_t offset,
                          std::optional<std::uint64_t> length, std::optional<Sampling> sampling) {
   const Components parts = volpath::split(path);
+  Volume::Scope scope(volume);  // every range from the one file resolved once
   const EntryInfo entry = regularFile(volume, parts, path, "a file");
   std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);

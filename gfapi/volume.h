@@ -64,6 +64,26 @@ class Volume {
   // block). Returns how many objects were marked.
   virtual size_t markForGeoRepResync(const volpath::Components& path,
                                      const std::vector<std::uint64_t>& offsets = {}) = 0;
+
+  // While a Scope lives, the calling thread's walks may reuse what earlier
+  // walks of the same scope resolved: one request's checks and its unlink
+  // then act on the very objects that were checked, in fewer round trips.
+  // A path that is unlinked is forgotten. Scopes nest; a scope is one
+  // request, never longer.
+  class Scope {
+   public:
+    explicit Scope(Volume& volume) : volume_(volume) { volume_.enterScope(); }
+    ~Scope() { volume_.leaveScope(); }
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+
+   private:
+    Volume& volume_;
+  };
+
+ protected:
+  virtual void enterScope() {}
+  virtual void leaveScope() {}
 };
 
 }  // namespace gdr::gfapi

@@ -18,6 +18,7 @@ bool sameTime(std::optional<std::int64_t> a, std::int64_t b) { return a && (*a >
 SyncAssessment assessSync(const std::vector<GeoRepWorker>& workers, std::int64_t checkpointTime) {
   SyncAssessment a;
   a.workers = workers.size();
+  bool allIdle = true;
   for (const auto& w : workers) {
     const std::string status = normalizeStatus(w.status);
     if (status == "Faulty" || status == "Offline") {
@@ -26,25 +27,22 @@ SyncAssessment assessSync(const std::vector<GeoRepWorker>& workers, std::int64_t
     }
     if (w.lastSynced && (!a.lastSynced || *w.lastSynced > *a.lastSynced)) a.lastSynced = w.lastSynced;
     if (status != "Active") continue;
+    auto count = [](const std::optional<std::int64_t>& n) { return n ? std::to_string(*n) : std::string("-"); };
+    a.activity += w.primaryNode + ":" + w.primaryBrick + " " + w.crawlStatus + " " + count(w.entry) + "/" +
+                  count(w.data) + "/" + count(w.meta) + "/" + count(w.failures) + ";";
     ++a.active;
     if (w.checkpointCompleted == "Yes" && sameTime(w.checkpointTime, checkpointTime)) ++a.completed;
+    // A worker marks the checkpoint when its time passes it, which was seen
+    // to happen while another of its sync jobs still copied data: complete
+    // also means nothing pending (entry, data, meta) on any Active worker.
+    const bool reportsNothingPending = w.entry == 0 && w.data == 0 && w.meta == 0;
+    a.pending = a.pending || w.entry.value_or(0) > 0 || w.data.value_or(0) > 0 || w.meta.value_or(0) > 0;
+    allIdle = allIdle && w.crawlStatus == "Changelog Crawl" && reportsNothingPending;
   }
-  // A worker marks the checkpoint when its time passes it, which was seen
-  // to happen while another of its sync jobs still copied data: complete
-  // also means nothing pending (entry, data, meta) on any Active worker.
-  bool pending = false;
-  for (const auto& w : workers) {
-    if (normalizeStatus(w.status) != "Active") continue;
-    pending = pending || w.entry.value_or(0) > 0 || w.data.value_or(0) > 0 || w.meta.value_or(0) > 0;
-  }
-  a.pending = pending;
-  a.complete = !a.badWorker && a.active > 0 && a.completed == a.active && !pending;
-  a.idleInChangelogCrawl = a.active > 0 && !a.badWorker;
-  for (const auto& w : workers) {
-    if (normalizeStatus(w.status) != "Active") continue;
-    const bool idle = w.crawlStatus == "Changelog Crawl" && w.entry == 0 && w.data == 0 && w.meta == 0;
-    a.idleInChangelogCrawl = a.idleInChangelogCrawl && idle;
-  }
+  const bool healthy = !a.badWorker && a.active > 0;
+  a.completedButPending = healthy && a.completed == a.active && a.pending;
+  a.complete = healthy && a.completed == a.active && !a.pending;
+  a.idleInChangelogCrawl = healthy && allIdle;
   return a;
 }
 
@@ -141,6 +139,11 @@ void GeoRepSyncJob::run(JobControl& job) {
     });
   };
 
+  // Completed before a restart: only the stop was left to do.
+  if (start.state == "STOPPING" && start.details.get("checkpointCompleted", false).asBool()) {
+    return finish(kJobDone, std::nullopt);
+  }
+
   // INIT: set the checkpoint (again, if the agent died before recording it).
   std::int64_t checkpoint = start.details["checkpointTime"].isIntegral() ? start.details["checkpointTime"].asInt64() : 0;
   if (start.state == "INIT" || checkpoint == 0) {
@@ -165,7 +168,13 @@ void GeoRepSyncJob::run(JobControl& job) {
   if (!running) startSession();
   job.update([&](JobRecord& r) { r.state = "SYNCING"; });
 
+  auto timedOut = [&](const std::optional<AgentError>& lastError) {
+    return AgentError(Code::GeoRepSyncTimeout,
+                      "checkpoint of " + session + " not completed within " + std::to_string(spec.timeout.count()) +
+                          " s" + (lastError ? std::string(" (last error: ") + lastError->what() + ")" : ""));
+  };
   std::optional<std::int64_t> lastProgress;  // lastSynced when it last moved
+  std::string lastActivity;                  // the workers' activity then
   constexpr int kMaxStallRestarts = 1;
   int restarts = start.details.get("sessionRestarts", 0).asInt();
   auto lastMove = std::chrono::steady_clock::now();
@@ -193,11 +202,7 @@ void GeoRepSyncJob::run(JobControl& job) {
       job.update([&](JobRecord& r) { r.details["eventsReceived"] = events; });
     }
     if (!nudged && now < nextRead) {
-      if (nowSeconds() > deadline) {
-        return finish(kJobFailed, AgentError(Code::GeoRepSyncTimeout, "checkpoint of " + session +
-                                                                          " not completed within " +
-                                                                          std::to_string(spec.timeout.count()) + " s"));
-      }
+      if (nowSeconds() > deadline) return finish(kJobFailed, timedOut(std::nullopt));
       job.waitFor(std::chrono::duration_cast<std::chrono::milliseconds>(std::min(nextRead, lastTouch + kTouchInterval) - now));
       continue;
     }
@@ -223,19 +228,27 @@ void GeoRepSyncJob::run(JobControl& job) {
                                                                            " in session " + session));
       }
       if (a.complete) {
-        job.update([&](JobRecord& r) { r.details["checkpointCompletedAt"] = Json::Int64(nowMilliseconds()); });
+        // Reported at once (Host.getJobs shows it); DONE follows the stop.
+        job.update([&](JobRecord& r) {
+          r.state = "STOPPING";
+          r.progress = 95;
+          r.details["checkpointCompleted"] = true;
+          r.details["checkpointCompletedAt"] = Json::Int64(nowMilliseconds());
+        });
         // A moment for the workers' last writes to land before the stop.
         job.waitFor(std::chrono::seconds(2));
         return finish(kJobDone, std::nullopt);
       }
       // Marked complete but still copying: look again soon.
-      if (a.completed == a.active && a.active > 0 && a.pending) nextRead = now + std::chrono::seconds(1);
-      if (a.lastSynced != lastProgress || a.active == 0) {
+      if (a.completedButPending) nextRead = now + std::chrono::seconds(1);
+      const auto idleLimit = std::min<std::chrono::steady_clock::duration>(spec.idleStallTimeout, spec.stallTimeout);
+      if (a.lastSynced != lastProgress || a.activity != lastActivity || a.active == 0) {
         lastProgress = a.lastSynced;
+        lastActivity = a.activity;
         lastMove = now;
       } else if (restarts < kMaxStallRestarts &&
-                 now - lastMove > (a.idleInChangelogCrawl ? std::min(spec.idleStallTimeout, spec.stallTimeout)
-                                                          : spec.stallTimeout)) {
+                 now - lastMove > (a.idleInChangelogCrawl ? idleLimit
+                                                          : std::chrono::steady_clock::duration(spec.stallTimeout))) {
         // Seen on this platform: after a stop/start a worker can stop
         // processing changelogs while they keep rolling (it idles in
         // Changelog Crawl); a plain restart of the session gets it going
@@ -255,16 +268,16 @@ void GeoRepSyncJob::run(JobControl& job) {
       } else if (now - lastMove > spec.stallTimeout) {
         return finish(kJobFailed,
                       AgentError(Code::GeoRepSyncStalled,
-                                 "geo-replication of " + session + " made no progress (last synced unchanged) for " +
+                                 "geo-replication of " + session + " made no progress (last synced, crawl and pending counts unchanged) for " +
                                      std::to_string(spec.stallTimeout.count()) + " s"));
       }
+      // Idle workers: read again right when the idle limit passes, not at
+      // the next (slow, with events) poll.
+      if (a.idleInChangelogCrawl && restarts < kMaxStallRestarts) {
+        nextRead = std::min(nextRead, lastMove + idleLimit + std::chrono::milliseconds(500));
+      }
     }
-    if (nowSeconds() > deadline) {
-      return finish(kJobFailed, AgentError(Code::GeoRepSyncTimeout,
-                                           "checkpoint of " + session + " not completed within " +
-                                               std::to_string(spec.timeout.count()) + " s" +
-                                               (readError ? std::string(" (last error: ") + readError->what() + ")" : "")));
-    }
+    if (nowSeconds() > deadline) return finish(kJobFailed, timedOut(readError));
   }
 }
 

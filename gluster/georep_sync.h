@@ -24,7 +24,12 @@ struct SyncAssessment {
   size_t completed = 0;   // Active workers that completed our checkpoint
   bool complete = false;  // every Active worker did, none has work pending, none is Faulty or Offline
   bool pending = false;   // some Active worker still has entry/data/meta operations pending
+  bool completedButPending = false;  // every Active worker marked it, but some still copy
   std::optional<std::int64_t> lastSynced;  // the most recent of the workers'
+  // What the workers are doing (crawl status and pending counts, in order):
+  // when it changes, the sync moves, even while last synced does not (a
+  // Hybrid Crawl reports no last synced until it has copied everything).
+  std::string activity;
   std::optional<std::string> badWorker;    // "node:brick (Faulty)"
   // Every Active worker is in Changelog Crawl with nothing pending: with
   // the root touched every few seconds, a healthy worker has work within a
@@ -41,7 +46,11 @@ struct GeoRepSyncSpec {
   std::chrono::seconds stallTimeout{120};
   std::chrono::milliseconds pollInterval{1000};
   // The shorter stall limit when every worker idles in Changelog Crawl
-  // (restart only; failing still takes stallTimeout).
+  // (restart only; failing still takes stallTimeout). With the root
+  // touched every 5 s and gluster's default changelog rollover of 15 s, a
+  // healthy worker completes a batch at least every ~16 s; a stuck one was
+  // seen doing nothing for minutes. 20 s was tried: the lab's DR cycle test
+  // then restarted twice as often and met the short-last-shard defect.
   std::chrono::seconds idleStallTimeout{30};
 
   Json::Value toJson() const;

@@ -2,6 +2,7 @@
 // Registers every verb's handler. Each namespace has one source file
 // (host_verbs.cpp, ...) with one handler per verb; the schema entry in
 // verbs/schema.json is the other half of a verb.
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,7 @@ struct AgentServices {
   virt::VmActivity& vmActivity;
   std::vector<std::string> overlayPrefixes = {};
   bool glusterEvents = false;  // gluster's events reach the agent (sync jobs may poll slowly)
+  std::chrono::seconds mergePivotDelay{0};  // a merge's pause in READY (tests)
 };
 
 void registerHostVerbs(Registry& registry, AgentServices& services);

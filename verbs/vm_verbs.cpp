@@ -114,8 +114,10 @@ void registerVmVerbs(Registry& registry, AgentServices& services) {
     }
   });
 
-  auto makeRunner = [&hypervisor, &activity] {
-    return std::make_unique<virt::MergeJob>(hypervisor, activity, removeMergedTop);
+  virt::MergeTuning tuning;
+  tuning.pivotDelay = services.mergePivotDelay;
+  auto makeRunner = [&hypervisor, &activity, tuning] {
+    return std::make_unique<virt::MergeJob>(hypervisor, activity, removeMergedTop, tuning);
   };
   services.jobs.registerType(virt::kMergeJobType, [&activity, makeRunner](const JobRecord& record) {
     const virt::MergeSpec spec = virt::MergeSpec::fromJson(record.details);

@@ -129,7 +129,13 @@ void MergeJob::drive(JobControl& job, const MergeSpec& spec) {
         // cur == end also holds at the very start: only the mirror's
         // ready flag in the XML says the job can be pivoted.
         if (disk->mirror && disk->mirror->ready) {
-          setState("READY", std::max(progress, 90));
+          if (state != "READY") {
+            setState("READY", std::max(progress, 90));
+            if (tuning_.pivotDelay.count() > 0) {
+              job.waitFor(tuning_.pivotDelay);
+              continue;  // read the chain again after the pause
+            }
+          }
           setState("PIVOT", 90);
           continue;
         }

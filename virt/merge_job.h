@@ -37,6 +37,7 @@ struct MergeTuning {
   int maxPivotAttempts = 3;
   int maxCommitStarts = 3;
   std::chrono::seconds libvirtOutage{60};  // how long libvirt may be unreachable
+  std::chrono::milliseconds pivotDelay{0};  // pause in READY before the pivot (tests stop the agent there)
 };
 
 // Removes the merged overlay after a successful pivot (deleteTop).

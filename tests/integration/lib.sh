@@ -92,13 +92,18 @@ crash_and_relaunch_agent() {
   launch_agent
 }
 
-stop_agent() {
+# Stops the agent process (SIGTERM) and keeps its state dir.
+stop_agent_process() {
   if [ -n "${AGENT_PID:-}" ] && kill -0 "$AGENT_PID" 2>/dev/null; then
     kill -TERM "$AGENT_PID"
     wait "$AGENT_PID" || true
   fi
-  [ -n "${AGENT_DIR:-}" ] && rm -rf "$AGENT_DIR"
   AGENT_PID=
+}
+
+stop_agent() {
+  stop_agent_process
+  [ -n "${AGENT_DIR:-}" ] && rm -rf "$AGENT_DIR"
 }
 
 client() { "$BIN/gdr-client" -s "$AGENT_SOCK" "$@"; }
@@ -111,6 +116,18 @@ expect_error() {
 }
 
 job_field() { client Host getJobs | json_get "d['jobs']['$1']$2"; }
+
+# await_job_state ID STATE SECONDS: polls until the job is in STATE (or the
+# time is up); prints the state it saw last.
+await_job_state() {
+  local i state
+  for ((i = 0; i < $3 * 10; i++)); do
+    state=$(job_field "$1" "['state']")
+    [ "$state" = "$2" ] && break
+    sleep 0.1
+  done
+  echo "$state"
+}
 
 wait_job() { # wait_job ID SECONDS -> prints the final state, or TIMEOUT
   local i state

@@ -2,7 +2,7 @@
 # VM.snapshot and VM.merge through a running agent, on a lab VM whose guest
 # keeps writing: the frozen base is crash-consistent; the merge brings the
 # chain back to one image holding the newest records; a merge survives
-# kill -9 of the agent (twice, during COMMIT); bad input is refused with a
+# kill -9 of the agent (twice during COMMIT, once during READY); bad input is refused with a
 # clear code and leaves the VM untouched.
 source "$(dirname "$0")/lib.sh"
 require_lab
@@ -57,11 +57,7 @@ top=$(json_get 'd["disks"][0]["top"]' <<<"$out")
 sleep 8  # give the overlay a few MiB, so a 1 MiB/s commit lasts a while
 job=$(client VM merge vmID="$vm" drive=vda deleteTop=true bandwidth=1 | json_get 'd["jobId"]')
 for round in 1 2; do
-  for ((i = 0; i < 50; i++)); do
-    state=$(job_field "$job" "['state']")
-    [ "$state" = COMMIT ] && break
-    sleep 0.1
-  done
+  state=$(await_job_state "$job" COMMIT 5)
   [ "$state" = COMMIT ] || note "round $round: job already in $state when killed"
   crash_and_relaunch_agent
 done
@@ -72,6 +68,28 @@ state=$(wait_job "$job" 150)
 after=$(guest_progress "$vm_name")
 sleep 2
 [ "$(guest_progress "$vm_name")" -gt "$after" ] || fail "the guest stopped writing"
+
+note "merge survives kill -9 of the agent during READY"
+# READY lasts milliseconds: an agent told to pause there (merge_pivot_delay)
+# is killed in it, and an agent without the pause recovers the job.
+printf 'merge_pivot_delay = 600\n' >"$AGENT_DIR/pivot-delay.conf"
+stop_agent_process
+launch_agent --config "$AGENT_DIR/pivot-delay.conf"
+out=$(client VM snapshot vmID="$vm")
+top=$(json_get 'd["disks"][0]["top"]' <<<"$out")
+sleep 2
+job=$(client VM merge vmID="$vm" drive=vda deleteTop=true | json_get 'd["jobId"]')
+state=$(await_job_state "$job" READY 30)
+[ "$state" = READY ] || fail "the merge did not reach READY: $state"
+live_xml=$(virsh dumpxml "$vm_name")
+[[ "$live_xml" == *"<mirror "*"ready='yes'"* ]] || fail "READY, but libvirt's mirror is not ready"
+[ "$(virsh domblklist "$vm_name" | awk '$1 == "vda" {print $2}')" = "$top" ] || fail "READY, but vda is no longer on $top"
+crash_and_relaunch_agent
+state=$(wait_job "$job" 60)
+[ "$state" = DONE ] || fail "merge recovered from READY ended $state: $(client Host getJobs)"
+[ "$(chain)" = 1 ] || fail "the chain is not back to one image after recovery from READY"
+[ ! -e "$top" ] || fail "deleteTop left $top"
+
 note "a VM with two disks"
 # A transient VM built from a lab VM's definition, with a second data disk
 # from the start (the lab's machine type has no PCI hotplug).

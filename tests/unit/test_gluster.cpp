@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <regex>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -395,6 +396,31 @@ TEST_F(GeoRepSyncTest, ACheckpointEventTriggersAReadingAtOnce) {
   EXPECT_EQ(r.state, kJobDone) << (r.error ? r.error->message : "");
   EXPECT_EQ(r.details["eventsReceived"].asInt(), 1);
   EXPECT_TRUE(r.details["checkpointCompletedAt"].isIntegral());
+  EXPECT_TRUE(r.details["checkpointCompleted"].asBool());
+}
+
+TEST_F(GeoRepSyncTest, CompletedBeforeARestartOnlyStopsTheSession) {
+  JobRecord record = newGeoRepSyncRecord(GeoRepSyncSpec{});
+  record.id = JobStore::newId();
+  record.state = "STOPPING";
+  record.details["volumeName"] = "gdr-primary";
+  record.details["remoteHost"] = "127.0.0.2";
+  record.details["remoteVolumeName"] = "gdr-secondary";
+  record.details["checkpointTime"] = Json::Int64(kCheckpoint);
+  record.details["checkpointCompleted"] = true;
+  JobStore store(dir_, 3600s);
+  GlusterCli cli(runner_, 5s);
+  const std::string id =
+      store.start(record, std::make_unique<GeoRepSyncJob>(cli, [](const auto&, const auto&) {})).id;
+  JobRecord r = store.get(id);
+  for (int i = 0; i < 500 && !r.terminal(); ++i) {
+    std::this_thread::sleep_for(10ms);
+    r = store.get(id);
+  }
+  EXPECT_EQ(r.state, kJobDone) << (r.error ? r.error->message : "");
+  EXPECT_TRUE(runner_.called(kSession + " stop"));
+  EXPECT_FALSE(runner_.called(kSession + " start"));
+  EXPECT_FALSE(runner_.called(kSession + " config checkpoint now"));
 }
 
 TEST_F(GeoRepSyncTest, FaultyWorkerFailsNamingIt) {
@@ -442,6 +468,58 @@ TEST_F(GeoRepSyncTest, WorkersIdleInChangelogCrawlAreRestartedSooner) {
   EXPECT_TRUE(assessSync(workers, kCheckpoint).pending);
   EXPECT_TRUE(idle.idleInChangelogCrawl);
   EXPECT_FALSE(idle.complete);
+}
+
+TEST_F(GeoRepSyncTest, IdleWorkersAreRestartedAtTheLimitNotAtTheNextSlowPoll) {
+  runner_.statusReadings = {fixture("georep-status-changelog-idle.xml")};  // idle for good
+  JobStore store(dir_, 3600s);
+  GlusterCli cli(runner_, 5s);
+  GeoRepSyncSpec spec;
+  spec.volume = "gdr-primary";
+  spec.remote = Remote{"127.0.0.2", "gdr-secondary"};
+  spec.pollInterval = 60s;  // as with events: only the idle rule reads sooner
+  spec.idleStallTimeout = 1s;
+  const std::string id =
+      store.start(newGeoRepSyncRecord(spec), std::make_unique<GeoRepSyncJob>(cli, [](const auto&, const auto&) {}))
+          .id;
+  JobRecord r = store.get(id);
+  for (int i = 0; i < 500 && r.details.get("sessionRestarts", 0).asInt() == 0; ++i) {
+    std::this_thread::sleep_for(10ms);
+    r = store.get(id);
+  }
+  EXPECT_EQ(r.details.get("sessionRestarts", 0).asInt(), 1) << "no restart within 5 s";
+  store.abort(id);
+  for (int i = 0; i < 500 && !r.terminal(); ++i) {
+    std::this_thread::sleep_for(10ms);
+    r = store.get(id);
+  }
+  EXPECT_EQ(r.state, kJobAborted);
+}
+
+TEST_F(GeoRepSyncTest, AHybridCrawlWorkingThroughItsBacklogIsNotAStall) {
+  // A Hybrid Crawl (a full crawl, e.g. when changelog history is missing)
+  // shows no last synced until it is through; its pending count falling is
+  // the progress.
+  std::string pending = fixture("georep-status-checkpoint-pending.xml");
+  pending = std::regex_replace(pending, std::regex("<crawl_status>[^<]*</crawl_status>"),
+                               "<crawl_status>Hybrid Crawl</crawl_status>");
+  pending = std::regex_replace(pending, std::regex("<last_synced>[^<]*</last_synced>"), "<last_synced>N/A</last_synced>");
+  std::deque<std::string> readings;
+  for (int i = 0; i < 300; ++i) {  // ~3 s of readings, 10 ms apart
+    readings.push_back(std::regex_replace(pending, std::regex("<data>[^<]*</data>"),
+                                          "<data>" + std::to_string(8000 - i / 10) + "</data>"));
+  }
+  readings.push_back(fixture("georep-status-checkpoint-completed.xml"));
+  runner_.statusReadings = readings;
+  const JobRecord r = runSync(30s, 1s, 1s);
+  EXPECT_EQ(r.state, kJobDone) << (r.error ? r.error->message : "");
+  EXPECT_EQ(r.details.get("sessionRestarts", 0).asInt(), 0);
+  // The same Hybrid Crawl with nothing changing is a stall.
+  runner_.statusReadings = {pending};
+  const JobRecord stalled = runSync(30s, 1s, 1s);
+  EXPECT_EQ(stalled.state, kJobFailed);
+  ASSERT_TRUE(stalled.error);
+  EXPECT_EQ(stalled.error->code, 4205) << stalled.error->message;
 }
 
 TEST_F(GeoRepSyncTest, StalledAndTimedOut) {

@@ -188,8 +188,9 @@ class MergeJobTest : public ::testing::Test {
     s.deleteTop = true;
     return s;
   }
-  std::unique_ptr<MergeJob> runner() {
+  std::unique_ptr<MergeJob> runner(std::chrono::milliseconds pivotDelay = 0ms) {
     MergeTuning tuning;
+    tuning.pivotDelay = pivotDelay;
     tuning.pollInterval = 5ms;
     tuning.libvirtOutage = 3s;
     return std::make_unique<MergeJob>(hv_, activity_, [this](const std::string& p) { removed_.push_back(p); },
@@ -272,6 +273,33 @@ TEST_F(MergeJobTest, LibvirtGoneForGoodFails) {
   const JobRecord r = runMerge();
   EXPECT_EQ(r.state, kJobFailed);
   EXPECT_NE(r.error->message.find("connection lost"), std::string::npos);
+}
+
+TEST_F(MergeJobTest, APivotDelayHoldsTheJobInReadyAndAStopLeavesItThere) {
+  // The pause tests use to stop the agent in READY: the job is persisted in
+  // READY, nothing is pivoted, and the next runner (no pause) pivots.
+  std::string id;
+  {
+    JobStore store(dir_, 3600s);
+    activity_.beginMerge(hv_.domain->uuid(), "vda", "x");
+    id = store.start(newMergeRecord(spec()), runner(60s)).id;
+    for (int i = 0; i < 400 && store.get(id).state != "READY"; ++i) std::this_thread::sleep_for(5ms);
+    ASSERT_EQ(store.get(id).state, "READY");
+    std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(store.get(id).state, "READY");
+    EXPECT_FALSE(hv_.domain->called("pivot"));
+  }  // the store stops its runners, as the agent does when it stops
+  activity_.endMerge(hv_.domain->uuid(), "vda");  // a new agent process starts with no claims
+  JobStore store(dir_, 3600s);
+  store.registerType(kMergeJobType, [this](const JobRecord& record) {
+    activity_.beginMerge(hv_.domain->uuid(), "vda", record.id);
+    return runner();
+  });
+  store.load();
+  const JobRecord r = waitEnd(store, id);
+  EXPECT_EQ(r.state, kJobDone) << (r.error ? r.error->message : "");
+  EXPECT_EQ(std::count(hv_.domain->calls.begin(), hv_.domain->calls.end(), "pivot"), 1);
+  EXPECT_EQ(hv_.domain->phase, "base");
 }
 
 TEST_F(MergeJobTest, RecoveredAfterRestartInEachState) {
