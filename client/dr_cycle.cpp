@@ -1,5 +1,6 @@
 #include "client/dr_cycle.h"
 
+#include <algorithm>
 #include <ctime>
 #include <future>
 #include <mutex>
@@ -9,6 +10,7 @@
 
 #include "agent/job_store.h"
 #include "agent/json_util.h"
+#include "client/shard_identity.h"
 
 namespace gdr::sync {
 
@@ -66,6 +68,9 @@ class Cycle {
   struct Difference {
     std::string base, why;
     std::vector<std::uint64_t> offsets;
+    // The secondary holds some pieces under other gluster ids (or not at
+    // all): a known geo-replication failure that a resync repairs.
+    bool identity = false;
   };
   // Compares each base (all, or those named in `only`) on both sides.
   // Throws on I/O errors.
@@ -336,6 +341,30 @@ std::vector<Cycle::Difference> Cycle::compareBases(const std::set<std::string>& 
         continue;
       }
       if (options_.verify == "none") continue;
+      // First the pieces' identities: cheap (lookups only), and they name
+      // the cause of the failure seen most (see shard_identity.h).
+      Json::Value l;
+      l["path"] = d.baseRel;
+      const auto [layoutA, layoutB] = onBothSides(vm, d, "GlusterVolume.shardLayout", l);
+      const LayoutComparison layouts = compareShardLayouts(layoutA, layoutB);
+      vm.report["secondary"][d.drive]["piecesCompared"] = Json::UInt64(layouts.piecesCompared);
+      if (!layouts.problem.empty()) {
+        differing.push_back({d.baseRel, "the secondary's copy of " + d.baseRel + " is not laid out as the primary's: " +
+                                            layouts.problem,
+                             {}});
+        continue;
+      }
+      if (!layouts.mismatches.empty()) {
+        Difference diff{d.baseRel,
+                        "the secondary does not hold " + std::to_string(layouts.mismatches.size()) + " of " +
+                            std::to_string(layouts.piecesCompared) + " pieces of " + d.baseRel + ": " +
+                            describeMismatches(layouts.mismatches),
+                        {},
+                        true};
+        for (const auto& m : layouts.mismatches) diff.offsets.push_back(m.offset);
+        differing.push_back(diff);
+        continue;  // the content differs there too; the cause is known
+      }
       // Both copies are frozen: their bytes must match exactly.
       if (options_.verify == "sample") {
         // 16 ranges of 1 MiB spread over the file.
@@ -426,14 +455,18 @@ void Cycle::verifyBases() {
     for (const auto& diff : differing) {
       for (std::uint64_t offset : diff.offsets) (*s)["differedAt"][diff.base].append(Json::UInt64(offset));
     }
-    // Only the shards check locates what differs, so only it can repair,
-    // and only when asked: after such a resync, later syncs of the same
-    // file were seen leaving its last shard short (README, "Known limits").
-    if (options_.verify != "shards" || !options_.repair) throw std::runtime_error(describeAll(differing));
-    // Geo-replication reported the checkpoint complete, yet a copy differs
-    // (seen here: stale or empty shards). It does not resend such data by
-    // itself: mark the shards that differ for resync on the primary, sync
-    // once more, compare again.
+    // A piece held under another id is repaired by default: gluster's own
+    // conflict resolution replaces it when it is marked for resync.
+    // Content that differs under the right ids has no known cause; a
+    // resync of it is attempted only when asked, and only the shards check
+    // locates it.
+    const bool repairable = std::all_of(differing.begin(), differing.end(), [&](const Difference& diff) {
+      return diff.identity || (options_.verify == "shards" && options_.repair && !diff.offsets.empty());
+    });
+    if (!repairable) throw std::runtime_error(describeAll(differing));
+    // Geo-replication reported the checkpoint complete, yet a copy differs.
+    // It does not resend such data by itself: mark the pieces that differ
+    // for resync on the primary, sync once more, compare again.
     std::set<std::string> repair;
     for (const auto& diff : differing) {
       progress_("verify", diff.why + "; marking it for resync", true);
@@ -458,6 +491,7 @@ void Cycle::verifyBases() {
     (*s)["mode"] = options_.verify;
     differing = compare(repair);
     if (!differing.empty()) throw std::runtime_error(describeAll(differing) + ", even after a resync");
+    for (const auto& base : repair) (*s)["repaired"].append(base);
   } catch (const std::exception& e) {
     finishStep(*s, started, describe(e));
     throw std::runtime_error("verification of the secondary failed: " + describe(e));

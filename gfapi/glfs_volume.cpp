@@ -245,58 +245,23 @@ class Connection : public Volume {
 
   size_t markForGeoRepResync(const volpath::Components& path, const std::vector<std::uint64_t>& offsets) override {
     const std::string text = volpath::join(path);
-    SharedObject object;
-    struct stat st {};
-    if (!walk(path, object, st)) ioError("cannot open", text, ENOENT);
-    if (!S_ISREG(st.st_mode)) ioError("cannot mark", text, EINVAL);
-    const std::uint64_t size = static_cast<std::uint64_t>(st.st_size);  // the logical size, through the shard layer
-    const std::string gfid = gfidOf(object.get());
-    InternalClient internal(fs_, "reach a file's shards");
-    auto mark = [&](glfs_object* target, const std::string& what) {
-      if (glfs_h_setxattrs(fs_, target, "glusterfs.geo-rep.trigger-sync", "1", 1, 0) != 0) {
+    size_t marked = 0;
+    forEachPiece(path, offsets, [&](std::uint64_t, glfs_object* piece, const std::string& what) {
+      if (glfs_h_setxattrs(fs_, piece, "glusterfs.geo-rep.trigger-sync", "1", 1, 0) != 0) {
         ioError("cannot mark for geo-replication", what, errno);
       }
-    };
-    unsigned char value[8];
-    std::uint64_t blockSize = 0;
-    if (glfs_h_getxattrs(fs_, object.get(), "trusted.glusterfs.shard.block-size", value, sizeof value) == 8) {
-      for (unsigned char byte : value) blockSize = blockSize << 8 | byte;  // network byte order
-    }
-    // The pieces to mark: 0 is the file itself (its first block), n > 0
-    // the shard .shard/GFID.n.
-    std::set<std::uint64_t> pieces;
-    if (blockSize == 0) {
-      pieces.insert(0);
-    } else if (offsets.empty()) {
-      for (std::uint64_t index = 0; index == 0 || index * blockSize < size; ++index) pieces.insert(index);
-    } else {
-      for (std::uint64_t offset : offsets) pieces.insert(offset / blockSize);
-    }
-    size_t marked = 0;
-    ObjectPtr shards;
-    for (std::uint64_t index : pieces) {
-      if (index == 0) {
-        mark(object.get(), text);
-        ++marked;
-        continue;
-      }
-      if (!shards) {
-        struct stat dirStat {};
-        shards.reset(glfs_h_lookupat(fs_, nullptr, ".shard", &dirStat, 0));
-        if (!shards) ioError("cannot open", ".shard", errno);
-      }
-      const std::string name = gfid + "." + std::to_string(index);
-      struct stat shardStat {};
-      errno = 0;
-      ObjectPtr shard(glfs_h_lookupat(fs_, shards.get(), name.c_str(), &shardStat, 0));
-      if (!shard) {
-        if (errno == ENOENT) continue;  // a hole: never written, nothing to send
-        ioError("cannot look up", ".shard/" + name, errno ? errno : EIO);
-      }
-      mark(shard.get(), ".shard/" + name);
       ++marked;
-    }
+    });
     return marked;
+  }
+
+  ShardLayout shardLayout(const volpath::Components& path) override {
+    std::map<std::uint64_t, std::string> pieces;
+    ShardLayout layout = forEachPiece(path, {}, [&](std::uint64_t index, glfs_object* piece, const std::string&) {
+      pieces[index] = gfidOf(piece);
+    });
+    layout.pieces = std::move(pieces);
+    return layout;
   }
 
   void touch(const volpath::Components& path) override {
@@ -320,6 +285,61 @@ class Connection : public Volume {
       out += hex[handle[i] & 15];
     }
     return out;
+  }
+
+  // Calls `visit` for each piece of the regular file at `path` that exists:
+  // index 0 is the file itself (its first block), n > 0 the shard
+  // .shard/GFID.n; an absent shard is a hole and is skipped. With
+  // `offsets`, only the pieces holding those bytes; otherwise all of them.
+  // Returns the file's layout, without its pieces.
+  ShardLayout forEachPiece(const volpath::Components& path, const std::vector<std::uint64_t>& offsets,
+                           const std::function<void(std::uint64_t, glfs_object*, const std::string&)>& visit) {
+    const std::string text = volpath::join(path);
+    SharedObject object;
+    struct stat st {};
+    if (!walk(path, object, st)) ioError("cannot open", text, ENOENT);
+    if (!S_ISREG(st.st_mode)) ioError("not a regular file:", text, EINVAL);
+    ShardLayout layout;
+    layout.size = static_cast<std::uint64_t>(st.st_size);  // the logical size, through the shard layer
+    layout.gfid = gfidOf(object.get());
+    // The shards live in .shard, which only gluster's internal clients see.
+    InternalClient internal(fs_, "reach a file's shards");
+    unsigned char value[8];
+    if (glfs_h_getxattrs(fs_, object.get(), "trusted.glusterfs.shard.block-size", value, sizeof value) == 8) {
+      for (unsigned char byte : value) layout.blockSize = layout.blockSize << 8 | byte;  // network byte order
+    }
+    std::set<std::uint64_t> indices;
+    if (layout.blockSize == 0) {
+      indices.insert(0);
+    } else if (offsets.empty()) {
+      for (std::uint64_t index = 0; index == 0 || index * layout.blockSize < layout.size; ++index) indices.insert(index);
+    } else {
+      for (std::uint64_t offset : offsets) indices.insert(offset / layout.blockSize);
+    }
+    ObjectPtr shards;
+    for (std::uint64_t index : indices) {
+      if (index == 0) {
+        visit(0, object.get(), text);
+        continue;
+      }
+      if (!shards) {
+        struct stat dirStat {};
+        shards.reset(glfs_h_lookupat(fs_, nullptr, ".shard", &dirStat, 0));
+        if (!shards) ioError("cannot open", ".shard", errno);
+      }
+      // A named lookup every time: it also replaces what this connection
+      // remembered of a shard that another client has since re-created.
+      const std::string name = layout.gfid + "." + std::to_string(index);
+      struct stat shardStat {};
+      errno = 0;
+      ObjectPtr shard(glfs_h_lookupat(fs_, shards.get(), name.c_str(), &shardStat, 0));
+      if (!shard) {
+        if (errno == ENOENT) continue;  // a hole: never written
+        ioError("cannot look up", ".shard/" + name, errno ? errno : EIO);
+      }
+      visit(index, shard.get(), ".shard/" + name);
+    }
+    return layout;
   }
 
   // What a scope's walks resolved, by joined path: the object and its stat

@@ -288,6 +288,26 @@ Json::Value markForGeoRepResync(Volume& volume, const std::string& path, const s
   return out;
 }
 
+Json::Value shardLayout(Volume& volume, const std::string& path) {
+  const Components parts = volpath::split(path);
+  regularFile(volume, parts, path, "a file");
+  const ShardLayout layout = volume.shardLayout(parts);
+  Json::Value out;
+  out["path"] = path;
+  out["gfid"] = layout.gfid;
+  out["size"] = Json::UInt64(layout.size);
+  out["shardBlockSize"] = Json::UInt64(layout.blockSize);
+  out["pieces"] = Json::Value(Json::arrayValue);
+  for (const auto& [index, gfid] : layout.pieces) {
+    Json::Value piece;
+    piece["index"] = Json::UInt64(index);
+    piece["offset"] = Json::UInt64(index * layout.blockSize);
+    piece["gfid"] = gfid;
+    out["pieces"].append(piece);
+  }
+  return out;
+}
+
 Json::Value imageInfo(Volume& volume, const std::string& path) {
   const Components parts = volpath::split(path);
   const EntryInfo entry = regularFile(volume, parts, path, "an image");

@@ -72,6 +72,11 @@ Json::Value fileChecksum(Volume& volume, const std::string& path, std::uint64_t 
 // FileNotFound / NotRegularFile.
 Json::Value markForGeoRepResync(Volume& volume, const std::string& path, const std::vector<std::uint64_t>& offsets = {});
 
+// {path, gfid, size, shardBlockSize, pieces: [{index, offset, gfid}]}:
+// where each piece of the file lives (see ShardLayout); throws
+// FileNotFound / NotRegularFile.
+Json::Value shardLayout(Volume& volume, const std::string& path);
+
 // {path, format ("qcow2"|"raw"), virtualSize, clusterSize, backingFile};
 // raw files report their size as virtual size.
 Json::Value imageInfo(Volume& volume, const std::string& path);

@@ -5,6 +5,7 @@
 // operation ever follows a symlink.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -26,6 +27,17 @@ struct EntryInfo {
 };
 
 const char* typeName(EntryInfo::Type type);
+
+// How a file is split into shards: gluster's block size (0 when the file
+// is not sharded) and the gluster id of each piece that exists, by index:
+// 0 is the file itself (its first block), n > 0 the shard .shard/GFID.n.
+// A missing index is a hole.
+struct ShardLayout {
+  std::string gfid;
+  std::uint64_t size = 0;  // the logical size
+  std::uint64_t blockSize = 0;
+  std::map<std::uint64_t, std::string> pieces;
+};
 
 class Volume {
  public:
@@ -64,6 +76,10 @@ class Volume {
   // block). Returns how many objects were marked.
   virtual size_t markForGeoRepResync(const volpath::Components& path,
                                      const std::vector<std::uint64_t>& offsets = {}) = 0;
+
+  // The file's shard layout. Each shard is looked up by name, so the answer
+  // is what the bricks hold now.
+  virtual ShardLayout shardLayout(const volpath::Components& path) = 0;
 
   // While a Scope lives, the calling thread's walks may reuse what earlier
   // walks of the same scope resolved: one request's checks and its unlink

@@ -203,6 +203,11 @@ void registerGlusterVolumeVerbs(Registry& registry, AgentServices& services) {
     });
   });
 
+  registry.add("GlusterVolume.shardLayout", [&services](const Json::Value& p, const CallContext&) {
+    return services.volumes.with(strings(p["volfileServers"]), p["volumeName"].asString(),
+                                 [&](gfapi::Volume& volume) { return gfapi::shardLayout(volume, p["path"].asString()); });
+  });
+
   registry.add("GlusterVolume.imageInfo", [&services](const Json::Value& p, const CallContext&) {
     return services.volumes.with(strings(p["volfileServers"]), p["volumeName"].asString(),
                                  [&](gfapi::Volume& volume) { return gfapi::imageInfo(volume, p["path"].asString()); });

@@ -6,7 +6,8 @@
 # on the secondary is found and located (--verify shards); a cycle survives
 # kill -9 of the agent during its merges; with the secondary volume stopped
 # the geo-rep step fails, every VM is merged back, the report names the
-# step and the exit code says so.
+# step and the exit code says so; a shard the secondary holds under
+# another gfid is found and repaired within the cycle.
 source "$(dirname "$0")/lib.sh"
 require_lab
 start_agent
@@ -84,6 +85,43 @@ done
 [ -z "$(find "$GDR_LAB_PRIMARY_MOUNT/images/.gdr-snapshots" -maxdepth 1 -type f -name 'gdr-lab-vm*')" ] ||
   fail "overlays left on the primary after the failed verification"
 note "alert: $alert"
+
+note "a shard the secondary holds under another gfid is repaired"
+# What gluster was seen doing here: a new shard written by concurrent
+# requests (a merge) is recorded in the primary's changelog under a gfid it
+# never got; geo-replication creates it on the secondary under that gfid,
+# never fills it, and still completes the checkpoint. Done here by hand:
+# another middle shard replaced on the secondary by an empty file with a
+# new gfid, through a client with gluster's internal pid (the secondary is
+# read-only to others, and .shard hidden).
+replaced=$((index + 1))
+shard=$GDR_LAB_SECONDARY_BRICK/.shard/$gfid.$replaced
+primary_shard=$GDR_LAB_PRIMARY_BRICK/.shard/$gfid.$replaced
+gfid_of() { getfattr -n trusted.gfid -e hex "$1" 2>/dev/null | sed -n 's/^trusted.gfid=0x//p'; }
+[ -s "$shard" ] && [ "$(gfid_of "$shard")" = "$(gfid_of "$primary_shard")" ] ||
+  fail "shard $replaced of ${disks[0]} is not on the secondary as on the primary before the test"
+mnt=$(mktemp -d)
+glusterfs --volfile-server="$GDR_LAB_HOST" --volfile-id="$GDR_LAB_SECONDARY" --client-pid=-1 "$mnt"
+rm "$mnt/.shard/$gfid.$replaced" && : >"$mnt/.shard/$gfid.$replaced" || { umount "$mnt"; fail "cannot replace the shard"; }
+umount "$mnt"
+rmdir "$mnt"
+foreign=$(gfid_of "$shard")
+[ -n "$foreign" ] && [ "$foreign" != "$(gfid_of "$primary_shard")" ] && [ ! -s "$shard" ] ||
+  fail "the shard was not replaced on the secondary"
+report=$(sync) || fail "the cycle did not repair the replaced shard: $report"
+[ "$(json_get 'd["status"]' <<<"$report")" = success ] || fail "cycle with a replaced shard: $report"
+differed=$(json_get '[s for s in d["steps"] if s["step"] == "verify"][0]["differed"]' <<<"$report")
+[[ "$differed" == *"shard $replaced is another file (gfid ${foreign:0:8}"* ]] ||
+  fail "the verification does not name the replaced shard: $differed"
+repaired=$(json_get '[s for s in d["steps"] if s["step"] == "verify-repair"][0]["repaired"]' <<<"$report")
+[[ "$repaired" == *"${disks[0]#"$GDR_LAB_PRIMARY_MOUNT"/}"* ]] || fail "the report does not list the repair: $report"
+[ "$(gfid_of "$shard")" = "$(gfid_of "$primary_shard")" ] || fail "shard $replaced still has another gfid on the secondary"
+cmp -s "$shard" "$primary_shard" || fail "shard $replaced differs on the secondary after the repair"
+for vm in "${vms[@]}"; do
+  [ "$(virsh dumpxml "$vm" | grep -c '<source file=')" = 1 ] || fail "$vm is not back on one image after the repair"
+done
+[ "$(overlays_left)" = 0 ] || fail "overlays left after the repaired cycle: $(overlays_left)"
+note "repaired: $differed"
 
 # Last: after a cycle against a stopped secondary, geo-replication was seen
 # leaving the last shard of a base short on the next sync (README, "Known

@@ -104,6 +104,8 @@ class FakeVolume : public Volume {
   }
   std::vector<std::uint64_t> markedOffsets;
   std::vector<std::string> marked;
+  std::map<std::string, ShardLayout> layouts;
+  ShardLayout shardLayout(const Components& path) override { return layouts.at(volpath::join(path)); }
   std::uint64_t readRange(const Components& path, std::uint64_t offset, std::uint64_t length,
                           const std::function<void(const char*, size_t)>& sink) override {
     const std::string& content = nodes.at(volpath::join(path)).content;
@@ -325,6 +327,30 @@ TEST_F(OverlayDeleteTest, MarksOnlyRegularFilesForResync) {
   EXPECT_EQ(volume.marked.size(), 1u);
   EXPECT_EQ(markForGeoRepResync(volume, "images/base.qcow2", {4u << 20, 12u << 20})["marked"].asUInt64(), 2u);
   EXPECT_EQ(volume.markedOffsets, (std::vector<std::uint64_t>{4u << 20, 12u << 20}));
+}
+
+TEST_F(OverlayDeleteTest, ShardLayoutListsEachPieceWithItsOffset) {
+  volume.file("images/base.qcow2", qcow2Image());
+  ShardLayout layout;
+  layout.gfid = "9de8badb-1062-484b-91e0-d36658f0c076";
+  layout.size = 10u << 20;
+  layout.blockSize = 4u << 20;
+  layout.pieces = {{0, layout.gfid}, {2, "7158cabb-45e6-405e-bdc4-677f083590d7"}};  // shard 1: a hole
+  volume.layouts["images/base.qcow2"] = layout;
+  const Json::Value out = shardLayout(volume, "images/base.qcow2");
+  EXPECT_EQ(out["gfid"], layout.gfid);
+  EXPECT_EQ(out["shardBlockSize"].asUInt64(), 4u << 20);
+  EXPECT_EQ(out["size"].asUInt64(), 10u << 20);
+  ASSERT_EQ(out["pieces"].size(), 2u);
+  EXPECT_EQ(out["pieces"][1]["index"].asUInt64(), 2u);
+  EXPECT_EQ(out["pieces"][1]["offset"].asUInt64(), 8u << 20);
+  EXPECT_EQ(out["pieces"][1]["gfid"], "7158cabb-45e6-405e-bdc4-677f083590d7");
+  try {
+    shardLayout(volume, "images/nosuch.qcow2");
+    ADD_FAILURE() << "an absent file has no layout";
+  } catch (const AgentError& e) {
+    EXPECT_EQ(e.code(), Code::FileNotFound);
+  }
 }
 
 TEST_F(OverlayDeleteTest, ImageInfoAndFileStat) {
