@@ -244,7 +244,6 @@ class Connection : public Volume {
   }
 
   size_t markForGeoRepResync(const volpath::Components& path, const std::vector<std::uint64_t>& offsets) override {
-    const std::string text = volpath::join(path);
     size_t marked = 0;
     forEachPiece(path, offsets, [&](std::uint64_t, glfs_object* piece, const std::string& what) {
       if (glfs_h_setxattrs(fs_, piece, "glusterfs.geo-rep.trigger-sync", "1", 1, 0) != 0) {
