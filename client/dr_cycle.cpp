@@ -261,6 +261,10 @@ void Cycle::georepSync(const std::string& stepName) {
         },
         options_.georepTimeout + std::chrono::seconds(60));
     s["checkpointTime"] = job["checkpointTime"];
+    for (const auto& warning : job["warnings"]) {
+      Json::Value& all = report_["warnings"];
+      if (std::find(all.begin(), all.end(), warning) == all.end()) all.append(warning);
+    }
     progress_("geo-rep", job["state"].asString(), true);
     if (job["state"] != "DONE") {
       throw std::runtime_error(job["error"].isObject()

@@ -158,6 +158,7 @@ void printSummary(const Json::Value& report) {
   if (report["dryRun"].asBool()) {
     for (const auto& p : report["plan"]) std::printf("  would %s\n", p.asCString());
   }
+  for (const auto& warning : report["warnings"]) std::printf("WARNING: %s\n", warning.asCString());
   if (report.isMember("alert")) std::printf("ALERT: %s\n", report["alert"].asCString());
 }
 

@@ -112,6 +112,10 @@ std::map<std::string, std::string> GlusterCli::geoRepConfig(const std::string& v
   return parseGeoRepConfig(run({"volume", "geo-replication", volume, remote.spec(), "config"}, volume, remote));
 }
 
+std::map<std::string, std::string> GlusterCli::volumeOptions(const std::string& volume) {
+  return parseVolumeOptions(run({"volume", "info", volume}, volume, std::nullopt));
+}
+
 void GlusterCli::geoRepConfigSet(const std::string& volume, const Remote& remote, const std::string& name,
                                  const std::string& value) {
   // The CLI takes a value starting with '-' (rsync-options "--checksum")

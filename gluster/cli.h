@@ -45,6 +45,8 @@ class GlusterCli {
   void geoRepConfigSet(const std::string& volume, const Remote& remote, const std::string& name,
                        const std::string& value);
   void geoRepConfigReset(const std::string& volume, const Remote& remote, const std::string& name);
+  // The volume's reconfigured options (volume info).
+  std::map<std::string, std::string> volumeOptions(const std::string& volume);
   // Sets "checkpoint now" and returns the checkpoint time gluster recorded.
   std::int64_t geoRepCheckpointSet(const std::string& volume, const Remote& remote);
 

@@ -144,6 +144,18 @@ void GeoRepSyncJob::run(JobControl& job) {
     return finish(kJobDone, std::nullopt);
   }
 
+  // Once, at the start: a word in the job about primary options that put
+  // the copy at risk. Never a reason to fail the sync.
+  if (start.state == "INIT" && !start.details.isMember("warnings")) {
+    Json::Value warnings(Json::arrayValue);
+    try {
+      for (const auto& w : geoRepOptionWarnings(cli_.volumeOptions(spec.volume))) warnings.append(w);
+    } catch (const AgentError& e) {
+      spdlog::warn("job {}: cannot read the options of {}: {}", start.id, spec.volume, e.what());
+    }
+    job.update([&](JobRecord& r) { r.details["warnings"] = warnings; });
+  }
+
   // INIT: set the checkpoint (again, if the agent died before recording it).
   std::int64_t checkpoint = start.details["checkpointTime"].isIntegral() ? start.details["checkpointTime"].asInt64() : 0;
   if (start.state == "INIT" || checkpoint == 0) {

@@ -3,6 +3,7 @@
 #include <tinyxml2.h>
 
 #include <ctime>
+#include <set>
 
 #include "agent/errors.h"
 
@@ -138,6 +139,43 @@ std::map<std::string, std::string> parseGeoRepConfig(std::string_view xml) {
   const XMLElement* config = geoRep ? geoRep->FirstChildElement("config") : nullptr;
   for (const XMLElement* e = config ? config->FirstChildElement() : nullptr; e; e = e->NextSiblingElement()) {
     out[e->Name()] = e->GetText() ? e->GetText() : "";
+  }
+  return out;
+}
+
+std::map<std::string, std::string> parseVolumeOptions(std::string_view xml) {
+  Document d;
+  load(xml, d);
+  std::map<std::string, std::string> out;
+  const XMLElement* info = d.root->FirstChildElement("volInfo");
+  const XMLElement* volumes = info ? info->FirstChildElement("volumes") : nullptr;
+  const XMLElement* volume = volumes ? volumes->FirstChildElement("volume") : nullptr;
+  const XMLElement* options = volume ? volume->FirstChildElement("options") : nullptr;
+  for (const XMLElement* o = options ? options->FirstChildElement("option") : nullptr; o;
+       o = o->NextSiblingElement("option")) {
+    const std::string name = text(o, "name");
+    if (!name.empty()) out[name] = text(o, "value");
+  }
+  return out;
+}
+
+namespace {
+// Gluster's spellings of a true boolean option.
+bool enabled(const std::map<std::string, std::string>& options, const std::string& name) {
+  const auto it = options.find(name);
+  if (it == options.end()) return false;
+  static const std::set<std::string> yes{"on", "yes", "true", "enable", "1"};
+  return yes.count(it->second) > 0;
+}
+}  // namespace
+
+std::vector<std::string> geoRepOptionWarnings(const std::map<std::string, std::string>& primaryOptions) {
+  std::vector<std::string> out;
+  if (enabled(primaryOptions, "features.shard") && !enabled(primaryOptions, "performance.strict-write-ordering")) {
+    out.push_back(
+        "performance.strict-write-ordering is off on this sharded volume: a shard created by concurrent writes can "
+        "reach the secondary empty, under another gfid (gdr-sync finds and repairs it, at the cost of another sync); "
+        "gluster requires the option on for geo-replicating sharded volumes");
   }
   return out;
 }

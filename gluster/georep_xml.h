@@ -47,6 +47,14 @@ std::vector<GeoRepSession> parseGeoRepStatus(std::string_view xml);
 // The options of "volume geo-replication P S config --xml".
 std::map<std::string, std::string> parseGeoRepConfig(std::string_view xml);
 
+// The reconfigured options of the first volume of "volume info VOL --xml"
+// (options left at their defaults are not listed).
+std::map<std::string, std::string> parseVolumeOptions(std::string_view xml);
+
+// What a primary volume's options put at risk in geo-replication, one
+// sentence each; empty when nothing. Pure.
+std::vector<std::string> geoRepOptionWarnings(const std::map<std::string, std::string>& primaryOptions);
+
 // "2026-11-23 02:33:06" (UTC) -> seconds since the epoch; nullopt for N/A.
 std::optional<std::int64_t> parseGlusterTime(const std::string& text);
 

@@ -112,6 +112,22 @@ TEST(GeoRepXml, ConfigEnvelopeAndErrors) {
   EXPECT_EQ(parseGlusterTime("yesterday"), std::nullopt);
 }
 
+TEST(GeoRepXml, VolumeOptionsAndTheirWarnings) {
+  const auto before = parseVolumeOptions(fixture("volume-info.xml"));
+  EXPECT_EQ(before.at("features.shard"), "on");
+  EXPECT_EQ(before.count("performance.strict-write-ordering"), 0u);
+  const auto warnings = geoRepOptionWarnings(before);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0].rfind("performance.strict-write-ordering is off on this sharded volume", 0), 0u);
+  const auto ordered = parseVolumeOptions(fixture("volume-info-write-ordering.xml"));
+  EXPECT_EQ(ordered.at("performance.strict-write-ordering"), "on");
+  EXPECT_TRUE(geoRepOptionWarnings(ordered).empty());
+  // Gluster's other spellings of "on"; an unsharded volume has no shards to lose.
+  EXPECT_TRUE(geoRepOptionWarnings({{"features.shard", "enable"}, {"performance.strict-write-ordering", "yes"}}).empty());
+  EXPECT_EQ(geoRepOptionWarnings({{"features.shard", "true"}, {"performance.strict-write-ordering", "off"}}).size(), 1u);
+  EXPECT_TRUE(geoRepOptionWarnings({{"performance.strict-write-ordering", "off"}}).empty());
+}
+
 TEST(GlusterEvents, ParsesACheckpointCompletion) {
   const auto e = parseGlusterEvent(fixture("event-checkpoint-completed.json"));
   ASSERT_TRUE(e);
@@ -339,6 +355,28 @@ TEST_F(GeoRepSyncTest, CompletesStartsAndStopsTheSession) {
   EXPECT_TRUE(runner_.called(kSession + " start"));
   EXPECT_TRUE(runner_.called(kSession + " stop"));
   EXPECT_GE(touches_, 1);
+}
+
+TEST_F(GeoRepSyncTest, WarnsOfAShardedPrimaryWithoutWriteOrdering) {
+  runner_.statusReadings = {fixture("georep-status-checkpoint-completed.xml")};
+  runner_.answer("volume info gdr-primary", fixture("volume-info.xml"));
+  JobRecord r = runSync();
+  EXPECT_EQ(r.state, kJobDone) << (r.error ? r.error->message : "");
+  ASSERT_EQ(r.details["warnings"].size(), 1u);
+  EXPECT_NE(r.details["warnings"][0].asString().find("strict-write-ordering"), std::string::npos);
+  runner_.answer("volume info gdr-primary", fixture("volume-info-write-ordering.xml"));
+  r = runSync();
+  EXPECT_EQ(r.state, kJobDone);
+  EXPECT_TRUE(r.details["warnings"].isArray());
+  EXPECT_TRUE(r.details["warnings"].empty());
+}
+
+TEST_F(GeoRepSyncTest, OptionsThatCannotBeReadAreNoReasonToFail) {
+  runner_.statusReadings = {fixture("georep-status-checkpoint-completed.xml")};
+  const JobRecord r = runSync();  // "volume info" answers with an error here
+  EXPECT_TRUE(runner_.called("volume info gdr-primary"));
+  EXPECT_EQ(r.state, kJobDone) << (r.error ? r.error->message : "");
+  EXPECT_TRUE(r.details["warnings"].empty());
 }
 
 TEST_F(GeoRepSyncTest, ASessionAlreadyStartedIsNotAFailure) {
