@@ -5,35 +5,29 @@
 # guests write; per cycle it prints the duration, the pieces found foreign
 # or missing (repaired within the cycle) and the outcome.
 #   bench/soak_bench.sh [CYCLES]   (default 20)
-# STRICT_WRITE_ORDERING=off runs them with the volumes' write ordering off
-# (the lab sets it on; see README, "Known limits"), restored at the end.
+# The volumes' performance.strict-write-ordering is the lab's (on; see
+# README, "Known limits"): GDR_LAB_STRICT_WRITE_ORDERING=off scripts/bench
+# soak runs them without it, until the next `scripts/lab up`.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${GDR_BIN_DIR:-$ROOT/build/bin}
 LAB="$ROOT/scripts/lab"
 cycles=${1:-20}
-ordering=${STRICT_WRITE_ORDERING:-on}
 eval "$("$LAB" env)"
+ordering=$(gluster --mode=script volume get "$GDR_LAB_PRIMARY" performance.strict-write-ordering |
+  awk '$1 == "performance.strict-write-ordering" {print $2}')
 dir=$(mktemp -d /tmp/gdr-soak-bench-XXXXXX)
 "$BIN/gdr-agent" --config /dev/null --listen "unix:$dir/agent.sock" --state-dir "$dir/state" \
   --log-file "$dir/agent.log" ${GDR_LAB_EVENTS_LISTEN:+--events-listen "$GDR_LAB_EVENTS_LISTEN"} &
 agent=$!
-set_ordering() {
-  local vol
-  for vol in "$GDR_LAB_PRIMARY" "$GDR_LAB_SECONDARY"; do
-    gluster --mode=script volume set "$vol" performance.strict-write-ordering "$1" >/dev/null
-  done
-}
 cleanup() {
   # Only between cycles: gdr-sync needs the agent to merge the VMs back.
   kill "$agent" 2>/dev/null || true
   wait "$agent" 2>/dev/null || true
-  [ "$ordering" = on ] || set_ordering on
   rm -rf "$dir"
 }
 trap cleanup EXIT
 sleep 0.5
-set_ordering "$ordering"
 
 echo "$cycles DR cycles, --verify shards, performance.strict-write-ordering $ordering"
 printf '%-6s %9s  %-8s %s\n' cycle seconds outcome "pieces repaired"

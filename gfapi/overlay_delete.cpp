@@ -281,6 +281,7 @@ Json::Value fileChecksum(Volume& volume, const std::string& path, std::uint64_t 
 
 Json::Value markForGeoRepResync(Volume& volume, const std::string& path, const std::vector<std::uint64_t>& offsets) {
   const Components parts = volpath::split(path);
+  Volume::Scope scope(volume);  // the check and the marking walk the path once
   const EntryInfo entry = regularFile(volume, parts, path, "a file");
   Json::Value out;
   out["path"] = path;
@@ -290,6 +291,7 @@ Json::Value markForGeoRepResync(Volume& volume, const std::string& path, const s
 
 Json::Value shardLayout(Volume& volume, const std::string& path) {
   const Components parts = volpath::split(path);
+  Volume::Scope scope(volume);  // the check and the layout walk the path once
   regularFile(volume, parts, path, "a file");
   const ShardLayout layout = volume.shardLayout(parts);
   Json::Value out;
