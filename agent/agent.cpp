@@ -8,7 +8,7 @@
 #include <memory>
 #include <thread>
 
-#include "agent/dispatcher.h"
+#include "core/dispatcher.h"
 #include "gfapi/glfs_volume.h"
 #include "gfapi/overlay_delete.h"
 #include "gluster/cli.h"
@@ -18,9 +18,9 @@
 #include "virt/vm_activity.h"
 #include "agent/events_server.h"
 #include "agent/https_server.h"
-#include "agent/job_store.h"
+#include "core/job_store.h"
 #include "agent/logging.h"
-#include "agent/schema.h"
+#include "core/schema.h"
 #include "agent/unix_server.h"
 #include "agent/worker_pool.h"
 #include "verbs/all_verbs.h"

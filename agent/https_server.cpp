@@ -9,7 +9,7 @@
 #include <mutex>
 #include <sstream>
 
-#include "agent/dispatcher.h"
+#include "core/dispatcher.h"
 #include "agent/socket_address.h"
 #include "agent/worker_pool.h"
 

@@ -7,7 +7,7 @@
 
 #include <filesystem>
 
-#include "agent/dispatcher.h"
+#include "core/dispatcher.h"
 #include "agent/worker_pool.h"
 
 namespace gdr {

@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "agent/dispatcher.h"
+#include "core/dispatcher.h"
 
 namespace gdr {
 

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/process.h"
+#include "core/process.h"
 #include "client/rpc_client.h"
 
 namespace {

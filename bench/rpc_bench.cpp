@@ -38,7 +38,7 @@
 #include <thread>
 #include <vector>
 
-#include "agent/process.h"
+#include "core/process.h"
 #include "client/rpc_client.h"
 
 namespace {

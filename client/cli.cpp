@@ -4,8 +4,8 @@
 #include <iostream>
 #include <sstream>
 
-#include "agent/json_util.h"
-#include "agent/schema.h"
+#include "core/json_util.h"
+#include "core/schema.h"
 #include "client/rpc_client.h"
 
 namespace gdr::client {

@@ -8,8 +8,9 @@
 #include <stdexcept>
 #include <thread>
 
-#include "agent/job_store.h"
-#include "agent/json_util.h"
+#include "core/clock.h"
+#include "core/json_util.h"
+#include "core/uuid.h"
 #include "client/shard_identity.h"
 
 namespace gdr::sync {
@@ -80,7 +81,7 @@ class Cycle {
 
   const CycleOptions& options_;
   const ProgressFn& progress_;
-  std::string flowId_ = "gdr-sync-" + JobStore::newId().substr(0, 8);
+  std::string flowId_ = "gdr-sync-" + newUuid().substr(0, 8);
   Json::Value report_;
   std::vector<Vm> vms_;
   std::mutex mutex_;

@@ -16,7 +16,7 @@
 #include <sstream>
 #include <thread>
 
-#include "agent/json_util.h"
+#include "core/json_util.h"
 #include "client/dr_cycle.h"
 
 namespace {

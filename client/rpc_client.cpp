@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "agent/json_util.h"
+#include "core/json_util.h"
 
 namespace gdr::client {
 

@@ -15,7 +15,7 @@
 #include <map>
 #include <set>
 
-#include "agent/errors.h"
+#include "core/errors.h"
 
 namespace gdr::gfapi {
 

@@ -4,7 +4,7 @@
 
 #include <memory>
 
-#include "agent/errors.h"
+#include "core/errors.h"
 
 namespace gdr::gfapi {
 

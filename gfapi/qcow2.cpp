@@ -1,6 +1,6 @@
 #include "gfapi/qcow2.h"
 
-#include "agent/errors.h"
+#include "core/errors.h"
 
 namespace gdr::qcow2 {
 

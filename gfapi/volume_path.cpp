@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <optional>
 
-#include "agent/errors.h"
+#include "core/errors.h"
 
 namespace gdr::volpath {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/process.h"
+#include "core/process.h"
 #include "gluster/georep_xml.h"
 
 namespace gdr::gluster {

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "agent/errors.h"
+#include "core/errors.h"
 
 namespace gdr::gluster {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/job_store.h"
+#include "core/job_store.h"
 #include "gluster/cli.h"
 #include "gluster/events.h"
 #include "gluster/georep_xml.h"

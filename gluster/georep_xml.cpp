@@ -5,7 +5,7 @@
 #include <ctime>
 #include <set>
 
-#include "agent/errors.h"
+#include "core/errors.h"
 
 namespace gdr::gluster {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "verbs/registry.h"
+#include "core/registry.h"
 
 namespace gdr {
 

@@ -2,8 +2,8 @@
 // documentation can never drift from what the agent validates.
 #include <iostream>
 
-#include "agent/json_util.h"
-#include "agent/schema.h"
+#include "core/json_util.h"
+#include "core/schema.h"
 
 namespace {
 

@@ -1,6 +1,6 @@
 // GlusterVolume.*: files on gluster volumes through libgfapi.
-#include "agent/errors.h"
-#include "agent/job_store.h"
+#include "core/errors.h"
+#include "core/job_store.h"
 #include "gluster/cli.h"
 #include "gluster/georep_sync.h"
 #include "gfapi/glfs_volume.h"

@@ -5,10 +5,10 @@
 #include <mutex>
 #include <regex>
 
-#include "agent/errors.h"
-#include "agent/job_store.h"
-#include "agent/process.h"
-#include "agent/schema.h"
+#include "core/errors.h"
+#include "core/job_store.h"
+#include "core/process.h"
+#include "core/schema.h"
 #include "verbs/all_verbs.h"
 #include "version.h"
 

@@ -3,8 +3,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "agent/errors.h"
-#include "agent/job_store.h"
+#include "core/errors.h"
+#include "core/job_store.h"
 #include "verbs/all_verbs.h"
 #include "virt/domain_xml.h"
 #include "virt/gluster_mounts.h"

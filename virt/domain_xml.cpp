@@ -2,7 +2,7 @@
 
 #include <tinyxml2.h>
 
-#include "agent/errors.h"
+#include "core/errors.h"
 
 namespace gdr::virt {
 

@@ -5,7 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "agent/errors.h"
+#include "core/errors.h"
 
 namespace gdr::virt {
 

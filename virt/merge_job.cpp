@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "agent/errors.h"
+#include "core/errors.h"
 #include "virt/domain_xml.h"
 
 namespace gdr::virt {

@@ -15,7 +15,7 @@
 #include <functional>
 #include <string>
 
-#include "agent/job_store.h"
+#include "core/job_store.h"
 #include "virt/domain.h"
 #include "virt/vm_activity.h"
 

@@ -3,8 +3,8 @@
 #include <filesystem>
 #include <random>
 
-#include "agent/errors.h"
-#include "agent/job_store.h"
+#include "core/errors.h"
+#include "core/job_store.h"
 #include "gfapi/volume_path.h"
 
 namespace gdr::virt {

@@ -7,7 +7,7 @@
 #include <set>
 #include <string>
 
-#include "agent/errors.h"
+#include "core/errors.h"
 
 namespace gdr::virt {
 

@@ -14,7 +14,7 @@
 #include <sstream>
 #include <thread>
 
-#include "agent/process.h"
+#include "core/process.h"
 
 extern char** environ;
 

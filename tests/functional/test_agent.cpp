@@ -13,9 +13,9 @@
 #include <sstream>
 #include <thread>
 
-#include "agent/job_store.h"
-#include "agent/json_util.h"
-#include "agent/process.h"
+#include "core/job_store.h"
+#include "core/json_util.h"
+#include "core/process.h"
 #include "tests/functional/agent_process.h"
 
 namespace gdr::testing {

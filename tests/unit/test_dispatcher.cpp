@@ -3,9 +3,9 @@
 // specification's own examples) and notifications.
 #include <gtest/gtest.h>
 
-#include "agent/dispatcher.h"
-#include "agent/job_store.h"
-#include "agent/json_util.h"
+#include "core/dispatcher.h"
+#include "core/job_store.h"
+#include "core/json_util.h"
 #include "gfapi/glfs_volume.h"
 #include "gfapi/overlay_delete.h"
 #include "gluster/cli.h"

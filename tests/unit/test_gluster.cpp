@@ -11,8 +11,8 @@
 #include <sstream>
 #include <thread>
 
-#include "agent/errors.h"
-#include "agent/job_store.h"
+#include "core/errors.h"
+#include "core/job_store.h"
 #include "gluster/cli.h"
 #include "gluster/events.h"
 #include "gluster/georep_sync.h"

@@ -4,9 +4,9 @@
 #include <fstream>
 #include <thread>
 
-#include "agent/errors.h"
-#include "agent/job_store.h"
-#include "agent/json_util.h"
+#include "core/errors.h"
+#include "core/job_store.h"
+#include "core/json_util.h"
 
 namespace gdr {
 namespace {

@@ -6,7 +6,7 @@
 
 #include <map>
 
-#include "agent/errors.h"
+#include "core/errors.h"
 #include "gfapi/overlay_delete.h"
 #include "gfapi/qcow2.h"
 #include "gfapi/volume_path.h"

@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "agent/process.h"
+#include "core/process.h"
 
 namespace gdr {
 namespace {

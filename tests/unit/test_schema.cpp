@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
-#include "agent/errors.h"
-#include "agent/json_util.h"
-#include "agent/schema.h"
+#include "core/errors.h"
+#include "core/json_util.h"
+#include "core/schema.h"
 
 namespace gdr {
 namespace {

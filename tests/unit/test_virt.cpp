@@ -9,8 +9,8 @@
 #include <sstream>
 #include <thread>
 
-#include "agent/errors.h"
-#include "agent/job_store.h"
+#include "core/errors.h"
+#include "core/job_store.h"
 #include "virt/domain.h"
 #include "virt/domain_xml.h"
 #include "virt/gluster_mounts.h"

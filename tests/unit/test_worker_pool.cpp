@@ -3,8 +3,8 @@
 #include <atomic>
 #include <future>
 
-#include "agent/dispatcher.h"
-#include "agent/json_util.h"
+#include "core/dispatcher.h"
+#include "core/json_util.h"
 #include "agent/worker_pool.h"
 
 namespace gdr {

@@ -1,4 +1,4 @@
-#include "agent/json_util.h"
+#include "core/json_util.h"
 
 #include <json/reader.h>
 #include <json/writer.h>
@@ -6,7 +6,7 @@
 #include <memory>
 #include <sstream>
 
-#include "agent/errors.h"
+#include "core/errors.h"
 
 namespace gdr::json {
 

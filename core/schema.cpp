@@ -1,11 +1,11 @@
-#include "agent/schema.h"
+#include "core/schema.h"
 
 #include <cmath>
 #include <regex>
 #include <stdexcept>
 
-#include "agent/errors.h"
-#include "agent/json_util.h"
+#include "core/errors.h"
+#include "core/json_util.h"
 
 namespace gdr {
 

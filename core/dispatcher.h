@@ -11,9 +11,9 @@
 #include <string>
 #include <string_view>
 
-#include "agent/errors.h"
-#include "agent/schema.h"
-#include "verbs/registry.h"
+#include "core/errors.h"
+#include "core/schema.h"
+#include "core/registry.h"
 
 namespace gdr {
 

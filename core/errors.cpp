@@ -1,4 +1,4 @@
-#include "agent/errors.h"
+#include "core/errors.h"
 
 namespace gdr {
 

@@ -1,8 +1,8 @@
-#include "verbs/registry.h"
+#include "core/registry.h"
 
 #include <stdexcept>
 
-#include "agent/schema.h"
+#include "core/schema.h"
 
 namespace gdr {
 

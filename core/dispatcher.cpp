@@ -1,11 +1,11 @@
-#include "agent/dispatcher.h"
+#include "core/dispatcher.h"
 
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <stdexcept>
 
-#include "agent/json_util.h"
+#include "core/json_util.h"
 
 namespace gdr {
 

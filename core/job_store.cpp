@@ -1,4 +1,4 @@
-#include "agent/job_store.h"
+#include "core/job_store.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -9,25 +9,16 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <random>
 #include <sstream>
 
-#include "agent/errors.h"
-#include "agent/json_util.h"
+#include "core/clock.h"
+#include "core/errors.h"
+#include "core/json_util.h"
+#include "core/uuid.h"
 
 namespace gdr {
 
 namespace fs = std::filesystem;
-
-std::int64_t nowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::int64_t nowMilliseconds() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 bool JobRecord::terminal() const { return state == kJobDone || state == kJobFailed || state == kJobAborted; }
 
@@ -377,29 +368,8 @@ void JobStore::stop(std::chrono::milliseconds timeout) {
   }
 }
 
-std::string JobStore::newId() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::uniform_int_distribution<std::uint64_t> dist;
-  std::uint64_t hi = dist(rng), lo = dist(rng);
-  hi = (hi & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
-  lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // RFC 4122 variant
-  char buf[37];
-  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", unsigned(hi >> 32), unsigned((hi >> 16) & 0xFFFF),
-                unsigned(hi & 0xFFFF), unsigned(lo >> 48), static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFULL));
-  return buf;
-}
+std::string JobStore::newId() { return newUuid(); }
 
-bool JobStore::validId(const std::string& id) {
-  if (id.size() != 36) return false;
-  for (size_t i = 0; i < id.size(); ++i) {
-    const char c = id[i];
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (c != '-') return false;
-    } else if (!std::isxdigit(static_cast<unsigned char>(c))) {
-      return false;
-    }
-  }
-  return true;
-}
+bool JobStore::validId(const std::string& id) { return isUuid(id); }
 
 }  // namespace gdr

@@ -20,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/clock.h"
+
 namespace gdr {
 
 // Terminal states shared by every job type; the others are type-specific
@@ -134,8 +136,5 @@ class JobStore {
   std::map<std::string, JobRecovery> recoveries_;
   bool stopping_ = false;
 };
-
-std::int64_t nowSeconds();
-std::int64_t nowMilliseconds();
 
 }  // namespace gdr
