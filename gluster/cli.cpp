@@ -27,7 +27,8 @@ CommandResult SystemCommandRunner::run(const std::vector<std::string>& args, std
 std::string Remote::spec() const { return (user.empty() || user == "root" ? "" : user + "@") + host + "::" + volume; }
 
 void GlusterCli::failed(const std::vector<std::string>& args, const CommandResult& result, const std::string& opErrstr,
-                        int opErrno, const std::string& volume, const std::optional<Remote>& remote) {
+                        int opErrno, const std::string& volume, const std::optional<Remote>& remote,
+                        Code failure) {
   Json::Value data;
   data["command"] = joined(args);
   data["exitCode"] = result.exitCode;
@@ -62,12 +63,11 @@ void GlusterCli::failed(const std::vector<std::string>& args, const CommandResul
   const std::string why = !opErrstr.empty() ? opErrstr
                           : !result.err.empty() ? result.err
                                                 : (looksLikeXml(result.out) ? "" : result.out);
-  throw AgentError(Code::GlusterCommandFailed, joined(args) + " failed: " + (why.empty() ? "no reason given" : why),
-                   data);
+  throw AgentError(failure, joined(args) + " failed: " + (why.empty() ? "no reason given" : why), data);
 }
 
 std::string GlusterCli::run(const std::vector<std::string>& args, const std::string& volume,
-                            const std::optional<Remote>& remote) {
+                            const std::optional<Remote>& remote, Code failure) {
   const auto started = std::chrono::steady_clock::now();
   const CommandResult result = runner_.run(args, timeout_);
   spdlog::debug("{} -> exit {} in {} ms", joined(args), result.exitCode,
@@ -82,10 +82,10 @@ std::string GlusterCli::run(const std::vector<std::string>& args, const std::str
   if (result.spawnFailed) {
     throw AgentError(Code::GlusterCommandFailed, "cannot run the gluster CLI: " + result.err);
   }
-  if (!looksLikeXml(result.out)) failed(args, result, "", 0, volume, remote);
+  if (!looksLikeXml(result.out)) failed(args, result, "", 0, volume, remote, failure);
   const CliStatus status = parseCliStatus(result.out);
   if (status.opRet != 0 || result.exitCode != 0) {
-    failed(args, result, status.opErrstr, status.opErrno, volume, remote);
+    failed(args, result, status.opErrstr, status.opErrno, volume, remote, failure);
   }
   return result.out;
 }
@@ -96,20 +96,45 @@ std::vector<GeoRepSession> GlusterCli::geoRepStatus(const std::string& volume, c
   if (remote) args.push_back(remote->spec());
   args.push_back("status");
   if (remote) args.push_back("detail");
-  return parseGeoRepStatus(run(args, volume, remote));
+  return parseGeoRepStatus(run(args, volume, remote, Code::GeoRepStatusFailed));
 }
 
-void GlusterCli::geoRepAction(const std::string& volume, const Remote& remote, const std::string& action,
-                              bool force) {
-  std::vector<std::string> args = {"volume", "geo-replication", volume, remote.spec(), action};
-  if (action == "create") args.push_back("push-pem");
+const char* actionName(GeoRepAction action) {
+  switch (action) {
+    case GeoRepAction::Create: return "create";
+    case GeoRepAction::Start: return "start";
+    case GeoRepAction::Stop: return "stop";
+    case GeoRepAction::Pause: return "pause";
+    case GeoRepAction::Resume: return "resume";
+    case GeoRepAction::Delete: return "delete";
+  }
+  return "?";
+}
+
+Code actionFailure(GeoRepAction action) {
+  switch (action) {
+    case GeoRepAction::Create: return Code::GeoRepCreateFailed;
+    case GeoRepAction::Start: return Code::GeoRepStartFailed;
+    case GeoRepAction::Stop: return Code::GeoRepStopFailed;
+    case GeoRepAction::Pause: return Code::GeoRepPauseFailed;
+    case GeoRepAction::Resume: return Code::GeoRepResumeFailed;
+    case GeoRepAction::Delete: return Code::GeoRepDeleteFailed;
+  }
+  return Code::GlusterCommandFailed;
+}
+
+void GlusterCli::geoRepAction(const std::string& volume, const Remote& remote, GeoRepAction action, bool force) {
+  std::vector<std::string> args = {"volume", "geo-replication", volume, remote.spec(), actionName(action)};
+  if (action == GeoRepAction::Create) args.push_back("push-pem");
   if (force) args.push_back("force");
   // "create" must not be answered with "no such session".
-  run(args, volume, action == "create" ? std::nullopt : std::optional<Remote>(remote));
+  run(args, volume, action == GeoRepAction::Create ? std::nullopt : std::optional<Remote>(remote),
+      actionFailure(action));
 }
 
 std::map<std::string, std::string> GlusterCli::geoRepConfig(const std::string& volume, const Remote& remote) {
-  return parseGeoRepConfig(run({"volume", "geo-replication", volume, remote.spec(), "config"}, volume, remote));
+  return parseGeoRepConfig(
+      run({"volume", "geo-replication", volume, remote.spec(), "config"}, volume, remote, Code::GeoRepConfigFailed));
 }
 
 std::map<std::string, std::string> GlusterCli::volumeOptions(const std::string& volume) {
@@ -121,11 +146,13 @@ void GlusterCli::geoRepConfigSet(const std::string& volume, const Remote& remote
   // The CLI takes a value starting with '-' (rsync-options "--checksum")
   // for an option of its own; it trims a leading space.
   const std::string safe = !value.empty() && value.front() == '-' ? " " + value : value;
-  run({"volume", "geo-replication", volume, remote.spec(), "config", name, safe}, volume, remote);
+  run({"volume", "geo-replication", volume, remote.spec(), "config", name, safe}, volume, remote,
+      Code::GeoRepConfigFailed);
 }
 
 void GlusterCli::geoRepConfigReset(const std::string& volume, const Remote& remote, const std::string& name) {
-  run({"volume", "geo-replication", volume, remote.spec(), "config", "!" + name}, volume, remote);
+  run({"volume", "geo-replication", volume, remote.spec(), "config", "!" + name}, volume, remote,
+      Code::GeoRepConfigFailed);
 }
 
 std::int64_t GlusterCli::geoRepCheckpointSet(const std::string& volume, const Remote& remote) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/errors.h"
 #include "core/process.h"
 #include "gluster/georep_xml.h"
 
@@ -32,6 +33,10 @@ struct Remote {
   std::string spec() const;  // as the gluster CLI wants it
 };
 
+enum class GeoRepAction { Create, Start, Stop, Pause, Resume, Delete };
+const char* actionName(GeoRepAction action);  // "start"
+Code actionFailure(GeoRepAction action);     // GeoRepStartFailed
+
 class GlusterCli {
  public:
   GlusterCli(CommandRunner& runner, std::chrono::milliseconds timeout) : runner_(runner), timeout_(timeout) {}
@@ -39,8 +44,9 @@ class GlusterCli {
   // Sessions of `volume` (all volumes when empty), optionally only the one
   // to `remote`; with per-worker detail.
   std::vector<GeoRepSession> geoRepStatus(const std::string& volume, const std::optional<Remote>& remote);
-  // create (push-pem), start, stop, pause, resume, delete.
-  void geoRepAction(const std::string& volume, const Remote& remote, const std::string& action, bool force);
+  // create (push-pem), start, stop, pause, resume, delete. A failure
+  // carries the action's own code (VDSM's: GeoRepStartFailed, ...).
+  void geoRepAction(const std::string& volume, const Remote& remote, GeoRepAction action, bool force);
   std::map<std::string, std::string> geoRepConfig(const std::string& volume, const Remote& remote);
   void geoRepConfigSet(const std::string& volume, const Remote& remote, const std::string& name,
                        const std::string& value);
@@ -53,11 +59,12 @@ class GlusterCli {
  private:
   // Runs and checks the envelope; on failure works out whether the volume
   // or the session is missing, to give those their own codes.
+  // `failure` is the code of a command that gluster refused.
   std::string run(const std::vector<std::string>& args, const std::string& volume,
-                  const std::optional<Remote>& remote);
+                  const std::optional<Remote>& remote, Code failure = Code::GlusterCommandFailed);
   [[noreturn]] void failed(const std::vector<std::string>& args, const CommandResult& result,
                            const std::string& opErrstr, int opErrno, const std::string& volume,
-                           const std::optional<Remote>& remote);
+                           const std::optional<Remote>& remote, Code failure);
 
   CommandRunner& runner_;
   std::chrono::milliseconds timeout_;

@@ -108,7 +108,7 @@ void GeoRepSyncJob::run(JobControl& job) {
   auto stopSession = [&] {
     if (!spec.stopAfter) return;
     try {
-      cli_.geoRepAction(spec.volume, spec.remote, "stop", false);
+      cli_.geoRepAction(spec.volume, spec.remote, GeoRepAction::Stop, false);
     } catch (const AgentError& e) {
       // Already stopped is fine; anything else is worth a line in the log.
       spdlog::warn("job {}: stopping {}: {}", start.id, session, e.what());
@@ -119,9 +119,9 @@ void GeoRepSyncJob::run(JobControl& job) {
   // session is running, which is what is wanted.
   auto startSession = [&] {
     try {
-      cli_.geoRepAction(spec.volume, spec.remote, "start", false);
+      cli_.geoRepAction(spec.volume, spec.remote, GeoRepAction::Start, false);
     } catch (const AgentError& e) {
-      if (e.code() != Code::GlusterCommandFailed ||
+      if (e.code() != Code::GeoRepStartFailed ||
           e.data()["opErrstr"].asString().find("already started") == std::string::npos) {
         throw;
       }
@@ -270,7 +270,7 @@ void GeoRepSyncJob::run(JobControl& job) {
                      std::chrono::duration_cast<std::chrono::seconds>(now - lastMove).count(),
                      a.idleInChangelogCrawl ? " (workers idle in Changelog Crawl)" : "");
         try {
-          cli_.geoRepAction(spec.volume, spec.remote, "stop", false);
+          cli_.geoRepAction(spec.volume, spec.remote, GeoRepAction::Stop, false);
         } catch (const AgentError& e) {
           spdlog::warn("job {}: stopping {}: {}", start.id, session, e.what());
         }

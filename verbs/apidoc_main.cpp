@@ -1,6 +1,9 @@
 // gdr-apidoc: writes docs/API.md from the verb schema, so the reference
 // documentation can never drift from what the agent validates.
+#include <cstring>
 #include <iostream>
+
+#include "api/codes.h"
 
 #include "core/json_util.h"
 #include "core/schema.h"
@@ -18,9 +21,23 @@ void params(std::ostream& out, const std::vector<gdr::ParamSpec>& list, const st
   }
 }
 
+// The status codes, from the one list (api/codes.h).
+void codes(std::ostream& out) {
+  out << "| code | name | meaning |\n|---|---|---|\n";
+  for (const auto& info : gdr::kAllCodes) {
+    out << "| " << int(info.code) << " | " << info.name << " | " << info.meaning << " |\n";
+  }
+}
+
 }  // namespace
 
-int main() {
+// gdr-apidoc          the whole reference (docs/API.md)
+// gdr-apidoc --codes  the status-code table alone (as in README.md)
+int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "--codes") == 0) {
+    codes(std::cout);
+    return 0;
+  }
   const auto& schema = gdr::builtinSchema();
   std::ostream& out = std::cout;
   out << "# gdr-agent API reference\n\n"
@@ -40,5 +57,9 @@ int main() {
       out << "\nReturns: " << verb.returns.get("doc", "").asString() << "\n";
     }
   }
+  out << "\n## Status codes\n\n"
+      << "Every error is a JSON-RPC error object whose `code` is one of these (VDSM's number where VDSM has the\n"
+      << "condition), with a `message` and, where useful, `data`.\n\n";
+  codes(out);
   return 0;
 }

@@ -98,9 +98,11 @@ void registerGlusterVolumeVerbs(Registry& registry, AgentServices& services) {
     return out;
   });
 
-  for (const char* action : {"create", "start", "stop", "pause", "resume", "delete"}) {
-    std::string verb = std::string("GlusterVolume.geoRepSession") + char(std::toupper(action[0])) + (action + 1);
-    registry.add(verb, [&cli, action = std::string(action)](const Json::Value& p, const CallContext&) {
+  for (auto action : {gluster::GeoRepAction::Create, gluster::GeoRepAction::Start, gluster::GeoRepAction::Stop,
+                      gluster::GeoRepAction::Pause, gluster::GeoRepAction::Resume, gluster::GeoRepAction::Delete}) {
+    const std::string name = gluster::actionName(action);
+    std::string verb = "GlusterVolume.geoRepSession" + std::string(1, char(std::toupper(name[0]))) + name.substr(1);
+    registry.add(verb, [&cli, action](const Json::Value& p, const CallContext&) {
       cli.geoRepAction(p["volumeName"].asString(), remoteOf(p), action, p.get("force", false).asBool());
       return Json::Value(Json::objectValue);
     });

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/errors.h"
 #include "core/job_store.h"
 #include "core/json_util.h"
 #include "core/process.h"
@@ -246,7 +247,7 @@ TEST_F(AgentTest, JobsSurviveRestarts) {
 
   CommandOutput r = client({"Host", "abortJob", "jobId=" + done});
   EXPECT_EQ(r.exitCode, 1);
-  EXPECT_EQ(r.err.rfind("67: ", 0), 0u) << r.err;
+  EXPECT_EQ(r.err.rfind(std::to_string(int(gdr::Code::JobNotActive)) + ": ", 0), 0u) << r.err;
 
   EXPECT_EQ(agent_->terminate(), 0);
   startAgent();

@@ -58,7 +58,7 @@ message=$(job_field "$job" "['error']['message']")
 restore
 [ "$final" = FAILED ] || fail "sync against a stopped secondary ended $final"
 [ "$elapsed" -le 75 ] || fail "the failure took ${elapsed}s, past its 60s timeout"
-case "$code" in 4203 | 4204 | 4205) ;; *) fail "unexpected error $code: $message" ;; esac
+case "$code" in 3101 | 3102 | 3103) ;; *) fail "unexpected error $code: $message" ;; esac
 note "failed in ${elapsed}s with $code: $message"
 status=$(client GlusterVolume geoRepSessionStatus "${S[@]}" | json_get 'd["sessionStatus"][0]["status"]')
 [ "$status" = Stopped ] || fail "session left $status after the failed sync"

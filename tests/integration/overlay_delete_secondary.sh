@@ -38,17 +38,17 @@ exists "$rel/$S/ovl.qcow2" || fail "the overlay did not reach the secondary"
 
 note "guards"
 del() { client GlusterVolume overlayDelete "${V[@]}" "$@"; }
-expect_error 4510 del paths='["../x"]'
-expect_error 4510 del paths='["/'"$rel/$S"'/ovl.qcow2"]'
-expect_error 4511 del paths='["'"$rel"'/outside.qcow2"]'
-expect_error 4512 del paths='["'"$rel/$S"'/link.qcow2"]'
-expect_error 4512 del paths='["'"$rel/$S"'/adir"]'
-expect_error 4514 del paths='["'"$rel/$S"'/plainbase.qcow2"]'
-expect_error 4513 del paths='["'"$rel/$S"'/notqcow.txt"]'
-expect_error 4515 del paths='["'"$rel/$S"'/ovl-b2.qcow2"]' expectedBacking="$rel/base.qcow2"
-expect_error 4516 del paths='["'"$rel/$S"'/chain1.qcow2"]'
+expect_error 3210 del paths='["../x"]'
+expect_error 3210 del paths='["/'"$rel/$S"'/ovl.qcow2"]'
+expect_error 3211 del paths='["'"$rel"'/outside.qcow2"]'
+expect_error 3212 del paths='["'"$rel/$S"'/link.qcow2"]'
+expect_error 3212 del paths='["'"$rel/$S"'/adir"]'
+expect_error 3214 del paths='["'"$rel/$S"'/plainbase.qcow2"]'
+expect_error 3213 del paths='["'"$rel/$S"'/notqcow.txt"]'
+expect_error 3215 del paths='["'"$rel/$S"'/ovl-b2.qcow2"]' expectedBacking="$rel/base.qcow2"
+expect_error 3216 del paths='["'"$rel/$S"'/chain1.qcow2"]'
 # A valid overlay next to a refused one: the refusal wins, nothing goes.
-expect_error 4514 del paths='["'"$rel/$S"'/ovl.qcow2", "'"$rel/$S"'/plainbase.qcow2"]'
+expect_error 3214 del paths='["'"$rel/$S"'/ovl.qcow2", "'"$rel/$S"'/plainbase.qcow2"]'
 for f in "$S/link.qcow2" "$S/adir" "$S/plainbase.qcow2" "$S/notqcow.txt" "$S/ovl-b2.qcow2" "$S/chain1.qcow2" \
          "$S/ovl.qcow2" outside.qcow2 base.qcow2 base2.qcow2; do
   exists "$rel/$f" || fail "$f was deleted by a refused call"
@@ -58,7 +58,7 @@ note "delete a real overlay"
 out=$(del paths='["'"$rel/$S"'/ovl.qcow2"]' expectedBacking="$rel/base.qcow2")
 [ "$(json_get 'd["results"][0]["deleted"]' <<<"$out")" = True ] || fail "not deleted: $out"
 [ "$(json_get 'd["sharded"]' <<<"$out")" = True ] || fail "sharding not reported: $out"
-expect_error 4518 client GlusterVolume fileStat "${V[@]}" path="$rel/$S/ovl.qcow2"
+expect_error 3218 client GlusterVolume fileStat "${V[@]}" path="$rel/$S/ovl.qcow2"
 info=$(client GlusterVolume imageInfo "${V[@]}" path="$rel/base.qcow2")
 [ "$(json_get 'd["backingFile"]' <<<"$info")" = None ] || fail "base has a backing file: $info"
 [ "$(json_get 'd["virtualSize"]' <<<"$info")" = $((64 << 20)) ] || fail "base has the wrong size: $info"

@@ -267,10 +267,10 @@ TEST(GlusterCli, MapsFailuresToTheirCodes) {
   EXPECT_EQ(code([&] { cli.geoRepStatus("gdr-primary", Remote{"127.0.0.2", "other"}); }),
             Code::GeoRepSessionNotFound);
   try {
-    cli.geoRepAction("gdr-primary", Remote{"127.0.0.2", "gdr-secondary"}, "start", false);
+    cli.geoRepAction("gdr-primary", Remote{"127.0.0.2", "gdr-secondary"}, GeoRepAction::Start, false);
     ADD_FAILURE();
   } catch (const AgentError& e) {
-    EXPECT_EQ(e.code(), Code::GlusterCommandFailed);
+    EXPECT_EQ(e.code(), Code::GeoRepStartFailed);
     EXPECT_NE(e.data()["opErrstr"].asString().find("already started"), std::string::npos);
   }
 }
@@ -399,7 +399,7 @@ TEST_F(GeoRepSyncTest, AStartThatFailsOtherwiseFailsTheJob) {
   const JobRecord r = runSync();
   EXPECT_EQ(r.state, kJobFailed);
   ASSERT_TRUE(r.error);
-  EXPECT_EQ(r.error->code, 4200) << r.error->message;
+  EXPECT_EQ(r.error->code, int(Code::GeoRepStartFailed)) << r.error->message;
 }
 
 TEST_F(GeoRepSyncTest, ACheckpointEventTriggersAReadingAtOnce) {
@@ -466,7 +466,7 @@ TEST_F(GeoRepSyncTest, FaultyWorkerFailsNamingIt) {
   const JobRecord r = runSync();
   EXPECT_EQ(r.state, kJobFailed);
   ASSERT_TRUE(r.error);
-  EXPECT_EQ(r.error->code, 4203);
+  EXPECT_EQ(r.error->code, int(Code::GeoRepWorkerFaulty));
   EXPECT_NE(r.error->message.find("127.0.0.3"), std::string::npos) << r.error->message;
   EXPECT_TRUE(runner_.called(kSession + " stop"));  // left stopped
 }
@@ -557,18 +557,18 @@ TEST_F(GeoRepSyncTest, AHybridCrawlWorkingThroughItsBacklogIsNotAStall) {
   const JobRecord stalled = runSync(30s, 1s, 1s);
   EXPECT_EQ(stalled.state, kJobFailed);
   ASSERT_TRUE(stalled.error);
-  EXPECT_EQ(stalled.error->code, 4205) << stalled.error->message;
+  EXPECT_EQ(stalled.error->code, int(Code::GeoRepSyncStalled)) << stalled.error->message;
 }
 
 TEST_F(GeoRepSyncTest, StalledAndTimedOut) {
   runner_.statusReadings = {fixture("georep-status-checkpoint-pending.xml")};  // forever pending, never moving
   JobRecord r = runSync(30s, 1s);
   EXPECT_EQ(r.state, kJobFailed);
-  EXPECT_EQ(r.error->code, 4205) << r.error->message;
+  EXPECT_EQ(r.error->code, int(Code::GeoRepSyncStalled)) << r.error->message;
   EXPECT_EQ(r.details["sessionRestarts"].asInt(), 1);  // one restart was tried first
   r = runSync(1s, 30s);
   EXPECT_EQ(r.state, kJobFailed);
-  EXPECT_EQ(r.error->code, 4204) << r.error->message;
+  EXPECT_EQ(r.error->code, int(Code::GeoRepSyncTimeout)) << r.error->message;
 }
 
 }  // namespace

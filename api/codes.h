@@ -1,0 +1,92 @@
+#pragma once
+// Every status code gdr answers with, in one list: name, number, meaning.
+// The Code enum, codeName(), codeMeaning() and the tables in README.md and
+// docs/API.md all come from (or are checked against) this list.
+//
+// Numbers follow VDSM where VDSM has the condition (lib/vdsm/common/
+// exception.py, lib/vdsm/gluster/exception.py), so an engine that knows
+// VDSM's codes reads gdr's alike. Conditions VDSM does not have use
+// 1101-1199 (agent) and 3100-3299 (geo-replication, libgfapi, the overlay
+// guards), numbers VDSM does not use; above 5000 is oVirt engine's.
+#include <array>
+#include <cstddef>
+
+namespace gdr {
+
+#define GDR_CODES(X)                                                                                          \
+  /* JSON-RPC 2.0 protocol errors */                                                                          \
+  X(ParseError, -32700, "the request is not JSON")                                                            \
+  X(InvalidRequest, -32600, "not a JSON-RPC 2.0 request object")                                              \
+  X(MethodNotFound, -32601, "no such verb")                                                                    \
+  X(InvalidParams, -32602, "a parameter is missing, unknown or of the wrong type (data.param names it)")      \
+  X(InternalError, -32603, "an unexpected failure inside the agent")                                          \
+  /* VDSM's codes */                                                                                          \
+  X(NoSuchVM, 1, "no running VM with that id on this host")                                                   \
+  X(SnapshotFailed, 48, "the snapshot failed; data holds each disk's true state")                            \
+  X(MergeFailed, 52, "the merge failed")                                                                      \
+  X(NoSuchJob, 66, "no job with that id")                                                                     \
+  X(JobExists, 69, "a job with that id, or the same work, is already running")                                \
+  X(AbortNotSupported, 80, "this job type cannot be aborted")                                                 \
+  X(JobNotActive, 84, "the job already finished")                                                             \
+  X(InvalidParameter, 91, "a value passed the schema but makes no sense")                                     \
+  X(GeneralException, 100, "a failure with no more specific code")                                            \
+  X(Busy, 1100, "all workers and queue slots are taken: retry later (VDSM's ResourceExhausted)")              \
+  /* gdr's own: the agent */                                                                                  \
+  X(ShuttingDown, 1101, "the agent is stopping")                                                              \
+  X(VMBusy, 1102, "a snapshot or merge of the same VM or drive is running")                                   \
+  /* VDSM's gluster codes */                                                                                  \
+  X(GlusterCliTimeout, 4108, "the gluster CLI did not answer in time")                                        \
+  X(GlusterCliBadOutput, 4106, "the gluster CLI printed something other than the XML expected")               \
+  X(GlusterCommandFailed, 4107, "a gluster command failed (data.opErrstr holds gluster's reason)")             \
+  X(GlusterVolumeNotFound, 4123, "no such gluster volume")                                                    \
+  X(GeoRepStartFailed, 4201, "starting the geo-replication session failed")                                   \
+  X(GeoRepStopFailed, 4202, "stopping the geo-replication session failed")                                    \
+  X(GeoRepStatusFailed, 4203, "reading the geo-replication status failed")                                    \
+  X(GeoRepPauseFailed, 4204, "pausing the geo-replication session failed")                                    \
+  X(GeoRepResumeFailed, 4205, "resuming the geo-replication session failed")                                  \
+  X(GeoRepConfigFailed, 4206, "reading or changing the session's config failed")                              \
+  X(GeoRepCreateFailed, 4214, "creating the geo-replication session failed")                                  \
+  X(GeoRepDeleteFailed, 4215, "deleting the geo-replication session failed")                                  \
+  X(GfapiIOError, 4570, "an operation on the volume through libgfapi failed")                                 \
+  X(GfapiConnectFailed, 4572, "no volfile server answered, or glfs_init failed")                              \
+  /* gdr's own: geo-replication */                                                                            \
+  X(GeoRepSessionNotFound, 3100, "no such geo-replication session")                                           \
+  X(GeoRepWorkerFaulty, 3101, "a worker is Faulty or Offline during a sync (the message names it)")           \
+  X(GeoRepSyncTimeout, 3102, "the checkpoint did not complete in time")                                       \
+  X(GeoRepSyncStalled, 3103, "geo-replication made no progress, even after a restart of the session")         \
+  /* gdr's own: libgfapi and the overlay guards */                                                            \
+  X(ReadOnlyBypassUnavailable, 3200, "libgfapi lacks glfs_setfspid: no deletion on a read-only secondary")    \
+  X(PathRejected, 3210, "not a normalized volume-relative path")                                              \
+  X(PathOutsidePrefix, 3211, "outside the directories overlays may live in")                                  \
+  X(NotRegularFile, 3212, "a symlink, a directory, a device... (symlinks are never followed)")                \
+  X(NotQcow2, 3213, "not a qcow2 image")                                                                      \
+  X(ImageIsBase, 3214, "a qcow2 image without a backing file: never deleted")                                 \
+  X(BackingMismatch, 3215, "the overlay's backing file is not the expected one")                              \
+  X(ImageInUse, 3216, "another image uses it as its backing file")                                            \
+  X(ImageCorrupt, 3217, "a qcow2 header that cannot be trusted")                                              \
+  X(FileNotFound, 3218, "no file at that path")                                                               \
+  X(FileChanged, 3219, "the file was replaced between the guards and the unlink")
+
+enum class Code : int {
+#define GDR_CODE_ENUM(name, number, meaning) name = number,
+  GDR_CODES(GDR_CODE_ENUM)
+#undef GDR_CODE_ENUM
+};
+
+struct CodeInfo {
+  Code code;
+  const char* name;
+  const char* meaning;
+};
+
+inline constexpr CodeInfo kAllCodes[] = {
+#define GDR_CODE_INFO(name, number, meaning) {Code::name, #name, meaning},
+    GDR_CODES(GDR_CODE_INFO)
+#undef GDR_CODE_INFO
+};
+
+// A short stable name for a code ("NoSuchJob"), used in logs and docs.
+const char* codeName(Code code);
+const char* codeMeaning(Code code);
+
+}  // namespace gdr

@@ -1,0 +1,18 @@
+# Fails when the status-code table in README.md (between the markers
+# <!-- codes --> and <!-- /codes -->) differs from the list in api/codes.h.
+execute_process(COMMAND ${APIDOC} --codes OUTPUT_VARIABLE GENERATED RESULT_VARIABLE RC)
+if(NOT RC EQUAL 0)
+  message(FATAL_ERROR "gdr-apidoc --codes failed (${RC})")
+endif()
+file(READ ${README} TEXT)
+string(FIND "${TEXT}" "<!-- codes -->\n" BEGIN)
+string(FIND "${TEXT}" "<!-- /codes -->" END)
+if(BEGIN EQUAL -1 OR END EQUAL -1)
+  message(FATAL_ERROR "README.md has no <!-- codes --> ... <!-- /codes --> block")
+endif()
+math(EXPR BEGIN "${BEGIN} + 15")
+math(EXPR LENGTH "${END} - ${BEGIN}")
+string(SUBSTRING "${TEXT}" ${BEGIN} ${LENGTH} CURRENT)
+if(NOT GENERATED STREQUAL CURRENT)
+  message(FATAL_ERROR "README.md's status-code table is stale; replace it with: build/bin/gdr-apidoc --codes")
+endif()
