@@ -60,6 +60,12 @@ void checkLevel(const std::string& level) {
   throw std::invalid_argument("log_level: unknown level '" + level + "'");
 }
 
+bool toBool(const std::string& key, const std::string& value) {
+  if (value == "yes" || value == "true" || value == "on" || value == "1") return true;
+  if (value == "no" || value == "false" || value == "off" || value == "0") return false;
+  throw std::invalid_argument(key + ": expected yes or no, got '" + value + "'");
+}
+
 // Sets one setting; `listenFresh` tracks whether the defaults were replaced.
 void setOption(AgentConfig& c, const std::string& key, const std::string& value, bool& listenFresh) {
   if (key == "listen") {
@@ -110,6 +116,8 @@ void setOption(AgentConfig& c, const std::string& key, const std::string& value,
       throw std::invalid_argument("overlay_prefix: expected a directory relative to the volume root, got '" + value + "'");
     }
     c.overlayPrefixes.push_back(prefix);
+  } else if (key == "check_results") {
+    c.checkResults = toBool(key, value);
   } else if (key == "merge_pivot_delay") {
     c.mergePivotDelay = value == "0" ? std::chrono::seconds(0) : std::chrono::seconds(toSize(key, value));
   } else if (key == "libvirt_uri") {
@@ -203,7 +211,8 @@ ParseOutcome parseAgentArgs(int argc, char** argv, AgentConfig& config, std::str
   static const std::map<std::string, std::string> flagToKey = {
       {"--listen", "listen"},       {"--state-dir", "state_dir"}, {"--log-file", "log_file"},
       {"--log-level", "log_level"}, {"--tls-cert", "tls_cert"},   {"--tls-key", "tls_key"},
-      {"--workers", "workers"},     {"--queue", "queue"},         {"--events-listen", "events_listen"}};
+      {"--workers", "workers"},     {"--queue", "queue"},         {"--events-listen", "events_listen"},
+      {"--check-results", "check_results"}};
   std::string configPath = kDefaultConfig;
   bool configNamed = false;
   std::vector<std::pair<std::string, std::string>> overrides;

@@ -54,7 +54,8 @@ std::string idText(const Json::Value& call) {
 
 }  // namespace
 
-Dispatcher::Dispatcher(const Schema& schema, const Registry& registry) : schema_(schema), registry_(registry) {
+Dispatcher::Dispatcher(const Schema& schema, const Registry& registry, bool checkResults)
+    : schema_(schema), registry_(registry), checkResults_(checkResults) {
   auto problems = schemaMismatches(schema, registry);
   if (!problems.empty()) {
     std::string all;
@@ -116,7 +117,9 @@ Json::Value Dispatcher::callOne(const Json::Value& call, const std::string& tran
       throw AgentError(Code::MethodNotFound, "Method not found: " + method, data);
     }
     const Json::Value params = schema_.validate(*verb, call.get("params", Json::Value()));
-    reply["result"] = (*registry_.find(method))(params, ctx);
+    Json::Value result = (*registry_.find(method))(params, ctx);
+    if (checkResults_) schema_.validateResult(*verb, result);
+    reply["result"] = std::move(result);
   } catch (const AgentError& e) {
     code = static_cast<int>(e.code());
     reply["error"] = errorObject(e.code(), e.what(), e.data());

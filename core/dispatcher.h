@@ -29,7 +29,10 @@ class Dispatcher : public jsonrpc::IClientConnectionHandler {
  public:
   // Throws std::logic_error when the schema and the registry differ: an
   // agent must never serve a verb its schema does not describe.
-  Dispatcher(const Schema& schema, const Registry& registry);
+  // With `checkResults`, every result is checked against the verb's
+  // `returns` schema and a mismatch answers -32603 (tests and the lab run
+  // so; it costs a walk of each result).
+  Dispatcher(const Schema& schema, const Registry& registry, bool checkResults = false);
 
   PreparedRequest prepare(std::string_view text, std::string transportFlowId = {}) const;
 
@@ -57,6 +60,7 @@ class Dispatcher : public jsonrpc::IClientConnectionHandler {
 
   const Schema& schema_;
   const Registry& registry_;
+  const bool checkResults_;
 };
 
 }  // namespace gdr

@@ -20,23 +20,19 @@ namespace gdr {
 
 namespace fs = std::filesystem;
 
-bool JobRecord::terminal() const { return state == kJobDone || state == kJobFailed || state == kJobAborted; }
+bool JobRecord::terminal() const { return api::isTerminalState(state); }
 
-Json::Value JobRecord::toJson() const {
-  Json::Value out = details.isObject() ? details : Json::Value(Json::objectValue);
-  out["id"] = id;
-  out["type"] = type;
-  out["state"] = state;
-  out["progress"] = progress;
-  if (error) {
-    out["error"]["code"] = error->code;
-    out["error"]["message"] = error->message;
-  } else {
-    out["error"] = Json::Value();
-  }
-  out["startTime"] = Json::Int64(startTime);
-  out["endTime"] = endTime ? Json::Value(Json::Int64(*endTime)) : Json::Value();
-  return out;
+api::Job JobRecord::toApi() const {
+  api::Job job;
+  job.id = id;
+  job.type = type;
+  job.state = state;
+  job.progress = progress;
+  job.error = error;
+  job.startTime = startTime;
+  job.endTime = endTime;
+  job.details = details.isObject() ? details : Json::Value(Json::objectValue);
+  return job;
 }
 
 Json::Value JobRecord::toStored() const {
@@ -215,7 +211,7 @@ void JobStore::load() {
   }
 }
 
-JobRecord JobStore::start(JobRecord initial, std::unique_ptr<JobRunner> runner) {
+JobRecord JobStore::start(JobRecord initial, std::unique_ptr<JobRunner> runner, const Conflict& conflicts) {
   if (initial.id.empty()) initial.id = newId();
   if (!validId(initial.id)) {
     throw AgentError(Code::InvalidParameter, "job id '" + initial.id + "' is not a UUID");
@@ -229,6 +225,14 @@ JobRecord JobStore::start(JobRecord initial, std::unique_ptr<JobRunner> runner) 
     if (stopping_) throw AgentError(Code::ShuttingDown, "agent is shutting down; no new jobs");
     if (jobs_.count(initial.id)) {
       throw AgentError(Code::JobExists, "job " + initial.id + " already exists");
+    }
+    if (conflicts) {
+      for (const auto& [id, entry] : jobs_) {
+        if (entry->finished || entry->record.terminal() || !conflicts(entry->record)) continue;
+        Json::Value data;
+        data["jobId"] = id;
+        throw AgentError(Code::JobExists, "the same work is already running as job " + id, data);
+      }
     }
     persist(initial);
     jobs_[initial.id] = entry;

@@ -20,20 +20,17 @@
 #include <thread>
 #include <vector>
 
+#include "api/jobs.h"
 #include "core/clock.h"
 
 namespace gdr {
 
 // Terminal states shared by every job type; the others are type-specific
-// (INIT, COMMIT, READY, ... for a merge).
-inline constexpr const char* kJobDone = "DONE";
-inline constexpr const char* kJobFailed = "FAILED";
-inline constexpr const char* kJobAborted = "ABORTED";
-
-struct JobError {
-  int code = 0;
-  std::string message;
-};
+// (api/jobs.h names each type's states).
+using api::kJobAborted;
+using api::kJobDone;
+using api::kJobFailed;
+using JobError = api::JobError;
 
 struct JobRecord {
   std::string id;
@@ -46,8 +43,9 @@ struct JobRecord {
   Json::Value details{Json::objectValue};  // type-specific fields, shown beside the common ones
 
   bool terminal() const;
-  // The shape Host.getJobs returns (details merged in at the top level).
-  Json::Value toJson() const;
+  // The shape Host.getJobs returns (details beside the common fields).
+  api::Job toApi() const;
+  Json::Value toJson() const { return api::encode(toApi()); }
   // The persisted form; fromStored throws std::runtime_error when malformed.
   Json::Value toStored() const;
   static JobRecord fromStored(const Json::Value& stored);
@@ -99,7 +97,11 @@ class JobStore {
   // Persists `initial` (state, type and id set by the caller; the id is
   // generated when empty), then runs it on its own thread.
   // Throws AgentError(JobExists) when the id is taken.
-  JobRecord start(JobRecord initial, std::unique_ptr<JobRunner> runner);
+  // With `conflicts`, a running job it matches refuses the start with
+  // JobExists (data.jobId names it): checked and started under one lock, so
+  // two concurrent calls cannot both start the same work.
+  using Conflict = std::function<bool(const JobRecord& running)>;
+  JobRecord start(JobRecord initial, std::unique_ptr<JobRunner> runner, const Conflict& conflicts = {});
 
   // All jobs, or those of `ids` that exist; expired jobs are dropped first.
   std::vector<JobRecord> list(const std::vector<std::string>& ids = {});

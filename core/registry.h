@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "api/codec.h"
+#include "core/errors.h"
+
 namespace gdr {
 
 class Schema;
@@ -24,6 +27,21 @@ class Registry {
  public:
   // Throws std::logic_error when the name is registered twice.
   void add(const std::string& method, Handler handler);
+
+  // A typed handler for `Verb` (an api/ descriptor): its parameters arrive
+  // decoded into Verb::Params, its Verb::Result is encoded at the edge.
+  template <class Verb, class Fn>
+  void add(Fn fn) {
+    add(Verb::kName, [fn = std::move(fn)](const Json::Value& params, const CallContext& ctx) -> Json::Value {
+      typename Verb::Params decoded;
+      try {
+        decoded = api::decode<typename Verb::Params>(params);
+      } catch (const api::DecodeError& e) {
+        throw AgentError(Code::InvalidParams, std::string("invalid parameters: ") + e.what());
+      }
+      return api::encode(fn(decoded, ctx));
+    });
+  }
   const Handler* find(const std::string& method) const;
   std::vector<std::string> names() const;
 

@@ -19,9 +19,9 @@ const char* const kKnownTypes[] = {"string", "integer", "number", "boolean", "ob
   throw std::runtime_error("verb schema: " + where + ": " + what);
 }
 
-ParamSpec parseParam(const Json::Value& node, const std::string& where);
+ParamSpec parseParam(const Json::Value& node, const std::string& where, bool requireDoc);
 
-TypeSpec parseType(const Json::Value& node, const std::string& where) {
+TypeSpec parseType(const Json::Value& node, const std::string& where, bool requireDocs = true) {
   if (!node.isObject()) malformed(where, "type must be an object");
   TypeSpec type;
   type.type = node.get("type", "").asString();
@@ -30,15 +30,21 @@ TypeSpec parseType(const Json::Value& node, const std::string& where) {
   if (!known) malformed(where, "unknown type '" + type.type + "'");
   if (type.type == "array") {
     if (!node.isMember("items")) malformed(where, "array without items");
-    type.items = std::make_shared<TypeSpec>(parseType(node["items"], where + "[]"));
+    type.items = std::make_shared<TypeSpec>(parseType(node["items"], where + "[]", requireDocs));
   }
   if (node.isMember("properties")) {
     if (type.type != "object") malformed(where, "properties on a non-object");
     for (const auto& prop : node["properties"]) {
-      type.properties.push_back(parseParam(prop, where + "." + prop.get("name", "?").asString()));
+      type.properties.push_back(parseParam(prop, where + "." + prop.get("name", "?").asString(), requireDocs));
     }
     type.openObject = node.get("additionalProperties", false).asBool();
   }
+  if (node.isMember("values")) {
+    if (type.type != "object") malformed(where, "values on a non-object");
+    type.openObject = true;
+    type.values = std::make_shared<TypeSpec>(parseType(node["values"], where + ".*", requireDocs));
+  }
+  type.nullable = node.get("nullable", false).asBool();
   if (node.isMember("enum")) {
     for (const auto& value : node["enum"]) type.enumValues.push_back(value);
   }
@@ -57,15 +63,15 @@ TypeSpec parseType(const Json::Value& node, const std::string& where) {
   return type;
 }
 
-ParamSpec parseParam(const Json::Value& node, const std::string& where) {
+ParamSpec parseParam(const Json::Value& node, const std::string& where, bool requireDoc) {
   ParamSpec param;
   param.name = node.get("name", "").asString();
   if (param.name.empty()) malformed(where, "parameter without a name");
-  param.type = parseType(node, where);
+  param.type = parseType(node, where, requireDoc);
   param.required = node.get("required", false).asBool();
   param.defaultValue = node.get("default", Json::Value());
   param.doc = node.get("doc", "").asString();
-  if (param.doc.empty()) malformed(where, "parameter '" + param.name + "' has no doc");
+  if (param.doc.empty() && requireDoc) malformed(where, "parameter '" + param.name + "' has no doc");
   if (param.required && !param.defaultValue.isNull()) {
     malformed(where, "required parameter '" + param.name + "' has a default");
   }
@@ -126,7 +132,7 @@ Json::Value checkObject(const std::vector<ParamSpec>& props, bool open, const Js
 Json::Value checkValue(const TypeSpec& type, const Json::Value& value, const std::string& path) {
   const std::string expected = describeType(type);
   const std::string& t = type.type;
-  if (t == "any") return value;
+  if (t == "any" || (type.nullable && value.isNull())) return value;
   if (t == "string" && !value.isString()) invalid(path, expected, value);
   if (t == "boolean" && !value.isBool()) invalid(path, expected, value);
   if (t == "integer" && !(value.isNumeric() && !value.isBool() && isInteger(value))) invalid(path, expected, value);
@@ -169,10 +175,16 @@ Json::Value checkValue(const TypeSpec& type, const Json::Value& value, const std
     }
     return out;
   }
-  if (t == "object" && !type.properties.empty()) {
-    return checkObject(type.properties, type.openObject, value, path + ".");
+  Json::Value out = value;
+  if (t == "object" && (!type.properties.empty() || !type.openObject)) out = checkObject(type.properties, type.openObject, value, path + ".");
+  if (t == "object" && type.values) {
+    for (const auto& name : value.getMemberNames()) {
+      bool known = false;
+      for (const auto& prop : type.properties) known = known || prop.name == name;
+      if (!known) out[name] = checkValue(*type.values, value[name], path + "." + name);
+    }
   }
-  return value;
+  return out;
 }
 
 }  // namespace
@@ -203,9 +215,10 @@ Schema Schema::parse(std::string_view text) {
     const std::string execution = node.get("execution", "worker").asString();
     if (execution != "worker" && execution != "inline") malformed(where, "execution must be worker or inline");
     verb.runsInline = execution == "inline";
-    for (const auto& param : node["params"]) verb.params.push_back(parseParam(param, where));
+    for (const auto& param : node["params"]) verb.params.push_back(parseParam(param, where, true));
     verb.returns = node.get("returns", Json::Value());
     if (!verb.returns.isObject()) malformed(where, "verb has no returns");
+    verb.result = parseType(verb.returns, where + " returns", false);
     if (schema.index_.count(where)) malformed(where, "verb declared twice");
     schema.index_[where] = schema.verbs_.size();
     schema.verbs_.push_back(std::move(verb));
@@ -233,6 +246,20 @@ Json::Value Schema::validate(const VerbSpec& verb, const Json::Value& params) co
     throw AgentError(Code::InvalidParams, "params must be an object or an array");
   }
   return checkObject(verb.params, false, named, "");
+}
+
+void Schema::validateResult(const VerbSpec& verb, const Json::Value& result) const {
+  try {
+    checkValue(verb.result, result, "result");
+  } catch (const AgentError& e) {
+    // Same checks as for parameters; the wording says whose fault it is.
+    std::string message = e.what();
+    const std::string from = "parameter '";
+    if (message.rfind("invalid " + from, 0) == 0) message = "member '" + message.substr(("invalid " + from).size());
+    if (message.rfind("missing required " + from, 0) == 0) message = "missing member '" + message.substr(("missing required " + from).size());
+    if (message.rfind("unknown " + from, 0) == 0) message = "unknown member '" + message.substr(("unknown " + from).size());
+    throw std::logic_error(verb.fullName() + " returned a result its schema does not describe: " + message);
+  }
 }
 
 std::string_view builtinSchemaText() { return kSchemaText; }

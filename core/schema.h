@@ -26,6 +26,8 @@ struct TypeSpec {
   std::optional<double> minimum, maximum;     // numbers
   std::optional<Json::UInt64> minLength, maxLength;  // strings and arrays
   std::string pattern;  // strings: an ECMAScript regex the whole value must match
+  bool nullable = false;                      // null is accepted too
+  std::shared_ptr<TypeSpec> values;           // open objects: the type of members beyond `properties`
 };
 
 struct ParamSpec {
@@ -44,7 +46,8 @@ struct VerbSpec {
   // run on the bounded worker pool.
   bool runsInline = false;
   std::vector<ParamSpec> params;
-  Json::Value returns;  // {"type": ..., "doc": ...} as written in the schema
+  Json::Value returns;  // as written in the schema
+  TypeSpec result;      // the result's shape, parsed from `returns`
 
   std::string fullName() const { return ns + "." + name; }
 };
@@ -65,6 +68,12 @@ class Schema {
   // filled in. Throws AgentError(InvalidParams) naming the parameter and
   // what was expected; unknown parameters are rejected.
   Json::Value validate(const VerbSpec& verb, const Json::Value& params) const;
+
+  // Checks a handler's result against the verb's `returns`: every required
+  // member present, no member the schema does not name, every value of its
+  // type. Throws std::logic_error naming the member (a defect of the agent,
+  // not of the caller).
+  void validateResult(const VerbSpec& verb, const Json::Value& result) const;
 
  private:
   std::string version_;

@@ -128,7 +128,7 @@ Checked checkOne(Volume& volume, const std::string& path, const OverlayDeleteReq
 
 }  // namespace
 
-Json::Value deleteOverlays(Volume& volume, const OverlayDeleteRequest& request) {
+api::OverlayDeleteResult deleteOverlays(Volume& volume, const OverlayDeleteRequest& request) {
   // The guards and the unlinks act on the objects resolved once.
   Volume::Scope scope(volume);
   std::optional<Components> expected;
@@ -147,48 +147,42 @@ Json::Value deleteOverlays(Volume& volume, const OverlayDeleteRequest& request) 
     }
   }
 
-  Json::Value out;
-  out["results"] = Json::Value(Json::arrayValue);
-  bool anySharded = false;
+  api::OverlayDeleteResult out;
   for (const auto& c : checked) {
-    Json::Value r;
-    r["path"] = c.path;
-    r["bytes"] = Json::UInt64(c.entry ? c.entry->size : 0);
+    api::OverlayDeleteEntry r;
+    r.path = c.path;
+    r.bytes = c.entry ? c.entry->size : 0;
     if (!c.entry) {
-      r["deleted"] = false;
-      r["reason"] = "absent";
+      r.reason = "absent";
     } else if (request.dryRun) {
-      r["deleted"] = false;
-      r["reason"] = "dry run: all guards passed";
+      r.reason = "dry run: all guards passed";
     } else {
-      const bool sharded = volume.unlink(c.components);
-      anySharded = anySharded || sharded;
-      r["deleted"] = true;
-      r["reason"] = "deleted";
-      r["sharded"] = sharded;
+      r.sharded = volume.unlink(c.components);
+      out.sharded = out.sharded || *r.sharded;
+      r.deleted = true;
+      r.reason = "deleted";
     }
-    out["results"].append(r);
+    out.results.push_back(r);
   }
-  out["dryRun"] = request.dryRun;
-  out["sharded"] = anySharded;
-  if (anySharded) out["note"] = "the volume is sharded: gluster reclaims the shards' space in the background";
+  out.dryRun = request.dryRun;
+  if (out.sharded) out.note = "the volume is sharded: gluster reclaims the shards' space in the background";
   return out;
 }
 
-Json::Value fileStat(Volume& volume, const std::string& path) {
+api::FileStatResult fileStat(Volume& volume, const std::string& path) {
   const auto entry = volume.lookup(volpath::split(path));
   if (!entry) {
     Json::Value data;
     data["path"] = path;
     throw AgentError(Code::FileNotFound, "no such file: " + path, data);
   }
-  Json::Value out;
-  out["path"] = path;
-  out["type"] = typeName(entry->type);
-  out["size"] = Json::UInt64(entry->size);
-  out["mtime"] = Json::Int64(entry->mtime);
-  out["mode"] = entry->mode;
-  out["gfid"] = entry->gfid;
+  api::FileStatResult out;
+  out.path = path;
+  out.type = typeName(entry->type);
+  out.size = entry->size;
+  out.mtime = entry->mtime;
+  out.mode = entry->mode;
+  out.gfid = entry->gfid;
   return out;
 }
 
@@ -242,7 +236,7 @@ std::vector<std::pair<std::uint64_t, std::uint64_t>> sampleRanges(std::uint64_t 
   return ranges;
 }
 
-Json::Value fileChecksum(Volume& volume, const std::string& path, std::uint64_t offset,
+api::ChecksumResult fileChecksum(Volume& volume, const std::string& path, std::uint64_t offset,
                          std::optional<std::uint64_t> length, std::optional<Sampling> sampling) {
   const Components parts = volpath::split(path);
   Volume::Scope scope(volume);  // every range from the one file resolved once
@@ -251,13 +245,13 @@ Json::Value fileChecksum(Volume& volume, const std::string& path, std::uint64_t 
   EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
   auto digest = [&](const char* data, size_t n) { EVP_DigestUpdate(ctx.get(), data, n); };
   std::uint64_t bytes = 0;
-  Json::Value out;
-  out["path"] = path;
+  api::ChecksumResult out;
+  out.path = path;
   if (sampling) {
     // Also a short digest of each range, so a difference can be located
     // (and only that piece sent again).
     const auto ranges = sampleRanges(entry.size, *sampling);
-    out["rangeSums"] = Json::Value(Json::arrayValue);
+    out.rangeSums.emplace();
     for (const auto& [at, n] : ranges) {
       std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> range(EVP_MD_CTX_new(), EVP_MD_CTX_free);
       EVP_DigestInit_ex(range.get(), EVP_sha256(), nullptr);
@@ -265,69 +259,61 @@ Json::Value fileChecksum(Volume& volume, const std::string& path, std::uint64_t 
         digest(data, length);
         EVP_DigestUpdate(range.get(), data, length);
       });
-      out["rangeSums"].append(hexDigest(range.get()).substr(0, 16));
+      out.rangeSums->push_back(hexDigest(range.get()).substr(0, 16));
     }
-    out["ranges"] = Json::UInt64(ranges.size());
-    out["sampleStride"] = Json::UInt64(sampling->stride);
-    out["sampleLength"] = Json::UInt64(sampling->length);
+    out.ranges = ranges.size();
+    out.sampleStride = sampling->stride;
+    out.sampleLength = sampling->length;
   } else {
     bytes = volume.readRange(parts, offset, length.value_or(UINT64_MAX - offset), digest);
-    out["offset"] = Json::UInt64(offset);
+    out.offset = offset;
   }
-  out["bytes"] = Json::UInt64(bytes);
-  out["sha256"] = hexDigest(ctx.get());
+  out.bytes = bytes;
+  out.sha256 = hexDigest(ctx.get());
   return out;
 }
 
-Json::Value markForGeoRepResync(Volume& volume, const std::string& path, const std::vector<std::uint64_t>& offsets) {
+api::ResyncResult markForGeoRepResync(Volume& volume, const std::string& path, const std::vector<std::uint64_t>& offsets) {
   const Components parts = volpath::split(path);
   Volume::Scope scope(volume);  // the check and the marking walk the path once
   const EntryInfo entry = regularFile(volume, parts, path, "a file");
-  Json::Value out;
-  out["path"] = path;
-  out["marked"] = Json::UInt64(volume.markForGeoRepResync(parts, offsets));
+  api::ResyncResult out;
+  out.path = path;
+  out.marked = volume.markForGeoRepResync(parts, offsets);
   return out;
 }
 
-Json::Value shardLayout(Volume& volume, const std::string& path) {
+api::ShardLayoutResult shardLayout(Volume& volume, const std::string& path) {
   const Components parts = volpath::split(path);
   Volume::Scope scope(volume);  // the check and the layout walk the path once
   regularFile(volume, parts, path, "a file");
   const ShardLayout layout = volume.shardLayout(parts);
-  Json::Value out;
-  out["path"] = path;
-  out["gfid"] = layout.gfid;
-  out["size"] = Json::UInt64(layout.size);
-  out["shardBlockSize"] = Json::UInt64(layout.blockSize);
-  out["pieces"] = Json::Value(Json::arrayValue);
-  for (const auto& [index, gfid] : layout.pieces) {
-    Json::Value piece;
-    piece["index"] = Json::UInt64(index);
-    piece["offset"] = Json::UInt64(index * layout.blockSize);
-    piece["gfid"] = gfid;
-    out["pieces"].append(piece);
-  }
+  api::ShardLayoutResult out;
+  out.path = path;
+  out.gfid = layout.gfid;
+  out.size = layout.size;
+  out.shardBlockSize = layout.blockSize;
+  for (const auto& [index, gfid] : layout.pieces) out.pieces.push_back({index, index * layout.blockSize, gfid});
   return out;
 }
 
-Json::Value imageInfo(Volume& volume, const std::string& path) {
+api::ImageInfoResult imageInfo(Volume& volume, const std::string& path) {
   const Components parts = volpath::split(path);
   const EntryInfo entry = regularFile(volume, parts, path, "an image");
   const auto header = readHeader(volume, parts);
-  Json::Value out;
-  out["path"] = path;
-  out["actualSize"] = Json::UInt64(entry.size);
+  api::ImageInfoResult out;
+  out.path = path;
+  out.actualSize = entry.size;
   if (!header) {
-    out["format"] = "raw";
-    out["virtualSize"] = Json::UInt64(entry.size);
-    out["backingFile"] = Json::Value();
+    out.format = "raw";
+    out.virtualSize = entry.size;
     return out;
   }
-  out["format"] = "qcow2";
-  out["qcow2Version"] = header->version;
-  out["virtualSize"] = Json::UInt64(header->virtualSize);
-  out["clusterSize"] = Json::UInt64(std::uint64_t(1) << header->clusterBits);
-  out["backingFile"] = header->backingFile ? Json::Value(*header->backingFile) : Json::Value();
+  out.format = "qcow2";
+  out.qcow2Version = header->version;
+  out.virtualSize = header->virtualSize;
+  out.clusterSize = std::uint64_t(1) << header->clusterBits;
+  out.backingFile = header->backingFile;
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "api/gluster_volume.h"
 #include "gfapi/qcow2.h"
 #include "gfapi/volume.h"
 
@@ -44,11 +45,10 @@ struct OverlayDeleteRequest {
 // the way, a regular qcow2 file with a backing file, the expected backing,
 // no sibling image backed by it), throwing the guard's AgentError on the
 // first refusal with nothing deleted; then deletes them (unless dryRun).
-// Returns {"results": [{path, deleted, reason, bytes}], "sharded", "note"}.
-Json::Value deleteOverlays(Volume& volume, const OverlayDeleteRequest& request);
+api::OverlayDeleteResult deleteOverlays(Volume& volume, const OverlayDeleteRequest& request);
 
 // {path, type, size, mtime, mode, gfid}; throws FileNotFound when absent.
-Json::Value fileStat(Volume& volume, const std::string& path);
+api::FileStatResult fileStat(Volume& volume, const std::string& path);
 
 // A sparse sample of a file: one range of `length` bytes in every
 // `stride` bytes, at an offset inside each stride that changes from one
@@ -64,21 +64,21 @@ std::vector<std::pair<std::uint64_t, std::uint64_t>> sampleRanges(std::uint64_t 
 // {path, offset, bytes, sha256 (hex)} of `length` bytes from `offset`
 // (to the end of the file when absent); with `sampling`, of the sampled
 // ranges of the whole file, in order ({path, bytes, ranges, sha256}).
-Json::Value fileChecksum(Volume& volume, const std::string& path, std::uint64_t offset,
+api::ChecksumResult fileChecksum(Volume& volume, const std::string& path, std::uint64_t offset,
                          std::optional<std::uint64_t> length, std::optional<Sampling> sampling = std::nullopt);
 
 // {path, marked}: the file and its shards (or, with `offsets`, the pieces
 // holding those bytes) marked for geo-replication to send again; throws
 // FileNotFound / NotRegularFile.
-Json::Value markForGeoRepResync(Volume& volume, const std::string& path, const std::vector<std::uint64_t>& offsets = {});
+api::ResyncResult markForGeoRepResync(Volume& volume, const std::string& path, const std::vector<std::uint64_t>& offsets = {});
 
 // {path, gfid, size, shardBlockSize, pieces: [{index, offset, gfid}]}:
 // where each piece of the file lives (see ShardLayout); throws
 // FileNotFound / NotRegularFile.
-Json::Value shardLayout(Volume& volume, const std::string& path);
+api::ShardLayoutResult shardLayout(Volume& volume, const std::string& path);
 
 // {path, format ("qcow2"|"raw"), virtualSize, clusterSize, backingFile};
 // raw files report their size as virtual size.
-Json::Value imageInfo(Volume& volume, const std::string& path);
+api::ImageInfoResult imageInfo(Volume& volume, const std::string& path);
 
 }  // namespace gdr::gfapi

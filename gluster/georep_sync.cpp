@@ -46,250 +46,302 @@ SyncAssessment assessSync(const std::vector<GeoRepWorker>& workers, std::int64_t
   return a;
 }
 
-Json::Value GeoRepSyncSpec::toJson() const {
-  Json::Value d;
-  d["volumeName"] = volume;
-  d["remoteHost"] = remote.host;
-  d["remoteVolumeName"] = remote.volume;
-  d["remoteUserName"] = remote.user;
-  d["timeout"] = Json::Int64(timeout.count());
-  d["stopAfter"] = stopAfter;
-  d["stallTimeout"] = Json::Int64(stallTimeout.count());
-  d["pollInterval"] = Json::Int64(pollInterval.count());
-  d["idleStallTimeout"] = Json::Int64(idleStallTimeout.count());
+api::GeoRepSyncJobDetails GeoRepSyncSpec::toDetails() const {
+  api::GeoRepSyncJobDetails d;
+  d.volumeName = volume;
+  d.remoteHost = remote.host;
+  d.remoteVolumeName = remote.volume;
+  d.remoteUserName = remote.user;
+  d.timeout = timeout.count();
+  d.stopAfter = stopAfter;
+  d.stallTimeout = stallTimeout.count();
+  d.pollInterval = pollInterval.count();
+  d.idleStallTimeout = idleStallTimeout.count();
   return d;
 }
 
-GeoRepSyncSpec GeoRepSyncSpec::fromJson(const Json::Value& d) {
+GeoRepSyncSpec GeoRepSyncSpec::fromDetails(const api::GeoRepSyncJobDetails& d) {
   GeoRepSyncSpec s;
-  s.volume = d["volumeName"].asString();
-  s.remote.host = d["remoteHost"].asString();
-  s.remote.volume = d["remoteVolumeName"].asString();
-  s.remote.user = d.get("remoteUserName", "root").asString();
-  s.timeout = std::chrono::seconds(d.get("timeout", 600).asInt64());
-  s.stopAfter = d.get("stopAfter", true).asBool();
-  s.stallTimeout = std::chrono::seconds(d.get("stallTimeout", 120).asInt64());
-  s.pollInterval = std::chrono::milliseconds(d.get("pollInterval", 1000).asInt64());
-  s.idleStallTimeout = std::chrono::seconds(d.get("idleStallTimeout", 30).asInt64());
+  s.volume = d.volumeName;
+  s.remote = Remote{d.remoteHost, d.remoteVolumeName, d.remoteUserName};
+  s.timeout = std::chrono::seconds(d.timeout);
+  s.stopAfter = d.stopAfter;
+  s.stallTimeout = std::chrono::seconds(d.stallTimeout);
+  s.pollInterval = std::chrono::milliseconds(d.pollInterval);
+  s.idleStallTimeout = std::chrono::seconds(d.idleStallTimeout);
   return s;
 }
 
 bool syncAwaitsEvent(const JobRecord& record, const GlusterEvent& event) {
   if (record.type != kGeoRepSyncJobType || record.terminal() || event.name != kCheckpointCompletedEvent) return false;
-  if (record.details["volumeName"].asString() != event.primaryVolume ||
-      record.details["remoteVolumeName"].asString() != event.secondaryVolume) {
-    return false;
-  }
+  const auto d = api::decode<api::GeoRepSyncJobDetails>(record.details);
+  if (d.volumeName != event.primaryVolume || d.remoteVolumeName != event.secondaryVolume) return false;
   // Host names may be spelled differently (name or address): compared only
   // by volume. A completion of an older checkpoint is not ours.
-  const Json::Value& ours = record.details["checkpointTime"];
-  return !(ours.isIntegral() && event.checkpointTime && !sameTime(*event.checkpointTime, ours.asInt64()));
+  return !(d.checkpointTime && event.checkpointTime && !sameTime(*event.checkpointTime, *d.checkpointTime));
+}
+
+bool sameSession(const JobRecord& record, const GeoRepSyncSpec& spec) {
+  if (record.type != kGeoRepSyncJobType) return false;
+  const auto d = api::decode<api::GeoRepSyncJobDetails>(record.details);
+  return d.volumeName == spec.volume && d.remoteHost == spec.remote.host && d.remoteVolumeName == spec.remote.volume;
 }
 
 JobRecord newGeoRepSyncRecord(const GeoRepSyncSpec& spec) {
   JobRecord r;
   r.type = kGeoRepSyncJobType;
-  r.state = "INIT";
-  r.details = spec.toJson();
-  r.details["deadline"] = Json::Int64(nowSeconds() + spec.timeout.count());
-  r.details["checkpointTime"] = Json::Value();
-  r.details["workersCompleted"] = 0;
-  r.details["workersTotal"] = 0;
-  r.details["lastSynced"] = Json::Value();
+  r.state = api::enumName(api::SyncState::Init);
+  auto d = spec.toDetails();
+  d.deadline = nowSeconds() + spec.timeout.count();
+  r.details = api::encode(d);
   return r;
+}
+
+using State = GeoRepSyncJob::State;
+
+const std::map<State, std::vector<State>>& GeoRepSyncJob::transitions() {
+  static const std::map<State, std::vector<State>> table = {
+      {State::Init, {State::Checkpoint, State::Stopping}},
+      {State::Checkpoint, {State::Syncing, State::Stopping}},
+      {State::Syncing, {State::Stopping}},
+      {State::Stopping, {State::Done, State::Failed, State::Aborted}},
+  };
+  return table;
+}
+
+void GeoRepSyncJob::moveTo(JobControl& job, State next, int progress,
+                           const std::function<void(api::GeoRepSyncJobDetails&)>& change) {
+  const JobRecord record = job.record();
+  const auto current = api::enumFromName<State>(record.state);
+  const auto& table = transitions();
+  auto it = current ? table.find(*current) : table.end();
+  if (it == table.end() || std::find(it->second.begin(), it->second.end(), next) == it->second.end()) {
+    throw std::logic_error("geo-replication sync: no move from " + record.state + " to " + api::enumName(next));
+  }
+  if (change) change(details_);
+  job.update([&](JobRecord& r) {
+    r.state = api::enumName(next);
+    if (progress >= 0) r.progress = progress;
+    r.details = api::encode(details_);
+  });
+}
+
+void GeoRepSyncJob::note(JobControl& job, const std::function<void(api::GeoRepSyncJobDetails&)>& change,
+                         int progress) {
+  change(details_);
+  job.update([&](JobRecord& r) {
+    if (progress >= 0) r.progress = progress;
+    r.details = api::encode(details_);
+  });
 }
 
 void GeoRepSyncJob::run(JobControl& job) {
   const JobRecord start = job.record();
-  const GeoRepSyncSpec spec = GeoRepSyncSpec::fromJson(start.details);
-  const std::string session = spec.volume + " -> " + spec.remote.spec();
-  const std::int64_t deadline = start.details.get("deadline", nowSeconds() + spec.timeout.count()).asInt64();
-
-  auto stopSession = [&] {
-    if (!spec.stopAfter) return;
-    try {
-      cli_.geoRepAction(spec.volume, spec.remote, GeoRepAction::Stop, false);
-    } catch (const AgentError& e) {
-      // Already stopped is fine; anything else is worth a line in the log.
-      spdlog::warn("job {}: stopping {}: {}", start.id, session, e.what());
+  details_ = api::decode<api::GeoRepSyncJobDetails>(start.details);
+  spec_ = GeoRepSyncSpec::fromDetails(details_);
+  session_ = spec_.volume + " -> " + spec_.remote.spec();
+  if (details_.deadline == 0) details_.deadline = nowSeconds() + spec_.timeout.count();
+  for (;;) {
+    if (job.stopRequested()) return;  // resumed after the restart
+    const JobRecord record = job.record();
+    if (record.terminal()) return;
+    const auto state = api::enumFromName<State>(record.state);
+    if (!state) throw AgentError(Code::GeneralException, "unknown state " + record.state);
+    switch (*state) {
+      case State::Init: init(job); break;
+      case State::Checkpoint: checkpoint(job); break;
+      case State::Syncing: syncing(job); break;
+      case State::Stopping: stopping(job); break;
+      default: return;
     }
-  };
-  // glusterd may hold the session as started while its workers still show
-  // Stopped (just started, or started by an agent that then died): the
-  // session is running, which is what is wanted.
-  auto startSession = [&] {
+  }
+}
+
+// Once: a word in the job about primary options that put the copy at risk
+// (never a reason to fail); then the checkpoint.
+void GeoRepSyncJob::init(JobControl& job) {
+  if (job.abortRequested()) return finish(job, State::Aborted, std::nullopt);
+  if (!details_.warnings) {
+    std::vector<std::string> warnings;
     try {
-      cli_.geoRepAction(spec.volume, spec.remote, GeoRepAction::Start, false);
+      warnings = geoRepOptionWarnings(cli_.volumeOptions(spec_.volume));
     } catch (const AgentError& e) {
-      if (e.code() != Code::GeoRepStartFailed ||
-          e.data()["opErrstr"].asString().find("already started") == std::string::npos) {
-        throw;
-      }
-      spdlog::info("job {}: {} was already started", start.id, session);
+      spdlog::warn("job {}: cannot read the options of {}: {}", job.record().id, spec_.volume, e.what());
     }
-  };
-  auto finish = [&](const char* state, std::optional<AgentError> error) {
-    job.update([&](JobRecord& r) {
-      r.state = "STOPPING";
-    });
-    stopSession();
-    job.update([&](JobRecord& r) {
-      r.state = state;
-      if (error) r.error = JobError{int(error->code()), error->what()};
-    });
-  };
-
-  // Completed before a restart: only the stop was left to do.
-  if (start.state == "STOPPING" && start.details.get("checkpointCompleted", false).asBool()) {
-    return finish(kJobDone, std::nullopt);
+    note(job, [&](api::GeoRepSyncJobDetails& d) { d.warnings = warnings; });
   }
+  // Set again after a restart that lost it: a newer checkpoint is as good.
+  const std::int64_t checkpoint = cli_.geoRepCheckpointSet(spec_.volume, spec_.remote);
+  moveTo(job, State::Checkpoint, 5, [&](api::GeoRepSyncJobDetails& d) { d.checkpointTime = checkpoint; });
+}
 
-  // Once, at the start: a word in the job about primary options that put
-  // the copy at risk. Never a reason to fail the sync.
-  if (start.state == "INIT" && !start.details.isMember("warnings")) {
-    Json::Value warnings(Json::arrayValue);
-    try {
-      for (const auto& w : geoRepOptionWarnings(cli_.volumeOptions(spec.volume))) warnings.append(w);
-    } catch (const AgentError& e) {
-      spdlog::warn("job {}: cannot read the options of {}: {}", start.id, spec.volume, e.what());
+void GeoRepSyncJob::checkpoint(JobControl& job) {
+  if (job.abortRequested()) return finish(job, State::Aborted, std::nullopt);
+  ensureRunning(job);
+  moveTo(job, State::Syncing);
+}
+
+// glusterd may hold the session as started while its workers still show
+// Stopped (just started, or started by an agent that then died): the
+// session is running, which is what is wanted.
+void GeoRepSyncJob::startSession(const std::string& jobId) {
+  try {
+    cli_.geoRepAction(spec_.volume, spec_.remote, GeoRepAction::Start, false);
+  } catch (const AgentError& e) {
+    if (e.code() != Code::GeoRepStartFailed ||
+        e.data()["opErrstr"].asString().find("already started") == std::string::npos) {
+      throw;
     }
-    job.update([&](JobRecord& r) { r.details["warnings"] = warnings; });
+    spdlog::info("job {}: {} was already started", jobId, session_);
   }
+}
 
-  // INIT: set the checkpoint (again, if the agent died before recording it).
-  std::int64_t checkpoint = start.details["checkpointTime"].isIntegral() ? start.details["checkpointTime"].asInt64() : 0;
-  if (start.state == "INIT" || checkpoint == 0) {
-    checkpoint = cli_.geoRepCheckpointSet(spec.volume, spec.remote);
-    job.update([&](JobRecord& r) {
-      r.state = "CHECKPOINT";
-      r.progress = 5;
-      r.details["checkpointTime"] = Json::Int64(checkpoint);
-    });
-  }
-
-  // CHECKPOINT -> SYNCING: make sure the session runs.
-  auto sessions = cli_.geoRepStatus(spec.volume, spec.remote);
-  if (sessions.empty()) throw AgentError(Code::GeoRepSessionNotFound, "no geo-replication session " + session);
-  std::vector<std::string> primaryNodes;
+void GeoRepSyncJob::ensureRunning(JobControl& job) {
+  const auto sessions = cli_.geoRepStatus(spec_.volume, spec_.remote);
+  if (sessions.empty()) throw AgentError(Code::GeoRepSessionNotFound, "no geo-replication session " + session_);
+  primaryNodes_.clear();
   bool running = false;
   for (const auto& w : sessions.front().workers) {
-    primaryNodes.push_back(w.primaryNode);
+    primaryNodes_.push_back(w.primaryNode);
     const std::string s = normalizeStatus(w.status);
     running = running || s == "Active" || s == "Passive" || s == "Initializing";
   }
-  if (!running) startSession();
-  job.update([&](JobRecord& r) { r.state = "SYNCING"; });
+  if (!running) startSession(job.record().id);
+  runningChecked_ = true;
+}
 
+void GeoRepSyncJob::finish(JobControl& job, State outcome, const std::optional<AgentError>& error) {
+  moveTo(job, State::Stopping, -1, [&](api::GeoRepSyncJobDetails& d) {
+    d.outcome = outcome;
+    if (error) d.outcomeError = api::JobError{int(error->code()), error->what()};
+  });
+}
+
+void GeoRepSyncJob::stopping(JobControl& job) {
+  // Jobs persisted before the outcome was recorded ended this way only
+  // once their checkpoint had completed.
+  const State outcome = details_.outcome.value_or(details_.checkpointCompleted ? State::Done : State::Failed);
+  if (outcome == State::Done) job.waitFor(std::chrono::seconds(2));  // the workers' last writes land first
+  if (spec_.stopAfter) {
+    try {
+      cli_.geoRepAction(spec_.volume, spec_.remote, GeoRepAction::Stop, false);
+    } catch (const AgentError& e) {
+      // Already stopped is fine; anything else is worth a line in the log.
+      spdlog::warn("job {}: stopping {}: {}", job.record().id, session_, e.what());
+    }
+  }
+  std::optional<JobError> error = details_.outcomeError;
+  if (outcome == State::Failed && !error) error = JobError{int(Code::GeneralException), "interrupted while stopping"};
+  job.update([&](JobRecord& r) {
+    r.state = api::enumName(outcome);
+    r.error = error;
+  });
+}
+
+void GeoRepSyncJob::syncing(JobControl& job) {
+  if (!runningChecked_) ensureRunning(job);  // resumed after a restart
+  const std::string id = job.record().id;
+  const std::int64_t checkpoint = details_.checkpointTime.value_or(0);
   auto timedOut = [&](const std::optional<AgentError>& lastError) {
     return AgentError(Code::GeoRepSyncTimeout,
-                      "checkpoint of " + session + " not completed within " + std::to_string(spec.timeout.count()) +
+                      "checkpoint of " + session_ + " not completed within " + std::to_string(spec_.timeout.count()) +
                           " s" + (lastError ? std::string(" (last error: ") + lastError->what() + ")" : ""));
   };
+  constexpr int kMaxStallRestarts = 1;
+  constexpr auto kTouchInterval = std::chrono::seconds(5);
   std::optional<std::int64_t> lastProgress;  // lastSynced when it last moved
   std::string lastActivity;                  // the workers' activity then
-  constexpr int kMaxStallRestarts = 1;
-  int restarts = start.details.get("sessionRestarts", 0).asInt();
   auto lastMove = std::chrono::steady_clock::now();
   auto lastTouch = std::chrono::steady_clock::time_point{};
   auto nextRead = std::chrono::steady_clock::time_point{};
-  int events = start.details.get("eventsReceived", 0).asInt();
-  constexpr auto kTouchInterval = std::chrono::seconds(5);
   for (;;) {
-    if (job.stopRequested()) return;  // resumed after the restart
-    if (job.abortRequested()) return finish(kJobAborted, std::nullopt);
-    auto now = std::chrono::steady_clock::now();
+    if (job.stopRequested()) return;
+    if (job.abortRequested()) return finish(job, State::Aborted, std::nullopt);
+    const auto now = std::chrono::steady_clock::now();
     if (now - lastTouch >= kTouchInterval) {
       try {
-        touch_(primaryNodes, spec.volume);
+        touch_(primaryNodes_, spec_.volume);
       } catch (const std::exception& e) {
-        spdlog::warn("job {}: touching the root of {}: {}", start.id, spec.volume, e.what());
+        spdlog::warn("job {}: touching the root of {}: {}", id, spec_.volume, e.what());
       }
       lastTouch = now;
     }
     // A gluster event says a worker completed a checkpoint: read now
     // rather than at the next poll.
     const bool nudged = job.takeNudge();
-    if (nudged) {
-      ++events;
-      job.update([&](JobRecord& r) { r.details["eventsReceived"] = events; });
-    }
+    if (nudged) note(job, [](api::GeoRepSyncJobDetails& d) { ++d.eventsReceived; });
     if (!nudged && now < nextRead) {
-      if (nowSeconds() > deadline) return finish(kJobFailed, timedOut(std::nullopt));
+      if (nowSeconds() > details_.deadline) return finish(job, State::Failed, timedOut(std::nullopt));
       job.waitFor(std::chrono::duration_cast<std::chrono::milliseconds>(std::min(nextRead, lastTouch + kTouchInterval) - now));
       continue;
     }
-    nextRead = now + spec.pollInterval;
+    nextRead = now + spec_.pollInterval;
     std::optional<AgentError> readError;
     SyncAssessment a;
     try {
-      sessions = cli_.geoRepStatus(spec.volume, spec.remote);
+      const auto sessions = cli_.geoRepStatus(spec_.volume, spec_.remote);
       a = assessSync(sessions.empty() ? std::vector<GeoRepWorker>{} : sessions.front().workers, checkpoint);
     } catch (const AgentError& e) {
       readError = e;  // a glusterd hiccup: retried until the deadline
-      spdlog::warn("job {}: reading {}: {}", start.id, session, e.what());
+      spdlog::warn("job {}: reading {}: {}", id, session_, e.what());
     }
     if (!readError) {
-      job.update([&](JobRecord& r) {
-        r.details["workersCompleted"] = Json::UInt64(a.completed);
-        r.details["workersTotal"] = Json::UInt64(a.active);
-        r.details["lastSynced"] = a.lastSynced ? Json::Value(Json::Int64(*a.lastSynced)) : Json::Value();
-        r.progress = 10 + (a.active ? int(85 * a.completed / a.active) : 0);
-      });
+      note(job, [&](api::GeoRepSyncJobDetails& d) {
+        d.workersCompleted = a.completed;
+        d.workersTotal = a.active;
+        d.lastSynced = a.lastSynced;
+      }, 10 + (a.active ? int(85 * a.completed / a.active) : 0));
       if (a.badWorker) {
-        return finish(kJobFailed, AgentError(Code::GeoRepWorkerFaulty, "geo-replication worker " + *a.badWorker +
-                                                                           " in session " + session));
+        return finish(job, State::Failed,
+                      AgentError(Code::GeoRepWorkerFaulty,
+                                 "geo-replication worker " + *a.badWorker + " in session " + session_));
       }
       if (a.complete) {
         // Reported at once (Host.getJobs shows it); DONE follows the stop.
-        job.update([&](JobRecord& r) {
-          r.state = "STOPPING";
-          r.progress = 95;
-          r.details["checkpointCompleted"] = true;
-          r.details["checkpointCompletedAt"] = Json::Int64(nowMilliseconds());
+        return moveTo(job, State::Stopping, 95, [](api::GeoRepSyncJobDetails& d) {
+          d.outcome = State::Done;
+          d.checkpointCompleted = true;
+          d.checkpointCompletedAt = nowMilliseconds();
         });
-        // A moment for the workers' last writes to land before the stop.
-        job.waitFor(std::chrono::seconds(2));
-        return finish(kJobDone, std::nullopt);
       }
       // Marked complete but still copying: look again soon.
       if (a.completedButPending) nextRead = now + std::chrono::seconds(1);
-      const auto idleLimit = std::min<std::chrono::steady_clock::duration>(spec.idleStallTimeout, spec.stallTimeout);
+      const auto idleLimit = std::min<std::chrono::steady_clock::duration>(spec_.idleStallTimeout, spec_.stallTimeout);
+      const auto stallLimit = a.idleInChangelogCrawl ? idleLimit : std::chrono::steady_clock::duration(spec_.stallTimeout);
       if (a.lastSynced != lastProgress || a.activity != lastActivity || a.active == 0) {
         lastProgress = a.lastSynced;
         lastActivity = a.activity;
         lastMove = now;
-      } else if (restarts < kMaxStallRestarts &&
-                 now - lastMove > (a.idleInChangelogCrawl ? idleLimit
-                                                          : std::chrono::steady_clock::duration(spec.stallTimeout))) {
+      } else if (details_.sessionRestarts < kMaxStallRestarts && now - lastMove > stallLimit) {
         // Seen on this platform: after a stop/start a worker can stop
         // processing changelogs while they keep rolling (it idles in
         // Changelog Crawl); a plain restart of the session gets it going
         // again. Once; then it is a failure.
-        ++restarts;
-        spdlog::warn("job {}: {} made no progress for {} s{}; restarting the session", start.id, session,
+        spdlog::warn("job {}: {} made no progress for {} s{}; restarting the session", id, session_,
                      std::chrono::duration_cast<std::chrono::seconds>(now - lastMove).count(),
                      a.idleInChangelogCrawl ? " (workers idle in Changelog Crawl)" : "");
+        note(job, [](api::GeoRepSyncJobDetails& d) { ++d.sessionRestarts; });  // before the calls
         try {
-          cli_.geoRepAction(spec.volume, spec.remote, GeoRepAction::Stop, false);
+          cli_.geoRepAction(spec_.volume, spec_.remote, GeoRepAction::Stop, false);
         } catch (const AgentError& e) {
-          spdlog::warn("job {}: stopping {}: {}", start.id, session, e.what());
+          spdlog::warn("job {}: stopping {}: {}", id, session_, e.what());
         }
-        startSession();
-        job.update([&](JobRecord& r) { r.details["sessionRestarts"] = restarts; });
+        startSession(id);
         lastMove = now;
-      } else if (now - lastMove > spec.stallTimeout) {
-        return finish(kJobFailed,
+      } else if (now - lastMove > spec_.stallTimeout) {
+        return finish(job, State::Failed,
                       AgentError(Code::GeoRepSyncStalled,
-                                 "geo-replication of " + session + " made no progress (last synced, crawl and pending counts unchanged) for " +
-                                     std::to_string(spec.stallTimeout.count()) + " s"));
+                                 "geo-replication of " + session_ +
+                                     " made no progress (last synced, crawl and pending counts unchanged) for " +
+                                     std::to_string(spec_.stallTimeout.count()) + " s"));
       }
       // Idle workers: read again right when the idle limit passes, not at
       // the next (slow, with events) poll.
-      if (a.idleInChangelogCrawl && restarts < kMaxStallRestarts) {
+      if (a.idleInChangelogCrawl && details_.sessionRestarts < kMaxStallRestarts) {
         nextRead = std::min(nextRead, lastMove + idleLimit + std::chrono::milliseconds(500));
       }
     }
-    if (nowSeconds() > deadline) return finish(kJobFailed, timedOut(readError));
+    if (nowSeconds() > details_.deadline) return finish(job, State::Failed, timedOut(readError));
   }
 }
 

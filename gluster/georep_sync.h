@@ -1,13 +1,28 @@
 #pragma once
 // GlusterVolume.geoRepSync as a durable job: set a checkpoint, run the
 // session until every active worker has completed it, stop the session.
+// An explicit state machine, one method per state, each persisted before
+// the gluster calls it makes:
+//
+//   INIT        note risky primary options (once), set the checkpoint  -> CHECKPOINT
+//   CHECKPOINT  start the session unless it runs                       -> SYNCING
+//   SYNCING     poll (or wait for gluster's event) until every Active
+//               worker completed the checkpoint with nothing pending;
+//               one session restart on a stall                          -> STOPPING
+//   STOPPING    the outcome is decided and persisted; stop the session  -> DONE | FAILED | ABORTED
+//
+// After a restart each state resumes as it is: INIT sets a checkpoint again,
+// CHECKPOINT and SYNCING make sure the session runs, STOPPING only stops it
+// and ends as it had decided.
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "api/jobs.h"
 #include "core/job_store.h"
 #include "gluster/cli.h"
 #include "gluster/events.h"
@@ -15,7 +30,7 @@
 
 namespace gdr::gluster {
 
-inline constexpr const char* kGeoRepSyncJobType = "georep.sync";
+using api::kGeoRepSyncJobType;
 
 // Where a sync stands, from one status reading. Pure.
 struct SyncAssessment {
@@ -53,8 +68,8 @@ struct GeoRepSyncSpec {
   // then restarted twice as often and met the short-last-shard defect.
   std::chrono::seconds idleStallTimeout{30};
 
-  Json::Value toJson() const;
-  static GeoRepSyncSpec fromJson(const Json::Value& details);
+  api::GeoRepSyncJobDetails toDetails() const;
+  static GeoRepSyncSpec fromDetails(const api::GeoRepSyncJobDetails& details);
 };
 
 // Touches the primary volume's root (a fresh changelog entry lets the
@@ -64,13 +79,41 @@ using RootToucher = std::function<void(const std::vector<std::string>& primaryNo
 
 class GeoRepSyncJob : public JobRunner {
  public:
+  using State = api::SyncState;
+
   GeoRepSyncJob(GlusterCli& cli, RootToucher touch) : cli_(cli), touch_(std::move(touch)) {}
   void run(JobControl& job) override;
 
+  // The moves each state may make (the table above).
+  static const std::map<State, std::vector<State>>& transitions();
+
  private:
+  void init(JobControl& job);
+  void checkpoint(JobControl& job);
+  void syncing(JobControl& job);
+  void stopping(JobControl& job);
+
+  // Persists the move (checked against the table) and details changes.
+  void moveTo(JobControl& job, State next, int progress = -1,
+              const std::function<void(api::GeoRepSyncJobDetails&)>& change = {});
+  void note(JobControl& job, const std::function<void(api::GeoRepSyncJobDetails&)>& change, int progress = -1);
+  // Decides how the job ends and moves to STOPPING to stop the session.
+  void finish(JobControl& job, State outcome, const std::optional<AgentError>& error);
+  // Starts the session unless it runs; the primary nodes its workers are on.
+  void ensureRunning(JobControl& job);
+  void startSession(const std::string& jobId);
+
   GlusterCli& cli_;
   RootToucher touch_;
+  GeoRepSyncSpec spec_;
+  api::GeoRepSyncJobDetails details_;  // as last persisted
+  std::string session_;                // "VOLUME -> HOST::VOLUME", for messages
+  std::vector<std::string> primaryNodes_;
+  bool runningChecked_ = false;
 };
+
+// Whether the running job `record` syncs the same session as `spec`.
+bool sameSession(const JobRecord& record, const GeoRepSyncSpec& spec);
 
 // Whether `event` may concern the sync job `record` (a gluster event names
 // the session's volumes and the checkpoint it completed). Pure.

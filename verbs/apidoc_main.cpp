@@ -21,6 +21,31 @@ void params(std::ostream& out, const std::vector<gdr::ParamSpec>& list, const st
   }
 }
 
+std::string typeText(const gdr::TypeSpec& t) {
+  std::string text = gdr::describeType(t);
+  if (t.type == "object" && t.values) text = "object of " + gdr::describeType(*t.values);
+  return t.nullable ? text + " or null" : text;
+}
+
+// The result's members, nested ones as a.b[].c.
+void members(std::ostream& out, const std::vector<gdr::ParamSpec>& list, const std::string& prefix) {
+  for (const auto& p : list) {
+    out << "| `" << prefix << p.name << "` | " << typeText(p.type) << " | " << (p.required ? "yes" : "no") << " | "
+        << p.doc << " |\n";
+    const gdr::TypeSpec* inner = &p.type;
+    std::string suffix = ".";
+    while (inner->type == "array" && inner->items) {
+      inner = inner->items.get();
+      suffix = "[]" + suffix;
+    }
+    if (inner->type == "object" && inner->values) {
+      inner = inner->values.get();
+      suffix = ".*" + suffix;
+    }
+    if (!inner->properties.empty()) members(out, inner->properties, prefix + p.name + suffix);
+  }
+}
+
 // The status codes, from the one list (api/codes.h).
 void codes(std::ostream& out) {
   out << "| code | name | meaning |\n|---|---|---|\n";
@@ -55,6 +80,10 @@ int main(int argc, char** argv) {
         params(out, verb.params, "");
       }
       out << "\nReturns: " << verb.returns.get("doc", "").asString() << "\n";
+      if (!verb.result.properties.empty()) {
+        out << "\n| member | type | always | meaning |\n|---|---|---|---|\n";
+        members(out, verb.result.properties, "");
+      }
     }
   }
   out << "\n## Status codes\n\n"

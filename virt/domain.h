@@ -2,14 +2,25 @@
 // The few libvirt calls a snapshot and a merge need, behind an interface:
 // LibvirtHypervisor (libvirt_domain.h) implements it on libvirt's C API,
 // unit tests use a fake that replays recorded XML and injects failures.
-// Every failure is an AgentError carrying libvirt's message.
+// Every failure is an AgentError carrying libvirt's message; a
+// LibvirtUnreachable when libvirt could not be reached at all.
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "core/errors.h"
+
 namespace gdr::virt {
+
+// libvirt could not be reached (the daemon is down or restarting, the
+// connection was lost): worth retrying for a while. Every other AgentError
+// from this seam is libvirt refusing the call, and retrying will not help.
+class LibvirtUnreachable : public AgentError {
+ public:
+  using AgentError::AgentError;
+};
 
 struct BlockJobInfo {
   int type = 0;  // virDomainBlockJobType

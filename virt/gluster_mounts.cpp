@@ -1,6 +1,7 @@
 #include "virt/gluster_mounts.h"
 
 #include <cctype>
+#include <fstream>
 #include <sstream>
 
 namespace gdr::virt {
@@ -53,6 +54,13 @@ std::optional<VolumeLocation> locateOnVolume(const std::vector<GlusterMount>& mo
   loc.volume = best->volume;
   loc.path = path.substr(best->mountPoint == "/" ? 1 : best->mountPoint.size() + 1);
   return loc;
+}
+
+std::vector<GlusterMount> readGlusterMounts(const std::string& procMounts) {
+  std::ifstream in(procMounts);
+  std::stringstream text;
+  text << in.rdbuf();
+  return parseGlusterMounts(text.str());
 }
 
 }  // namespace gdr::virt

@@ -21,6 +21,9 @@ struct VolumeLocation {
   std::string path;  // relative to the volume root
 };
 
+// The fuse.glusterfs mounts of this host (reads `procMounts`).
+std::vector<GlusterMount> readGlusterMounts(const std::string& procMounts = "/proc/mounts");
+
 // The mount holding `path` (the longest matching mount point).
 std::optional<VolumeLocation> locateOnVolume(const std::vector<GlusterMount>& mounts, const std::string& path);
 

@@ -30,10 +30,18 @@ int lastCode() {
   return e ? e->code : 0;
 }
 
+// Errors that mean "libvirt was not reached", not "libvirt said no".
+bool unreachable(int code) {
+  return code == VIR_ERR_NO_CONNECT || code == VIR_ERR_INVALID_CONN || code == VIR_ERR_RPC ||
+         code == VIR_ERR_SYSTEM_ERROR || code == VIR_ERR_OPERATION_TIMEOUT || code == VIR_ERR_AUTH_FAILED;
+}
+
 [[noreturn]] void fail(Code code, const std::string& what) {
   Json::Value data;
-  data["libvirtCode"] = lastCode();
+  const int libvirtCode = lastCode();
+  data["libvirtCode"] = libvirtCode;
   data["libvirtMessage"] = lastMessage();
+  if (unreachable(libvirtCode)) throw LibvirtUnreachable(code, what + ": " + lastMessage(), data);
   throw AgentError(code, what + ": " + lastMessage(), data);
 }
 
@@ -131,7 +139,13 @@ std::shared_ptr<_virConnect> LibvirtHypervisor::connection() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (connection_ && virConnectIsAlive(connection_.get()) == 1) return connection_;
   virConnectPtr raw = virConnectOpen(uri_.c_str());
-  if (!raw) fail(Code::GeneralException, "cannot connect to libvirt at " + uri_);
+  if (!raw) {
+    Json::Value data;
+    data["libvirtCode"] = lastCode();
+    data["libvirtMessage"] = lastMessage();
+    throw LibvirtUnreachable(Code::GeneralException, "cannot connect to libvirt at " + uri_ + ": " + lastMessage(),
+                             data);
+  }
   if (connection_) spdlog::warn("libvirt connection to {} was lost; reconnected", uri_);
   connection_ = std::shared_ptr<_virConnect>(raw, [](virConnectPtr c) { virConnectClose(c); });
   return connection_;

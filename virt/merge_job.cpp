@@ -5,219 +5,247 @@
 #include <algorithm>
 
 #include "core/errors.h"
-#include "virt/domain_xml.h"
 
 namespace gdr::virt {
 
-Json::Value MergeSpec::toJson() const {
-  Json::Value d;
-  d["vmID"] = vmId;
-  d["drive"] = drive;
-  d["topVolume"] = top;
-  d["baseVolume"] = base;
-  d["bandwidth"] = Json::UInt64(bandwidthMiB);
-  d["deleteTop"] = deleteTop;
+using State = MergeJob::State;
+
+namespace {
+
+// The job's own verdict (as opposed to an error libvirt raised).
+class Failure : public AgentError {
+ public:
+  explicit Failure(const std::string& message) : AgentError(Code::MergeFailed, message) {}
+};
+
+}  // namespace
+
+api::MergeJobDetails MergeSpec::toDetails() const {
+  api::MergeJobDetails d;
+  d.vmId = vmId;
+  d.drive = drive;
+  d.topVolume = top;
+  d.baseVolume = base;
+  d.bandwidth = bandwidthMiB;
+  d.deleteTop = deleteTop;
   return d;
 }
 
-MergeSpec MergeSpec::fromJson(const Json::Value& d) {
-  MergeSpec s;
-  s.vmId = d["vmID"].asString();
-  s.drive = d["drive"].asString();
-  s.top = d["topVolume"].asString();
-  s.base = d["baseVolume"].asString();
-  s.bandwidthMiB = d.get("bandwidth", 0).asUInt64();
-  s.deleteTop = d.get("deleteTop", false).asBool();
-  return s;
+MergeSpec MergeSpec::fromDetails(const Json::Value& details) {
+  const auto d = api::decode<api::MergeJobDetails>(details);
+  return {d.vmId, d.drive, d.topVolume, d.baseVolume, static_cast<unsigned long>(d.bandwidth), d.deleteTop};
 }
 
 JobRecord newMergeRecord(const MergeSpec& spec) {
   JobRecord r;
   r.type = kMergeJobType;
-  r.state = "INIT";
-  r.details = spec.toJson();
-  r.details["pivotAttempts"] = 0;
-  r.details["commitStarts"] = 0;
+  r.state = api::enumName(State::Init);
+  r.details = api::encode(spec.toDetails());
   return r;
 }
 
-namespace {
+const std::map<State, std::vector<State>>& MergeJob::transitions() {
+  static const std::map<State, std::vector<State>> table = {
+      {State::Init, {State::Commit, State::Aborting}},
+      {State::Commit, {State::Ready, State::Cleanup, State::Init, State::Aborting}},
+      {State::Ready, {State::Pivot, State::Aborting}},
+      {State::Pivot, {State::Cleanup, State::Commit, State::Init}},
+      {State::Cleanup, {State::Done}},
+      {State::Aborting, {State::Aborted, State::Cleanup}},
+  };
+  return table;
+}
 
-bool chainHolds(const DiskInfo& disk, const std::string& path) {
+bool MergeJob::chainHolds(const DiskInfo& disk, const std::string& path) const {
   return std::find(disk.chain.begin(), disk.chain.end(), path) != disk.chain.end();
 }
 
-}  // namespace
-
-void MergeJob::run(JobControl& job) {
-  const MergeSpec spec = MergeSpec::fromJson(job.record().details);
-  try {
-    drive(job, spec);
-  } catch (...) {
-    if (job.record().terminal()) activity_.endMerge(spec.vmId, spec.drive);
-    throw;  // the store fails the job with the error's code
-  }
-  // Leaving without a terminal state means the agent is stopping: the
-  // drive stays claimed until the job is recovered.
-  if (job.record().terminal()) activity_.endMerge(spec.vmId, spec.drive);
+void MergeJob::fail(const std::string& message) const {
+  throw Failure("merge of " + spec_.drive + " of VM " + spec_.vmId + ": " + message);
 }
 
-void MergeJob::drive(JobControl& job, const MergeSpec& spec) {
-  const std::string what = "merge of " + spec.drive + " of VM " + spec.vmId;
-  auto setState = [&](const std::string& state, int progress = -1) {
-    job.update([&](JobRecord& r) {
-      r.state = state;
-      if (progress >= 0) r.progress = progress;
-    });
-  };
-  auto fail = [&](const std::string& message) {
-    job.update([&](JobRecord& r) {
-      r.state = kJobFailed;
-      r.error = JobError{int(Code::MergeFailed), what + ": " + message};
-    });
-  };
-  auto bump = [&](const char* counter) {
-    int n = 0;
-    job.update([&](JobRecord& r) {
-      n = r.details[counter].asInt() + 1;
-      r.details[counter] = n;
-    });
-    return n;
-  };
+void MergeJob::moveTo(JobControl& job, State next, int progress,
+                      const std::function<void(api::MergeJobDetails&)>& change) {
+  const JobRecord record = job.record();
+  const auto current = api::enumFromName<State>(record.state);
+  const auto& allowed = transitions();
+  auto it = current ? allowed.find(*current) : allowed.end();
+  if (it == allowed.end() || std::find(it->second.begin(), it->second.end(), next) == it->second.end()) {
+    fail("no move from " + record.state + " to " + api::enumName(next));
+  }
+  job.update([&](JobRecord& r) {
+    r.state = api::enumName(next);
+    if (progress >= 0) r.progress = progress;
+    if (change) r.details = api::encode(changed(r.details, change));
+  });
+}
 
+api::MergeJobDetails MergeJob::changed(const Json::Value& details,
+                                       const std::function<void(api::MergeJobDetails&)>& change) {
+  auto d = api::decode<api::MergeJobDetails>(details);
+  change(d);
+  return d;
+}
+
+void MergeJob::note(JobControl& job, int progress, const std::function<void(api::MergeJobDetails&)>& change) {
+  job.update([&](JobRecord& r) {
+    if (progress >= 0) r.progress = progress;
+    r.details = api::encode(changed(r.details, change));
+  });
+}
+
+void MergeJob::run(JobControl& job) {
+  spec_ = MergeSpec::fromDetails(job.record().details);
   auto outageSince = std::chrono::steady_clock::time_point{};
-  for (;;) {
-    if (job.stopRequested()) return;
-    const JobRecord record = job.record();
-    const std::string state = record.state;
-    if (record.terminal()) return;
-    try {
-      auto domain = hypervisor_.lookup(spec.vmId);
-      outageSince = {};
-      if (job.abortRequested() && state != "PIVOT" && state != "CLEANUP" && state != "ABORTING") {
-        setState("ABORTING");
-        continue;
+  try {
+    for (;;) {
+      if (job.stopRequested()) return;  // the drive stays claimed until the job is recovered
+      const JobRecord record = job.record();
+      if (record.terminal()) break;
+      const auto state = api::enumFromName<State>(record.state);
+      if (!state) fail("unknown state " + record.state);
+      try {
+        step(job, *state);
+        outageSince = {};
+      } catch (const LibvirtUnreachable& e) {
+        const auto now = std::chrono::steady_clock::now();
+        if (outageSince == std::chrono::steady_clock::time_point{}) outageSince = now;
+        if (now - outageSince > tuning_.libvirtOutage) fail(e.what());
+        spdlog::warn("job {}: {} (retrying)", record.id, e.what());
+        job.waitFor(std::chrono::seconds(1));
+      } catch (const Failure&) {
+        throw;
+      } catch (const AgentError& e) {
+        if (e.code() == Code::NoSuchVM) fail("the VM is gone");
+        fail(e.what());  // libvirt said no: retrying would not change its answer
       }
-      if (state == "INIT") {
-        // Persisted before the call: a restart finds COMMIT and checks
-        // whether libvirt got as far as starting the job.
-        bump("commitStarts");
-        setState("COMMIT", 5);
-        domain->blockCommit(spec.drive, spec.base, spec.bandwidthMiB);
-        continue;
-      }
-      const DomainInfo info = parseDomainXml(domain->xml());
-      const DiskInfo* disk = info.disk(spec.drive);
-      if (!disk) return fail("the VM no longer has drive " + spec.drive);
-      const auto blockJob = domain->blockJobInfo(spec.drive);
+    }
+  } catch (...) {
+    activity_.endMerge(spec_.vmId, spec_.drive);  // the store records the failure
+    throw;
+  }
+  activity_.endMerge(spec_.vmId, spec_.drive);
+}
 
-      if (state == "COMMIT" || state == "READY") {
-        if (!blockJob) {
-          if (!chainHolds(*disk, spec.top)) {  // pivoted before a restart
-            setState("CLEANUP", 95);
-            continue;
-          }
-          // The commit never started, or ended without a pivot.
-          if (record.details["commitStarts"].asInt() >= tuning_.maxCommitStarts) {
-            return fail("the block job vanished " + std::to_string(tuning_.maxCommitStarts) + " times");
-          }
-          spdlog::warn("job {}: no block job on {}; starting the commit again", record.id, spec.drive);
-          setState("INIT");
-          continue;
-        }
-        const int progress = blockJob->end ? int(10 + 80 * (blockJob->cur * 1.0 / blockJob->end)) : 10;
-        // cur == end also holds at the very start: only the mirror's
-        // ready flag in the XML says the job can be pivoted.
-        if (disk->mirror && disk->mirror->ready) {
-          if (state != "READY") {
-            setState("READY", std::max(progress, 90));
-            if (tuning_.pivotDelay.count() > 0) {
-              job.waitFor(tuning_.pivotDelay);
-              continue;  // read the chain again after the pause
-            }
-          }
-          setState("PIVOT", 90);
-          continue;
-        }
-        job.update([&](JobRecord& r) {
-          r.progress = progress;
-          r.details["cur"] = Json::UInt64(blockJob->cur);
-          r.details["end"] = Json::UInt64(blockJob->end);
-        });
-        job.waitFor(tuning_.pollInterval);
-        continue;
-      }
-
-      if (state == "PIVOT") {
-        if (!blockJob) {
-          if (disk->path == spec.base && !chainHolds(*disk, spec.top)) {
-            setState("CLEANUP", 95);
-            continue;
-          }
-          if (chainHolds(*disk, spec.top)) {  // the job ended without pivoting
-            if (record.details["commitStarts"].asInt() >= tuning_.maxCommitStarts) {
-              return fail("the block job ended without a pivot");
-            }
-            setState("INIT");
-            continue;
-          }
-          return fail("after the pivot the drive is on " + disk->path + ", expected " + spec.base);
-        }
-        if (!disk->mirror || !disk->mirror->ready) {  // e.g. recovered while still syncing
-          setState("COMMIT");
-          continue;
-        }
-        try {
-          domain->blockJobAbort(spec.drive, true);
-        } catch (const AgentError& e) {
-          const int attempts = bump("pivotAttempts");
-          spdlog::warn("job {}: pivot attempt {} failed: {}", record.id, attempts, e.what());
-          if (attempts >= tuning_.maxPivotAttempts) {
-            // Leave the VM on a valid chain: cancel the job, stay on the top.
-            try {
-              domain->blockJobAbort(spec.drive, false);
-            } catch (const AgentError& cancel) {
-              spdlog::error("job {}: cancelling after failed pivots: {}", record.id, cancel.what());
-            }
-            return fail("pivot failed " + std::to_string(attempts) + " times: " + e.what() +
-                        "; the block job was cancelled and the VM stays on " + spec.top);
-          }
-          job.waitFor(std::chrono::milliseconds(500) * attempts);
-        }
-        continue;  // re-read the chain to confirm
-      }
-
-      if (state == "CLEANUP") {
-        if (chainHolds(*disk, spec.top)) return fail("the chain still holds " + spec.top + " after the pivot");
-        if (spec.deleteTop) removeTop_(spec.top);
-        setState(kJobDone, 100);
-        return;
-      }
-
-      if (state == "ABORTING") {
-        if (blockJob) {
-          domain->blockJobAbort(spec.drive, false);
-          job.waitFor(tuning_.pollInterval);
-          continue;
-        }
-        if (!chainHolds(*disk, spec.top)) {  // it pivoted before the abort landed
-          setState("CLEANUP", 95);
-          continue;
-        }
-        setState(kJobAborted);
-        return;
-      }
-      return fail("unknown state " + state);
-    } catch (const AgentError& e) {
-      if (e.code() == Code::NoSuchVM) return fail("the VM is gone");
-      // libvirt unreachable: keep trying for a while, then give up.
-      const auto now = std::chrono::steady_clock::now();
-      if (outageSince == std::chrono::steady_clock::time_point{}) outageSince = now;
-      if (now - outageSince > tuning_.libvirtOutage) throw AgentError(Code::MergeFailed, what + ": " + e.what());
-      spdlog::warn("job {}: {} (retrying)", record.id, e.what());
-      job.waitFor(std::chrono::seconds(1));
+void MergeJob::step(JobControl& job, State state) {
+  auto domain = hypervisor_.lookup(spec_.vmId);
+  if (job.abortRequested() && state != State::Pivot && state != State::Cleanup && state != State::Aborting) {
+    moveTo(job, State::Aborting);
+    return;
+  }
+  Step s{job, api::decode<api::MergeJobDetails>(job.record().details), *domain, nullptr, std::nullopt};
+  if (state != State::Init) {
+    const DomainInfo info = parseDomainXml(domain->xml());
+    const DiskInfo* disk = info.disk(spec_.drive);
+    if (!disk) fail("the VM no longer has drive " + spec_.drive);
+    DiskInfo copy = *disk;  // outlives `info`
+    s.disk = &copy;
+    s.blockJob = domain->blockJobInfo(spec_.drive);
+    switch (state) {
+      case State::Commit: return commit(s);
+      case State::Ready: return ready(s);
+      case State::Pivot: return pivot(s);
+      case State::Cleanup: return cleanup(s);
+      case State::Aborting: return aborting(s);
+      default: fail("unexpected state " + std::string(api::enumName(state)));
     }
   }
+  init(s);
+}
+
+// Persisted before the call: a restart finds COMMIT and checks whether
+// libvirt got as far as starting the job.
+void MergeJob::init(Step& s) {
+  moveTo(s.job, State::Commit, 5, [](api::MergeJobDetails& d) { ++d.commitStarts; });
+  s.domain.blockCommit(spec_.drive, spec_.base, spec_.bandwidthMiB);
+}
+
+void MergeJob::commit(Step& s) {
+  if (!s.blockJob) {
+    if (!chainHolds(*s.disk, spec_.top)) return moveTo(s.job, State::Cleanup, 95);  // pivoted before a restart
+    // The commit never started, or ended without a pivot.
+    if (s.details.commitStarts >= tuning_.maxCommitStarts) {
+      fail("the block job vanished " + std::to_string(tuning_.maxCommitStarts) + " times");
+    }
+    spdlog::warn("job {}: no block job on {}; starting the commit again", s.job.record().id, spec_.drive);
+    return moveTo(s.job, State::Init);
+  }
+  const BlockJobInfo& job = *s.blockJob;
+  const int progress = job.end ? int(10 + 80 * (job.cur * 1.0 / job.end)) : 10;
+  // cur == end also holds at the very start: only the mirror's ready flag
+  // in the XML says the job can be pivoted.
+  if (s.disk->mirror && s.disk->mirror->ready) return moveTo(s.job, State::Ready, std::max(progress, 90));
+  note(s.job, progress, [&](api::MergeJobDetails& d) {
+    d.cur = job.cur;
+    d.end = job.end;
+  });
+  s.job.waitFor(tuning_.pollInterval);
+}
+
+void MergeJob::ready(Step& s) {
+  if (tuning_.pivotDelay.count() > 0 && !heldInReady_) {
+    heldInReady_ = true;  // once per runner: a stop meanwhile leaves READY persisted
+    s.job.waitFor(tuning_.pivotDelay);
+    return;  // read the chain again after the pause
+  }
+  moveTo(s.job, State::Pivot, 90);
+}
+
+void MergeJob::pivot(Step& s) {
+  if (!s.blockJob) {
+    if (s.disk->path == spec_.base && !chainHolds(*s.disk, spec_.top)) return moveTo(s.job, State::Cleanup, 95);
+    if (chainHolds(*s.disk, spec_.top)) {  // the job ended without pivoting
+      if (s.details.commitStarts >= tuning_.maxCommitStarts) fail("the block job ended without a pivot");
+      return moveTo(s.job, State::Init);
+    }
+    fail("after the pivot the drive is on " + s.disk->path + ", expected " + spec_.base);
+  }
+  if (!s.disk->mirror || !s.disk->mirror->ready) return moveTo(s.job, State::Commit);  // recovered while still syncing
+  try {
+    s.domain.blockJobAbort(spec_.drive, true);
+  } catch (const LibvirtUnreachable&) {
+    throw;
+  } catch (const AgentError& e) {
+    // A pivot can fail transiently while QEMU finishes the mirror: retried,
+    // a bounded number of times.
+    const int attempts = s.details.pivotAttempts + 1;
+    note(s.job, -1, [&](api::MergeJobDetails& d) { d.pivotAttempts = attempts; });
+    spdlog::warn("job {}: pivot attempt {} failed: {}", s.job.record().id, attempts, e.what());
+    if (attempts >= tuning_.maxPivotAttempts) {
+      // Leave the VM on a valid chain: cancel the job, stay on the top.
+      try {
+        s.domain.blockJobAbort(spec_.drive, false);
+      } catch (const AgentError& cancel) {
+        spdlog::error("job {}: cancelling after failed pivots: {}", s.job.record().id, cancel.what());
+      }
+      fail("pivot failed " + std::to_string(attempts) + " times: " + e.what() +
+           "; the block job was cancelled and the VM stays on " + spec_.top);
+    }
+    s.job.waitFor(std::chrono::milliseconds(500) * attempts);
+  }
+  // Stay in PIVOT: the next step reads the chain back to confirm.
+}
+
+void MergeJob::cleanup(Step& s) {
+  if (chainHolds(*s.disk, spec_.top)) fail("the chain still holds " + spec_.top + " after the pivot");
+  if (spec_.deleteTop) {
+    try {
+      removeTop_(spec_.top);
+    } catch (const AgentError& e) {
+      fail(e.what());
+    }
+  }
+  moveTo(s.job, State::Done, 100);
+}
+
+void MergeJob::aborting(Step& s) {
+  if (s.blockJob) {
+    s.domain.blockJobAbort(spec_.drive, false);
+    s.job.waitFor(tuning_.pollInterval);
+    return;
+  }
+  if (!chainHolds(*s.disk, spec_.top)) return moveTo(s.job, State::Cleanup, 95);  // it pivoted before the abort landed
+  moveTo(s.job, State::Aborted);
 }
 
 }  // namespace gdr::virt

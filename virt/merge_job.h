@@ -1,9 +1,15 @@
 #pragma once
 // VM.merge as a durable job: active blockcommit of a drive's top overlay
-// into its base, then pivot. States, persisted before every libvirt call:
+// into its base, then pivot. An explicit state machine, one method per
+// state, each state persisted before the libvirt call it leads to:
 //
-//   INIT -> COMMIT -> READY -> PIVOT -> CLEANUP -> DONE
-//                 \-> (abort) ABORTING -> ABORTED       any -> FAILED
+//   INIT      persist COMMIT, then blockCommit                     -> COMMIT
+//   COMMIT    poll the block job until the mirror is ready         -> READY | CLEANUP (pivoted already) | INIT (job gone)
+//   READY     optional hold (tests), then                          -> PIVOT
+//   PIVOT     blockJobAbort(pivot), bounded retries, then confirm  -> CLEANUP | COMMIT (not ready) | INIT (ended unpivoted)
+//   CLEANUP   the chain no longer holds the top; remove it         -> DONE
+//   ABORTING  cancel the block job (abort requested before PIVOT)  -> ABORTED | CLEANUP (it pivoted first)
+//   any       -> FAILED
 //
 // libvirt traps handled here: cur == end also holds at the very start of a
 // commit, so only the domain XML's <mirror ready='yes'> means "ready"; a
@@ -11,25 +17,34 @@
 // the pivot the chain is read back to confirm the top is gone. After an agent
 // restart the job re-attaches to libvirt's block job, or, when that is gone,
 // to the chain's actual state.
+//
+// Errors by cause: LibvirtUnreachable is waited out (up to libvirtOutage);
+// any other refusal by libvirt fails the job at once, with libvirt's
+// message in the job's error.
 #include <chrono>
 #include <functional>
+#include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "api/jobs.h"
 #include "core/job_store.h"
 #include "virt/domain.h"
+#include "virt/domain_xml.h"
 #include "virt/vm_activity.h"
 
 namespace gdr::virt {
 
-inline constexpr const char* kMergeJobType = "merge";
+using api::kMergeJobType;
 
 struct MergeSpec {
   std::string vmId, drive, top, base;
   unsigned long bandwidthMiB = 0;
   bool deleteTop = false;
 
-  Json::Value toJson() const;
-  static MergeSpec fromJson(const Json::Value& details);
+  api::MergeJobDetails toDetails() const;
+  static MergeSpec fromDetails(const Json::Value& details);
 };
 
 struct MergeTuning {
@@ -45,17 +60,52 @@ using TopRemover = std::function<void(const std::string& path)>;
 
 class MergeJob : public JobRunner {
  public:
+  using State = api::MergeState;
+
   MergeJob(Hypervisor& hypervisor, VmActivity& activity, TopRemover removeTop, MergeTuning tuning = {})
       : hypervisor_(hypervisor), activity_(activity), removeTop_(std::move(removeTop)), tuning_(tuning) {}
   void run(JobControl& job) override;
 
+  // The moves each state may make (the table above); a move outside it is
+  // a defect and fails the job.
+  static const std::map<State, std::vector<State>>& transitions();
+
  private:
-  void drive(JobControl& job, const MergeSpec& spec);
+  // What one step sees: the job and libvirt's view of the drive, read at
+  // the start of the step.
+  struct Step {
+    JobControl& job;
+    api::MergeJobDetails details;
+    Domain& domain;
+    const DiskInfo* disk = nullptr;  // null only in INIT
+    std::optional<BlockJobInfo> blockJob;
+  };
+
+  void step(JobControl& job, State state);
+  void init(Step& s);
+  void commit(Step& s);
+  void ready(Step& s);
+  void pivot(Step& s);
+  void cleanup(Step& s);
+  void aborting(Step& s);
+
+  // Checks the move against the table and persists it (with `change`).
+  void moveTo(JobControl& job, State next, int progress = -1,
+              const std::function<void(api::MergeJobDetails&)>& change = {});
+  // Persists details (and progress, unless -1) without a move.
+  void note(JobControl& job, int progress, const std::function<void(api::MergeJobDetails&)>& change);
+  static api::MergeJobDetails changed(const Json::Value& details,
+                                      const std::function<void(api::MergeJobDetails&)>& change);
+  // Fails the job with `message` (prefixed with the merge it is about).
+  [[noreturn]] void fail(const std::string& message) const;
+  bool chainHolds(const DiskInfo& disk, const std::string& path) const;
 
   Hypervisor& hypervisor_;
   VmActivity& activity_;
   TopRemover removeTop_;
   MergeTuning tuning_;
+  MergeSpec spec_;
+  bool heldInReady_ = false;
 };
 
 JobRecord newMergeRecord(const MergeSpec& spec);

@@ -67,7 +67,7 @@ void checkOverlay(const DiskInfo& disk, const std::string& overlay, const LocalF
 
 }  // namespace
 
-Json::Value takeSnapshot(Domain& domain, const SnapshotRequest& request, const LocalFiles& files) {
+api::SnapshotResult takeSnapshot(Domain& domain, const SnapshotRequest& request, const LocalFiles& files) {
   if (!domain.running()) {
     Json::Value data;
     data["vmID"] = domain.uuid();
@@ -147,21 +147,16 @@ Json::Value takeSnapshot(Domain& domain, const SnapshotRequest& request, const L
   }
 
   const DomainInfo after = parseDomainXml(domain.xml());
-  Json::Value out;
-  out["quiesced"] = quiesced;
-  out["snapshotTime"] = Json::Int64(when);
-  out["disks"] = Json::Value(Json::arrayValue);
+  api::SnapshotResult out;
+  out.quiesced = quiesced;
+  out.snapshotTime = when;
   for (const auto& d : disks) {
     const DiskInfo* disk = after.disk(d.target);
     if (!disk || disk->path != d.overlayPath) {
       throw AgentError(Code::SnapshotFailed, "libvirt reported success but drive " + d.target + " is on " +
                                                  (disk ? disk->path : std::string("nothing")));
     }
-    Json::Value item;
-    item["name"] = d.target;
-    item["top"] = d.overlayPath;
-    item["base"] = before.disk(d.target)->path;
-    out["disks"].append(item);
+    out.disks.push_back({d.target, d.overlayPath, before.disk(d.target)->path});
   }
   return out;
 }

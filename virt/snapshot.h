@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "api/vm.h"
 #include "virt/domain.h"
 #include "virt/domain_xml.h"
 
@@ -32,9 +33,9 @@ struct SnapshotRequest {
 // DIR/.gdr-snapshots/NAME.YYYYMMDDTHHMMSSZ.RANDOM.qcow2
 std::string defaultOverlayPath(const std::string& diskPath, std::int64_t when);
 
-// Returns {quiesced, snapshotTime, disks: [{name, top, base}]}. On any
+// The overlays now in use, each over its frozen base. On any
 // failure the domain XML is read again: the error's data holds each disk's
 // true state, and an overlay file libvirt did not start using is removed.
-Json::Value takeSnapshot(Domain& domain, const SnapshotRequest& request, const LocalFiles& files);
+api::SnapshotResult takeSnapshot(Domain& domain, const SnapshotRequest& request, const LocalFiles& files);
 
 }  // namespace gdr::virt

@@ -42,7 +42,9 @@ bool AgentProcess::start(const std::vector<std::string>& extraArgs, std::string*
                                    "--state-dir",
                                    stateDir(),
                                    "--log-file",
-                                   "-"};
+                                   "-",
+                                   "--check-results",
+                                   "yes"};
   args.insert(args.end(), extraArgs.begin(), extraArgs.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

@@ -74,7 +74,7 @@ start_agent() {
 # it answers.
 launch_agent() {
   "$BIN/gdr-agent" --config /dev/null --listen "unix:$AGENT_SOCK" --state-dir "$AGENT_DIR/state" \
-    --log-file "$AGENT_DIR/agent.log" ${GDR_LAB_EVENTS_LISTEN:+--events-listen "$GDR_LAB_EVENTS_LISTEN"} "$@" &
+    --log-file "$AGENT_DIR/agent.log" --check-results yes ${GDR_LAB_EVENTS_LISTEN:+--events-listen "$GDR_LAB_EVENTS_LISTEN"} "$@" &
   AGENT_PID=$!
   local i
   for ((i = 0; i < 100; i++)); do

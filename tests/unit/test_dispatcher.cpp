@@ -32,7 +32,7 @@ const char* const kSpecSchema = R"({
      "returns": {"type": "integer", "doc": "sum"}},
     {"namespace": "T", "name": "notify_hello", "doc": "n", "params": [
        {"name": "n", "type": "integer", "required": true, "doc": "n"}], "returns": {"type": "object", "doc": "-"}},
-    {"namespace": "T", "name": "get_data", "doc": "d", "params": [], "returns": {"type": "array", "doc": "-"}},
+    {"namespace": "T", "name": "get_data", "doc": "d", "params": [], "returns": {"type": "array", "items": {"type": "any"}, "doc": "-"}},
     {"namespace": "T", "name": "fail", "doc": "fails", "params": [
        {"name": "how", "type": "string", "enum": ["agent", "std"], "required": true, "doc": "how"}],
      "returns": {"type": "object", "doc": "-"}}

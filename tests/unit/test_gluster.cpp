@@ -437,6 +437,41 @@ TEST_F(GeoRepSyncTest, ACheckpointEventTriggersAReadingAtOnce) {
   EXPECT_TRUE(r.details["checkpointCompleted"].asBool());
 }
 
+TEST(GeoRepSyncStates, EveryStateButTheEndsMovesSomewhereAndNothingLeavesAnEnd) {
+  const auto& table = GeoRepSyncJob::transitions();
+  for (const auto& [state, name] : api::EnumNames<api::SyncState>::table) {
+    EXPECT_EQ(table.count(state) == 0, api::isTerminalState(name)) << name;
+  }
+}
+
+TEST_F(GeoRepSyncTest, AFailureDecidedBeforeARestartEndsTheSameWay) {
+  // STOPPING carries the outcome: after a restart the job only stops the
+  // session and fails as it had decided, with the same error.
+  GeoRepSyncSpec spec;
+  spec.volume = "gdr-primary";
+  spec.remote = Remote{"127.0.0.2", "gdr-secondary"};
+  JobRecord record = newGeoRepSyncRecord(spec);
+  record.id = JobStore::newId();
+  record.state = "STOPPING";
+  record.details["outcome"] = "FAILED";
+  record.details["outcomeError"]["code"] = int(Code::GeoRepWorkerFaulty);
+  record.details["outcomeError"]["message"] = "geo-replication worker node1:/b (Faulty)";
+  JobStore store(dir_, 3600s);
+  GlusterCli cli(runner_, 5s);
+  const std::string id =
+      store.start(record, std::make_unique<GeoRepSyncJob>(cli, [](const auto&, const auto&) {})).id;
+  JobRecord r = store.get(id);
+  for (int i = 0; i < 500 && !r.terminal(); ++i) {
+    std::this_thread::sleep_for(10ms);
+    r = store.get(id);
+  }
+  EXPECT_EQ(r.state, kJobFailed);
+  ASSERT_TRUE(r.error);
+  EXPECT_EQ(r.error->code, int(Code::GeoRepWorkerFaulty));
+  EXPECT_TRUE(runner_.called(kSession + " stop"));
+  EXPECT_FALSE(runner_.called(kSession + " start"));
+}
+
 TEST_F(GeoRepSyncTest, CompletedBeforeARestartOnlyStopsTheSession) {
   JobRecord record = newGeoRepSyncRecord(GeoRepSyncSpec{});
   record.id = JobStore::newId();

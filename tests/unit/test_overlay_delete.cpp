@@ -134,7 +134,7 @@ class OverlayDeleteTest : public ::testing::Test {
 
   Code refusal(OverlayDeleteRequest request) {
     try {
-      deleteOverlays(volume, request);
+      api::encode(deleteOverlays(volume, request));
     } catch (const AgentError& e) {
       EXPECT_TRUE(volume.unlinked.empty()) << "deleted despite refusal";
       EXPECT_NE(std::string(e.what()).find("nothing was deleted"), std::string::npos) << e.what();
@@ -150,7 +150,7 @@ class OverlayDeleteTest : public ::testing::Test {
 TEST_F(OverlayDeleteTest, DeletesOverlaysAndReportsSharding) {
   OverlayDeleteRequest request;
   request.paths = {"images/.gdr-snapshots/vm1.1.qcow2", "images/.gdr-snapshots/vm2.1.qcow2"};
-  const Json::Value out = deleteOverlays(volume, request);
+  const Json::Value out = api::encode(deleteOverlays(volume, request));
   ASSERT_EQ(out["results"].size(), 2u);
   EXPECT_EQ(out["results"][0]["deleted"], true);
   EXPECT_EQ(out["results"][0]["bytes"].asUInt64(), 4096u);
@@ -164,19 +164,19 @@ TEST_F(OverlayDeleteTest, ExpectedBackingAbsoluteOrRelative) {
   OverlayDeleteRequest request;
   request.paths = {"images/.gdr-snapshots/vm1.1.qcow2"};
   request.expectedBacking = "images/vm1.qcow2";
-  EXPECT_EQ(deleteOverlays(volume, request)["results"][0]["deleted"], true);
+  EXPECT_EQ(api::encode(deleteOverlays(volume, request))["results"][0]["deleted"], true);
   request.paths = {"images/.gdr-snapshots/vm2.1.qcow2"};
   request.expectedBacking = "images/vm2.qcow2";
-  EXPECT_EQ(deleteOverlays(volume, request)["results"][0]["deleted"], true);
+  EXPECT_EQ(api::encode(deleteOverlays(volume, request))["results"][0]["deleted"], true);
 }
 
 TEST_F(OverlayDeleteTest, AbsentIsIdempotentSuccess) {
   OverlayDeleteRequest request;
   request.paths = {"images/.gdr-snapshots/gone.qcow2", "images/.gdr-snapshots/vm1.1.qcow2"};
-  Json::Value out = deleteOverlays(volume, request);
+  Json::Value out = api::encode(deleteOverlays(volume, request));
   EXPECT_EQ(out["results"][0]["deleted"], false);
   EXPECT_EQ(out["results"][0]["reason"], "absent");
-  out = deleteOverlays(volume, request);  // again: both absent now
+  out = api::encode(deleteOverlays(volume, request));  // again: both absent now
   EXPECT_EQ(out["results"][1]["reason"], "absent");
 }
 
@@ -184,7 +184,7 @@ TEST_F(OverlayDeleteTest, DryRunDeletesNothing) {
   OverlayDeleteRequest request;
   request.paths = {"images/.gdr-snapshots/vm1.1.qcow2"};
   request.dryRun = true;
-  EXPECT_EQ(deleteOverlays(volume, request)["results"][0]["deleted"], false);
+  EXPECT_EQ(api::encode(deleteOverlays(volume, request))["results"][0]["deleted"], false);
   EXPECT_TRUE(volume.unlinked.empty());
 }
 
@@ -221,7 +221,7 @@ TEST_F(OverlayDeleteTest, EveryGuardRefusesWithItsOwnCode) {
   ASSERT_TRUE(volume.unlinked.empty());
   OverlayDeleteRequest top;
   top.paths = {"images/.gdr-snapshots/chain-2.qcow2"};
-  EXPECT_EQ(deleteOverlays(volume, top)["results"][0]["deleted"], true);
+  EXPECT_EQ(api::encode(deleteOverlays(volume, top))["results"][0]["deleted"], true);
 }
 
 TEST_F(OverlayDeleteTest, ConfiguredPrefixes) {
@@ -229,7 +229,7 @@ TEST_F(OverlayDeleteTest, ConfiguredPrefixes) {
   OverlayDeleteRequest request;
   request.paths = {"vms/overlays/a.qcow2"};
   request.allowedPrefixes = {"vms/overlays"};
-  EXPECT_EQ(deleteOverlays(volume, request)["results"][0]["deleted"], true);
+  EXPECT_EQ(api::encode(deleteOverlays(volume, request))["results"][0]["deleted"], true);
   volume.unlinked.clear();
   request.paths = {"images/.gdr-snapshots/vm1.1.qcow2"};
   EXPECT_EQ(refusal(request), Code::PathOutsidePrefix);
@@ -246,11 +246,11 @@ TEST_F(OverlayDeleteTest, SiblingHeadersAreCachedUntilTheyChange) {
   request.cache = &cache;
   request.cacheScope = "vol";
   request.paths = {"images/.gdr-snapshots/s0.qcow2"};
-  deleteOverlays(volume, request);
+  api::encode(deleteOverlays(volume, request));
   const int coldReads = volume.reads;
   EXPECT_GE(coldReads, 20);
   request.paths = {"images/.gdr-snapshots/s1.qcow2"};
-  deleteOverlays(volume, request);
+  api::encode(deleteOverlays(volume, request));
   EXPECT_LE(volume.reads - coldReads, 1);  // only the target itself
   // A sibling rewritten to be backed by s2 is read again, and protects s2.
   volume.file("images/.gdr-snapshots/s3.qcow2", qcow2Image("s2.qcow2"));
@@ -261,9 +261,9 @@ TEST_F(OverlayDeleteTest, SiblingHeadersAreCachedUntilTheyChange) {
 
 TEST_F(OverlayDeleteTest, ChecksumsWholeFilesAndRanges) {
   volume.file("data.bin", "abc");
-  EXPECT_EQ(fileChecksum(volume, "data.bin", 0, std::nullopt)["sha256"],
+  EXPECT_EQ(api::encode(fileChecksum(volume, "data.bin", 0, std::nullopt))["sha256"],
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  const Json::Value part = fileChecksum(volume, "data.bin", 1, 1);
+  const Json::Value part = api::encode(fileChecksum(volume, "data.bin", 1, 1));
   EXPECT_EQ(part["bytes"].asUInt64(), 1u);
   EXPECT_EQ(part["sha256"], "3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d");  // "b"
 }
@@ -298,8 +298,8 @@ TEST_F(OverlayDeleteTest, SampledChecksumsSeeAPieceMissingAsAWhole) {
   volume.file("original.bin", original);
   volume.file("copy.bin", copy);
   const Sampling sampling{64 * 1024, 4096};
-  const Json::Value a = fileChecksum(volume, "original.bin", 0, std::nullopt, sampling);
-  const Json::Value b = fileChecksum(volume, "copy.bin", 0, std::nullopt, sampling);
+  const Json::Value a = api::encode(fileChecksum(volume, "original.bin", 0, std::nullopt, sampling));
+  const Json::Value b = api::encode(fileChecksum(volume, "copy.bin", 0, std::nullopt, sampling));
   EXPECT_EQ(a["ranges"].asUInt64(), 4u);
   EXPECT_EQ(a["bytes"].asUInt64(), 4u * 4096);
   EXPECT_NE(a["sha256"], b["sha256"]);
@@ -307,16 +307,16 @@ TEST_F(OverlayDeleteTest, SampledChecksumsSeeAPieceMissingAsAWhole) {
   ASSERT_EQ(a["rangeSums"].size(), 4u);
   for (Json::ArrayIndex i = 0; i < 4; ++i) EXPECT_EQ(a["rangeSums"][i] != b["rangeSums"][i], i == 2) << i;
   volume.file("same.bin", original);
-  EXPECT_EQ(fileChecksum(volume, "same.bin", 0, std::nullopt, sampling)["sha256"], a["sha256"]);
+  EXPECT_EQ(api::encode(fileChecksum(volume, "same.bin", 0, std::nullopt, sampling))["sha256"], a["sha256"]);
 }
 
 TEST_F(OverlayDeleteTest, MarksOnlyRegularFilesForResync) {
   volume.file("images/base.qcow2", "x");
-  EXPECT_EQ(markForGeoRepResync(volume, "images/base.qcow2")["marked"].asUInt64(), 1u);
+  EXPECT_EQ(api::encode(markForGeoRepResync(volume, "images/base.qcow2"))["marked"].asUInt64(), 1u);
   EXPECT_EQ(volume.marked, std::vector<std::string>{"images/base.qcow2"});
   auto code = [&](const std::string& path) {
     try {
-      markForGeoRepResync(volume, path);
+      api::encode(markForGeoRepResync(volume, path));
     } catch (const AgentError& e) {
       return e.code();
     }
@@ -325,7 +325,7 @@ TEST_F(OverlayDeleteTest, MarksOnlyRegularFilesForResync) {
   EXPECT_EQ(code("images/nosuch.qcow2"), Code::FileNotFound);
   EXPECT_EQ(code("images"), Code::NotRegularFile);
   EXPECT_EQ(volume.marked.size(), 1u);
-  EXPECT_EQ(markForGeoRepResync(volume, "images/base.qcow2", {4u << 20, 12u << 20})["marked"].asUInt64(), 2u);
+  EXPECT_EQ(api::encode(markForGeoRepResync(volume, "images/base.qcow2", {4u << 20, 12u << 20}))["marked"].asUInt64(), 2u);
   EXPECT_EQ(volume.markedOffsets, (std::vector<std::uint64_t>{4u << 20, 12u << 20}));
 }
 
@@ -337,7 +337,7 @@ TEST_F(OverlayDeleteTest, ShardLayoutListsEachPieceWithItsOffset) {
   layout.blockSize = 4u << 20;
   layout.pieces = {{0, layout.gfid}, {2, "7158cabb-45e6-405e-bdc4-677f083590d7"}};  // shard 1: a hole
   volume.layouts["images/base.qcow2"] = layout;
-  const Json::Value out = shardLayout(volume, "images/base.qcow2");
+  const Json::Value out = api::encode(shardLayout(volume, "images/base.qcow2"));
   EXPECT_EQ(out["gfid"], layout.gfid);
   EXPECT_EQ(out["shardBlockSize"].asUInt64(), 4u << 20);
   EXPECT_EQ(out["size"].asUInt64(), 10u << 20);
@@ -346,7 +346,7 @@ TEST_F(OverlayDeleteTest, ShardLayoutListsEachPieceWithItsOffset) {
   EXPECT_EQ(out["pieces"][1]["offset"].asUInt64(), 8u << 20);
   EXPECT_EQ(out["pieces"][1]["gfid"], "7158cabb-45e6-405e-bdc4-677f083590d7");
   try {
-    shardLayout(volume, "images/nosuch.qcow2");
+    api::encode(shardLayout(volume, "images/nosuch.qcow2"));
     ADD_FAILURE() << "an absent file has no layout";
   } catch (const AgentError& e) {
     EXPECT_EQ(e.code(), Code::FileNotFound);
@@ -354,17 +354,17 @@ TEST_F(OverlayDeleteTest, ShardLayoutListsEachPieceWithItsOffset) {
 }
 
 TEST_F(OverlayDeleteTest, ImageInfoAndFileStat) {
-  const Json::Value info = imageInfo(volume, "images/.gdr-snapshots/vm1.1.qcow2");
+  const Json::Value info = api::encode(imageInfo(volume, "images/.gdr-snapshots/vm1.1.qcow2"));
   EXPECT_EQ(info["format"], "qcow2");
   EXPECT_EQ(info["virtualSize"].asUInt64(), 1u << 30);
   EXPECT_EQ(info["clusterSize"].asUInt64(), 65536u);
   EXPECT_EQ(info["backingFile"], "/mnt/primary/images/vm1.qcow2");
-  EXPECT_TRUE(imageInfo(volume, "images/vm1.qcow2")["backingFile"].isNull());
+  EXPECT_TRUE(api::encode(imageInfo(volume, "images/vm1.qcow2"))["backingFile"].isNull());
   volume.file("raw.img", std::string(8192, 'x'));
-  EXPECT_EQ(imageInfo(volume, "raw.img")["format"], "raw");
-  EXPECT_EQ(fileStat(volume, "images")["type"], "directory");
+  EXPECT_EQ(api::encode(imageInfo(volume, "raw.img"))["format"], "raw");
+  EXPECT_EQ(api::encode(fileStat(volume, "images"))["type"], "directory");
   try {
-    fileStat(volume, "nope");
+    api::encode(fileStat(volume, "nope"));
     ADD_FAILURE();
   } catch (const AgentError& e) {
     EXPECT_EQ(e.code(), Code::FileNotFound);

@@ -81,19 +81,23 @@ TEST(SchemaParse, RejectsMalformedSchemas) {
     return R"({"version":"t","namespaces":{"A":{"doc":"a"}},"verbs":[)" + verbs + "]}";
   };
   EXPECT_THROW(Schema::parse("[]"), std::runtime_error);
-  EXPECT_THROW(Schema::parse(bad(R"({"namespace":"B","name":"x","doc":"d","returns":{}})")), std::runtime_error);
-  EXPECT_THROW(Schema::parse(bad(R"({"namespace":"A","name":"x","returns":{}})")), std::runtime_error);
+  EXPECT_THROW(Schema::parse(bad(R"({"namespace":"B","name":"x","doc":"d","returns":{"type":"object"}})")), std::runtime_error);
+  EXPECT_THROW(Schema::parse(bad(R"({"namespace":"A","name":"x","returns":{"type":"object"}})")), std::runtime_error);
   EXPECT_THROW(Schema::parse(bad(R"({"namespace":"A","name":"x","doc":"d"})")), std::runtime_error);
-  EXPECT_THROW(Schema::parse(bad(R"({"namespace":"A","name":"x","doc":"d","returns":{},
+  EXPECT_THROW(Schema::parse(bad(R"({"namespace":"A","name":"x","doc":"d","returns":{"type":"object"},
       "params":[{"name":"p","type":"strnig","doc":"d"}]})")), std::runtime_error);
-  EXPECT_THROW(Schema::parse(bad(R"({"namespace":"A","name":"x","doc":"d","returns":{},
+  EXPECT_THROW(Schema::parse(bad(R"({"namespace":"A","name":"x","doc":"d","returns":{"type":"object"},
       "params":[{"name":"p","type":"array","doc":"d"}]})")), std::runtime_error);
-  EXPECT_THROW(Schema::parse(bad(R"({"namespace":"A","name":"x","doc":"d","returns":{},
+  EXPECT_THROW(Schema::parse(bad(R"({"namespace":"A","name":"x","doc":"d","returns":{"type":"object"},
       "params":[{"name":"p","type":"string"}]})")), std::runtime_error);
-  EXPECT_THROW(Schema::parse(bad(R"({"namespace":"A","name":"x","doc":"d","returns":{}},
-      {"namespace":"A","name":"x","doc":"d","returns":{}})")), std::runtime_error);
-  EXPECT_THROW(Schema::parse(bad(R"({"namespace":"A","name":"x","doc":"d","returns":{},"execution":"async"})")),
+  EXPECT_THROW(Schema::parse(bad(R"({"namespace":"A","name":"x","doc":"d","returns":{"type":"object"}},
+      {"namespace":"A","name":"x","doc":"d","returns":{"type":"object"}})")), std::runtime_error);
+  EXPECT_THROW(Schema::parse(bad(R"({"namespace":"A","name":"x","doc":"d","returns":{"type":"object"},"execution":"async"})")),
                std::runtime_error);
+  // The result is a schema too, not prose.
+  EXPECT_THROW(Schema::parse(bad(R"({"namespace":"A","name":"x","doc":"d","returns":{"doc":"an object"}})")),
+               std::runtime_error);
+  EXPECT_NO_THROW(Schema::parse(bad(R"({"namespace":"A","name":"x","doc":"d","returns":{"type":"object"}})")));
 }
 
 TEST(SchemaParse, BuiltinSchemaLoadsAndDocumentsEverything) {

@@ -103,6 +103,7 @@ class FakeDomain : public Domain {
   void blockCommit(const std::string& disk, const std::string& base, unsigned long) override {
     std::lock_guard<std::mutex> lock(mutex);
     calls.push_back("blockCommit " + disk + " " + base);
+    if (!commitRefusal.empty()) throw AgentError(Code::MergeFailed, commitRefusal);
     phase = "commit";
     polls_ = 0;
   }
@@ -131,6 +132,7 @@ class FakeDomain : public Domain {
     if (pivot && phase != "ready") throw AgentError(Code::MergeFailed, "job not ready");
     phase = pivot ? "base" : "snapshot";
   }
+  std::string commitRefusal;  // libvirt says no to blockCommit with this message
   bool called(const std::string& c) {
     std::lock_guard<std::mutex> lock(mutex);
     return std::find(calls.begin(), calls.end(), c) != calls.end();
@@ -148,7 +150,7 @@ class FakeHypervisor : public Hypervisor {
   std::unique_ptr<Domain> lookup(const std::string& uuid) override {
     if (unreachable > 0) {
       --unreachable;
-      throw AgentError(Code::GeneralException, "cannot connect to libvirt: connection lost");
+      throw LibvirtUnreachable(Code::GeneralException, "cannot connect to libvirt: connection lost");
     }
     if (uuid != domain->uuid()) throw AgentError(Code::NoSuchVM, "no VM with id " + uuid);
     return std::make_unique<Proxy>(domain);
@@ -275,6 +277,32 @@ TEST_F(MergeJobTest, LibvirtGoneForGoodFails) {
   EXPECT_NE(r.error->message.find("connection lost"), std::string::npos);
 }
 
+TEST_F(MergeJobTest, ACommitLibvirtRefusesFailsAtOnceWithLibvirtsMessage) {
+  // Not "libvirt unreachable": retrying would get the same answer.
+  hv_.domain->commitRefusal =
+      "blockCommit vm1 vda: internal error: unable to execute QEMU command 'block-commit': Permission denied";
+  const JobRecord r = runMerge();
+  EXPECT_EQ(r.state, kJobFailed);
+  ASSERT_TRUE(r.error);
+  EXPECT_EQ(r.error->code, int(Code::MergeFailed));
+  EXPECT_NE(r.error->message.find("unable to execute QEMU command 'block-commit': Permission denied"),
+            std::string::npos)
+      << r.error->message;
+  EXPECT_EQ(r.details["commitStarts"].asInt(), 1);
+  EXPECT_EQ(std::count(hv_.domain->calls.begin(), hv_.domain->calls.end(), "blockCommit vda " + kBase), 1);
+}
+
+TEST(MergeJobStates, EveryStateButTheEndsMovesSomewhereAndNothingLeavesAnEnd) {
+  const auto& table = MergeJob::transitions();
+  for (const auto& [state, name] : api::EnumNames<api::MergeState>::table) {
+    const bool terminal = api::isTerminalState(name);
+    EXPECT_EQ(table.count(state) == 0, terminal) << name;
+  }
+  for (const auto& [from, moves] : table) {
+    for (auto to : moves) EXPECT_NE(from, to) << api::enumName(from);
+  }
+}
+
 TEST_F(MergeJobTest, APivotDelayHoldsTheJobInReadyAndAStopLeavesItThere) {
   // The pause tests use to stop the agent in READY: the job is persisted in
   // READY, nothing is pivoted, and the next runner (no pause) pivots.
@@ -388,7 +416,7 @@ class SnapshotTest : public ::testing::Test {
   Code refusal(const SnapshotRequest& request) {
     auto domain = hv_.lookup(hv_.domain->uuid());
     try {
-      takeSnapshot(*domain, request, files_);
+      api::encode(takeSnapshot(*domain, request, files_));
     } catch (const AgentError& e) {
       return e.code();
     }
@@ -407,7 +435,7 @@ TEST_F(SnapshotTest, AllDisksQuiescedWhenTheAgentAnswers) {
   SnapshotRequest request;
   request.drives = std::vector<SnapshotDisk>{{"vda", kTop}};
   auto domain = hv_.lookup(hv_.domain->uuid());
-  const Json::Value out = takeSnapshot(*domain, request, files_);
+  const Json::Value out = api::encode(takeSnapshot(*domain, request, files_));
   EXPECT_EQ(out["quiesced"], true);
   EXPECT_EQ(out["disks"][0]["top"], kTop);
   EXPECT_EQ(out["disks"][0]["base"], kBase);
@@ -424,7 +452,7 @@ TEST_F(SnapshotTest, WithoutAGuestAgentCrashConsistentUnlessRequired) {
   hv_.domain->phase = "base";
   request.requireQuiesce = false;
   auto domain = hv_.lookup(hv_.domain->uuid());
-  EXPECT_EQ(takeSnapshot(*domain, request, files_)["quiesced"], false);
+  EXPECT_EQ(api::encode(takeSnapshot(*domain, request, files_))["quiesced"], false);
 }
 
 TEST_F(SnapshotTest, BadInputIsRefusedBeforeLibvirtIsCalled) {
@@ -448,7 +476,7 @@ TEST_F(SnapshotTest, FailedSnapshotRemovesTheStrayOverlayAndReportsTheTrueState)
   request.drives = std::vector<SnapshotDisk>{{"vda", kTop}};
   auto domain = hv_.lookup(hv_.domain->uuid());
   try {
-    takeSnapshot(*domain, request, files_);
+    api::encode(takeSnapshot(*domain, request, files_));
     ADD_FAILURE();
   } catch (const AgentError& e) {
     EXPECT_EQ(e.code(), Code::SnapshotFailed);

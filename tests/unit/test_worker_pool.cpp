@@ -35,8 +35,8 @@ TEST(WorkerPool, RefusesBeyondCapacityAndDrains) {
 }
 
 const char* const kSchema = R"({"version":"t","namespaces":{"T":{"doc":"t"}},"verbs":[
-  {"namespace":"T","name":"fast","doc":"f","execution":"inline","params":[],"returns":{"doc":"-"}},
-  {"namespace":"T","name":"slow","doc":"s","params":[],"returns":{"doc":"-"}}]})";
+  {"namespace":"T","name":"fast","doc":"f","execution":"inline","params":[],"returns":{"type":"object","doc":"-"}},
+  {"namespace":"T","name":"slow","doc":"s","params":[],"returns":{"type":"object","doc":"-"}}]})";
 
 TEST(RequestRunner, InlineOnCallerWorkersElsewhereBusyWhenFull) {
   const Schema schema = Schema::parse(kSchema);

@@ -1,0 +1,72 @@
+#pragma once
+// The contract of the VM namespace. VDSM names the VM parameter vmID in
+// these verbs (and vmId in listings); the struct member is vmId in both.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/codec.h"
+
+namespace gdr::api {
+
+struct SnapDrive {
+  std::string name;                        // the disk's target, e.g. vda
+  std::optional<std::string> overlayPath;  // chosen by the agent when absent
+  template <class V> void visit(V& v) { v("name", name).omitIfEmpty("overlayPath", overlayPath); }
+};
+
+struct SnapshotParams {
+  std::string vmId;
+  std::optional<std::vector<SnapDrive>> snapDrives;  // every disk when absent
+  bool quiesce = true;
+  bool requireQuiesce = false;
+  template <class V> void visit(V& v) {
+    v("vmID", vmId).omitIfEmpty("snapDrives", snapDrives)("quiesce", quiesce)("requireQuiesce", requireQuiesce);
+  }
+};
+
+struct SnapshotDiskResult {
+  std::string name, top, base;  // top: the new overlay; base: the frozen image
+  template <class V> void visit(V& v) { v("name", name)("top", top)("base", base); }
+};
+
+struct SnapshotResult {
+  bool quiesced = false;
+  std::int64_t snapshotTime = 0;  // seconds since the epoch
+  std::vector<SnapshotDiskResult> disks;
+  template <class V> void visit(V& v) { v("quiesced", quiesced)("snapshotTime", snapshotTime)("disks", disks); }
+};
+
+struct MergeParams {
+  std::string vmId, drive;
+  std::optional<std::string> topVolume, baseVolume;  // the active layer and its backing file when absent
+  std::optional<std::uint64_t> bandwidth;            // MiB/s
+  bool deleteTop = false;
+  std::optional<std::string> jobUUID;
+  template <class V> void visit(V& v) {
+    v("vmID", vmId)("drive", drive)
+        .omitIfEmpty("topVolume", topVolume)
+        .omitIfEmpty("baseVolume", baseVolume)
+        .omitIfEmpty("bandwidth", bandwidth)("deleteTop", deleteTop)
+        .omitIfEmpty("jobUUID", jobUUID);
+  }
+};
+
+struct JobStarted {
+  std::string jobId;
+  template <class V> void visit(V& v) { v("jobId", jobId); }
+};
+
+struct VmSnapshot {
+  static constexpr const char* kName = "VM.snapshot";
+  using Params = SnapshotParams;
+  using Result = SnapshotResult;
+};
+struct VmMerge {
+  static constexpr const char* kName = "VM.merge";
+  using Params = MergeParams;
+  using Result = JobStarted;
+};
+
+}  // namespace gdr::api

@@ -1,0 +1,18 @@
+#pragma once
+// VM.merge's checks, before any job exists: the drive has an overlay, the
+// caller's top and base are its active layer and the image right under it,
+// and no block job runs on it. Pure: decided on the parsed domain XML.
+#include <string>
+
+#include "api/vm.h"
+#include "virt/domain_xml.h"
+#include "virt/merge_job.h"
+
+namespace gdr::virt {
+
+// Throws AgentError(InvalidParameter) or AgentError(VMBusy) naming the
+// problem; `blockJobRunning` is libvirt's word on the drive.
+MergeSpec planMerge(const DomainInfo& domain, const std::string& vmName, const api::MergeParams& params,
+                    bool blockJobRunning);
+
+}  // namespace gdr::virt
