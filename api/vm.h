@@ -26,9 +26,16 @@ struct SnapshotParams {
   }
 };
 
+// A file's place on a gluster volume.
+struct VolumePath {
+  std::string volume, path;  // path: relative to the volume root
+  template <class V> void visit(V& v) { v("volume", volume)("path", path); }
+};
+
 struct SnapshotDiskResult {
   std::string name, top, base;  // top: the new overlay; base: the frozen image
-  template <class V> void visit(V& v) { v("name", name)("top", top)("base", base); }
+  std::optional<VolumePath> topOnVolume;   // where the overlay is on gluster (null when not on a gluster mount)
+  template <class V> void visit(V& v) { v("name", name)("top", top)("base", base)("topOnVolume", topOnVolume); }
 };
 
 struct SnapshotResult {

@@ -16,8 +16,10 @@
 #include <sstream>
 #include <thread>
 
+#include "client/cycle.h"
+#include "client/report_store.h"
 #include "core/json_util.h"
-#include "client/dr_cycle.h"
+#include "core/uuid.h"
 
 namespace {
 
@@ -47,18 +49,44 @@ const char* const kUsageText =
     "back; the report's alert names the step); 2 usage; 3 failed before any\n"
     "snapshot (nothing changed); 4 some VM could not be merged back (critical).\n";
 
-std::atomic<bool> g_stop{false};
-std::mutex g_stopMutex;
-std::condition_variable g_stopWake;
+// SIGTERM/SIGINT are blocked in every thread and taken by one thread with
+// sigwait(), which may then use any call: a signal handler may not (notify
+// on a condition variable is not async-signal-safe).
+class StopSignals {
+ public:
+  StopSignals() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGTERM);
+    sigaddset(&set_, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);  // before any other thread exists
+    waiter_ = std::thread([this] {
+      int signal = 0;
+      sigwait(&set_, &signal);
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+      wake_.notify_all();
+    });
+    waiter_.detach();  // lives as long as the process; exit does not wait for it
+  }
+  bool stopped() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stop_;
+  }
+  // Sleeps until `until` or a stop signal; true when stopped.
+  bool sleepUntil(std::chrono::steady_clock::time_point until) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return wake_.wait_until(lock, until, [this] { return stop_; });
+  }
 
-std::string stamp(std::int64_t epoch, const char* format = "%Y-%m-%d %H:%M:%S") {
-  char buf[64];
-  std::tm tm{};
-  const std::time_t t = epoch;
-  gmtime_r(&t, &tm);
-  std::strftime(buf, sizeof buf, format, &tm);
-  return buf;
-}
+ private:
+  sigset_t set_;
+  std::thread waiter_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+};
+
+std::string stamp(std::int64_t epoch) { return utcStamp(epoch); }
 
 std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> out;
@@ -70,44 +98,8 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
-// Keeps each cycle's report; `history` reads them back.
-void saveReport(const std::string& stateDir, const Json::Value& report) {
-  const fs::path dir = fs::path(stateDir) / "reports";
-  fs::create_directories(dir);
-  const std::string name = stamp(report["startTime"].asInt64(), "%Y%m%dT%H%M%SZ") + "-" +
-                           report["flowId"].asString() + ".json";
-  const fs::path temp = dir / ("." + name), final = dir / name;
-  std::ofstream(temp) << gdr::json::pretty(report) << "\n";
-  fs::rename(temp, final);
-}
-
 int history(const std::string& stateDir, size_t last, bool json) {
-  const fs::path dir = fs::path(stateDir) / "reports";
-  std::vector<fs::path> files;
-  if (fs::exists(dir)) {
-    for (const auto& f : fs::directory_iterator(dir)) {
-      if (f.path().extension() == ".json" && f.path().filename().string()[0] != '.') files.push_back(f.path());
-    }
-  }
-  std::sort(files.begin(), files.end());
-  if (files.size() > last) files.erase(files.begin(), files.end() - last);
-  Json::Value all(Json::arrayValue);
-  for (const auto& f : files) {
-    std::ifstream in(f);
-    std::stringstream text;
-    text << in.rdbuf();
-    auto report = gdr::json::parse(text.str());
-    if (!report) continue;
-    Json::Value row;
-    row["startTime"] = (*report)["startTime"];
-    row["duration"] = (*report)["duration"];
-    row["status"] = (*report)["status"];
-    row["recoveryPoint"] = (*report)["recoveryPoint"];
-    row["vms"] = (*report)["vms"].size();
-    row["alert"] = (*report)["alert"];
-    row["report"] = f.string();
-    all.append(row);
-  }
+  const Json::Value all = reportHistory(stateDir, last);
   if (json) {
     std::cout << gdr::json::pretty(all) << "\n";
     return 0;
@@ -115,7 +107,8 @@ int history(const std::string& stateDir, size_t last, bool json) {
   std::printf("%-20s %9s  %-8s %-20s %4s  %s\n", "start (UTC)", "duration", "status", "recovery point (UTC)", "VMs",
               "alert");
   for (const auto& r : all) {
-    std::printf("%-20s %8.1fs  %-8s %-20s %4u  %s\n", stamp(r["startTime"].asInt64()).c_str(),
+    const std::string start = stamp(r["startTime"].asInt64());
+    std::printf("%-20s %8.1fs  %-8s %-20s %4u  %s\n", start.c_str(),
                 r["duration"].asDouble(), r["status"].asCString(),
                 r["recoveryPoint"].isIntegral() ? stamp(r["recoveryPoint"].asInt64()).c_str() : "-",
                 r["vms"].asUInt(), r["alert"].isString() ? r["alert"].asCString() : "");
@@ -167,6 +160,8 @@ void printSummary(const Json::Value& report) {
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   CycleOptions options;
+  std::vector<std::string> hosts;
+  AgentOptions agentOptions;
   std::string stateDir = "/var/lib/gdr/sync";
   std::string secondary;
   bool json = false;
@@ -186,17 +181,15 @@ int main(int argc, char** argv) {
       } else if (a == "history") {
         historyMode = true;
       } else if (a == "--hosts") {
-        options.hosts = split(value(), ',');
+        hosts = split(value(), ',');
       } else if (a == "--volume") {
         options.volume = value();
       } else if (a == "--secondary") {
         secondary = value();
       } else if (a == "--verify") {
-        options.verify = value();
-        if (options.verify != "none" && options.verify != "sample" && options.verify != "shards" &&
-            options.verify != "full") {
-          throw std::invalid_argument("--verify takes none, sample, shards or full");
-        }
+        const auto mode = gdr::api::enumFromName<VerifyMode>(value());
+        if (!mode) throw std::invalid_argument("--verify takes none, sample, shards or full");
+        options.verify = *mode;
       } else if (a == "--timeout") {
         options.georepTimeout = parseDuration(value());
       } else if (a == "--repair") {
@@ -218,16 +211,16 @@ int main(int argc, char** argv) {
       } else if (a == "--last") {
         last = std::stoul(value());
       } else if (a == "--cafile") {
-        options.tls.caFile = value();
+        agentOptions.tls.caFile = value();
       } else if (a == "--insecure") {
-        options.tls.insecure = true;
+        agentOptions.tls.insecure = true;
       } else {
         throw std::invalid_argument("unknown argument '" + a + "' (see --help)");
       }
     }
     if (historyMode) return history(stateDir, last, json);
     const auto sep = secondary.find("::");
-    if (options.hosts.empty() || options.volume.empty() || sep == std::string::npos) {
+    if (hosts.empty() || options.volume.empty() || sep == std::string::npos) {
       throw std::invalid_argument("--hosts, --volume and --secondary HOST::VOLUME are required");
     }
     options.secondaryHost = secondary.substr(0, sep);
@@ -237,18 +230,20 @@ int main(int argc, char** argv) {
     return kUsage;
   }
 
-  struct sigaction sa {};
-  sa.sa_handler = [](int) {
-    g_stop = true;
-    g_stopWake.notify_all();
-  };
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-
+  // Never destroyed: its thread may still be in sigwait() while the process exits.
+  StopSignals& signals = *new StopSignals;
   int rc = 0;
   for (;;) {
     const auto started = std::chrono::steady_clock::now();
-    const Json::Value report = runCycle(options, progressPrinter(json));
+    options.flowId = "gdr-sync-" + gdr::newUuid().substr(0, 8);
+    // One agent per host, its connections kept for the whole cycle.
+    std::vector<std::unique_ptr<RpcAgent>> agents;
+    std::vector<AgentApi*> seams;
+    for (const auto& host : hosts) {
+      agents.push_back(std::make_unique<RpcAgent>(host, agentOptions, options.flowId));
+      seams.push_back(agents.back().get());
+    }
+    const Json::Value report = runCycle(options, seams, progressPrinter(json));
     rc = report["outcome"].asInt();
     if (!options.dryRun) {
       try {
@@ -264,10 +259,8 @@ int main(int argc, char** argv) {
     }
     std::cout.flush();
     std::fflush(stdout);
-    if (!every || g_stop) break;
-    std::unique_lock<std::mutex> lock(g_stopMutex);
-    g_stopWake.wait_until(lock, started + *every, [] { return g_stop.load(); });
-    if (g_stop) break;
+    if (!every || signals.stopped()) break;
+    if (signals.sleepUntil(started + *every)) break;
   }
   return rc;
 }

@@ -4,20 +4,20 @@
 
 namespace gdr::sync {
 
-LayoutComparison compareShardLayouts(const Json::Value& primary, const Json::Value& secondary) {
+LayoutComparison compareShardLayouts(const api::ShardLayoutResult& primary, const api::ShardLayoutResult& secondary) {
   LayoutComparison out;
-  const std::uint64_t blockSize = primary["shardBlockSize"].asUInt64();
-  if (secondary["shardBlockSize"].asUInt64() != blockSize) {
-    out.problem = "the secondary splits it in shards of " + secondary["shardBlockSize"].asString() +
-                  " bytes, the primary in " + primary["shardBlockSize"].asString();
+  const std::uint64_t blockSize = primary.shardBlockSize;
+  if (secondary.shardBlockSize != blockSize) {
+    out.problem = "the secondary splits it in shards of " + std::to_string(secondary.shardBlockSize) +
+                  " bytes, the primary in " + std::to_string(primary.shardBlockSize);
     return out;
   }
   std::map<std::uint64_t, std::string> held;
-  for (const auto& piece : secondary["pieces"]) held[piece["index"].asUInt64()] = piece["gfid"].asString();
-  for (const auto& piece : primary["pieces"]) {
+  for (const auto& piece : secondary.pieces) held[piece.index] = piece.gfid;
+  for (const auto& piece : primary.pieces) {
     ++out.piecesCompared;
-    const std::uint64_t index = piece["index"].asUInt64();
-    const std::string gfid = piece["gfid"].asString();
+    const std::uint64_t index = piece.index;
+    const std::string& gfid = piece.gfid;
     const auto it = held.find(index);
     if (it != held.end() && it->second == gfid) continue;
     out.mismatches.push_back({index, index * blockSize, gfid, it == held.end() ? "" : it->second});

@@ -5,7 +5,7 @@
 // the secondary holds under another gfid (or not at all) is never filled,
 // while the checkpoint still completes. Pure: works on two
 // GlusterVolume.shardLayout replies.
-#include <json/json.h>
+#include "api/gluster_volume.h"
 
 #include <cstdint>
 #include <string>
@@ -28,7 +28,7 @@ struct LayoutComparison {
   size_t piecesCompared = 0;
 };
 
-LayoutComparison compareShardLayouts(const Json::Value& primary, const Json::Value& secondary);
+LayoutComparison compareShardLayouts(const api::ShardLayoutResult& primary, const api::ShardLayoutResult& secondary);
 
 // "shard 34 is another file (gfid e7a6fdd5… where the primary's is
 // 7158cabb…); shard 37 is missing" — the first few, then a count.

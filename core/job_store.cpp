@@ -72,10 +72,11 @@ struct JobStore::Entry {
 
 class JobStore::Control : public JobControl {
  public:
-  Control(JobStore& store, std::shared_ptr<Entry> entry) : store_(store), entry_(std::move(entry)) {}
+  Control(std::shared_ptr<Shared> store, std::shared_ptr<Entry> entry)
+      : store_(std::move(store)), entry_(std::move(entry)) {}
 
   JobRecord record() const override {
-    std::lock_guard<std::mutex> lock(store_.mutex_);
+    std::lock_guard<std::mutex> lock(store_->mutex);
     return entry_->record;
   }
 
@@ -85,49 +86,50 @@ class JobStore::Control : public JobControl {
     next.progress = std::clamp(next.progress, 0, 100);
     if (next.terminal() && !next.endTime) next.endTime = nowSeconds();
     if (next.state == kJobDone) next.progress = 100;
-    store_.persist(next);  // durable before visible
-    std::lock_guard<std::mutex> lock(store_.mutex_);
+    store_->persist(next);  // durable before visible
+    std::lock_guard<std::mutex> lock(store_->mutex);
     entry_->record = std::move(next);
   }
 
   bool abortRequested() const override { return entry_->abortRequested; }
 
   bool stopRequested() const override {
-    std::lock_guard<std::mutex> lock(store_.mutex_);
-    return store_.stopping_;
+    std::lock_guard<std::mutex> lock(store_->mutex);
+    return store_->stopping;
   }
 
   bool waitFor(std::chrono::milliseconds duration) override {
-    std::unique_lock<std::mutex> lock(store_.mutex_);
-    store_.wake_.wait_for(lock, duration,
-                          [this] { return store_.stopping_ || entry_->abortRequested || entry_->nudged; });
-    return store_.stopping_ || entry_->abortRequested;
+    std::unique_lock<std::mutex> lock(store_->mutex);
+    store_->wake.wait_for(lock, duration,
+                          [this] { return store_->stopping || entry_->abortRequested || entry_->nudged; });
+    return store_->stopping || entry_->abortRequested;
   }
 
   bool takeNudge() override { return entry_->nudged.exchange(false); }
 
  private:
-  JobStore& store_;
+  std::shared_ptr<Shared> store_;
   std::shared_ptr<Entry> entry_;
 };
 
 JobStore::JobStore(fs::path stateDir, std::chrono::seconds finishedTtl)
-    : dir_(std::move(stateDir) / "jobs"), ttl_(finishedTtl) {
-  fs::create_directories(dir_);
+    : shared_(std::make_shared<Shared>()), ttl_(finishedTtl) {
+  shared_->dir = std::move(stateDir) / "jobs";
+  fs::create_directories(shared_->dir);
 }
 
 JobStore::~JobStore() { stop(std::chrono::seconds(10)); }
 
 void JobStore::registerType(const std::string& type, JobRecovery recovery) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<std::mutex> lock(shared_->mutex);
   recoveries_[type] = std::move(recovery);
 }
 
-fs::path JobStore::pathOf(const std::string& id) const { return dir_ / (id + ".json"); }
+fs::path JobStore::pathOf(const std::string& id) const { return shared_->dir / (id + ".json"); }
 
-void JobStore::persist(const JobRecord& record) {
-  const fs::path target = pathOf(record.id);
-  const fs::path temp = dir_ / ("." + record.id + ".tmp");
+void JobStore::Shared::persist(const JobRecord& record) const {
+  const fs::path target = dir / (record.id + ".json");
+  const fs::path temp = dir / ("." + record.id + ".tmp");
   const std::string text = json::pretty(record.toStored()) + "\n";
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) throw AgentError(Code::GeneralException, "cannot persist job " + record.id + ": " + strerror(errno));
@@ -146,7 +148,7 @@ void JobStore::persist(const JobRecord& record) {
   if (!synced || ::rename(temp.c_str(), target.c_str()) != 0) {
     throw AgentError(Code::GeneralException, "cannot persist job " + record.id + ": " + strerror(errno));
   }
-  const int dirFd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const int dirFd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dirFd >= 0) {
     ::fsync(dirFd);
     ::close(dirFd);
@@ -157,8 +159,8 @@ void JobStore::load() {
   std::vector<std::shared_ptr<Entry>> toResume;
   std::vector<JobRecord> toFail;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (const auto& file : fs::directory_iterator(dir_)) {
+    std::lock_guard<std::mutex> lock(shared_->mutex);
+    for (const auto& file : fs::directory_iterator(shared_->dir)) {
       const auto& path = file.path();
       if (path.extension() != ".json" || path.filename().string().front() == '.') continue;
       std::ifstream in(path);
@@ -201,7 +203,7 @@ void JobStore::load() {
                             "agent restarted and has no recovery for job type '" + record.type + "'"};
     record.endTime = nowSeconds();
     persist(record);
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(shared_->mutex);
     jobs_[record.id]->record = record;
     spdlog::warn("job {} ({}) failed at start-up: no recovery for its type", record.id, record.type);
   }
@@ -221,8 +223,8 @@ JobRecord JobStore::start(JobRecord initial, std::unique_ptr<JobRunner> runner, 
   entry->record = initial;
   entry->runner = std::move(runner);
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (stopping_) throw AgentError(Code::ShuttingDown, "agent is shutting down; no new jobs");
+    std::lock_guard<std::mutex> lock(shared_->mutex);
+    if (shared_->stopping) throw AgentError(Code::ShuttingDown, "agent is shutting down; no new jobs");
     if (jobs_.count(initial.id)) {
       throw AgentError(Code::JobExists, "job " + initial.id + " already exists");
     }
@@ -242,9 +244,9 @@ JobRecord JobStore::start(JobRecord initial, std::unique_ptr<JobRunner> runner, 
 }
 
 void JobStore::launch(const std::shared_ptr<Entry>& entry) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  entry->thread = std::thread([this, entry] {
-    Control control(*this, entry);
+  std::lock_guard<std::mutex> lock(shared_->mutex);
+  entry->thread = std::thread([shared = shared_, entry] {
+    Control control(shared, entry);
     auto fail = [&](int code, const std::string& message) {
       try {
         control.update([&](JobRecord& r) {
@@ -288,7 +290,7 @@ void JobStore::expireLocked(std::int64_t now) {
 }
 
 std::vector<JobRecord> JobStore::list(const std::vector<std::string>& ids) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<std::mutex> lock(shared_->mutex);
   expireLocked(nowSeconds());
   std::vector<JobRecord> out;
   if (ids.empty()) {
@@ -303,7 +305,7 @@ std::vector<JobRecord> JobStore::list(const std::vector<std::string>& ids) {
 }
 
 JobRecord JobStore::get(const std::string& id) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<std::mutex> lock(shared_->mutex);
   auto it = jobs_.find(id);
   if (it == jobs_.end()) {
     Json::Value data;
@@ -314,7 +316,7 @@ JobRecord JobStore::get(const std::string& id) {
 }
 
 JobRecord JobStore::abort(const std::string& id) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<std::mutex> lock(shared_->mutex);
   auto it = jobs_.find(id);
   Json::Value data;
   data["jobId"] = id;
@@ -328,7 +330,7 @@ JobRecord JobStore::abort(const std::string& id) {
     throw AgentError(Code::AbortNotSupported, "job " + id + " (" + entry->record.type + ") cannot be aborted", data);
   }
   entry->abortRequested = true;
-  wake_.notify_all();
+  shared_->wake.notify_all();
   spdlog::info("job {} abort requested in state {}", id, entry->record.state);
   return entry->record;
 }
@@ -336,27 +338,28 @@ JobRecord JobStore::abort(const std::string& id) {
 size_t JobStore::nudge(const std::function<bool(const JobRecord&)>& matches) {
   size_t count = 0;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(shared_->mutex);
     for (auto& [id, entry] : jobs_) {
       if (entry->finished || entry->record.terminal() || !matches(entry->record)) continue;
       entry->nudged = true;
       ++count;
     }
   }
-  if (count > 0) wake_.notify_all();
+  if (count > 0) shared_->wake.notify_all();
   return count;
 }
 
 void JobStore::stop(std::chrono::milliseconds timeout) {
   std::vector<std::shared_ptr<Entry>> entries;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
+    std::lock_guard<std::mutex> lock(shared_->mutex);
+    shared_->stopping = true;
     for (auto& [id, entry] : jobs_) entries.push_back(entry);
   }
-  wake_.notify_all();
+  shared_->wake.notify_all();
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (auto& entry : entries) {
+    if (!entry->thread.joinable()) continue;  // joined, or left to recovery by an earlier stop
     while (!entry->finished && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }

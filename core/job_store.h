@@ -124,19 +124,26 @@ class JobStore {
  private:
   struct Entry;
   class Control;
+  // What a job's thread uses of the store, shared with it: a thread that
+  // did not stop in time (stop() leaves it to recovery) may outlive the
+  // store and still persist its record safely.
+  struct Shared {
+    std::filesystem::path dir;
+    std::mutex mutex;
+    std::condition_variable wake;
+    bool stopping = false;
+    void persist(const JobRecord& record) const;
+  };
 
-  void persist(const JobRecord& record);
+  void persist(const JobRecord& record) { shared_->persist(record); }
   void launch(const std::shared_ptr<Entry>& entry);
   void expireLocked(std::int64_t now);
   std::filesystem::path pathOf(const std::string& id) const;
 
-  const std::filesystem::path dir_;
+  const std::shared_ptr<Shared> shared_;
   const std::chrono::seconds ttl_;
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;
   std::map<std::string, std::shared_ptr<Entry>> jobs_;
   std::map<std::string, JobRecovery> recoveries_;
-  bool stopping_ = false;
 };
 
 }  // namespace gdr

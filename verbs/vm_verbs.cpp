@@ -6,6 +6,7 @@
 #include "core/job_store.h"
 #include "verbs/all_verbs.h"
 #include "virt/domain_xml.h"
+#include "virt/gluster_mounts.h"
 #include "virt/merge_job.h"
 #include "virt/merge_plan.h"
 #include "virt/snapshot.h"
@@ -48,6 +49,11 @@ class VmVerbs {
     try {
       api::SnapshotResult out = virt::takeSnapshot(*domain, request, virt::LocalFiles::real());
       activity_.endSnapshot(p.vmId);
+      // Where each overlay is on gluster, so no caller has to work it out.
+      const auto mounts = virt::readGlusterMounts();
+      for (auto& disk : out.disks) {
+        if (auto at = virt::locateOnVolume(mounts, disk.top)) disk.topOnVolume = api::VolumePath{at->volume, at->path};
+      }
       return out;
     } catch (...) {
       activity_.endSnapshot(p.vmId);

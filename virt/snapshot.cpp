@@ -156,7 +156,7 @@ api::SnapshotResult takeSnapshot(Domain& domain, const SnapshotRequest& request,
       throw AgentError(Code::SnapshotFailed, "libvirt reported success but drive " + d.target + " is on " +
                                                  (disk ? disk->path : std::string("nothing")));
     }
-    out.disks.push_back({d.target, d.overlayPath, before.disk(d.target)->path});
+    out.disks.push_back({d.target, d.overlayPath, before.disk(d.target)->path, std::nullopt});
   }
   return out;
 }

@@ -55,7 +55,9 @@ TEST(Contract, HostResultsMatchTheSchema) {
 }
 
 TEST(Contract, VmResultsMatchTheSchema) {
-  expectMatches<api::VmSnapshot>({true, 1700000000, {{"vda", "/o.qcow2", "/b.qcow2"}}});
+  expectMatches<api::VmSnapshot>({true, 1700000000, {{"vda", "/o.qcow2", "/b.qcow2", std::nullopt}}});
+  expectMatches<api::VmSnapshot>(
+      {true, 1700000000, {{"vda", "/m/i/.gdr-snapshots/o.qcow2", "/m/i/b.qcow2", api::VolumePath{"pri", "i/.gdr-snapshots/o.qcow2"}}}});
   expectMatches<api::VmMerge>({"0f0e0d0c-0b0a-4908-8706-050403020100"});
 }
 
@@ -90,7 +92,7 @@ TEST(Contract, GlusterVolumeResultsMatchTheSchema) {
 TEST(Contract, ResultCheckRejectsWhatTheSchemaDoesNotDescribe) {
   const Schema& schema = builtinSchema();
   const VerbSpec& snapshot = *schema.find("VM.snapshot");
-  Json::Value good = api::encode(api::SnapshotResult{true, 1, {{"vda", "t", "b"}}});
+  Json::Value good = api::encode(api::SnapshotResult{true, 1, {{"vda", "t", "b", std::nullopt}}});
   EXPECT_NO_THROW(schema.validateResult(snapshot, good));
 
   Json::Value missing = good;
@@ -118,7 +120,7 @@ TEST(Contract, ResultCheckRejectsWhatTheSchemaDoesNotDescribe) {
 }
 
 TEST(Contract, DecodeNamesTheMemberThatIsWrong) {
-  Json::Value json = api::encode(api::SnapshotResult{true, 1, {{"vda", "t", "b"}}});
+  Json::Value json = api::encode(api::SnapshotResult{true, 1, {{"vda", "t", "b", std::nullopt}}});
   json["disks"][0]["top"] = 3;
   try {
     api::decode<api::SnapshotResult>(json);

@@ -5,6 +5,8 @@
 // primary's changelog recorded for its creation but the shard never had.
 #include <gtest/gtest.h>
 
+#include <json/json.h>
+
 #include <fstream>
 
 #include "client/shard_identity.h"
@@ -17,6 +19,12 @@ Json::Value fixture(const std::string& name) {
   Json::Value out;
   in >> out;
   return out;
+}
+
+// Two GlusterVolume.shardLayout replies, as the client decodes them.
+LayoutComparison compareShardLayouts(const Json::Value& primary, const Json::Value& secondary) {
+  return sync::compareShardLayouts(api::decode<api::ShardLayoutResult>(primary),
+                                   api::decode<api::ShardLayoutResult>(secondary));
 }
 
 TEST(ShardIdentity, SameLayoutsMatch) {
@@ -71,9 +79,10 @@ TEST(ShardIdentity, TheFileItselfUnderAnotherGfidMismatchesEveryPiece) {
   // Shards are named after the file's gfid: a file re-created under another
   // id on the secondary has none of the primary's shards.
   const Json::Value primary = fixture("layout-primary.json");
-  Json::Value secondary;
-  secondary["shardBlockSize"] = primary["shardBlockSize"];
+  Json::Value secondary = primary;
+  secondary["pieces"] = Json::Value(Json::arrayValue);
   secondary["pieces"][0]["index"] = 0;
+  secondary["pieces"][0]["offset"] = 0;
   secondary["pieces"][0]["gfid"] = "00000000-0000-0000-0000-00000000beef";
   const LayoutComparison c = compareShardLayouts(primary, secondary);
   ASSERT_EQ(c.mismatches.size(), 78u);

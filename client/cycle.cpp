@@ -1,0 +1,619 @@
+#include "client/cycle.h"
+
+#include <algorithm>
+#include <atomic>
+#include <ctime>
+#include <future>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <thread>
+
+#include "client/shard_identity.h"
+#include "core/clock.h"
+
+namespace gdr::sync {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using client::ClientError;
+
+double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::string describe(const std::exception& e) {
+  if (const auto* c = dynamic_cast<const ClientError*>(&e)) {
+    if (c->kind() == ClientError::Kind::Verb) return std::to_string(c->code()) + ": " + c->what();
+  }
+  return e.what();
+}
+
+std::string describe(const api::Job& job) {
+  return job.error ? std::to_string(job.error->code) + ": " + job.error->message : "ended " + job.state;
+}
+
+std::string clockTime(std::int64_t epoch) {
+  char buf[32];
+  std::tm tm{};
+  const std::time_t t = epoch;
+  gmtime_r(&t, &tm);
+  std::strftime(buf, sizeof buf, "%H:%M:%S", &tm);
+  return buf;
+}
+
+// One disk of one VM taking part in the cycle.
+struct Disk {
+  std::string drive;
+  std::string basePath, baseRel;  // host path and volume-relative path
+  std::string topPath, topRel;    // the overlay, once snapshotted
+  std::string server;             // a volfile server of the primary
+};
+
+struct Vm {
+  size_t host = 0;
+  std::string id, name;
+  std::vector<Disk> disks;
+  bool snapshotted = false;
+  Json::Value report{Json::objectValue};
+};
+
+// A step in the report: started when made, finished by ok()/failed().
+class StepReport {
+ public:
+  explicit StepReport(Json::Value& step) : step_(step), started_(Clock::now()) {}
+  Json::Value& operator[](const char* key) { return step_[key]; }
+  void ok() { finish(""); }
+  void failed(const std::string& error) { finish(error); }
+
+ private:
+  void finish(const std::string& error) {
+    step_["duration"] = secondsSince(started_);
+    step_["status"] = error.empty() ? "ok" : "failed";
+    if (!error.empty()) step_["error"] = error;
+  }
+  Json::Value& step_;
+  Clock::time_point started_;
+};
+
+class Cycle {
+ public:
+  Cycle(const CycleOptions& options, const std::vector<AgentApi*>& agents, const ProgressFn& progress,
+        const SleepFn& sleep)
+      : options_(options), agents_(agents), progress_(progress), sleep_(sleep) {}
+
+  Json::Value run();
+
+ private:
+  StepReport step(const std::string& name);
+  void discover();
+  void snapshotAll();
+  void georepSync(const std::string& stepName = "georep");
+  void verifyBases();
+  void deleteOverlays();
+  bool mergeAll();  // false when some VM is left on an overlay
+
+  // Compares each base (all, or those named in `only`) on both sides;
+  // throws on I/O errors. Read errors are retried while the secondary settles.
+  std::vector<BaseDifference> compareBases(const std::set<std::string>& only);
+  std::vector<BaseDifference> compareBasesSettled(const std::set<std::string>& only);
+  std::optional<BaseDifference> compareBase(Vm& vm, const Disk& d);
+  // Marks the pieces that differ for resync on the primary; the bases marked.
+  std::set<std::string> markForResync(const std::vector<BaseDifference>& differing, StepReport& s);
+  void addPlan();
+  Json::Value vmReports() const;
+
+  // `call` with the params for the primary, then for the secondary.
+  template <class Params, class Fn>
+  auto onBothSides(const Vm& vm, const Disk& d, Params params, Fn&& call);
+
+  const CycleOptions& options_;
+  const std::vector<AgentApi*>& agents_;
+  const ProgressFn& progress_;
+  const SleepFn& sleep_;
+  Json::Value report_;
+  std::vector<Vm> vms_;
+  std::mutex mutex_;
+};
+
+StepReport Cycle::step(const std::string& name) {
+  Json::Value s;
+  s["step"] = name;
+  s["status"] = "running";
+  report_["steps"].append(s);
+  return StepReport(report_["steps"][report_["steps"].size() - 1]);
+}
+
+void Cycle::discover() {
+  StepReport s = step("discover");
+  for (size_t h = 0; h < agents_.size(); ++h) {
+    for (const auto& vm : agents_[h]->getVMList().vms) {
+      Vm v;
+      v.host = h;
+      v.id = vm.vmId;
+      v.name = vm.name;
+      bool elsewhere = false;
+      for (const auto& disk : vm.disks) {
+        if (disk.device != "disk") continue;
+        if (!disk.gluster || disk.gluster->volume != options_.volume) {
+          elsewhere = true;
+          continue;
+        }
+        if (disk.chain.size() != 1 || disk.blockJob) {
+          throw std::runtime_error("VM " + v.name + " drive " + disk.target +
+                                   " is not on a single image (a previous cycle left an overlay, or a block job "
+                                   "runs): resolve it first");
+        }
+        Disk d;
+        d.drive = disk.target;
+        d.basePath = disk.path;
+        d.baseRel = disk.gluster->path;
+        d.server = disk.gluster->server;
+        v.disks.push_back(d);
+      }
+      if (v.disks.empty()) continue;
+      if (elsewhere) v.report["note"] = "some disks are not on " + options_.volume + " and are not protected";
+      vms_.push_back(std::move(v));
+    }
+  }
+  s["vms"] = Json::UInt64(vms_.size());
+  if (vms_.empty()) s["note"] = "no running VM has a disk on " + options_.volume;
+  progress_("discover", std::to_string(vms_.size()) + " VMs on " + options_.volume, true);
+  s.ok();
+}
+
+void Cycle::snapshotAll() {
+  StepReport s = step("snapshot");
+  std::atomic<size_t> done{0};
+  std::vector<std::future<void>> work;
+  for (auto& vm : vms_) {
+    work.push_back(std::async(std::launch::async, [&] {
+      const auto t = Clock::now();
+      api::SnapshotParams params;
+      params.vmId = vm.id;
+      params.snapDrives.emplace();
+      for (const auto& d : vm.disks) params.snapDrives->push_back({d.drive, std::nullopt});
+      Json::Value r;
+      try {
+        const api::SnapshotResult out = agents_[vm.host]->snapshot(params);
+        std::lock_guard<std::mutex> lock(mutex_);
+        vm.snapshotted = true;  // from here on, whatever happens, it is merged back
+        r["status"] = "ok";
+        r["quiesced"] = out.quiesced;
+        for (const auto& disk : out.disks) {
+          for (auto& d : vm.disks) {
+            if (d.drive != disk.name) continue;
+            d.topPath = disk.top;
+            // The agent says where the overlay is on the volume.
+            if (disk.topOnVolume && disk.topOnVolume->volume == options_.volume) {
+              d.topRel = disk.topOnVolume->path;
+            } else {
+              r["status"] = "failed";
+              r["error"] = "the overlay " + disk.top + " is not on " + options_.volume;
+            }
+          }
+        }
+        if (!report_.isMember("recoveryPoint") || out.snapshotTime < report_["recoveryPoint"].asInt64()) {
+          report_["recoveryPoint"] = Json::Int64(out.snapshotTime);
+        }
+      } catch (const std::exception& e) {
+        r["status"] = "failed";
+        r["error"] = describe(e);
+      }
+      r["duration"] = secondsSince(t);
+      std::lock_guard<std::mutex> lock(mutex_);
+      vm.report["snapshot"] = r;
+      progress_("snapshot", std::to_string(++done) + "/" + std::to_string(vms_.size()) + " VMs", false);
+    }));
+  }
+  for (auto& w : work) w.get();
+  std::string error;
+  for (const auto& vm : vms_) {
+    if (vm.report["snapshot"]["status"] != "ok") {
+      error += (error.empty() ? "" : "; ") + vm.name + ": " + vm.report["snapshot"]["error"].asString();
+    }
+  }
+  progress_("snapshot", std::to_string(done) + "/" + std::to_string(vms_.size()) + " VMs", true);
+  if (!error.empty()) {
+    s.failed(error);
+    throw std::runtime_error("snapshot failed: " + error);
+  }
+  s.ok();
+}
+
+void Cycle::georepSync(const std::string& stepName) {
+  StepReport s = step(stepName);
+  try {
+    api::GeoRepSyncParams params;
+    params.volumeName = options_.volume;
+    params.remoteHost = options_.secondaryHost;
+    params.remoteVolumeName = options_.secondaryVolume;
+    params.timeout = options_.georepTimeout.count();
+    AgentApi& agent = *agents_.front();
+    const std::string jobId = agent.startGeoRepSync(params);
+    s["jobId"] = jobId;
+    const api::Job job = agent.waitJob(
+        jobId,
+        [&](const api::Job& j) {
+          const auto d = api::decode<api::GeoRepSyncJobDetails>(j.details);
+          if (d.workersTotal == 0) return;  // no worker is known yet
+          std::string detail = std::to_string(d.workersCompleted) + "/" + std::to_string(d.workersTotal) + " workers";
+          if (d.lastSynced) detail += ", last synced " + clockTime(*d.lastSynced);
+          progress_("geo-rep", detail, false);
+        },
+        options_.georepTimeout + std::chrono::seconds(60));
+    const auto details = api::decode<api::GeoRepSyncJobDetails>(job.details);
+    s["checkpointTime"] = details.checkpointTime ? Json::Value(Json::Int64(*details.checkpointTime)) : Json::Value();
+    for (const auto& warning : details.warnings.value_or(std::vector<std::string>{})) {
+      Json::Value& all = report_["warnings"];
+      if (std::find(all.begin(), all.end(), Json::Value(warning)) == all.end()) all.append(warning);
+    }
+    progress_("geo-rep", job.state, true);
+    if (!job.done()) throw std::runtime_error(describe(job));
+  } catch (const std::exception& e) {
+    s.failed(describe(e));
+    throw std::runtime_error("geo-replication failed: " + describe(e));
+  }
+  s.ok();
+}
+
+template <class Params, class Fn>
+auto Cycle::onBothSides(const Vm& vm, const Disk& d, Params params, Fn&& call) {
+  AgentApi& agent = *agents_[vm.host];
+  params.volfileServers = {d.server};
+  params.volumeName = options_.volume;
+  decltype(call(agent, params)) primary;
+  try {
+    primary = call(agent, params);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("on the primary: " + describe(e));
+  }
+  params.volfileServers = {options_.secondaryHost};
+  params.volumeName = options_.secondaryVolume;
+  try {
+    return std::make_pair(primary, call(agent, params));
+  } catch (const std::exception& e) {
+    throw std::runtime_error("on the secondary: " + describe(e));
+  }
+}
+
+std::optional<BaseDifference> Cycle::compareBase(Vm& vm, const Disk& d) {
+  Json::Value& report = vm.report["secondary"][d.drive];
+  api::FileParams file{{}, "", d.baseRel};
+  const auto [primary, secondary] =
+      onBothSides(vm, d, file, [](AgentApi& a, const api::FileParams& p) { return a.imageInfo(p); });
+  report["base"] = api::encode(secondary);
+  if (auto why = headerDifference(d.baseRel, primary, secondary)) return BaseDifference{d.baseRel, *why, {}, false};
+  if (options_.verify == VerifyMode::None) return std::nullopt;
+
+  // First the pieces' identities: cheap (lookups only), and they name the
+  // cause of the failure seen most (see shard_identity.h).
+  const auto [layoutA, layoutB] =
+      onBothSides(vm, d, file, [](AgentApi& a, const api::FileParams& p) { return a.shardLayout(p); });
+  const LayoutComparison layouts = compareShardLayouts(layoutA, layoutB);
+  report["piecesCompared"] = Json::UInt64(layouts.piecesCompared);
+  if (!layouts.problem.empty()) {
+    return BaseDifference{
+        d.baseRel, "the secondary's copy of " + d.baseRel + " is not laid out as the primary's: " + layouts.problem, {},
+        false};
+  }
+  if (!layouts.mismatches.empty()) {
+    BaseDifference diff{d.baseRel,
+                        "the secondary does not hold " + std::to_string(layouts.mismatches.size()) + " of " +
+                            std::to_string(layouts.piecesCompared) + " pieces of " + d.baseRel + ": " +
+                            describeMismatches(layouts.mismatches),
+                        {},
+                        true};
+    for (const auto& m : layouts.mismatches) diff.offsets.push_back(m.offset);
+    return diff;  // the content differs there too; the cause is known
+  }
+
+  // Both copies are frozen: their bytes must match exactly.
+  auto checksum = [](AgentApi& a, const api::ChecksumParams& p) { return a.fileChecksum(p); };
+  api::ChecksumParams q;
+  q.path = d.baseRel;
+  if (options_.verify == VerifyMode::Sample) {
+    const std::uint64_t chunk = 1 << 20;
+    std::uint64_t compared = 0;
+    for (std::uint64_t offset : sampleOffsets(primary.actualSize, chunk)) {
+      q.offset = offset;
+      q.length = chunk;
+      const auto [a, b] = onBothSides(vm, d, q, checksum);
+      if (!sameContent(a, b)) {
+        return BaseDifference{d.baseRel,
+                              "the secondary's copy of " + d.baseRel + " differs from the primary's at bytes " +
+                                  std::to_string(offset) + "+" + std::to_string(chunk),
+                              {},
+                              false};
+      }
+      compared += a.bytes;
+    }
+    report["verifiedBytes"] = Json::UInt64(compared);
+    return std::nullopt;
+  }
+  // "shards": 64 KiB in every 4 MiB, one call per side; every shard
+  // (gluster's smallest is 4 MiB) is read somewhere, and the strides that
+  // differ are located. "full": every byte.
+  if (options_.verify == VerifyMode::Shards) {
+    q.sampleStride = 4 << 20;
+    q.sampleLength = 64 << 10;
+  }
+  const auto [a, b] = onBothSides(vm, d, q, checksum);
+  report["verifiedBytes"] = Json::UInt64(a.bytes);
+  if (sameContent(a, b)) return std::nullopt;
+  BaseDifference diff{d.baseRel, "", differingStrides(a, b), false};
+  diff.why = "the secondary's copy of " + d.baseRel + " differs from the primary's (" +
+             api::enumName(options_.verify) + " check, " + std::to_string(a.bytes) + " bytes compared" +
+             (diff.offsets.empty() ? std::string()
+                                   : ", in " + std::to_string(diff.offsets.size()) + " of " +
+                                         std::to_string(a.rangeSums ? a.rangeSums->size() : 0) + " strides") +
+             ")";
+  return diff;
+}
+
+std::vector<BaseDifference> Cycle::compareBases(const std::set<std::string>& only) {
+  std::vector<BaseDifference> differing;
+  for (auto& vm : vms_) {
+    for (const auto& d : vm.disks) {
+      if (!only.empty() && !only.count(d.baseRel)) continue;
+      if (auto diff = compareBase(vm, d)) differing.push_back(*diff);
+    }
+  }
+  return differing;
+}
+
+std::vector<BaseDifference> Cycle::compareBasesSettled(const std::set<std::string>& only) {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return compareBases(only);
+    } catch (const std::exception& e) {
+      // Seen after a resync: the secondary answered "no such file" for a
+      // shard for well over 30 s, then read fine.
+      if (attempt >= options_.settleAttempts) throw;
+      progress_("verify", describe(e) + "; reading again in " +
+                              std::to_string(options_.settleWait.count() / 1000) + " s", true);
+      sleep_(options_.settleWait);
+    }
+  }
+}
+
+std::set<std::string> Cycle::markForResync(const std::vector<BaseDifference>& differing, StepReport& s) {
+  std::set<std::string> marked;
+  for (const auto& diff : differing) {
+    progress_("verify", diff.why + "; marking it for resync", true);
+    for (const auto& vm : vms_) {
+      for (const auto& d : vm.disks) {
+        if (d.baseRel != diff.base || marked.count(diff.base)) continue;
+        // Only the pieces that differ, when the check located them.
+        const api::ResyncResult r = agents_[vm.host]->geoRepResyncFile({{d.server}, options_.volume, diff.base, diff.offsets});
+        s["resync"][diff.base] = Json::UInt64(r.marked);
+        marked.insert(diff.base);
+      }
+    }
+  }
+  return marked;
+}
+
+void Cycle::verifyBases() {
+  auto s = std::make_unique<StepReport>(step("verify"));
+  (*s)["mode"] = api::enumName(options_.verify);
+  try {
+    auto differing = compareBasesSettled({});
+    if (differing.empty()) return s->ok();
+    (*s)["differed"] = describeAll(differing);
+    for (const auto& diff : differing) {
+      for (std::uint64_t offset : diff.offsets) (*s)["differedAt"][diff.base].append(Json::UInt64(offset));
+    }
+    // A piece held under another id is repaired by default: gluster's own
+    // conflict resolution replaces it when it is marked for resync.
+    // Content that differs under the right ids has no known cause; a resync
+    // of it is attempted only when asked, and only the shards check locates it.
+    const bool repairable = std::all_of(differing.begin(), differing.end(), [&](const BaseDifference& diff) {
+      return diff.identity || (options_.verify == VerifyMode::Shards && options_.repair && !diff.offsets.empty());
+    });
+    if (!repairable) throw std::runtime_error(describeAll(differing));
+    // Geo-replication reported the checkpoint complete, yet a copy differs.
+    // It does not resend such data by itself: mark what differs for resync
+    // on the primary, sync once more, compare again.
+    const std::set<std::string> repair = markForResync(differing, *s);
+    s->ok();
+    georepSync("georep-repair");
+    s = std::make_unique<StepReport>(step("verify-repair"));
+    (*s)["mode"] = api::enumName(options_.verify);
+    differing = compareBasesSettled(repair);
+    if (!differing.empty()) throw std::runtime_error(describeAll(differing) + ", even after a resync");
+    for (const auto& base : repair) (*s)["repaired"].append(base);
+  } catch (const std::exception& e) {
+    s->failed(describe(e));
+    throw std::runtime_error("verification of the secondary failed: " + describe(e));
+  }
+  s->ok();
+}
+
+void Cycle::deleteOverlays() {
+  StepReport s = step("overlay-delete");
+  size_t done = 0, total = 0;
+  for (const auto& vm : vms_) total += vm.disks.size();
+  try {
+    for (auto& vm : vms_) {
+      for (const auto& d : vm.disks) {
+        api::OverlayDeleteParams params;
+        params.volfileServers = {options_.secondaryHost};
+        params.volumeName = options_.secondaryVolume;
+        params.paths = {d.topRel};
+        params.expectedBacking = d.baseRel;
+        const api::OverlayDeleteResult out = agents_[vm.host]->overlayDelete(params);
+        if (!out.results.empty()) vm.report["secondary"][d.drive]["overlay"] = api::encode(out.results.front());
+        progress_("overlay delete", std::to_string(++done) + "/" + std::to_string(total), false);
+      }
+    }
+  } catch (const std::exception& e) {
+    s.failed(describe(e));
+    throw std::runtime_error("overlay deletion on the secondary failed: " + describe(e));
+  }
+  progress_("overlay delete", std::to_string(done) + "/" + std::to_string(total), true);
+  s.ok();
+}
+
+bool Cycle::mergeAll() {
+  StepReport s = step("merge");
+  std::atomic<size_t> done{0};
+  size_t total = 0;
+  for (const auto& vm : vms_) total += vm.snapshotted ? vm.disks.size() : 0;
+  std::vector<std::future<void>> work;
+  for (auto& vm : vms_) {
+    if (!vm.snapshotted) continue;
+    for (const auto& d : vm.disks) {
+      work.push_back(std::async(std::launch::async, [&, d] {
+        const auto t = Clock::now();
+        Json::Value r;
+        try {
+          api::MergeParams params;
+          params.vmId = vm.id;
+          params.drive = d.drive;
+          params.topVolume = d.topPath;
+          params.baseVolume = d.basePath;
+          params.deleteTop = true;
+          if (options_.mergeBandwidth) params.bandwidth = options_.mergeBandwidth;
+          AgentApi& agent = *agents_[vm.host];
+          const std::string jobId = agent.startMerge(params);
+          r["jobId"] = jobId;
+          const api::Job job = agent.waitJob(jobId, [](const api::Job&) {}, std::chrono::hours(6));
+          r["status"] = job.done() ? "ok" : "failed";
+          if (!job.done()) r["error"] = describe(job);
+        } catch (const std::exception& e) {
+          r["status"] = "failed";
+          r["error"] = describe(e);
+        }
+        r["duration"] = secondsSince(t);
+        std::lock_guard<std::mutex> lock(mutex_);
+        vm.report["merge"][d.drive] = r;
+        progress_("merge", std::to_string(++done) + "/" + std::to_string(total), false);
+      }));
+    }
+  }
+  for (auto& w : work) w.get();
+  std::string error;
+  for (const auto& vm : vms_) {
+    for (const auto& name : vm.report["merge"].getMemberNames()) {
+      if (vm.report["merge"][name]["status"] != "ok") {
+        error += (error.empty() ? "" : "; ") + vm.name + " " + name + ": " + vm.report["merge"][name]["error"].asString();
+      }
+    }
+  }
+  progress_("merge", std::to_string(done) + "/" + std::to_string(total), true);
+  if (!error.empty()) {
+    s.failed(error);
+    return false;
+  }
+  s.ok();
+  return true;
+}
+
+void Cycle::addPlan() {
+  report_["dryRun"] = true;
+  Json::Value plan(Json::arrayValue);
+  for (const auto& vm : vms_) {
+    for (const auto& d : vm.disks) {
+      plan.append("snapshot " + vm.name + " " + d.drive + " (" + d.baseRel + "), geo-replicate, delete its overlay on " +
+                  options_.secondaryHost + "::" + options_.secondaryVolume + ", merge it back");
+    }
+  }
+  report_["plan"] = plan;
+}
+
+Json::Value Cycle::vmReports() const {
+  Json::Value out(Json::arrayValue);
+  for (const auto& vm : vms_) {
+    Json::Value v = vm.report;
+    v["vmId"] = vm.id;
+    v["name"] = vm.name;
+    v["host"] = agents_[vm.host]->endpoint();
+    for (const auto& d : vm.disks) {
+      Json::Value disk;
+      disk["drive"] = d.drive;
+      disk["base"] = d.baseRel;
+      disk["overlay"] = d.topRel;
+      v["disks"].append(disk);
+    }
+    out.append(v);
+  }
+  return out;
+}
+
+Json::Value Cycle::run() {
+  const auto started = Clock::now();
+  report_["startTime"] = Json::Int64(nowSeconds());
+  report_["flowId"] = options_.flowId;
+  report_["volume"] = options_.volume;
+  report_["secondary"] = options_.secondaryHost + "::" + options_.secondaryVolume;
+  report_["steps"] = Json::Value(Json::arrayValue);
+  Outcome outcome = kSuccess;
+  std::string alert;
+  try {
+    discover();
+    if (options_.dryRun) {
+      addPlan();
+    } else {
+      try {
+        snapshotAll();
+        georepSync();
+        // Before the overlays go: a repair needs one more sync, which would
+        // bring them back.
+        verifyBases();
+        deleteOverlays();
+      } catch (const std::exception& e) {
+        alert = e.what();
+        outcome = kFailedMergedBack;
+      }
+      // Whatever happened, no VM stays on a growing chain.
+      if (!mergeAll()) {
+        outcome = kMergeBackFailed;
+        alert = (alert.empty() ? "" : alert + "; ") + "merging back failed: VMs are left on overlays";
+      }
+    }
+  } catch (const std::exception& e) {
+    // Failed before any snapshot (discovery): nothing changed.
+    alert = describe(e);
+    outcome = kFailedUnchanged;
+  }
+  const bool anySnapshot = std::any_of(vms_.begin(), vms_.end(), [](const Vm& vm) { return vm.snapshotted; });
+  if (outcome == kFailedMergedBack && !anySnapshot) outcome = kFailedUnchanged;
+
+  report_["vms"] = vmReports();
+  report_["outcome"] = outcome;
+  report_["status"] = outcome == kSuccess ? "success" : "failed";
+  if (!alert.empty()) report_["alert"] = alert;
+  report_["endTime"] = Json::Int64(nowSeconds());
+  report_["duration"] = secondsSince(started);
+  return report_;
+}
+
+}  // namespace
+
+Json::Value runCycle(const CycleOptions& options, const std::vector<AgentApi*>& agents, const ProgressFn& progress,
+                     const SleepFn& sleep) {
+  const SleepFn realSleep = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
+  Cycle cycle(options, agents, progress, sleep ? sleep : realSleep);
+  return cycle.run();
+}
+
+std::chrono::seconds parseDuration(const std::string& text) {
+  if (text.empty()) throw std::invalid_argument("empty duration");
+  size_t used = 0;
+  long long n = 0;
+  try {
+    n = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    throw std::invalid_argument("bad duration '" + text + "'");
+  }
+  const std::string unit = text.substr(used);
+  long long factor = 0;
+  if (unit.empty() || unit == "s") factor = 1;
+  if (unit == "m") factor = 60;
+  if (unit == "h") factor = 3600;
+  if (unit == "d") factor = 86400;
+  if (factor == 0 || n <= 0) throw std::invalid_argument("bad duration '" + text + "' (e.g. 90s, 15m, 1h)");
+  return std::chrono::seconds(n * factor);
+}
+
+}  // namespace gdr::sync

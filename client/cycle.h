@@ -1,0 +1,60 @@
+#pragma once
+// One disaster-recovery cycle across hosts, as the engine runs it:
+// discover VMs on the primary volume, snapshot them all, geo-replicate a
+// checkpoint, check the bases on the secondary, delete the overlays there,
+// merge every overlay back, report. Once a snapshot exists, every later
+// failure still merges every overlay back.
+//
+// The cycle talks to the hosts only through AgentApi (one per host), so it
+// runs the same over the wire and against a fake in unit tests.
+#include <json/value.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "client/agent_api.h"
+#include "client/verification.h"
+
+namespace gdr::sync {
+
+struct CycleOptions {
+  std::string volume;  // the primary volume
+  std::string secondaryHost, secondaryVolume;
+  std::chrono::seconds georepTimeout{600};
+  VerifyMode verify = VerifyMode::Sample;
+  bool dryRun = false;
+  unsigned mergeBandwidth = 0;  // MiB/s per merge; 0: unlimited
+  bool repair = false;          // with verify shards: resend the shards that differ, once
+  std::string flowId;           // carried by every call, named in the report
+  // Just after a sync the secondary can still be settling (a shard being
+  // replaced reads as absent for a while): reads are retried.
+  int settleAttempts = 12;
+  std::chrono::milliseconds settleWait{10000};
+};
+
+// Exit codes of gdr-sync, one per outcome.
+enum Outcome : int {
+  kSuccess = 0,
+  kFailedMergedBack = 1,  // a step failed after the snapshots; every VM was merged back (alert)
+  kUsage = 2,
+  kFailedUnchanged = 3,   // failed before any snapshot: nothing changed
+  kMergeBackFailed = 4,   // some VM is still on an overlay: needs an operator (critical alert)
+};
+
+// Progress as it goes: ("snapshot", "2/8 VMs", done).
+using ProgressFn = std::function<void(const std::string& step, const std::string& detail, bool done)>;
+using SleepFn = std::function<void(std::chrono::milliseconds)>;
+
+// Runs one cycle over `agents` (one per host, in --hosts order); the report
+// is {status, outcome, alert, flowId, startTime, endTime, duration,
+// recoveryPoint, steps: [...], vms: [...]}.
+Json::Value runCycle(const CycleOptions& options, const std::vector<AgentApi*>& agents, const ProgressFn& progress,
+                     const SleepFn& sleep = {});
+
+// Parses "30s", "5m", "2h", "1d" or plain seconds; throws std::invalid_argument.
+std::chrono::seconds parseDuration(const std::string& text);
+
+}  // namespace gdr::sync

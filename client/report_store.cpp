@@ -1,0 +1,72 @@
+#include "client/report_store.h"
+
+#include <algorithm>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <vector>
+
+#include "core/json_util.h"
+
+namespace gdr::sync {
+
+namespace fs = std::filesystem;
+
+std::string utcStamp(std::int64_t epoch, const char* format) {
+  char buf[64];
+  std::tm tm{};
+  const std::time_t t = epoch;
+  gmtime_r(&t, &tm);
+  std::strftime(buf, sizeof buf, format, &tm);
+  return buf;
+}
+
+std::string saveReport(const std::string& stateDir, const Json::Value& report) {
+  const fs::path dir = fs::path(stateDir) / "reports";
+  fs::create_directories(dir);
+  const std::string name =
+      utcStamp(report["startTime"].asInt64(), "%Y%m%dT%H%M%SZ") + "-" + report["flowId"].asString() + ".json";
+  const fs::path temp = dir / ("." + name), final = dir / name;
+  {
+    std::ofstream out(temp);
+    out << json::pretty(report) << "\n";
+    if (!out.flush()) throw std::runtime_error("cannot write " + temp.string());
+  }
+  fs::rename(temp, final);
+  return final.string();
+}
+
+Json::Value reportHistory(const std::string& stateDir, size_t last) {
+  const fs::path dir = fs::path(stateDir) / "reports";
+  std::vector<fs::path> files;
+  std::error_code ec;
+  if (fs::exists(dir, ec)) {
+    for (const auto& f : fs::directory_iterator(dir)) {
+      if (f.path().extension() == ".json" && f.path().filename().string()[0] != '.') files.push_back(f.path());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  if (files.size() > last) files.erase(files.begin(), files.end() - last);
+  Json::Value all(Json::arrayValue);
+  for (const auto& f : files) {
+    std::ifstream in(f);
+    std::stringstream text;
+    text << in.rdbuf();
+    auto report = json::parse(text.str());
+    if (!report) continue;
+    Json::Value row;
+    row["startTime"] = (*report)["startTime"];
+    row["duration"] = (*report)["duration"];
+    row["status"] = (*report)["status"];
+    row["recoveryPoint"] = (*report)["recoveryPoint"];
+    row["vms"] = (*report)["vms"].size();
+    row["alert"] = (*report)["alert"];
+    row["report"] = f.string();
+    all.append(row);
+  }
+  return all;
+}
+
+}  // namespace gdr::sync

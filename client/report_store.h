@@ -1,0 +1,22 @@
+#pragma once
+// The reports gdr-sync keeps of its cycles (DIR/reports/START-FLOW.json,
+// written whole: temp file, then rename), and the history read back.
+#include <json/value.h>
+
+#include <cstdint>
+#include <string>
+
+namespace gdr::sync {
+
+// Keeps one cycle's report; returns its path. Throws std::runtime_error.
+std::string saveReport(const std::string& stateDir, const Json::Value& report);
+
+// The last `last` reports, oldest first, one row each: {startTime,
+// duration, status, recoveryPoint, vms, alert, report (the file)}.
+// Files that do not parse are skipped.
+Json::Value reportHistory(const std::string& stateDir, size_t last);
+
+// "2026-12-01 21:30:00" (UTC), or another strftime format.
+std::string utcStamp(std::int64_t epoch, const char* format = "%Y-%m-%d %H:%M:%S");
+
+}  // namespace gdr::sync

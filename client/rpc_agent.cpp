@@ -1,0 +1,83 @@
+#include <thread>
+
+#include "client/agent_api.h"
+#include "client/typed_call.h"
+
+namespace gdr::sync {
+
+using client::ClientError;
+
+RpcAgent::RpcAgent(std::string endpoint, AgentOptions options, std::string flowId)
+    : endpoint_(std::move(endpoint)), options_(std::move(options)), flowId_(std::move(flowId)) {}
+
+std::unique_ptr<client::RpcClient> RpcAgent::take() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!idle_.empty()) {
+      auto client = std::move(idle_.back());
+      idle_.pop_back();
+      return client;
+    }
+  }
+  return std::make_unique<client::RpcClient>(client::makeTransport(endpoint_, options_.tls, options_.callTimeout));
+}
+
+void RpcAgent::give(std::unique_ptr<client::RpcClient> client) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  idle_.push_back(std::move(client));
+}
+
+template <class Verb>
+typename Verb::Result RpcAgent::call(const typename Verb::Params& params) {
+  auto client = take();
+  try {
+    auto result = client::call<Verb>(*client, params, flowId_);
+    give(std::move(client));
+    return result;
+  } catch (const ClientError& e) {
+    // A connection that failed is dropped (the transport reconnects on its
+    // next use anyway); one that carried a verb error is fine to reuse.
+    if (e.kind() == ClientError::Kind::Verb) give(std::move(client));
+    throw;
+  }
+}
+
+api::VmList RpcAgent::getVMList() { return call<api::HostGetVMList>({}); }
+api::SnapshotResult RpcAgent::snapshot(const api::SnapshotParams& p) { return call<api::VmSnapshot>(p); }
+std::string RpcAgent::startMerge(const api::MergeParams& p) { return call<api::VmMerge>(p).jobId; }
+std::string RpcAgent::startGeoRepSync(const api::GeoRepSyncParams& p) { return call<api::GeoRepSync>(p).jobId; }
+api::OverlayDeleteResult RpcAgent::overlayDelete(const api::OverlayDeleteParams& p) {
+  return call<api::OverlayDelete>(p);
+}
+api::ImageInfoResult RpcAgent::imageInfo(const api::FileParams& p) { return call<api::ImageInfo>(p); }
+api::ShardLayoutResult RpcAgent::shardLayout(const api::FileParams& p) { return call<api::ShardLayout>(p); }
+api::ChecksumResult RpcAgent::fileChecksum(const api::ChecksumParams& p) { return call<api::FileChecksum>(p); }
+api::ResyncResult RpcAgent::geoRepResyncFile(const api::ResyncParams& p) { return call<api::GeoRepResyncFile>(p); }
+
+api::Job RpcAgent::waitJob(const std::string& jobId, const std::function<void(const api::Job&)>& onPoll,
+                           std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int connectionErrors = 0;
+  for (;;) {
+    api::GetJobsResult jobs;
+    try {
+      jobs = call<api::HostGetJobs>({std::vector<std::string>{jobId}});
+      connectionErrors = 0;
+    } catch (const ClientError& e) {
+      // The agent may be restarting: its jobs survive, keep asking.
+      if (e.kind() != ClientError::Kind::Connection || ++connectionErrors > options_.reconnects) throw;
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      continue;
+    }
+    auto it = jobs.jobs.find(jobId);
+    if (it == jobs.jobs.end()) throw std::runtime_error("job " + jobId + " vanished from its agent");
+    onPoll(it->second);
+    if (it->second.terminal()) return it->second;
+    if (std::chrono::steady_clock::now() > deadline) {
+      throw std::runtime_error("job " + jobId + " still " + it->second.state + " at the deadline");
+    }
+    std::this_thread::sleep_for(options_.jobPoll);
+  }
+}
+
+}  // namespace gdr::sync

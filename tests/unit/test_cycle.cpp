@@ -1,0 +1,392 @@
+// The DR cycle against fake agents: what it asks of each host, in which
+// order, and that once a snapshot exists every failure still merges every
+// VM back, with the exit codes gdr-sync returns.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include <json/json.h>
+
+#include "client/cycle.h"
+
+namespace gdr::sync {
+namespace {
+
+using client::ClientError;
+
+constexpr const char* kPrimary = "gdr-primary";
+constexpr const char* kSecondary = "gdr-secondary";
+
+// One host's agent: its VMs, and knobs to make each call fail.
+class FakeAgent : public AgentApi {
+ public:
+  explicit FakeAgent(std::string endpoint) : endpoint_(std::move(endpoint)) {}
+
+  void addVm(const std::string& id, const std::string& name, size_t chainLength = 1) {
+    api::VmInfo vm;
+    vm.vmId = id;
+    vm.name = name;
+    vm.state = "running";
+    api::VmDisk disk;
+    disk.target = "vda";
+    disk.device = "disk";
+    disk.type = "file";
+    disk.format = "qcow2";
+    disk.path = "/mnt/primary/images/" + name + ".qcow2";
+    disk.chain.assign(chainLength, disk.path);
+    disk.gluster = api::GlusterLocation{"127.0.0.2", kPrimary, "images/" + name + ".qcow2", {}};
+    vm.disks.push_back(disk);
+    vms_.push_back(vm);
+  }
+
+  // Knobs.
+  bool unreachable = false;
+  std::set<std::string> snapshotFails;  // VM ids
+  std::string georepOutcome = api::kJobDone;
+  bool secondaryContentDiffers = false;
+  int foreignShardReadings = 0;  // how many secondary layout readings show shard 1 under another gfid
+  int secondaryReadErrors = 0;   // secondary imageInfo calls that fail before one succeeds
+  bool overlayDeleteFails = false;
+  std::set<std::string> mergeFails;  // VM ids
+
+  // What was asked.
+  std::vector<std::string> calls;
+  std::vector<api::MergeParams> merges;
+  std::vector<api::OverlayDeleteParams> deletions;
+  std::vector<api::ResyncParams> resyncs;
+
+  const std::string& endpoint() const override { return endpoint_; }
+
+  api::VmList getVMList() override {
+    record("getVMList");
+    if (unreachable) throw ClientError(ClientError::Kind::Connection, "cannot connect to " + endpoint_);
+    return {vms_};
+  }
+
+  api::SnapshotResult snapshot(const api::SnapshotParams& p) override {
+    record("snapshot " + p.vmId);
+    if (snapshotFails.count(p.vmId)) throw ClientError(ClientError::Kind::Verb, "snapshot refused", 48);
+    const api::VmInfo& vm = find(p.vmId);
+    api::SnapshotResult out{true, 1700000000 + std::int64_t(calls.size()), {}};
+    for (const auto& d : vm.disks) {
+      out.disks.push_back({d.target, "/mnt/primary/images/.gdr-snapshots/" + vm.name + ".1.qcow2", d.path,
+                           api::VolumePath{kPrimary, "images/.gdr-snapshots/" + vm.name + ".1.qcow2"}});
+    }
+    return out;
+  }
+
+  std::string startMerge(const api::MergeParams& p) override {
+    record("merge " + p.vmId);
+    std::lock_guard<std::mutex> lock(mutex_);
+    merges.push_back(p);
+    const std::string id = "merge-" + p.vmId;
+    jobs_[id] = job(id, api::kMergeJobType, mergeFails.count(p.vmId) ? api::kJobFailed : api::kJobDone);
+    return id;
+  }
+
+  std::string startGeoRepSync(const api::GeoRepSyncParams& p) override {
+    record("geoRepSync " + p.volumeName + " " + p.remoteHost + "::" + p.remoteVolumeName);
+    const std::string id = "sync-" + std::to_string(calls.size());
+    api::Job j = job(id, api::kGeoRepSyncJobType, georepOutcome);
+    api::GeoRepSyncJobDetails d;
+    d.volumeName = p.volumeName;
+    d.workersTotal = 1;
+    d.workersCompleted = georepOutcome == api::kJobDone ? 1 : 0;
+    d.checkpointTime = 1700000100;
+    if (georepOutcome != api::kJobDone) j.error = api::JobError{3101, "geo-replication worker node1:/b (Faulty)"};
+    j.details = api::encode(d);
+    std::lock_guard<std::mutex> lock(mutex_);
+    jobs_[id] = j;
+    return id;
+  }
+
+  api::OverlayDeleteResult overlayDelete(const api::OverlayDeleteParams& p) override {
+    record("overlayDelete " + p.volumeName);
+    if (overlayDeleteFails) throw ClientError(ClientError::Kind::Verb, "guard refused", 3215);
+    deletions.push_back(p);
+    return {{{p.paths.front(), true, "deleted", 1 << 20, true}}, false, true, std::nullopt};
+  }
+
+  api::ImageInfoResult imageInfo(const api::FileParams& p) override {
+    record("imageInfo " + p.volumeName);
+    if (p.volumeName == kSecondary && secondaryReadErrors > 0) {
+      --secondaryReadErrors;
+      throw ClientError(ClientError::Kind::Verb, "no such file", 3218);
+    }
+    return {p.path, "qcow2", 2ull << 30, 64ull << 20, 65536, 3, std::nullopt};
+  }
+
+  api::ShardLayoutResult shardLayout(const api::FileParams& p) override {
+    record("shardLayout " + p.volumeName);
+    api::ShardLayoutResult out{p.path, "gfid-file", 64ull << 20, 4 << 20, {}};
+    for (std::uint64_t i = 0; i < 16; ++i) out.pieces.push_back({i, i * (4 << 20), "gfid-" + std::to_string(i)});
+    if (p.volumeName == kSecondary && foreignShardReadings > 0) {
+      --foreignShardReadings;
+      out.pieces[1].gfid = "gfid-foreign";
+    }
+    return out;
+  }
+
+  api::ChecksumResult fileChecksum(const api::ChecksumParams& p) override {
+    record("fileChecksum " + p.volumeName);
+    api::ChecksumResult out;
+    out.path = p.path;
+    out.offset = p.offset;
+    out.bytes = p.length.value_or(64ull << 20);
+    out.sha256 = p.volumeName == kSecondary && secondaryContentDiffers ? "bad" : "good";
+    return out;
+  }
+
+  api::ResyncResult geoRepResyncFile(const api::ResyncParams& p) override {
+    record("geoRepResyncFile " + p.path);
+    resyncs.push_back(p);
+    return {p.path, p.offsets.size()};
+  }
+
+  api::Job waitJob(const std::string& jobId, const std::function<void(const api::Job&)>& onPoll,
+                   std::chrono::seconds) override {
+    api::Job j;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      j = jobs_.at(jobId);
+    }
+    onPoll(j);
+    return j;
+  }
+
+  size_t count(const std::string& prefix) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return std::count_if(calls.begin(), calls.end(), [&](const std::string& c) { return c.rfind(prefix, 0) == 0; });
+  }
+
+ private:
+  void record(const std::string& call) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    calls.push_back(call);
+  }
+  const api::VmInfo& find(const std::string& id) {
+    for (const auto& vm : vms_) {
+      if (vm.vmId == id) return vm;
+    }
+    throw ClientError(ClientError::Kind::Verb, "no such VM", 1);
+  }
+  static api::Job job(const std::string& id, const char* type, const std::string& state) {
+    api::Job j;
+    j.id = id;
+    j.type = type;
+    j.state = state;
+    if (state == api::kJobFailed) j.error = api::JobError{52, "merge of vda failed"};
+    return j;
+  }
+
+  std::string endpoint_;
+  std::vector<api::VmInfo> vms_;
+  std::map<std::string, api::Job> jobs_;
+  std::mutex mutex_;
+};
+
+class CycleTest : public ::testing::Test {
+ protected:
+  CycleTest() : host1_("unix:/run/host1.sock"), host2_("unix:/run/host2.sock") {
+    host1_.addVm("vm-1", "vm1");
+    host2_.addVm("vm-2", "vm2");
+    options_.volume = kPrimary;
+    options_.secondaryHost = "127.0.0.2";
+    options_.secondaryVolume = kSecondary;
+    options_.flowId = "gdr-sync-test";
+  }
+
+  Json::Value run() {
+    const ProgressFn progress = [this](const std::string& step, const std::string& detail, bool done) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      lines_.push_back(step + " " + detail + (done ? " (done)" : ""));
+    };
+    return runCycle(options_, {&host1_, &host2_}, progress, [this](std::chrono::milliseconds) { ++sleeps_; });
+  }
+
+  static std::vector<std::string> stepNames(const Json::Value& report) {
+    std::vector<std::string> out;
+    for (const auto& s : report["steps"]) out.push_back(s["step"].asString() + ":" + s["status"].asString());
+    return out;
+  }
+
+  // Every VM snapshotted was merged back on its own host.
+  void expectAllMergedBack() {
+    ASSERT_EQ(host1_.merges.size(), 1u);
+    EXPECT_EQ(host1_.merges[0].vmId, "vm-1");
+    EXPECT_EQ(host1_.merges[0].topVolume, "/mnt/primary/images/.gdr-snapshots/vm1.1.qcow2");
+    EXPECT_EQ(host1_.merges[0].baseVolume, "/mnt/primary/images/vm1.qcow2");
+    EXPECT_TRUE(host1_.merges[0].deleteTop);
+    ASSERT_EQ(host2_.merges.size(), 1u);
+    EXPECT_EQ(host2_.merges[0].vmId, "vm-2");
+  }
+
+  FakeAgent host1_, host2_;
+  CycleOptions options_;
+  std::mutex mutex_;
+  std::vector<std::string> lines_;
+  int sleeps_ = 0;
+};
+
+TEST_F(CycleTest, ASuccessfulCycleAcrossTwoHosts) {
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kSuccess);
+  EXPECT_EQ(report["status"], "success");
+  EXPECT_FALSE(report.isMember("alert"));
+  EXPECT_EQ(stepNames(report), (std::vector<std::string>{"discover:ok", "snapshot:ok", "georep:ok", "verify:ok",
+                                                          "overlay-delete:ok", "merge:ok"}));
+  EXPECT_EQ(report["flowId"], "gdr-sync-test");
+  EXPECT_TRUE(report["recoveryPoint"].isIntegral());
+  // Geo-replication once, through the first host.
+  EXPECT_EQ(host1_.count("geoRepSync gdr-primary 127.0.0.2::gdr-secondary"), 1u);
+  EXPECT_EQ(host2_.count("geoRepSync"), 0u);
+  // Each overlay deleted on the secondary by its own host, its base named.
+  ASSERT_EQ(host1_.deletions.size(), 1u);
+  EXPECT_EQ(host1_.deletions[0].volumeName, kSecondary);
+  EXPECT_EQ(host1_.deletions[0].paths, std::vector<std::string>{"images/.gdr-snapshots/vm1.1.qcow2"});
+  EXPECT_EQ(host1_.deletions[0].expectedBacking, "images/vm1.qcow2");
+  ASSERT_EQ(host2_.deletions.size(), 1u);
+  EXPECT_EQ(host2_.deletions[0].paths, std::vector<std::string>{"images/.gdr-snapshots/vm2.1.qcow2"});
+  expectAllMergedBack();
+  // The report names each VM's host and disks.
+  ASSERT_EQ(report["vms"].size(), 2u);
+  EXPECT_EQ(report["vms"][1]["host"], "unix:/run/host2.sock");
+  EXPECT_EQ(report["vms"][1]["disks"][0]["overlay"], "images/.gdr-snapshots/vm2.1.qcow2");
+}
+
+TEST_F(CycleTest, ProgressLinesNameEachStep) {
+  run();
+  auto has = [&](const std::string& line) { return std::count(lines_.begin(), lines_.end(), line) == 1; };
+  EXPECT_TRUE(has("discover 2 VMs on gdr-primary (done)"));
+  EXPECT_TRUE(has("snapshot 2/2 VMs (done)"));
+  EXPECT_TRUE(has("geo-rep 1/1 workers"));
+  EXPECT_TRUE(has("geo-rep DONE (done)"));
+  EXPECT_TRUE(has("overlay delete 2/2 (done)"));
+  EXPECT_TRUE(has("merge 2/2 (done)"));
+  for (const auto& line : lines_) EXPECT_EQ(line.find("0/0 workers"), std::string::npos) << line;
+}
+
+TEST_F(CycleTest, AFailedGeoReplicationMergesEveryVmBack) {
+  host1_.georepOutcome = api::kJobFailed;
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kFailedMergedBack);
+  EXPECT_NE(report["alert"].asString().find("geo-replication failed: 3101"), std::string::npos) << report["alert"].asString();
+  EXPECT_EQ(stepNames(report),
+            (std::vector<std::string>{"discover:ok", "snapshot:ok", "georep:failed", "merge:ok"}));
+  EXPECT_TRUE(host1_.deletions.empty());
+  expectAllMergedBack();
+}
+
+TEST_F(CycleTest, ACopyThatDiffersFailsVerificationKeepsTheOverlaysAndMergesBack) {
+  host2_.secondaryContentDiffers = true;
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kFailedMergedBack);
+  EXPECT_NE(report["alert"].asString().find("verification of the secondary failed"), std::string::npos);
+  EXPECT_NE(report["alert"].asString().find("images/vm2.qcow2 differs"), std::string::npos) << report["alert"].asString();
+  EXPECT_TRUE(host1_.deletions.empty());
+  EXPECT_TRUE(host2_.deletions.empty());
+  EXPECT_TRUE(host2_.resyncs.empty());  // content differing under the right ids is not resent by default
+  expectAllMergedBack();
+}
+
+TEST_F(CycleTest, AFailedOverlayDeletionMergesBack) {
+  host1_.overlayDeleteFails = true;
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kFailedMergedBack);
+  EXPECT_NE(report["alert"].asString().find("overlay deletion on the secondary failed: 3215"), std::string::npos);
+  expectAllMergedBack();
+}
+
+TEST_F(CycleTest, OneSnapshotFailingMergesBackTheOthers) {
+  host2_.snapshotFails = {"vm-2"};
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kFailedMergedBack);
+  EXPECT_NE(report["alert"].asString().find("snapshot failed: vm2: 48"), std::string::npos) << report["alert"].asString();
+  EXPECT_EQ(host1_.count("geoRepSync"), 0u);
+  ASSERT_EQ(host1_.merges.size(), 1u);
+  EXPECT_TRUE(host2_.merges.empty());  // nothing to merge: no overlay was made
+}
+
+TEST_F(CycleTest, NoSnapshotTakenMeansNothingChanged) {
+  host1_.snapshotFails = {"vm-1"};
+  host2_.snapshotFails = {"vm-2"};
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kFailedUnchanged);
+  EXPECT_TRUE(host1_.merges.empty());
+  EXPECT_TRUE(host2_.merges.empty());
+}
+
+TEST_F(CycleTest, AnUnreachableHostFailsDiscoveryAndChangesNothing) {
+  host2_.unreachable = true;
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kFailedUnchanged);
+  EXPECT_NE(report["alert"].asString().find("cannot connect to unix:/run/host2.sock"), std::string::npos);
+  EXPECT_EQ(host1_.count("snapshot"), 0u);
+}
+
+TEST_F(CycleTest, AVmLeftOnAnOverlayIsRefusedBeforeAnything) {
+  host2_.addVm("vm-3", "vm3", 2);
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kFailedUnchanged);
+  EXPECT_NE(report["alert"].asString().find("VM vm3 drive vda is not on a single image"), std::string::npos);
+  EXPECT_EQ(host1_.count("snapshot"), 0u);
+}
+
+TEST_F(CycleTest, AMergeThatFailsIsCritical) {
+  host2_.mergeFails = {"vm-2"};
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kMergeBackFailed);
+  EXPECT_NE(report["alert"].asString().find("merging back failed"), std::string::npos);
+  EXPECT_EQ(report["steps"][report["steps"].size() - 1]["status"], "failed");
+  expectAllMergedBack();  // both were tried
+}
+
+TEST_F(CycleTest, APieceUnderAnotherGfidIsResyncedAndCheckedAgain) {
+  host1_.foreignShardReadings = 1;
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kSuccess) << report["alert"].asString();
+  EXPECT_EQ(stepNames(report),
+            (std::vector<std::string>{"discover:ok", "snapshot:ok", "georep:ok", "verify:ok", "georep-repair:ok",
+                                      "verify-repair:ok", "overlay-delete:ok", "merge:ok"}));
+  ASSERT_EQ(host1_.resyncs.size(), 1u);
+  EXPECT_EQ(host1_.resyncs[0].volumeName, kPrimary);
+  EXPECT_EQ(host1_.resyncs[0].offsets, std::vector<std::uint64_t>{4u << 20});
+  EXPECT_EQ(host1_.count("geoRepSync"), 2u);
+  EXPECT_EQ(report["steps"][5]["repaired"][0], "images/vm1.qcow2");
+}
+
+TEST_F(CycleTest, ASecondaryStillSettlingIsReadAgain) {
+  host1_.secondaryReadErrors = 2;
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kSuccess) << report["alert"].asString();
+  EXPECT_EQ(sleeps_, 2);
+  options_.settleAttempts = 2;  // and not for ever
+  host1_.secondaryReadErrors = 5;
+  host1_.merges.clear();
+  host2_.merges.clear();
+  const Json::Value failed = run();
+  EXPECT_EQ(failed["outcome"].asInt(), kFailedMergedBack);
+}
+
+TEST_F(CycleTest, ADryRunPlansAndTouchesNothing) {
+  options_.dryRun = true;
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kSuccess);
+  EXPECT_EQ(report["plan"].size(), 2u);
+  EXPECT_EQ(host1_.count("snapshot"), 0u);
+  EXPECT_EQ(host2_.count("merge"), 0u);
+}
+
+TEST(Durations, ParseUnits) {
+  EXPECT_EQ(parseDuration("90"), std::chrono::seconds(90));
+  EXPECT_EQ(parseDuration("15m"), std::chrono::seconds(900));
+  EXPECT_EQ(parseDuration("2h"), std::chrono::seconds(7200));
+  EXPECT_THROW(parseDuration("5x"), std::invalid_argument);
+  EXPECT_THROW(parseDuration("0"), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace gdr::sync
