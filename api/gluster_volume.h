@@ -139,6 +139,12 @@ struct ShardLayoutResult {
   }
 };
 
+struct EmptyCheckResult {
+  bool volumeEmptyCheck = false;
+  std::vector<std::string> entries;  // the first names found at the root
+  template <class V> void visit(V& v) { v("volumeEmptyCheck", volumeEmptyCheck)("entries", entries); }
+};
+
 // A geo-replication session, named as VDSM names it.
 struct SessionParams {
   std::string volumeName, remoteHost, remoteVolumeName, remoteUserName = "root";
@@ -238,6 +244,7 @@ GDR_VERB(GeoRepResyncFile, "GlusterVolume.geoRepResyncFile", ResyncParams, Resyn
 GDR_VERB(FileChecksum, "GlusterVolume.fileChecksum", ChecksumParams, ChecksumResult);
 GDR_VERB(ImageInfo, "GlusterVolume.imageInfo", FileParams, ImageInfoResult);
 GDR_VERB(ShardLayout, "GlusterVolume.shardLayout", FileParams, ShardLayoutResult);
+GDR_VERB(VolumeEmptyCheck, "GlusterVolume.volumeEmptyCheck", VolumeRef, EmptyCheckResult);
 GDR_VERB(GeoRepSessionList, "GlusterVolume.geoRepSessionList", SessionListParams, SessionListResult);
 GDR_VERB(GeoRepSessionStatus, "GlusterVolume.geoRepSessionStatus", SessionParams, SessionStatusResult);
 GDR_VERB(GeoRepSessionCreate, "GlusterVolume.geoRepSessionCreate", SessionActionParams, Empty);

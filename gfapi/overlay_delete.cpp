@@ -317,4 +317,15 @@ api::ImageInfoResult imageInfo(Volume& volume, const std::string& path) {
   return out;
 }
 
+api::EmptyCheckResult emptyCheck(Volume& volume) {
+  constexpr size_t kShown = 10;
+  api::EmptyCheckResult out;
+  for (const auto& [name, entry] : volume.list({})) {
+    if (name == ".trashcan" || name == ".shard") continue;
+    if (out.entries.size() < kShown) out.entries.push_back(name);
+  }
+  out.volumeEmptyCheck = out.entries.empty();
+  return out;
+}
+
 }  // namespace gdr::gfapi

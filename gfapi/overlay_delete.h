@@ -81,4 +81,8 @@ api::ShardLayoutResult shardLayout(Volume& volume, const std::string& path);
 // raw files report their size as virtual size.
 api::ImageInfoResult imageInfo(Volume& volume, const std::string& path);
 
+// Whether the volume root holds nothing but gluster's own directories
+// (.trashcan, .shard), with the first names it does hold.
+api::EmptyCheckResult emptyCheck(Volume& volume);
+
 }  // namespace gdr::gfapi

@@ -99,6 +99,10 @@ class GlusterVolumeVerbs {
     return onVolume(p.volfileServers, p.volumeName, [&](gfapi::Volume& v) { return gfapi::imageInfo(v, p.path); });
   }
 
+  api::EmptyCheckResult volumeEmptyCheck(const api::VolumeRef& p) {
+    return onVolume(p.volfileServers, p.volumeName, [](gfapi::Volume& v) { return gfapi::emptyCheck(v); });
+  }
+
   api::SessionListResult geoRepSessionList(const api::SessionListParams& p) {
     api::SessionListResult out;
     for (const auto& s : cli_.geoRepStatus(p.volumeName.value_or(""), std::nullopt)) {
@@ -195,6 +199,7 @@ void registerGlusterVolumeVerbs(Registry& registry, AgentServices& services) {
   registry.add<api::FileChecksum>([v](const auto& p, const CallContext&) { return v->fileChecksum(p); });
   registry.add<api::ShardLayout>([v](const auto& p, const CallContext&) { return v->shardLayout(p); });
   registry.add<api::ImageInfo>([v](const auto& p, const CallContext&) { return v->imageInfo(p); });
+  registry.add<api::VolumeEmptyCheck>([v](const auto& p, const CallContext&) { return v->volumeEmptyCheck(p); });
   registry.add<api::GeoRepSessionList>([v](const auto& p, const CallContext&) { return v->geoRepSessionList(p); });
   registry.add<api::GeoRepSessionStatus>([v](const auto& p, const CallContext&) { return v->geoRepSessionStatus(p); });
   using gluster::GeoRepAction;

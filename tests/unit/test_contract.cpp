@@ -81,6 +81,8 @@ TEST(Contract, GlusterVolumeResultsMatchTheSchema) {
   expectMatches<api::ImageInfo>({"raw.img", "raw", 10, 10, std::nullopt, std::nullopt, std::nullopt});
   expectMatches<api::ImageInfo>({"o.qcow2", "qcow2", 1 << 30, 196608, 65536, 3, "../b.qcow2"});
   expectMatches<api::ShardLayout>({"b", "gfid", 8 << 20, 4 << 20, {{0, 0, "g0"}, {1, 4 << 20, ""}}});
+  expectMatches<api::VolumeEmptyCheck>({true, {}});
+  expectMatches<api::VolumeEmptyCheck>({false, {"images"}});
   expectMatches<api::GeoRepSessionList>({{{"key", "pri", "127.0.0.2", "sec", "root", {worker(false), worker(true)}}}});
   expectMatches<api::GeoRepSessionStatus>({{worker(true)}});
   expectMatches<api::GeoRepSessionStart>({});

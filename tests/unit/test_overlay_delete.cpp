@@ -78,7 +78,7 @@ class FakeVolume : public Volume {
     return nodes.at(volpath::join(path)).content.substr(0, length);
   }
   std::vector<std::pair<std::string, EntryInfo>> list(const Components& dir) override {
-    const std::string prefix = volpath::join(dir) + "/";
+    const std::string prefix = dir.empty() ? "" : volpath::join(dir) + "/";
     std::vector<std::pair<std::string, EntryInfo>> out;
     for (const auto& [path, n] : nodes) {
       if (path.rfind(prefix, 0) == 0 && path.find('/', prefix.size()) == std::string::npos) {
@@ -443,6 +443,21 @@ TEST(VolumePath, BackingDesignates) {
   EXPECT_FALSE(volpath::backingDesignates("vm1.qcow2", dir, base));
   EXPECT_FALSE(volpath::backingDesignates("../../../../vm1.qcow2", dir, base));
   EXPECT_FALSE(volpath::backingDesignates("/x/myimages/vm1.qcow2", dir, base));
+}
+
+TEST(EmptyCheck, GlusterOwnDirectoriesDoNotCount) {
+  FakeVolume fresh;
+  fresh.node(".trashcan", EntryInfo::Type::Directory);
+  fresh.node(".shard", EntryInfo::Type::Directory);
+  const api::EmptyCheckResult empty = emptyCheck(fresh);
+  EXPECT_TRUE(empty.volumeEmptyCheck);
+  EXPECT_TRUE(empty.entries.empty());
+
+  fresh.file("images/vm1.qcow2", "x");
+  fresh.file("notes.txt", "y");
+  const api::EmptyCheckResult used = emptyCheck(fresh);
+  EXPECT_FALSE(used.volumeEmptyCheck);
+  EXPECT_EQ(used.entries, (std::vector<std::string>{"images", "notes.txt"}));
 }
 
 }  // namespace
