@@ -83,6 +83,7 @@ struct GeoRepSyncJobDetails {
   std::string volumeName, remoteHost, remoteVolumeName, remoteUserName = "root";
   std::int64_t timeout = 600, stallTimeout = 120, idleStallTimeout = 30;  // seconds
   std::int64_t pollInterval = 1000;                                      // milliseconds
+  std::int64_t settle = 2000;  // milliseconds between completion and the stop
   bool stopAfter = true;
   std::int64_t deadline = 0;                   // seconds since the epoch
   std::optional<std::int64_t> checkpointTime;  // once set
@@ -104,7 +105,8 @@ struct GeoRepSyncJobDetails {
     v.orDefault("sessionRestarts", sessionRestarts)
         .orDefault("eventsReceived", eventsReceived)
         .orDefault("checkpointCompleted", checkpointCompleted)
-        .orDefault("idleStallTimeout", idleStallTimeout);
+        .orDefault("idleStallTimeout", idleStallTimeout)
+        .orDefault("settle", settle);
     v.omitIfEmpty("checkpointCompletedAt", checkpointCompletedAt)
         .omitIfEmpty("warnings", warnings)
         .omitIfEmpty("outcome", outcome)

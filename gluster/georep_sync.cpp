@@ -57,6 +57,7 @@ api::GeoRepSyncJobDetails GeoRepSyncSpec::toDetails() const {
   d.stallTimeout = stallTimeout.count();
   d.pollInterval = pollInterval.count();
   d.idleStallTimeout = idleStallTimeout.count();
+  d.settle = settle.count();
   return d;
 }
 
@@ -69,6 +70,7 @@ GeoRepSyncSpec GeoRepSyncSpec::fromDetails(const api::GeoRepSyncJobDetails& d) {
   s.stallTimeout = std::chrono::seconds(d.stallTimeout);
   s.pollInterval = std::chrono::milliseconds(d.pollInterval);
   s.idleStallTimeout = std::chrono::seconds(d.idleStallTimeout);
+  s.settle = std::chrono::milliseconds(d.settle);
   return s;
 }
 
@@ -221,7 +223,7 @@ void GeoRepSyncJob::stopping(JobControl& job) {
   // Jobs persisted before the outcome was recorded ended this way only
   // once their checkpoint had completed.
   const State outcome = details_.outcome.value_or(details_.checkpointCompleted ? State::Done : State::Failed);
-  if (outcome == State::Done) job.waitFor(std::chrono::seconds(2));  // the workers' last writes land first
+  if (outcome == State::Done) job.waitFor(spec_.settle);  // the workers' last writes land first
   if (spec_.stopAfter) {
     try {
       cli_.geoRepAction(spec_.volume, spec_.remote, GeoRepAction::Stop, false);
@@ -238,32 +240,132 @@ void GeoRepSyncJob::stopping(JobControl& job) {
   });
 }
 
+StallWatch::StallWatch(std::chrono::seconds stallTimeout, std::chrono::seconds idleStallTimeout, int restartsDone,
+                       Clock::time_point now)
+    : stallTimeout_(stallTimeout), idleStallTimeout_(idleStallTimeout), restarts_(restartsDone), lastMove_(now) {}
+
+StallWatch::Clock::duration StallWatch::idleLimit() const {
+  return std::min<Clock::duration>(idleStallTimeout_, stallTimeout_);
+}
+
+StallWatch::Verdict StallWatch::observe(const SyncAssessment& a, Clock::time_point now) {
+  if (a.lastSynced != lastProgress_ || a.activity != lastActivity_ || a.active == 0) {
+    lastProgress_ = a.lastSynced;
+    lastActivity_ = a.activity;
+    lastMove_ = now;
+    return Verdict::Moving;
+  }
+  const Clock::duration limit = a.idleInChangelogCrawl ? idleLimit() : Clock::duration(stallTimeout_);
+  if (restarts_ < kMaxRestarts && now - lastMove_ > limit) return Verdict::Restart;
+  if (now - lastMove_ > stallTimeout_) return Verdict::Stalled;
+  return Verdict::Still;
+}
+
+void StallWatch::restarted(Clock::time_point now) {
+  ++restarts_;
+  lastMove_ = now;
+}
+
+std::optional<StallWatch::Clock::time_point> StallWatch::readBy(const SyncAssessment& a) const {
+  if (!a.idleInChangelogCrawl || restarts_ >= kMaxRestarts) return std::nullopt;
+  return lastMove_ + idleLimit() + std::chrono::milliseconds(500);
+}
+
+void GeoRepSyncJob::touchRoot(const std::string& jobId) {
+  try {
+    touch_(primaryNodes_, spec_.volume);
+  } catch (const std::exception& e) {
+    spdlog::warn("job {}: touching the root of {}: {}", jobId, spec_.volume, e.what());
+  }
+}
+
+std::optional<SyncAssessment> GeoRepSyncJob::read(const std::string& jobId, std::optional<AgentError>& error) {
+  try {
+    const auto sessions = cli_.geoRepStatus(spec_.volume, spec_.remote);
+    error.reset();
+    return assessSync(sessions.empty() ? std::vector<GeoRepWorker>{} : sessions.front().workers,
+                      details_.checkpointTime.value_or(0));
+  } catch (const AgentError& e) {
+    error = e;  // a glusterd hiccup: retried until the deadline
+    spdlog::warn("job {}: reading {}: {}", jobId, session_, e.what());
+    return std::nullopt;
+  }
+}
+
+bool GeoRepSyncJob::judge(JobControl& job, const SyncAssessment& a, StallWatch& watch) {
+  note(job, [&](api::GeoRepSyncJobDetails& d) {
+    d.workersCompleted = a.completed;
+    d.workersTotal = a.active;
+    d.lastSynced = a.lastSynced;
+  }, 10 + (a.active ? int(85 * a.completed / a.active) : 0));
+  if (a.badWorker) {
+    finish(job, State::Failed,
+           AgentError(Code::GeoRepWorkerFaulty, "geo-replication worker " + *a.badWorker + " in session " + session_));
+    return true;
+  }
+  if (a.complete) {
+    // Reported at once (Host.getJobs shows it); DONE follows the stop.
+    moveTo(job, State::Stopping, 95, [](api::GeoRepSyncJobDetails& d) {
+      d.outcome = State::Done;
+      d.checkpointCompleted = true;
+      d.checkpointCompletedAt = nowMilliseconds();
+    });
+    return true;
+  }
+  const auto now = StallWatch::Clock::now();
+  switch (watch.observe(a, now)) {
+    case StallWatch::Verdict::Moving:
+    case StallWatch::Verdict::Still:
+      return false;
+    case StallWatch::Verdict::Restart: {
+      // Seen on this platform: after a stop/start a worker can stop
+      // processing changelogs while they keep rolling (it idles in
+      // Changelog Crawl); a plain restart of the session gets it going
+      // again. Once; then it is a failure.
+      const std::string id = job.record().id;
+      spdlog::warn("job {}: {} made no progress for {} s{}; restarting the session", id, session_,
+                   std::chrono::duration_cast<std::chrono::seconds>(watch.stillFor(now)).count(),
+                   a.idleInChangelogCrawl ? " (workers idle in Changelog Crawl)" : "");
+      note(job, [](api::GeoRepSyncJobDetails& d) { ++d.sessionRestarts; });  // before the calls
+      try {
+        cli_.geoRepAction(spec_.volume, spec_.remote, GeoRepAction::Stop, false);
+      } catch (const AgentError& e) {
+        spdlog::warn("job {}: stopping {}: {}", id, session_, e.what());
+      }
+      startSession(id);
+      watch.restarted(now);
+      return false;
+    }
+    case StallWatch::Verdict::Stalled:
+      finish(job, State::Failed,
+             AgentError(Code::GeoRepSyncStalled, "geo-replication of " + session_ +
+                                                      " made no progress (last synced, crawl and pending counts "
+                                                      "unchanged) for " +
+                                                      std::to_string(spec_.stallTimeout.count()) + " s"));
+      return true;
+  }
+  return false;
+}
+
 void GeoRepSyncJob::syncing(JobControl& job) {
   if (!runningChecked_) ensureRunning(job);  // resumed after a restart
   const std::string id = job.record().id;
-  const std::int64_t checkpoint = details_.checkpointTime.value_or(0);
   auto timedOut = [&](const std::optional<AgentError>& lastError) {
     return AgentError(Code::GeoRepSyncTimeout,
                       "checkpoint of " + session_ + " not completed within " + std::to_string(spec_.timeout.count()) +
                           " s" + (lastError ? std::string(" (last error: ") + lastError->what() + ")" : ""));
   };
-  constexpr int kMaxStallRestarts = 1;
   constexpr auto kTouchInterval = std::chrono::seconds(5);
-  std::optional<std::int64_t> lastProgress;  // lastSynced when it last moved
-  std::string lastActivity;                  // the workers' activity then
-  auto lastMove = std::chrono::steady_clock::now();
-  auto lastTouch = std::chrono::steady_clock::time_point{};
-  auto nextRead = std::chrono::steady_clock::time_point{};
+  using Clock = StallWatch::Clock;
+  StallWatch watch(spec_.stallTimeout, spec_.idleStallTimeout, details_.sessionRestarts, Clock::now());
+  Clock::time_point lastTouch{}, nextRead{};
+  std::optional<AgentError> readError;
   for (;;) {
     if (job.stopRequested()) return;
     if (job.abortRequested()) return finish(job, State::Aborted, std::nullopt);
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = Clock::now();
     if (now - lastTouch >= kTouchInterval) {
-      try {
-        touch_(primaryNodes_, spec_.volume);
-      } catch (const std::exception& e) {
-        spdlog::warn("job {}: touching the root of {}: {}", id, spec_.volume, e.what());
-      }
+      touchRoot(id);
       lastTouch = now;
     }
     // A gluster event says a worker completed a checkpoint: read now
@@ -276,70 +378,11 @@ void GeoRepSyncJob::syncing(JobControl& job) {
       continue;
     }
     nextRead = now + spec_.pollInterval;
-    std::optional<AgentError> readError;
-    SyncAssessment a;
-    try {
-      const auto sessions = cli_.geoRepStatus(spec_.volume, spec_.remote);
-      a = assessSync(sessions.empty() ? std::vector<GeoRepWorker>{} : sessions.front().workers, checkpoint);
-    } catch (const AgentError& e) {
-      readError = e;  // a glusterd hiccup: retried until the deadline
-      spdlog::warn("job {}: reading {}: {}", id, session_, e.what());
-    }
-    if (!readError) {
-      note(job, [&](api::GeoRepSyncJobDetails& d) {
-        d.workersCompleted = a.completed;
-        d.workersTotal = a.active;
-        d.lastSynced = a.lastSynced;
-      }, 10 + (a.active ? int(85 * a.completed / a.active) : 0));
-      if (a.badWorker) {
-        return finish(job, State::Failed,
-                      AgentError(Code::GeoRepWorkerFaulty,
-                                 "geo-replication worker " + *a.badWorker + " in session " + session_));
-      }
-      if (a.complete) {
-        // Reported at once (Host.getJobs shows it); DONE follows the stop.
-        return moveTo(job, State::Stopping, 95, [](api::GeoRepSyncJobDetails& d) {
-          d.outcome = State::Done;
-          d.checkpointCompleted = true;
-          d.checkpointCompletedAt = nowMilliseconds();
-        });
-      }
+    if (const auto a = read(id, readError)) {
+      if (judge(job, *a, watch)) return;
       // Marked complete but still copying: look again soon.
-      if (a.completedButPending) nextRead = now + std::chrono::seconds(1);
-      const auto idleLimit = std::min<std::chrono::steady_clock::duration>(spec_.idleStallTimeout, spec_.stallTimeout);
-      const auto stallLimit = a.idleInChangelogCrawl ? idleLimit : std::chrono::steady_clock::duration(spec_.stallTimeout);
-      if (a.lastSynced != lastProgress || a.activity != lastActivity || a.active == 0) {
-        lastProgress = a.lastSynced;
-        lastActivity = a.activity;
-        lastMove = now;
-      } else if (details_.sessionRestarts < kMaxStallRestarts && now - lastMove > stallLimit) {
-        // Seen on this platform: after a stop/start a worker can stop
-        // processing changelogs while they keep rolling (it idles in
-        // Changelog Crawl); a plain restart of the session gets it going
-        // again. Once; then it is a failure.
-        spdlog::warn("job {}: {} made no progress for {} s{}; restarting the session", id, session_,
-                     std::chrono::duration_cast<std::chrono::seconds>(now - lastMove).count(),
-                     a.idleInChangelogCrawl ? " (workers idle in Changelog Crawl)" : "");
-        note(job, [](api::GeoRepSyncJobDetails& d) { ++d.sessionRestarts; });  // before the calls
-        try {
-          cli_.geoRepAction(spec_.volume, spec_.remote, GeoRepAction::Stop, false);
-        } catch (const AgentError& e) {
-          spdlog::warn("job {}: stopping {}: {}", id, session_, e.what());
-        }
-        startSession(id);
-        lastMove = now;
-      } else if (now - lastMove > spec_.stallTimeout) {
-        return finish(job, State::Failed,
-                      AgentError(Code::GeoRepSyncStalled,
-                                 "geo-replication of " + session_ +
-                                     " made no progress (last synced, crawl and pending counts unchanged) for " +
-                                     std::to_string(spec_.stallTimeout.count()) + " s"));
-      }
-      // Idle workers: read again right when the idle limit passes, not at
-      // the next (slow, with events) poll.
-      if (a.idleInChangelogCrawl && details_.sessionRestarts < kMaxStallRestarts) {
-        nextRead = std::min(nextRead, lastMove + idleLimit + std::chrono::milliseconds(500));
-      }
+      if (a->completedButPending) nextRead = now + std::chrono::seconds(1);
+      if (const auto by = watch.readBy(*a)) nextRead = std::min(nextRead, *by);
     }
     if (nowSeconds() > details_.deadline) return finish(job, State::Failed, timedOut(readError));
   }

@@ -53,6 +53,37 @@ struct SyncAssessment {
 };
 SyncAssessment assessSync(const std::vector<GeoRepWorker>& workers, std::int64_t checkpointTime);
 
+// Whether a sync moves, from one reading to the next: it moves when last
+// synced, the workers' crawl or their pending counts change. Still for
+// `stallTimeout` (or `idleStallTimeout` while every worker idles in
+// Changelog Crawl) calls for one restart of the session; still again for
+// `stallTimeout` after it is a stall. Pure: the time is passed in.
+class StallWatch {
+ public:
+  using Clock = std::chrono::steady_clock;
+  enum class Verdict { Moving, Still, Restart, Stalled };
+
+  StallWatch(std::chrono::seconds stallTimeout, std::chrono::seconds idleStallTimeout, int restartsDone,
+             Clock::time_point now);
+  Verdict observe(const SyncAssessment& a, Clock::time_point now);
+  void restarted(Clock::time_point now);
+  int restarts() const { return restarts_; }
+  Clock::duration stillFor(Clock::time_point now) const { return now - lastMove_; }
+  // While workers idle and a restart is still possible: read again right
+  // when the idle limit passes (not at the next, possibly slow, poll).
+  std::optional<Clock::time_point> readBy(const SyncAssessment& a) const;
+
+  static constexpr int kMaxRestarts = 1;
+
+ private:
+  Clock::duration idleLimit() const;
+  const std::chrono::seconds stallTimeout_, idleStallTimeout_;
+  int restarts_;
+  std::optional<std::int64_t> lastProgress_;  // last synced when it last moved
+  std::string lastActivity_;                  // the workers' activity then
+  Clock::time_point lastMove_;
+};
+
 struct GeoRepSyncSpec {
   std::string volume;
   Remote remote;
@@ -67,6 +98,10 @@ struct GeoRepSyncSpec {
   // seen doing nothing for minutes. 20 s was tried: the lab's DR cycle test
   // then restarted twice as often and met the short-last-shard defect.
   std::chrono::seconds idleStallTimeout{30};
+  // A worker marks the checkpoint when its time passes it, which was seen
+  // while another of its sync jobs still copied data: the workers get this
+  // long after completion before the session is stopped.
+  std::chrono::milliseconds settle{2000};
 
   api::GeoRepSyncJobDetails toDetails() const;
   static GeoRepSyncSpec fromDetails(const api::GeoRepSyncJobDetails& details);
@@ -102,6 +137,11 @@ class GeoRepSyncJob : public JobRunner {
   // Starts the session unless it runs; the primary nodes its workers are on.
   void ensureRunning(JobControl& job);
   void startSession(const std::string& jobId);
+  void touchRoot(const std::string& jobId);
+  // One status reading; nullopt (logged) when glusterd did not answer.
+  std::optional<SyncAssessment> read(const std::string& jobId, std::optional<AgentError>& error);
+  // Acts on one reading; true when the job left SYNCING.
+  bool judge(JobControl& job, const SyncAssessment& a, StallWatch& watch);
 
   GlusterCli& cli_;
   RootToucher touch_;

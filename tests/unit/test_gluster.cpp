@@ -322,6 +322,7 @@ class GeoRepSyncTest : public ::testing::Test {
     spec.stallTimeout = stall;
     spec.idleStallTimeout = idleStall;
     spec.pollInterval = 10ms;
+    spec.settle = 10ms;
     const std::string id =
         store
             .start(newGeoRepSyncRecord(spec),
@@ -435,6 +436,49 @@ TEST_F(GeoRepSyncTest, ACheckpointEventTriggersAReadingAtOnce) {
   EXPECT_EQ(r.details["eventsReceived"].asInt(), 1);
   EXPECT_TRUE(r.details["checkpointCompletedAt"].isIntegral());
   EXPECT_TRUE(r.details["checkpointCompleted"].asBool());
+}
+
+TEST(StallWatch, RestartsOnceAfterTheLimitThenCallsItAStall) {
+  using Clock = StallWatch::Clock;
+  const auto t0 = Clock::now();
+  StallWatch watch(10s, 3s, 0, t0);
+  SyncAssessment busy;
+  busy.active = 1;
+  busy.activity = "n:/b History Crawl 5/0/0/0;";
+  busy.lastSynced = 100;
+  EXPECT_EQ(watch.observe(busy, t0), StallWatch::Verdict::Moving);
+  EXPECT_EQ(watch.observe(busy, t0 + 9s), StallWatch::Verdict::Still);
+  EXPECT_EQ(watch.observe(busy, t0 + 11s), StallWatch::Verdict::Restart);
+  watch.restarted(t0 + 11s);
+  EXPECT_EQ(watch.observe(busy, t0 + 20s), StallWatch::Verdict::Still);
+  EXPECT_EQ(watch.observe(busy, t0 + 22s), StallWatch::Verdict::Stalled);  // once is all
+  busy.lastSynced = 101;
+  EXPECT_EQ(watch.observe(busy, t0 + 23s), StallWatch::Verdict::Moving);
+}
+
+TEST(StallWatch, IdleWorkersAreRestartedSoonerAndReadAtTheLimit) {
+  using Clock = StallWatch::Clock;
+  const auto t0 = Clock::now();
+  StallWatch watch(60s, 3s, 0, t0);
+  SyncAssessment idle;
+  idle.active = 1;
+  idle.idleInChangelogCrawl = true;
+  idle.activity = "n:/b Changelog Crawl 0/0/0/0;";
+  EXPECT_EQ(watch.observe(idle, t0), StallWatch::Verdict::Moving);
+  ASSERT_TRUE(watch.readBy(idle));
+  EXPECT_EQ(*watch.readBy(idle), t0 + 3s + 500ms);
+  EXPECT_EQ(watch.observe(idle, t0 + 4s), StallWatch::Verdict::Restart);
+  watch.restarted(t0 + 4s);
+  EXPECT_FALSE(watch.readBy(idle));  // no restart left: the slow poll is enough
+}
+
+TEST(StallWatch, ARestartBeforeAnAgentRestartCounts) {
+  const auto t0 = StallWatch::Clock::now();
+  StallWatch watch(10s, 3s, StallWatch::kMaxRestarts, t0);
+  SyncAssessment busy;
+  busy.active = 1;
+  watch.observe(busy, t0);
+  EXPECT_EQ(watch.observe(busy, t0 + 11s), StallWatch::Verdict::Stalled);
 }
 
 TEST(GeoRepSyncStates, EveryStateButTheEndsMovesSomewhereAndNothingLeavesAnEnd) {
