@@ -270,6 +270,14 @@ T decode(const Json::Value& json) {
   return out;
 }
 
+// A verb's descriptor: its name, its parameters, its result.
+#define GDR_VERB(Type, name, P, R)             \
+  struct Type {                                \
+    static constexpr const char* kName = name; \
+    using Params = P;                          \
+    using Result = R;                          \
+  }
+
 // An empty parameter list or result: {}.
 struct Empty {
   template <class V>

@@ -232,12 +232,6 @@ struct GeoRepSyncParams : SessionParams {
   }
 };
 
-#define GDR_VERB(Type, name, P, R)         \
-  struct Type {                            \
-    static constexpr const char* kName = name; \
-    using Params = P;                      \
-    using Result = R;                      \
-  }
 GDR_VERB(OverlayDelete, "GlusterVolume.overlayDelete", OverlayDeleteParams, OverlayDeleteResult);
 GDR_VERB(FileStat, "GlusterVolume.fileStat", FileParams, FileStatResult);
 GDR_VERB(GeoRepResyncFile, "GlusterVolume.geoRepResyncFile", ResyncParams, ResyncResult);
@@ -258,6 +252,5 @@ GDR_VERB(GeoRepConfigSet, "GlusterVolume.geoRepConfigSet", ConfigSetParams, Empt
 GDR_VERB(GeoRepConfigReset, "GlusterVolume.geoRepConfigReset", ConfigResetParams, Empty);
 GDR_VERB(GeoRepCheckpointSet, "GlusterVolume.geoRepCheckpointSet", SessionParams, CheckpointResult);
 GDR_VERB(GeoRepSync, "GlusterVolume.geoRepSync", GeoRepSyncParams, JobStarted);
-#undef GDR_VERB
 
 }  // namespace gdr::api

@@ -79,31 +79,10 @@ struct VmList {
   template <class V> void visit(V& v) { v("vms", vms); }
 };
 
-// The verbs: name, parameters, result.
-struct HostPing {
-  static constexpr const char* kName = "Host.ping";
-  using Params = Empty;
-  using Result = Empty;
-};
-struct HostGetCapabilities {
-  static constexpr const char* kName = "Host.getCapabilities";
-  using Params = Empty;
-  using Result = Capabilities;
-};
-struct HostGetJobs {
-  static constexpr const char* kName = "Host.getJobs";
-  using Params = GetJobsParams;
-  using Result = GetJobsResult;
-};
-struct HostAbortJob {
-  static constexpr const char* kName = "Host.abortJob";
-  using Params = AbortJobParams;
-  using Result = AbortJobResult;
-};
-struct HostGetVMList {
-  static constexpr const char* kName = "Host.getVMList";
-  using Params = Empty;
-  using Result = VmList;
-};
+GDR_VERB(HostPing, "Host.ping", Empty, Empty);
+GDR_VERB(HostGetCapabilities, "Host.getCapabilities", Empty, Capabilities);
+GDR_VERB(HostGetJobs, "Host.getJobs", GetJobsParams, GetJobsResult);
+GDR_VERB(HostAbortJob, "Host.abortJob", AbortJobParams, AbortJobResult);
+GDR_VERB(HostGetVMList, "Host.getVMList", Empty, VmList);
 
 }  // namespace gdr::api

@@ -2,7 +2,9 @@
 // Jobs as the wire shows them, and each job type's states with their
 // string forms, in one place. Host.getJobs returns Job; its type-specific
 // fields decode into MergeJobDetails or GeoRepSyncJobDetails.
+#include <algorithm>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -41,6 +43,18 @@ struct Job {
     v.rest(details);
   }
 };
+
+// A job type's table of moves: each non-terminal state and where it may go.
+template <class State>
+using Transitions = std::map<State, std::vector<State>>;
+
+// Whether the table lets a job in state `from` (its spelling) move to `to`.
+template <class State>
+bool allowedMove(const Transitions<State>& table, const std::string& from, State to) {
+  const auto current = enumFromName<State>(from);
+  const auto it = current ? table.find(*current) : table.end();
+  return it != table.end() && std::find(it->second.begin(), it->second.end(), to) != it->second.end();
+}
 
 // VM.merge: INIT -> COMMIT -> READY -> PIVOT -> CLEANUP -> DONE, ABORTING -> ABORTED, any -> FAILED.
 inline constexpr const char* kMergeJobType = "merge";

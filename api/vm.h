@@ -65,15 +65,7 @@ struct JobStarted {
   template <class V> void visit(V& v) { v("jobId", jobId); }
 };
 
-struct VmSnapshot {
-  static constexpr const char* kName = "VM.snapshot";
-  using Params = SnapshotParams;
-  using Result = SnapshotResult;
-};
-struct VmMerge {
-  static constexpr const char* kName = "VM.merge";
-  using Params = MergeParams;
-  using Result = JobStarted;
-};
+GDR_VERB(VmSnapshot, "VM.snapshot", SnapshotParams, SnapshotResult);
+GDR_VERB(VmMerge, "VM.merge", MergeParams, JobStarted);
 
 }  // namespace gdr::api

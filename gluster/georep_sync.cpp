@@ -101,8 +101,8 @@ JobRecord newGeoRepSyncRecord(const GeoRepSyncSpec& spec) {
 
 using State = GeoRepSyncJob::State;
 
-const std::map<State, std::vector<State>>& GeoRepSyncJob::transitions() {
-  static const std::map<State, std::vector<State>> table = {
+const api::Transitions<State>& GeoRepSyncJob::transitions() {
+  static const api::Transitions<State> table = {
       {State::Init, {State::Checkpoint, State::Stopping}},
       {State::Checkpoint, {State::Syncing, State::Stopping}},
       {State::Syncing, {State::Stopping}},
@@ -114,10 +114,7 @@ const std::map<State, std::vector<State>>& GeoRepSyncJob::transitions() {
 void GeoRepSyncJob::moveTo(JobControl& job, State next, int progress,
                            const std::function<void(api::GeoRepSyncJobDetails&)>& change) {
   const JobRecord record = job.record();
-  const auto current = api::enumFromName<State>(record.state);
-  const auto& table = transitions();
-  auto it = current ? table.find(*current) : table.end();
-  if (it == table.end() || std::find(it->second.begin(), it->second.end(), next) == it->second.end()) {
+  if (!api::allowedMove(transitions(), record.state, next)) {
     throw std::logic_error("geo-replication sync: no move from " + record.state + " to " + api::enumName(next));
   }
   if (change) change(details_);

@@ -120,7 +120,7 @@ class GeoRepSyncJob : public JobRunner {
   void run(JobControl& job) override;
 
   // The moves each state may make (the table above).
-  static const std::map<State, std::vector<State>>& transitions();
+  static const api::Transitions<State>& transitions();
 
  private:
   void init(JobControl& job);

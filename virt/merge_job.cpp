@@ -44,8 +44,8 @@ JobRecord newMergeRecord(const MergeSpec& spec) {
   return r;
 }
 
-const std::map<State, std::vector<State>>& MergeJob::transitions() {
-  static const std::map<State, std::vector<State>> table = {
+const api::Transitions<State>& MergeJob::transitions() {
+  static const api::Transitions<State> table = {
       {State::Init, {State::Commit, State::Aborting}},
       {State::Commit, {State::Ready, State::Cleanup, State::Init, State::Aborting}},
       {State::Ready, {State::Pivot, State::Aborting}},
@@ -67,10 +67,7 @@ void MergeJob::fail(const std::string& message) const {
 void MergeJob::moveTo(JobControl& job, State next, int progress,
                       const std::function<void(api::MergeJobDetails&)>& change) {
   const JobRecord record = job.record();
-  const auto current = api::enumFromName<State>(record.state);
-  const auto& allowed = transitions();
-  auto it = current ? allowed.find(*current) : allowed.end();
-  if (it == allowed.end() || std::find(it->second.begin(), it->second.end(), next) == it->second.end()) {
+  if (!api::allowedMove(transitions(), record.state, next)) {
     fail("no move from " + record.state + " to " + api::enumName(next));
   }
   job.update([&](JobRecord& r) {

@@ -68,7 +68,7 @@ class MergeJob : public JobRunner {
 
   // The moves each state may make (the table above); a move outside it is
   // a defect and fails the job.
-  static const std::map<State, std::vector<State>>& transitions();
+  static const api::Transitions<State>& transitions();
 
  private:
   // What one step sees: the job and libvirt's view of the drive, read at
