@@ -33,7 +33,12 @@ namespace gdr::api {
 
 class DecodeError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  DecodeError(std::string member, const std::string& message)
+      : std::runtime_error(message), member_(std::move(member)) {}
+  const std::string& member() const { return member_; }  // a.b[2].c
+
+ private:
+  std::string member_;
 };
 
 // Specialize for an enum: static constexpr std::pair<E, const char*> table[].
@@ -119,7 +124,7 @@ class Decoder {
         value.reset();
         return *this;
       } else {
-        throw DecodeError("missing member '" + path_ + name + "'");
+        throw DecodeError(path_ + name, "missing member '" + path_ + name + "'");
       }
     }
     fromJson(*member, value, path_ + name);
@@ -155,7 +160,7 @@ class Decoder {
 };
 
 [[noreturn]] inline void wrongType(const std::string& path, const char* expected) {
-  throw DecodeError("member '" + path + "' is not " + expected);
+  throw DecodeError(path, "member '" + path + "' is not " + expected);
 }
 
 template <class T>
@@ -229,7 +234,7 @@ void fromJson(const Json::Value& json, T& out, const std::string& path) {
   } else if constexpr (std::is_enum_v<T>) {
     if (!json.isString()) wrongType(path, "a string");
     auto value = enumFromName<T>(json.asString());
-    if (!value) throw DecodeError("member '" + path + "' has an unknown value '" + json.asString() + "'");
+    if (!value) throw DecodeError(path, "member '" + path + "' has an unknown value '" + json.asString() + "'");
     out = *value;
   } else if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
     if (!json.isInt64()) wrongType(path, "an integer");

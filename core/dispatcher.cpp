@@ -48,8 +48,8 @@ std::string idText(const Json::Value& call) {
   const Json::Value* id = call.find("id", "id" + 2);
   if (!id) return "-";
   if (id->isInt64()) return std::to_string(id->asInt64());
-  if (id->isString()) return "\"" + id->asString() + "\"";
-  return json::compact(*id);
+  if (id->isString()) return "\"" + json::printable(id->asString(), 80) + "\"";
+  return json::printable(json::compact(*id), 80);
 }
 
 }  // namespace
@@ -83,7 +83,8 @@ PreparedRequest Dispatcher::prepare(std::string_view text, std::string transport
   auto body = json::parse(text, &error);
   if (!body) {
     prepared.parseErrorReply = errorReply(Code::ParseError, "Parse error: " + error);
-    spdlog::info("call method=- id=- flow={} code={} ms=0", prepared.transportFlowId, int(Code::ParseError));
+    spdlog::info("call method=- id=- flow={} code={} ms=0", json::printable(prepared.transportFlowId, 80),
+                 int(Code::ParseError));
     return prepared;
   }
   prepared.body = std::move(*body);
@@ -107,7 +108,9 @@ Json::Value Dispatcher::callOne(const Json::Value& call, const std::string& tran
 
   Json::Value reply = envelope(id);
   int code = 0;
-  spdlog::debug("begin method={} id={} flow={}", method, idText(call), ctx.flowId);
+  // Everything the caller controls is logged through printable().
+  const std::string logMethod = json::printable(method, 80), logFlow = json::printable(ctx.flowId, 80);
+  spdlog::debug("begin method={} id={} flow={}", logMethod, idText(call), logFlow);
   try {
     if (!problem.empty()) throw AgentError(Code::InvalidRequest, "Invalid Request: " + problem);
     const VerbSpec* verb = schema_.find(method);
@@ -129,10 +132,10 @@ Json::Value Dispatcher::callOne(const Json::Value& call, const std::string& tran
   }
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   if (code == 0) {
-    spdlog::info("call method={} id={} flow={} code=0 ms={:.3f}", method, idText(call), ctx.flowId, ms);
+    spdlog::info("call method={} id={} flow={} code=0 ms={:.3f}", logMethod, idText(call), logFlow, ms);
   } else {
-    spdlog::warn("call method={} id={} flow={} code={} ms={:.3f} error={}", method, idText(call), ctx.flowId, code,
-                 ms, reply["error"]["message"].asString());
+    spdlog::warn("call method={} id={} flow={} code={} ms={:.3f} error={}", logMethod, idText(call), logFlow, code,
+                 ms, json::printable(reply["error"]["message"].asString(), 400));
   }
   if (notification) return Json::Value();
   return reply;
@@ -165,7 +168,7 @@ std::optional<std::string> Dispatcher::refuse(const PreparedRequest& request, Co
     reply["error"] = errorObject(code, message);
     return reply;
   };
-  spdlog::warn("refused request code={} reason={}", int(code), message);
+  spdlog::warn("refused request code={} reason={}", int(code), json::printable(message, 400));
   if (request.body.isArray()) {
     Json::Value replies(Json::arrayValue);
     for (const auto& call : request.body) {

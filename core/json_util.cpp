@@ -3,6 +3,7 @@
 #include <json/reader.h>
 #include <json/writer.h>
 
+#include <algorithm>
 #include <memory>
 #include <sstream>
 
@@ -18,6 +19,9 @@ Json::CharReader& reader() {
     Json::CharReaderBuilder::strictMode(&builder.settings_);
     builder["strictRoot"] = false;  // any value may be a document
     builder["allowSpecialFloats"] = false;
+    // jsoncpp recurses once per level and throws past its limit: bound it
+    // far below what the stack takes (no request needs more than a few).
+    builder["stackLimit"] = kMaxDepth;
     return std::unique_ptr<Json::CharReader>(builder.newCharReader());
   }();
   return *instance;
@@ -32,11 +36,34 @@ std::unique_ptr<Json::StreamWriter> makeWriter(const char* indent) {
 
 }  // namespace
 
+std::string printable(std::string_view text, size_t max) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  out.reserve(std::min(text.size(), max) + 8);
+  for (size_t i = 0; i < text.size() && i < max; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c >= 0x7f || c == '\\' || c == '"') {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += char(c);
+    }
+  }
+  if (text.size() > max) out += "...";
+  return out;
+}
+
 std::optional<Json::Value> parse(std::string_view text, std::string* error) {
   Json::Value value;
   std::string errs;
-  if (!reader().parse(text.data(), text.data() + text.size(), &value, &errs)) {
-    if (error) *error = errs;
+  try {
+    if (!reader().parse(text.data(), text.data() + text.size(), &value, &errs)) {
+      if (error) *error = errs;
+      return std::nullopt;
+    }
+  } catch (const Json::Exception& e) {  // nested deeper than kMaxDepth
+    if (error) *error = "nested deeper than " + std::to_string(kMaxDepth) + " levels";
     return std::nullopt;
   }
   return value;

@@ -37,7 +37,10 @@ class Registry {
       try {
         decoded = api::decode<typename Verb::Params>(params);
       } catch (const api::DecodeError& e) {
-        throw AgentError(Code::InvalidParams, std::string("invalid parameters: ") + e.what());
+        // Passed the schema but does not fit its type (an integer out of range).
+        Json::Value data;
+        data["param"] = e.member();
+        throw AgentError(Code::InvalidParams, "invalid parameter '" + e.member() + "': " + e.what(), data);
       }
       return api::encode(fn(decoded, ctx));
     });

@@ -15,6 +15,8 @@ namespace {
 
 const char* const kKnownTypes[] = {"string", "integer", "number", "boolean", "object", "array", "any"};
 
+constexpr Json::UInt64 kMaxPatternedLength = 4096;
+
 [[noreturn]] void malformed(const std::string& where, const std::string& what) {
   throw std::runtime_error("verb schema: " + where + ": " + what);
 }
@@ -53,6 +55,11 @@ TypeSpec parseType(const Json::Value& node, const std::string& where, bool requi
   if (node.isMember("minLength")) type.minLength = node["minLength"].asUInt64();
   if (node.isMember("maxLength")) type.maxLength = node["maxLength"].asUInt64();
   if (node.isMember("pattern")) {
+    // std::regex recurses per character: an unbounded string would take the
+    // stack. A patterned string must say how long it may be.
+    if (!type.maxLength || *type.maxLength > kMaxPatternedLength) {
+      malformed(where, "a pattern needs a maxLength of at most " + std::to_string(kMaxPatternedLength));
+    }
     type.pattern = node["pattern"].asString();
     try {
       std::regex check(type.pattern);

@@ -145,6 +145,33 @@ TEST_F(AgentTest, OversizedRequestIsRefusedAndAgentStaysUp) {
   EXPECT_TRUE(parseLine(again.readLine()).isMember("result"));
 }
 
+TEST_F(AgentTest, HostileRequestsGetErrorsAndTheAgentStaysUp) {
+  startAgent();
+  auto ask = [&](const std::string& request) {
+    RawConnection c(agent_->socket());
+    EXPECT_TRUE(c.send(request + "\n"));
+    return parseLine(c.readLine());
+  };
+  // Nested deeper than any request needs.
+  const std::string deep = R"({"jsonrpc":"2.0","method":"Host.ping","id":1,"params":{"x":)" + std::string(5000, '[') +
+                           std::string(5000, ']') + "}}";
+  const Json::Value nested = ask(deep);
+  EXPECT_EQ(nested["error"]["code"], -32700) << nested.toStyledString();
+  // A long string where the schema has a pattern.
+  const Json::Value longName = ask(R"({"jsonrpc":"2.0","method":"GlusterVolume.geoRepConfigList","id":2,"params":)"
+                                   R"({"volumeName":")" + std::string(200000, 'a') +
+                                   R"(","remoteHost":"h","remoteVolumeName":"v"}})");
+  EXPECT_EQ(longName["error"]["code"], -32602) << longName["error"].toStyledString();
+  EXPECT_EQ(longName["error"]["data"]["param"], "volumeName");
+  // An integer far outside what the parameter holds.
+  const Json::Value huge = ask(R"({"jsonrpc":"2.0","method":"VM.merge","id":3,"params":)"
+                               R"({"vmID":"01234567-89ab-cdef-0123-456789abcdef","drive":"vda","bandwidth":1e300}})");
+  EXPECT_EQ(huge["error"]["code"], -32602) << huge["error"].toStyledString();
+  // Still serving.
+  EXPECT_TRUE(ask(kPing).isMember("result"));
+  EXPECT_TRUE(agent_->running());
+}
+
 TEST_F(AgentTest, TwoHundredConcurrentClients) {
   startAgent({"--workers", "2", "--queue", "8"});
   constexpr int kClients = 200;

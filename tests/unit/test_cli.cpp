@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "client/cli.h"
+#include "client/rpc_client.h"
 
 namespace gdr::client {
 namespace {
@@ -39,6 +40,22 @@ TEST(Cli, UsageErrors) {
   EXPECT_EQ(run({"Host", "getJobs", "jobIds"}).code, kExitUsage);
   EXPECT_EQ(run({"--timeout"}).code, kExitUsage);
   EXPECT_EQ(run({"Host", "getJobs", "-f", "-"}, "[1,2]").code, kExitUsage);
+}
+
+// A reply nested deeper than any result is a protocol error, not an abort.
+TEST(RpcClient, ADeeplyNestedReplyIsAProtocolError) {
+  class Deep : public Transport {
+    std::string roundTrip(const std::string&, const std::string&) override {
+      return R"({"jsonrpc":"2.0","id":1,"result":)" + std::string(100000, '[') + std::string(100000, ']') + "}";
+    }
+  };
+  RpcClient rpc(std::make_unique<Deep>());
+  try {
+    rpc.call("Host.ping");
+    ADD_FAILURE() << "accepted";
+  } catch (const ClientError& e) {
+    EXPECT_EQ(e.kind(), ClientError::Kind::Protocol);
+  }
 }
 
 TEST(Cli, ConnectionFailureHasItsOwnExitCode) {

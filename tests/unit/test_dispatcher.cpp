@@ -2,6 +2,10 @@
 // protocol error code, agent error codes, batches (including the
 // specification's own examples) and notifications.
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <sstream>
 
 #include "core/dispatcher.h"
 #include "core/job_store.h"
@@ -230,6 +234,38 @@ TEST_F(DispatcherTest, FlowIdFromRequestOrTransport) {
   dispatcher_->handle(R"({"jsonrpc":"2.0","method":"T.sum","params":[1,2],"id":1})", "header-7");
   EXPECT_EQ(lastFlow_, "header-7");
   EXPECT_EQ(errorCode(R"({"jsonrpc":"2.0","method":"T.sum","params":[1,2],"id":1,"flowId":3})"), -32600);
+}
+
+TEST_F(DispatcherTest, ANestedRequestIsAParseErrorNotACrash) {
+  const std::string deep = R"({"jsonrpc":"2.0","method":"T.sum","id":1,"params":)" + std::string(100000, '[') +
+                           std::string(100000, ']') + "}";
+  EXPECT_EQ(errorCode(deep), -32700);
+  EXPECT_EQ(errorCode("[" + std::string(2000, '{')), -32700);
+}
+
+TEST_F(DispatcherTest, LogLinesCannotBeForgedByTheCaller) {
+  std::ostringstream captured;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(captured);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+  call("{\"jsonrpc\":\"2.0\",\"method\":\"T.sum\\ncall method=Forged code=0\\u001b[2J\",\"id\":\"a\\nb\","
+       "\"flowId\":\"f\\r\\nx\",\"params\":[1,2]}");
+  dispatcher_->handle(R"({"jsonrpc":"2.0","method":"T.sum","params":[1,2],"id":1})", "hdr\nforged");
+  spdlog::set_default_logger(previous);
+  const std::string log = captured.str();
+  // One line per call, and no control character but the line ends.
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 2) << log;
+  EXPECT_EQ(log.find('\x1b'), std::string::npos) << log;
+  EXPECT_EQ(log.find('\r'), std::string::npos) << log;
+  EXPECT_NE(log.find("T.sum\\x0acall method=Forged"), std::string::npos) << log;
+  EXPECT_NE(log.find("flow=hdr\\x0aforged"), std::string::npos) << log;
+}
+
+TEST(Printable, EscapesAndCuts) {
+  EXPECT_EQ(json::printable("plain text-1.2"), "plain text-1.2");
+  EXPECT_EQ(json::printable("a\nb\"c\\"), "a\\x0ab\\x22c\\x5c");
+  EXPECT_EQ(json::printable(std::string(300, 'x'), 10), "xxxxxxxxxx...");
+  EXPECT_EQ(json::printable("\xc3\xa9"), "\\xc3\\xa9");
 }
 
 TEST_F(DispatcherTest, PrepareRoutesBlockingVerbsToWorkers) {

@@ -94,6 +94,11 @@ TEST(SchemaParse, RejectsMalformedSchemas) {
       {"namespace":"A","name":"x","doc":"d","returns":{"type":"object"}})")), std::runtime_error);
   EXPECT_THROW(Schema::parse(bad(R"({"namespace":"A","name":"x","doc":"d","returns":{"type":"object"},"execution":"async"})")),
                std::runtime_error);
+  // A pattern needs a length limit (std::regex recurses per character).
+  EXPECT_THROW(Schema::parse(bad(R"({"namespace":"A","name":"x","doc":"d","returns":{"type":"object"},
+      "params":[{"name":"p","type":"string","pattern":"^a*$","doc":"d"}]})")), std::runtime_error);
+  EXPECT_NO_THROW(Schema::parse(bad(R"({"namespace":"A","name":"x","doc":"d","returns":{"type":"object"},
+      "params":[{"name":"p","type":"string","pattern":"^a*$","maxLength":64,"doc":"d"}]})")));
   // The result is a schema too, not prose.
   EXPECT_THROW(Schema::parse(bad(R"({"namespace":"A","name":"x","doc":"d","returns":{"doc":"an object"}})")),
                std::runtime_error);
