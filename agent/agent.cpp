@@ -47,7 +47,7 @@ int runAgent(const AgentConfig& config) {
                          config.mergePivotDelay};
   Registry registry;
   registerAllVerbs(registry, services);
-  Dispatcher dispatcher(schema, registry, config.checkResults);
+  Dispatcher dispatcher(schema, registry, config.checkResults, config.maxBatch);
   jobs.load();
 
   // Gluster's events: a completed checkpoint wakes the sync jobs waiting

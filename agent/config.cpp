@@ -116,6 +116,8 @@ void setOption(AgentConfig& c, const std::string& key, const std::string& value,
       throw std::invalid_argument("overlay_prefix: expected a directory relative to the volume root, got '" + value + "'");
     }
     c.overlayPrefixes.push_back(prefix);
+  } else if (key == "max_batch") {
+    c.maxBatch = toSize(key, value);
   } else if (key == "check_results") {
     c.checkResults = toBool(key, value);
   } else if (key == "merge_pivot_delay") {

@@ -43,7 +43,8 @@ struct AgentConfig {
   // How long a merge stays READY before its pivot. 0 in production; tests
   // set it to stop the agent in that state.
   std::chrono::seconds mergePivotDelay{0};
-  bool checkResults = false;  // check every result against the schema (tests)
+  bool checkResults = false;
+  size_t maxBatch = 100;      // calls in one JSON-RPC batch  // check every result against the schema (tests)
   // Gluster's events API posts here (GEOREP_CHECKPOINT_COMPLETED wakes a
   // sync job at once); unset: sync jobs poll only.
   std::optional<ListenAddress> eventsListen;

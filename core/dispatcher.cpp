@@ -54,8 +54,8 @@ std::string idText(const Json::Value& call) {
 
 }  // namespace
 
-Dispatcher::Dispatcher(const Schema& schema, const Registry& registry, bool checkResults)
-    : schema_(schema), registry_(registry), checkResults_(checkResults) {
+Dispatcher::Dispatcher(const Schema& schema, const Registry& registry, bool checkResults, size_t maxBatch)
+    : schema_(schema), registry_(registry), checkResults_(checkResults), maxBatch_(maxBatch) {
   auto problems = schemaMismatches(schema, registry);
   if (!problems.empty()) {
     std::string all;
@@ -146,6 +146,11 @@ std::optional<std::string> Dispatcher::execute(const PreparedRequest& request) c
   const Json::Value& body = request.body;
   if (body.isArray()) {
     if (body.empty()) return errorReply(Code::InvalidRequest, "Invalid Request: empty batch");
+    if (body.size() > maxBatch_) {
+      spdlog::warn("refused a batch of {} calls (at most {})", body.size(), maxBatch_);
+      return errorReply(Code::InvalidRequest, "Invalid Request: a batch of " + std::to_string(body.size()) +
+                                                  " calls; at most " + std::to_string(maxBatch_));
+    }
     Json::Value replies(Json::arrayValue);
     for (const auto& call : body) {
       Json::Value reply = callOne(call, request.transportFlowId);

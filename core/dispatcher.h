@@ -32,7 +32,9 @@ class Dispatcher : public jsonrpc::IClientConnectionHandler {
   // With `checkResults`, every result is checked against the verb's
   // `returns` schema and a mismatch answers -32603 (tests and the lab run
   // so; it costs a walk of each result).
-  Dispatcher(const Schema& schema, const Registry& registry, bool checkResults = false);
+  // A batch of more than `maxBatch` calls is refused whole (-32600): run in
+  // full it would hold a worker for all of them.
+  Dispatcher(const Schema& schema, const Registry& registry, bool checkResults = false, size_t maxBatch = 100);
 
   PreparedRequest prepare(std::string_view text, std::string transportFlowId = {}) const;
 
@@ -61,6 +63,7 @@ class Dispatcher : public jsonrpc::IClientConnectionHandler {
   const Schema& schema_;
   const Registry& registry_;
   const bool checkResults_;
+  const size_t maxBatch_;
 };
 
 }  // namespace gdr

@@ -1,6 +1,7 @@
 #include "core/job_store.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -155,6 +156,53 @@ void JobStore::Shared::persist(const JobRecord& record) const {
   }
 }
 
+namespace {
+
+// A job file is a regular file of bounded size, opened without following a
+// link and without blocking (a FIFO in the state dir must not hang start-up).
+std::string readJobFile(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error(std::string("cannot open: ") + strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw std::runtime_error("not a regular file");
+  }
+  if (st.st_size > JobStore::kMaxJobFileBytes) {
+    ::close(fd);
+    throw std::runtime_error("larger than " + std::to_string(JobStore::kMaxJobFileBytes) + " bytes");
+  }
+  std::string text(size_t(st.st_size), '\0');
+  size_t got = 0;
+  while (got < text.size()) {
+    const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += size_t(n);
+  }
+  ::close(fd);
+  text.resize(got);
+  return text;
+}
+
+// Keeps the evidence: an unreadable job file is renamed, never removed;
+// when even that fails it is left where it is and skipped.
+void moveAside(const fs::path& path, const std::string& why) {
+  fs::path aside = path;
+  aside += ".corrupt";
+  std::error_code ec;
+  fs::rename(path, aside, ec);
+  if (ec) {
+    spdlog::error("job file {} unreadable ({}); cannot move it aside ({}); skipped", json::printable(path.string()),
+                  why, ec.message());
+  } else {
+    spdlog::error("job file {} unreadable ({}); moved to {}", json::printable(path.string()), why,
+                  json::printable(aside.string()));
+  }
+}
+
+}  // namespace
+
 void JobStore::load() {
   std::vector<std::shared_ptr<Entry>> toResume;
   std::vector<JobRecord> toFail;
@@ -163,21 +211,15 @@ void JobStore::load() {
     for (const auto& file : fs::directory_iterator(shared_->dir)) {
       const auto& path = file.path();
       if (path.extension() != ".json" || path.filename().string().front() == '.') continue;
-      std::ifstream in(path);
-      std::stringstream text;
-      text << in.rdbuf();
       JobRecord record;
       try {
-        auto stored = json::parse(text.str());
+        const std::string text = readJobFile(path);
+        auto stored = json::parse(text);
         if (!stored) throw std::runtime_error("not JSON");
         record = JobRecord::fromStored(*stored);
         if (record.id + ".json" != path.filename().string()) throw std::runtime_error("id does not match file name");
       } catch (const std::exception& e) {
-        // Keep the evidence: a corrupt job file is renamed, never removed.
-        fs::path aside = path;
-        aside += ".corrupt";
-        fs::rename(path, aside);
-        spdlog::error("job file {} unreadable ({}); moved to {}", path.string(), e.what(), aside.string());
+        moveAside(path, e.what());
         continue;
       }
       auto entry = std::make_shared<Entry>();

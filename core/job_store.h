@@ -91,7 +91,9 @@ class JobStore {
 
   // Reads the persisted jobs. Unfinished jobs of a registered type are
   // recovered and resumed; those of an unknown type are failed (nothing
-  // can drive them). Corrupt files are moved aside, never deleted.
+  // can drive them). Only regular files of at most kMaxJobFileBytes are
+  // read; anything else (corrupt, a FIFO, a link) is moved aside, never
+  // deleted, or skipped when it cannot be moved: start-up goes on.
   void load();
 
   // Persists `initial` (state, type and id set by the caller; the id is
@@ -117,6 +119,8 @@ class JobStore {
   // Asks every running job to stop, waits up to `timeout` for them, and
   // persists their state. Idempotent.
   void stop(std::chrono::milliseconds timeout);
+
+  static constexpr long kMaxJobFileBytes = 1 << 20;
 
   static std::string newId();  // a random UUID (version 4)
   static bool validId(const std::string& id);

@@ -250,6 +250,17 @@ api::ChecksumResult fileChecksum(Volume& volume, const std::string& path, std::u
   if (sampling) {
     // Also a short digest of each range, so a difference can be located
     // (and only that piece sent again).
+    const std::uint64_t count = (entry.size + sampling->stride - 1) / sampling->stride;
+    if (count > sampling->maxRanges) {
+      Json::Value data;
+      data["ranges"] = Json::UInt64(count);
+      data["maxRanges"] = Json::UInt64(sampling->maxRanges);
+      throw AgentError(Code::InvalidParameter,
+                       "sampleStride " + std::to_string(sampling->stride) + " makes " + std::to_string(count) +
+                           " ranges of " + path + "; at most " + std::to_string(sampling->maxRanges) +
+                           ": use a larger stride",
+                       data);
+    }
     const auto ranges = sampleRanges(entry.size, *sampling);
     out.rangeSums.emplace();
     for (const auto& [at, n] : ranges) {

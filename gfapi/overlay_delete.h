@@ -58,6 +58,9 @@ api::FileStatResult fileStat(Volume& volume, const std::string& path);
 struct Sampling {
   std::uint64_t stride = 4 << 20;
   std::uint64_t length = 64 << 10;
+  // A tiny stride on a large file would build millions of range sums in
+  // one reply: more ranges than this is refused (InvalidParameter).
+  std::uint64_t maxRanges = 65536;
 };
 std::vector<std::pair<std::uint64_t, std::uint64_t>> sampleRanges(std::uint64_t fileSize, const Sampling& sampling);
 

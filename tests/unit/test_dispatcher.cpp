@@ -236,6 +236,19 @@ TEST_F(DispatcherTest, FlowIdFromRequestOrTransport) {
   EXPECT_EQ(errorCode(R"({"jsonrpc":"2.0","method":"T.sum","params":[1,2],"id":1,"flowId":3})"), -32600);
 }
 
+TEST_F(DispatcherTest, ABatchOverTheLimitIsRefusedWholeAndRunsNothing) {
+  std::string batch = "[";
+  for (int i = 0; i < 101; ++i) batch += std::string(i ? "," : "") + R"({"jsonrpc":"2.0","method":"T.notify_hello","params":[7]})";
+  batch += "]";
+  EXPECT_EQ(errorCode(batch), -32600);
+  EXPECT_EQ(notified_, 0);
+  batch = "[";
+  for (int i = 0; i < 100; ++i) batch += std::string(i ? "," : "") + R"({"jsonrpc":"2.0","method":"T.notify_hello","params":[7]})";
+  batch += "]";
+  EXPECT_FALSE(dispatcher_->handle(batch).has_value());  // notifications: no reply, all run
+  EXPECT_EQ(notified_, 100);
+}
+
 TEST_F(DispatcherTest, ANestedRequestIsAParseErrorNotACrash) {
   const std::string deep = R"({"jsonrpc":"2.0","method":"T.sum","id":1,"params":)" + std::string(100000, '[') +
                            std::string(100000, ']') + "}";

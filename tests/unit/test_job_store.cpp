@@ -2,7 +2,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <thread>
+
+#include <sys/stat.h>
 
 #include "core/errors.h"
 #include "core/job_store.h"
@@ -187,6 +190,33 @@ TEST_F(JobStoreTest, StopLeavesJobForRecoveryAndRestartResumesIt) {
   EXPECT_EQ(recoveredFrom, "STEP2");
   gate = 2;
   waitForState(store, id, kJobDone);
+}
+
+TEST_F(JobStoreTest, NothingInTheStateDirStopsStartUp) {
+  const fs::path jobs = dir_ / "jobs";
+  fs::create_directories(jobs);
+  const std::string good = JobStore::newId();
+  writeJob(good, "other", kJobDone, nowSeconds());
+  // A FIFO (opening it for reading would block), a link to a device, a file
+  // too large to be a job, and a corrupt file that cannot be moved aside
+  // (a directory holds the name it would take).
+  ASSERT_EQ(::mkfifo((jobs / (JobStore::newId() + ".json")).c_str(), 0600), 0);
+  fs::create_symlink("/dev/zero", jobs / (JobStore::newId() + ".json"));
+  std::ofstream(jobs / (JobStore::newId() + ".json")) << std::string(JobStore::kMaxJobFileBytes + 1, ' ');
+  const fs::path stuck = jobs / (JobStore::newId() + ".json");
+  std::ofstream(stuck) << "{not json";
+  fs::create_directories(fs::path(stuck.string() + ".corrupt") / "keep");
+
+  JobStore store(dir_, 3600s);
+  auto loaded = std::async(std::launch::async, [&] { store.load(); });
+  ASSERT_EQ(loaded.wait_for(10s), std::future_status::ready) << "load() hung";
+  loaded.get();
+  ASSERT_EQ(store.list().size(), 1u);
+  EXPECT_EQ(store.list()[0].id, good);
+  EXPECT_TRUE(fs::exists(stuck));  // left in place, never deleted
+  size_t aside = 0;
+  for (const auto& f : fs::directory_iterator(jobs)) aside += f.path().extension() == ".corrupt";
+  EXPECT_EQ(aside, 4u);  // three moved aside, and the directory in the way
 }
 
 // A runner stuck in a call that ignores the stop request (a libvirt call

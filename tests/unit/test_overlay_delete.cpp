@@ -460,5 +460,21 @@ TEST(EmptyCheck, GlusterOwnDirectoriesDoNotCount) {
   EXPECT_EQ(used.entries, (std::vector<std::string>{"images", "notes.txt"}));
 }
 
+TEST(FileChecksum, TooManySampledRangesAreRefusedBeforeAnyRead) {
+  FakeVolume volume;
+  volume.file("big.bin", std::string(64 << 10, 'x'));
+  Sampling sampling{4096, 512, 8};  // 16 strides, at most 8
+  try {
+    fileChecksum(volume, "big.bin", 0, std::nullopt, sampling);
+    ADD_FAILURE() << "accepted";
+  } catch (const AgentError& e) {
+    EXPECT_EQ(e.code(), Code::InvalidParameter);
+    EXPECT_EQ(e.data()["ranges"].asUInt64(), 16u);
+  }
+  EXPECT_EQ(volume.reads, 0);
+  sampling.maxRanges = 16;
+  EXPECT_EQ(fileChecksum(volume, "big.bin", 0, std::nullopt, sampling).ranges, 16u);
+}
+
 }  // namespace
 }  // namespace gdr::gfapi
