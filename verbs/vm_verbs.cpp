@@ -41,11 +41,15 @@ class VmVerbs {
     virt::SnapshotRequest request;
     request.quiesce = p.quiesce;
     request.requireQuiesce = p.requireQuiesce;
+    std::vector<std::string> named;
     if (p.snapDrives) {
       request.drives.emplace();
-      for (const auto& d : *p.snapDrives) request.drives->push_back({d.name, d.overlayPath.value_or("")});
+      for (const auto& d : *p.snapDrives) {
+        request.drives->push_back({d.name, d.overlayPath.value_or("")});
+        if (d.overlayPath) named.push_back(*d.overlayPath);
+      }
     }
-    activity_.beginSnapshot(p.vmId);
+    activity_.beginSnapshot(p.vmId, named);
     try {
       api::SnapshotResult out = virt::takeSnapshot(*domain, request, virt::LocalFiles::real());
       activity_.endSnapshot(p.vmId);

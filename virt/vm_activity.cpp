@@ -2,7 +2,7 @@
 
 namespace gdr::virt {
 
-void VmActivity::beginSnapshot(const std::string& vm) {
+void VmActivity::beginSnapshot(const std::string& vm, const std::vector<std::string>& overlays) {
   std::lock_guard<std::mutex> lock(mutex_);
   Json::Value data;
   data["vmID"] = vm;
@@ -15,12 +15,20 @@ void VmActivity::beginSnapshot(const std::string& vm) {
                          it->second.begin()->second + "); snapshot after it finished",
                      data);
   }
+  for (const auto& path : overlays) {
+    auto claimed = overlays_.find(path);
+    if (claimed == overlays_.end()) continue;
+    data["overlayPath"] = path;
+    throw AgentError(Code::VMBusy, "overlay " + path + " is being created by a snapshot of VM " + claimed->second, data);
+  }
   snapshotting_.insert(vm);
+  for (const auto& path : overlays) overlays_[path] = vm;
 }
 
 void VmActivity::endSnapshot(const std::string& vm) {
   std::lock_guard<std::mutex> lock(mutex_);
   snapshotting_.erase(vm);
+  for (auto it = overlays_.begin(); it != overlays_.end();) it = it->second == vm ? overlays_.erase(it) : std::next(it);
 }
 
 void VmActivity::beginMerge(const std::string& vm, const std::string& drive, const std::string& jobId) {

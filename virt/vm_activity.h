@@ -6,6 +6,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "core/errors.h"
 
@@ -14,7 +15,10 @@ namespace gdr::virt {
 class VmActivity {
  public:
   // Throw AgentError(VMBusy) naming what is in the way.
-  void beginSnapshot(const std::string& vm);
+  // `overlays`: the overlay paths the caller named. Two snapshots (of any
+  // VMs) never create the same overlay at once: the one that lost would
+  // remove the file as its own stray overlay, while the other VM writes to it.
+  void beginSnapshot(const std::string& vm, const std::vector<std::string>& overlays = {});
   void endSnapshot(const std::string& vm);
   void beginMerge(const std::string& vm, const std::string& drive, const std::string& jobId);
   void endMerge(const std::string& vm, const std::string& drive);
@@ -22,6 +26,7 @@ class VmActivity {
  private:
   std::mutex mutex_;
   std::set<std::string> snapshotting_;
+  std::map<std::string, std::string> overlays_;  // overlay path being created -> VM
   std::map<std::string, std::map<std::string, std::string>> merging_;  // vm -> drive -> job id
 };
 

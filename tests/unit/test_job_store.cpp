@@ -192,6 +192,34 @@ TEST_F(JobStoreTest, StopLeavesJobForRecoveryAndRestartResumesIt) {
   waitForState(store, id, kJobDone);
 }
 
+TEST_F(JobStoreTest, ConcurrentStartsOfTheSameWorkStartOneJob) {
+  // As two GlusterVolume.geoRepSync calls for one session at once.
+  JobStore store(dir_, 3600s);
+  std::atomic<int> gate{0};
+  std::atomic<int> started{0}, refused{0};
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 8; ++i) {
+    callers.emplace_back([&] {
+      JobRecord r;
+      r.type = "sync";
+      r.state = "INIT";
+      try {
+        store.start(r, std::make_unique<SteppingJob>(&gate),
+                    [](const JobRecord& running) { return running.type == "sync"; });
+        ++started;
+      } catch (const AgentError& e) {
+        EXPECT_EQ(e.code(), Code::JobExists);
+        EXPECT_TRUE(e.data()["jobId"].isString());
+        ++refused;
+      }
+    });
+  }
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(started, 1);
+  EXPECT_EQ(refused, 7);
+  gate = 2;
+}
+
 TEST_F(JobStoreTest, NothingInTheStateDirStopsStartUp) {
   const fs::path jobs = dir_ / "jobs";
   fs::create_directories(jobs);

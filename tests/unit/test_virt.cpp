@@ -392,6 +392,21 @@ TEST(GlusterMounts, LocatesDisksOnVolumes) {
   EXPECT_EQ(locateOnVolume(parsed, "/rhev/data center/img")->volume, "vm\\040store");
 }
 
+TEST(VmActivity, TwoSnapshotsNeverCreateTheSameOverlay) {
+  VmActivity activity;
+  activity.beginSnapshot("vm-a", {"/mnt/p/images/.gdr-snapshots/x.qcow2"});
+  try {
+    activity.beginSnapshot("vm-b", {"/mnt/p/images/.gdr-snapshots/x.qcow2"});
+    ADD_FAILURE() << "a second snapshot claimed the same overlay";
+  } catch (const AgentError& e) {
+    EXPECT_EQ(e.code(), Code::VMBusy);
+    EXPECT_NE(std::string(e.what()).find("vm-a"), std::string::npos) << e.what();
+  }
+  activity.beginSnapshot("vm-c", {"/mnt/p/images/.gdr-snapshots/y.qcow2"});  // another path is fine
+  activity.endSnapshot("vm-a");
+  EXPECT_NO_THROW(activity.beginSnapshot("vm-b", {"/mnt/p/images/.gdr-snapshots/x.qcow2"}));
+}
+
 TEST(VmActivity, OneMergePerDriveAndNoSnapshotDuringAMerge) {
   VmActivity a;
   a.beginMerge("vm1", "vda", "j1");
