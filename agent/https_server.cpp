@@ -56,25 +56,34 @@ void completed(void*, MHD_Connection*, void** con_cls, MHD_RequestTerminationCod
 
 }  // namespace
 
+// GnuTLS priorities: TLS 1.2 and 1.3 only, forward-secret key exchange
+// (no static RSA), AEAD ciphers only (no CBC, no SHA-1 MACs).
+constexpr const char* kTlsPriorities =
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-RSA:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:"
+    "-MAC-ALL:+AEAD:%SERVER_PRECEDENCE";
+
 HttpsServer::HttpsServer(Options options, RequestRunner& runner) : options_(std::move(options)), runner_(runner) {}
 
 HttpsServer::~HttpsServer() { StopListening(); }
 
 bool HttpsServer::StartListening() {
   if (daemon_) return true;
-  const bool tls = !options_.certFile.empty() || !options_.keyFile.empty();
+  if (options_.certFile.empty() || options_.keyFile.empty()) {
+    lastError_ = "https listener on " + options_.host + ":" + std::to_string(options_.port) +
+                 " needs a certificate and its key (tls_cert and tls_key, or --tls-cert and --tls-key); "
+                 "gdr-agent does not serve plain HTTP";
+    return false;
+  }
   try {
-    if (tls) {
-      cert_ = readFile(options_.certFile);
-      key_ = readFile(options_.keyFile);
-    }
+    cert_ = readFile(options_.certFile);
+    key_ = readFile(options_.keyFile);
   } catch (const std::exception& e) {
     lastError_ = std::string("https listener: ") + e.what();
     return false;
   }
   sockaddr_storage addr{};
-  unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
-  if (tls) flags |= MHD_USE_TLS;
+  unsigned flags =
+      MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TLS;
   bool v6 = false;
   if (!numericSocketAddress(options_.host, options_.port, addr, v6)) {
     lastError_ = "https listener: '" + options_.host + "' is not a numeric address";
@@ -117,6 +126,14 @@ bool HttpsServer::StartListening() {
       return respond(connection, MHD_HTTP_NOT_FOUND,
                      Dispatcher::errorReply(Code::InvalidRequest, "Invalid Request: no endpoint " + std::string(url)));
     }
+    // A browser can POST text/plain across origins without asking first;
+    // it cannot send application/json so. Only JSON is served.
+    const char* type = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!type || std::string(type).rfind("application/json", 0) != 0) {
+      return respond(connection, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                     Dispatcher::errorReply(Code::InvalidRequest,
+                                            "Invalid Request: Content-Type must be application/json"));
+    }
     if (request->tooLarge) {
       return respond(connection, MHD_HTTP_CONTENT_TOO_LARGE,
                      Dispatcher::errorReply(Code::InvalidRequest,
@@ -145,24 +162,17 @@ bool HttpsServer::StartListening() {
   };
 
   MHD_AccessHandlerCallback callback = handler;
-  if (tls) {
-    daemon_ = MHD_start_daemon(flags, 0, nullptr, nullptr, callback, this, MHD_OPTION_SOCK_ADDR, &addr,
-                               MHD_OPTION_CONNECTION_LIMIT, unsigned(options_.maxConnections),
-                               MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_NOTIFY_COMPLETED, completed, nullptr,
-                               MHD_OPTION_HTTPS_MEM_KEY, key_.c_str(), MHD_OPTION_HTTPS_MEM_CERT, cert_.c_str(),
-                               MHD_OPTION_END);
-  } else {
-    daemon_ = MHD_start_daemon(flags, 0, nullptr, nullptr, callback, this, MHD_OPTION_SOCK_ADDR, &addr,
-                               MHD_OPTION_CONNECTION_LIMIT, unsigned(options_.maxConnections),
-                               MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_NOTIFY_COMPLETED, completed, nullptr,
-                               MHD_OPTION_END);
-  }
+  daemon_ = MHD_start_daemon(flags, 0, nullptr, nullptr, callback, this, MHD_OPTION_SOCK_ADDR, &addr,
+                             MHD_OPTION_CONNECTION_LIMIT, unsigned(options_.maxConnections),
+                             MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_NOTIFY_COMPLETED, completed, nullptr,
+                             MHD_OPTION_HTTPS_MEM_KEY, key_.c_str(), MHD_OPTION_HTTPS_MEM_CERT, cert_.c_str(),
+                             MHD_OPTION_HTTPS_PRIORITIES, kTlsPriorities, MHD_OPTION_END);
   if (!daemon_) {
     lastError_ = "https listener: cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
-                 (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES ? " (libmicrohttpd has no TLS)" : "");
+                 (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES ? " (libmicrohttpd has no TLS)" : "");
     return false;
   }
-  spdlog::info("listening on {}://{}:{}", tls ? "https" : "http", options_.host, options_.port);
+  spdlog::info("listening on https://{}:{}", options_.host, options_.port);
   return true;
 }
 

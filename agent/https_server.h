@@ -20,7 +20,7 @@ class HttpsServer : public jsonrpc::AbstractServerConnector {
   struct Options {
     std::string host;  // numeric IPv4 or IPv6
     int port = 54321;
-    std::string certFile, keyFile;  // PEM; both empty means plain HTTP (tests only)
+    std::string certFile, keyFile;  // PEM; both required: JSON-RPC is never served in plain HTTP
     size_t maxRequestBytes = 1 << 20;
     size_t maxConnections = 1024;
   };

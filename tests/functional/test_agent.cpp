@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -311,6 +312,29 @@ int freeLoopbackPort() {
   return ntohs(addr.sin_port);
 }
 
+// One POST with libcurl: {HTTP status, body}.
+std::pair<long, std::string> post(const std::string& url, const std::string& cafile, const std::string& type,
+                                  const std::string& body) {
+  CURL* curl = curl_easy_init();
+  std::string reply;
+  curl_slist* headers = curl_slist_append(nullptr, ("Content-Type: " + type).c_str());
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_CAINFO, cafile.c_str());
+  curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, +[](char* data, size_t size, size_t n, void* out) {
+    static_cast<std::string*>(out)->append(data, size * n);
+    return size * n;
+  });
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply);
+  long status = 0;
+  if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  return {status, reply};
+}
+
 TEST_F(AgentTest, HttpsAndUnixAtOnce) {
   const std::string cert = dir_ + "/agent.crt", key = dir_ + "/agent.key";
   const CommandResult made = runCommand({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
@@ -339,7 +363,37 @@ TEST_F(AgentTest, HttpsAndUnixAtOnce) {
   EXPECT_EQ(r.exitCode, 0) << r.err;
 
   EXPECT_EQ(client({"Host", "ping"}).exitCode, 0);
+
+  // Only TLS 1.2+, forward-secret and AEAD: old versions, static RSA key
+  // exchange and CBC-SHA1 suites are refused at the handshake.
+  auto handshake = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> argv = {"openssl", "s_client", "-connect", "127.0.0.1:" + port, "-CAfile", cert};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return runCommand(argv, 20s);
+  };
+  EXPECT_EQ(handshake({"-tls1_2"}).exitCode, 0);
+  EXPECT_NE(handshake({"-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"}).exitCode, 0);
+  EXPECT_NE(handshake({"-tls1_2", "-cipher", "AES128-GCM-SHA256"}).exitCode, 0);  // static RSA
+  EXPECT_NE(handshake({"-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA"}).exitCode, 0);  // CBC with SHA-1
+
+  // A body that is not declared JSON is not run (a browser may send
+  // text/plain across origins without asking first).
+  const auto [status, body] = post("https://127.0.0.1:" + port + "/", cert, "text/plain",
+                                    R"({"jsonrpc":"2.0","method":"Host.ping","id":1})");
+  EXPECT_EQ(status, 415);
+  EXPECT_NE(body.find("Content-Type must be application/json"), std::string::npos) << body;
+  EXPECT_EQ(post("https://127.0.0.1:" + port + "/", cert, "application/json",
+                 R"({"jsonrpc":"2.0","method":"Host.ping","id":1})").first, 200);
   EXPECT_EQ(agent_->terminate(), 0);
+}
+
+TEST_F(AgentTest, AnHttpsListenerWithoutACertificateRefusesToStart) {
+  std::string error;
+  // tls_cert and tls_key set empty: this once served plain HTTP.
+  EXPECT_FALSE(agent_->start(
+      {"--listen", "https://127.0.0.1:" + std::to_string(freeLoopbackPort()), "--tls-cert", "", "--tls-key", ""},
+      &error));
+  EXPECT_NE(agent_->log().find("needs a certificate and its key"), std::string::npos) << agent_->log();
 }
 
 }  // namespace
