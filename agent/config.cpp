@@ -258,7 +258,19 @@ ParseOutcome parseAgentArgs(int argc, char** argv, AgentConfig& config, std::str
   }
   bool listenFresh = false;
   for (const auto& [key, value] : overrides) setOption(config, key, value, listenFresh);
+  checkConfig(config);
   return ParseOutcome::Run;
+}
+
+void checkConfig(const AgentConfig& config) {
+  if (config.eventsListen && config.eventsToken.empty()) {
+    const std::string& host = config.eventsListen->host;
+    const bool loopback = host.rfind("127.", 0) == 0 || host == "::1" || host == "localhost";
+    if (!loopback) {
+      throw std::invalid_argument("events_listen on " + host +
+                                  " is beyond loopback: set events_token (and register the webhook with -t TOKEN)");
+    }
+  }
 }
 
 }  // namespace gdr

@@ -62,4 +62,9 @@ ParseOutcome parseAgentArgs(int argc, char** argv, AgentConfig& config, std::str
 // Applies one file's text; `origin` names it in error messages.
 void applyConfigText(const std::string& text, const std::string& origin, AgentConfig& config);
 
+// Rules across settings, once they are all read; throws std::invalid_argument.
+// An events listener beyond loopback needs a token: anyone who reaches it
+// could otherwise tell sync jobs a checkpoint completed.
+void checkConfig(const AgentConfig& config);
+
 }  // namespace gdr

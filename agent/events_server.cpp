@@ -29,6 +29,15 @@ void completed(void*, MHD_Connection*, void** con_cls, MHD_RequestTerminationCod
   *con_cls = nullptr;
 }
 
+// Compares in time that does not depend on where the texts differ.
+bool sameSecret(const std::string& given, const std::string& expected) {
+  unsigned char diff = given.size() == expected.size() ? 0 : 1;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    diff |= static_cast<unsigned char>(expected[i] ^ (i < given.size() ? given[i] : 0));
+  }
+  return diff == 0;
+}
+
 }  // namespace
 
 EventsServer::EventsServer(Options options, Handler handler)
@@ -68,7 +77,7 @@ void EventsServer::start() {
     if (request->tooLarge) return reply(connection, MHD_HTTP_CONTENT_TOO_LARGE);
     if (!server->options_.token.empty()) {
       const char* auth = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Authorization");
-      if (!auth || std::string(auth) != "Bearer " + server->options_.token) {
+      if (!auth || !sameSecret(auth, "Bearer " + server->options_.token)) {
         spdlog::warn("events: refused an event without the expected bearer token");
         return reply(connection, MHD_HTTP_UNAUTHORIZED);
       }

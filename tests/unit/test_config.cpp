@@ -92,5 +92,15 @@ TEST(Config, HelpAndVersion) {
   EXPECT_EQ(out.rfind("gdr-agent ", 0), 0u);
 }
 
+TEST(Config, AnEventsListenerBeyondLoopbackNeedsAToken) {
+  AgentConfig c;
+  applyConfigText("events_listen = http://127.0.0.1:54322\n", "agent.conf", c);
+  EXPECT_NO_THROW(checkConfig(c));
+  applyConfigText("events_listen = http://192.0.2.10:54322\n", "agent.conf", c);
+  EXPECT_THROW(checkConfig(c), std::invalid_argument);
+  applyConfigText("events_token = s3cret\n", "agent.conf", c);
+  EXPECT_NO_THROW(checkConfig(c));
+}
+
 }  // namespace
 }  // namespace gdr
