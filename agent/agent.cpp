@@ -77,7 +77,7 @@ int runAgent(const AgentConfig& config) {
   }
 
   WorkerPool pool(config.workers, config.queue);
-  RequestRunner runner(dispatcher, pool);
+  RequestRunner runner(dispatcher, pool, config.requestTimeout);
   asio::io_context io(1);
 
   std::vector<std::unique_ptr<UnixSocketServer>> unixServers;
@@ -85,7 +85,7 @@ int runAgent(const AgentConfig& config) {
   for (const auto& address : config.listen) {
     if (address.kind == ListenAddress::Kind::Unix) {
       auto server = std::make_unique<UnixSocketServer>(io, address.path, runner, config.maxRequestBytes,
-                                                       config.maxConnections);
+                                                       config.maxConnections, config.idleTimeout);
       server->SetHandler(&dispatcher);
       if (!server->StartListening()) {
         spdlog::critical("{}", server->lastError());
@@ -98,6 +98,9 @@ int runAgent(const AgentConfig& config) {
       options.port = address.port;
       options.certFile = config.tlsCert;
       options.keyFile = config.tlsKey;
+      options.caFile = config.tlsCa;
+      options.allowedClients = config.tlsAllowedClients;
+      options.idleTimeoutSeconds = unsigned(config.idleTimeout.count());
       options.maxRequestBytes = config.maxRequestBytes;
       options.maxConnections = config.maxConnections;
       auto server = std::make_unique<HttpsServer>(options, runner);

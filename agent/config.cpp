@@ -30,6 +30,14 @@ const char* const kUsage =
     "  --log-level LEVEL    trace, debug, info, warning, error, critical\n"
     "  --tls-cert FILE      server certificate for https listeners (PEM)\n"
     "  --tls-key FILE       its private key (PEM)\n"
+    "  --tls-ca FILE        the CA client certificates must verify against (PEM)\n"
+    "  --tls-allowed-clients LIST\n"
+    "                       client identities let in (subject CN or SAN), comma-separated\n"
+    "  --idle-timeout S     close a connection silent this long (default 60)\n"
+    "  --request-timeout S  answer RequestTimeout after this long (default 300)\n"
+    "  --delete-volumes LIST  volumes overlayDelete may act on, comma-separated\n"
+    "  --volfile-servers LIST volfile servers gfapi verbs may use (default: the hosts\n"
+    "                       of the volumes this host's glusterd knows)\n"
     "  --workers N          worker threads for blocking verbs (default 8)\n"
     "  --queue N            requests that may wait for a worker (default 64)\n"
     "  --events-listen ADDR http://ADDR:PORT: receive gluster's events (webhook)\n"
@@ -58,6 +66,20 @@ void checkLevel(const std::string& level) {
   for (const char* l : levels)
     if (level == l) return;
   throw std::invalid_argument("log_level: unknown level '" + level + "'");
+}
+
+// "a, b,c" -> {"a", "b", "c"}; empty entries are refused.
+std::vector<std::string> toList(const std::string& key, const std::string& value) {
+  std::vector<std::string> out;
+  if (trim(value).empty()) return out;
+  std::stringstream in(value);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    item = trim(item);
+    if (item.empty()) throw std::invalid_argument(key + ": empty entry in '" + value + "'");
+    out.push_back(item);
+  }
+  return out;
 }
 
 bool toBool(const std::string& key, const std::string& value) {
@@ -99,6 +121,20 @@ void setOption(AgentConfig& c, const std::string& key, const std::string& value,
     c.tlsCert = value;
   } else if (key == "tls_key") {
     c.tlsKey = value;
+  } else if (key == "tls_ca") {
+    c.tlsCa = value;
+  } else if (key == "tls_allowed_clients") {
+    c.tlsAllowedClients = toList(key, value);
+  } else if (key == "idle_timeout") {
+    c.idleTimeout = std::chrono::seconds(toSize(key, value));
+  } else if (key == "request_timeout") {
+    c.requestTimeout = std::chrono::seconds(toSize(key, value));
+  } else if (key == "delete_volumes") {
+    c.deleteVolumes = toList(key, value);
+  } else if (key == "volfile_servers") {
+    c.volfileServers = toList(key, value);
+  } else if (key == "gfapi_pool_max") {
+    c.gfapiPoolMax = toSize(key, value);
   } else if (key == "workers") {
     c.workers = toSize(key, value);
   } else if (key == "queue") {
@@ -214,7 +250,10 @@ ParseOutcome parseAgentArgs(int argc, char** argv, AgentConfig& config, std::str
       {"--listen", "listen"},       {"--state-dir", "state_dir"}, {"--log-file", "log_file"},
       {"--log-level", "log_level"}, {"--tls-cert", "tls_cert"},   {"--tls-key", "tls_key"},
       {"--workers", "workers"},     {"--queue", "queue"},         {"--events-listen", "events_listen"},
-      {"--check-results", "check_results"}};
+      {"--check-results", "check_results"}, {"--tls-ca", "tls_ca"},
+      {"--tls-allowed-clients", "tls_allowed_clients"}, {"--idle-timeout", "idle_timeout"},
+      {"--request-timeout", "request_timeout"}, {"--delete-volumes", "delete_volumes"},
+      {"--volfile-servers", "volfile_servers"}};
   std::string configPath = kDefaultConfig;
   bool configNamed = false;
   std::vector<std::pair<std::string, std::string>> overrides;
@@ -263,6 +302,9 @@ ParseOutcome parseAgentArgs(int argc, char** argv, AgentConfig& config, std::str
 }
 
 void checkConfig(const AgentConfig& config) {
+  if (config.idleTimeout.count() > 86400 || config.requestTimeout.count() > 86400) {
+    throw std::invalid_argument("idle_timeout and request_timeout: at most 86400 seconds");
+  }
   if (config.eventsListen && config.eventsToken.empty()) {
     const std::string& host = config.eventsListen->host;
     const bool loopback = host.rfind("127.", 0) == 0 || host == "::1" || host == "localhost";

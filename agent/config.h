@@ -28,6 +28,16 @@ struct AgentConfig {
   std::string logLevel = "info";
   std::string tlsCert = "/etc/gdr/tls/agent.crt";
   std::string tlsKey = "/etc/gdr/tls/agent.key";
+  // Mutual TLS: client certificates must verify against tlsCa and name
+  // (subject CN or a SAN entry) one of tlsAllowedClients.
+  std::string tlsCa = "/etc/gdr/tls/ca.crt";
+  std::vector<std::string> tlsAllowedClients;
+  // A connection that sends nothing for this long (TLS handshake, a
+  // request's bytes, the gap between requests) is closed.
+  std::chrono::seconds idleTimeout{60};
+  // A call not answered within this time gets RequestTimeout; its worker
+  // finishes it in the background (jobs answer at once and are not bound).
+  std::chrono::seconds requestTimeout{300};
   size_t workers = 8;
   size_t queue = 64;
   size_t maxConnections = 1024;
@@ -37,14 +47,22 @@ struct AgentConfig {
   // Where overlays may be deleted on a secondary (volume-relative
   // directories). Empty: only directly inside ".gdr-snapshots" directories.
   std::vector<std::string> overlayPrefixes;
+  // The volumes GlusterVolume.overlayDelete may act on (the secondaries).
+  // Empty: it acts on none.
+  std::vector<std::string> deleteVolumes;
+  // The volfile servers gfapi verbs may fetch a volume's graph from. Unset:
+  // this host's loopback names, and the brick hosts and geo-rep secondary
+  // hosts of the volumes its glusterd knows.
+  std::optional<std::vector<std::string>> volfileServers;
+  size_t gfapiPoolMax = 16;  // open volume connections
   std::chrono::seconds gfapiIdleTimeout{300};
   std::chrono::seconds glusterTimeout{120};  // one gluster CLI call
   std::string libvirtUri = "qemu:///system";
   // How long a merge stays READY before its pivot. 0 in production; tests
   // set it to stop the agent in that state.
   std::chrono::seconds mergePivotDelay{0};
-  bool checkResults = false;
-  size_t maxBatch = 100;      // calls in one JSON-RPC batch  // check every result against the schema (tests)
+  bool checkResults = false;  // check every result against the schema (tests)
+  size_t maxBatch = 100;  // calls in one JSON-RPC batch
   // Gluster's events API posts here (GEOREP_CHECKPOINT_COMPLETED wakes a
   // sync job at once); unset: sync jobs poll only.
   std::optional<ListenAddress> eventsListen;

@@ -1,15 +1,21 @@
 #include "agent/https_server.h"
 
+#include <arpa/inet.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <microhttpd.h>
 
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <mutex>
 #include <sstream>
 
 #include "core/dispatcher.h"
+#include "core/json_util.h"
+#include "agent/client_identity.h"
 #include "agent/socket_address.h"
 #include "agent/worker_pool.h"
 
@@ -17,7 +23,6 @@ namespace gdr {
 
 struct HttpsServer::Request {
   std::string body;
-  bool tooLarge = false;
   bool submitted = false;
   bool suspended = false;
   bool ready = false;
@@ -49,6 +54,78 @@ MHD_Result respond(MHD_Connection* connection, unsigned status, const std::strin
   return result;
 }
 
+using Certificate = std::unique_ptr<gnutls_x509_crt_int, decltype(&gnutls_x509_crt_deinit)>;
+
+// The subject CN and SAN entries of a client certificate.
+ClientIdentity identityOf(gnutls_x509_crt_t cert) {
+  ClientIdentity identity;
+  size_t size = 0;
+  if (gnutls_x509_crt_get_dn_by_oid(cert, GNUTLS_OID_X520_COMMON_NAME, 0, 0, nullptr, &size) ==
+          GNUTLS_E_SHORT_MEMORY_BUFFER &&
+      size > 0) {
+    std::string cn(size, '\0');
+    if (gnutls_x509_crt_get_dn_by_oid(cert, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn.data(), &size) == 0) {
+      cn.resize(size);
+      identity.commonName = cn;
+    }
+  }
+  for (unsigned i = 0; i < 64; ++i) {
+    char value[512];
+    size_t length = sizeof value;
+    const int type = gnutls_x509_crt_get_subject_alt_name(cert, i, value, &length, nullptr);
+    if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) break;
+    if (type == GNUTLS_SAN_IPADDRESS) {
+      char text[INET6_ADDRSTRLEN] = {};
+      if ((length == 4 && inet_ntop(AF_INET, value, text, sizeof text)) ||
+          (length == 16 && inet_ntop(AF_INET6, value, text, sizeof text))) {
+        identity.altNames.push_back(text);
+      }
+    } else if (type == GNUTLS_SAN_DNSNAME || type == GNUTLS_SAN_RFC822NAME || type == GNUTLS_SAN_URI) {
+      identity.altNames.emplace_back(value, length);
+    }
+  }
+  return identity;
+}
+
+// The verified identity of the client on `connection`; nullopt, with the
+// reason in `why`, when it sent no certificate or one that does not verify
+// against the CA (expired, not yet valid, another issuer...).
+std::optional<ClientIdentity> verifiedClient(MHD_Connection* connection, std::string& why) {
+  const MHD_ConnectionInfo* info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+  if (!info || !info->tls_session) {
+    why = "no TLS session";
+    return std::nullopt;
+  }
+  auto session = static_cast<gnutls_session_t>(info->tls_session);
+  unsigned count = 0;
+  const gnutls_datum_t* chain = gnutls_certificate_get_peers(session, &count);
+  if (!chain || count == 0) {
+    why = "no client certificate";
+    return std::nullopt;
+  }
+  unsigned status = 0;
+  if (gnutls_certificate_verify_peers2(session, &status) != GNUTLS_E_SUCCESS || status != 0) {
+    gnutls_datum_t text{};
+    why = "client certificate not verified";
+    if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &text, 0) == 0) {
+      why += ": " + std::string(reinterpret_cast<const char*>(text.data), text.size);
+      gnutls_free(text.data);
+    }
+    return std::nullopt;
+  }
+  gnutls_x509_crt_t raw = nullptr;
+  if (gnutls_x509_crt_init(&raw) != 0) {
+    why = "out of memory";
+    return std::nullopt;
+  }
+  Certificate cert(raw, &gnutls_x509_crt_deinit);
+  if (gnutls_x509_crt_import(cert.get(), &chain[0], GNUTLS_X509_FMT_DER) != 0) {
+    why = "client certificate unreadable";
+    return std::nullopt;
+  }
+  return identityOf(cert.get());
+}
+
 void completed(void*, MHD_Connection*, void** con_cls, MHD_RequestTerminationCode) {
   delete static_cast<Holder*>(*con_cls);
   *con_cls = nullptr;
@@ -74,9 +151,16 @@ bool HttpsServer::StartListening() {
                  "gdr-agent does not serve plain HTTP";
     return false;
   }
+  if (options_.caFile.empty() || options_.allowedClients.empty()) {
+    lastError_ = "https listener on " + options_.host + ":" + std::to_string(options_.port) +
+                 " needs the CA of its clients and the clients it lets in (tls_ca and tls_allowed_clients, or "
+                 "--tls-ca and --tls-allowed-clients); gdr-agent does not serve unauthenticated callers";
+    return false;
+  }
   try {
     cert_ = readFile(options_.certFile);
     key_ = readFile(options_.keyFile);
+    ca_ = readFile(options_.caFile);
   } catch (const std::exception& e) {
     lastError_ = std::string("https listener: ") + e.what();
     return false;
@@ -95,6 +179,10 @@ bool HttpsServer::StartListening() {
                     const char* upload_data, size_t* upload_data_size, void** con_cls) -> MHD_Result {
     auto* server = static_cast<HttpsServer*>(cls);
     if (!*con_cls) {
+      // Headers are in; nothing of the body has been read. Whatever is
+      // refused here is refused before the body is read at all.
+      if (auto refusal = server->refusal(connection, method, url)) return MHD_queue_response(connection, refusal->first,
+                                                                              refusal->second.get());
       auto* holder = new Holder{std::make_shared<Request>()};
       holder->request->connection = connection;
       *con_cls = holder;
@@ -103,10 +191,14 @@ bool HttpsServer::StartListening() {
     auto request = static_cast<Holder*>(*con_cls)->request;
     if (*upload_data_size > 0) {
       if (request->body.size() + *upload_data_size > server->options_.maxRequestBytes) {
-        request->tooLarge = true;
-      } else {
-        request->body.append(upload_data, *upload_data_size);
+        // A body without Content-Length (chunked) outgrew the limit: the
+        // connection is closed at once, the rest is never read.
+        // (libmicrohttpd cannot queue a reply before the upload ends.)
+        spdlog::warn("https {}:{}: request body over {} bytes; connection closed", server->options_.host,
+                     server->options_.port, server->options_.maxRequestBytes);
+        return MHD_NO;
       }
+      request->body.append(upload_data, *upload_data_size);
       *upload_data_size = 0;
       return MHD_YES;
     }
@@ -117,28 +209,6 @@ bool HttpsServer::StartListening() {
         return respond(connection, MHD_HTTP_OK, *request->reply);
       }
       if (request->submitted) return MHD_YES;  // woken early; still waiting
-    }
-    if (std::string(method) != "POST") {
-      return respond(connection, MHD_HTTP_METHOD_NOT_ALLOWED,
-                     Dispatcher::errorReply(Code::InvalidRequest, "Invalid Request: use HTTP POST"));
-    }
-    if (std::string(url) != "/" && std::string(url) != "/jsonrpc") {
-      return respond(connection, MHD_HTTP_NOT_FOUND,
-                     Dispatcher::errorReply(Code::InvalidRequest, "Invalid Request: no endpoint " + std::string(url)));
-    }
-    // A browser can POST text/plain across origins without asking first;
-    // it cannot send application/json so. Only JSON is served.
-    const char* type = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    if (!type || std::string(type).rfind("application/json", 0) != 0) {
-      return respond(connection, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                     Dispatcher::errorReply(Code::InvalidRequest,
-                                            "Invalid Request: Content-Type must be application/json"));
-    }
-    if (request->tooLarge) {
-      return respond(connection, MHD_HTTP_CONTENT_TOO_LARGE,
-                     Dispatcher::errorReply(Code::InvalidRequest,
-                                            "Invalid Request: request exceeds " +
-                                                std::to_string(server->options_.maxRequestBytes) + " bytes"));
     }
     const char* flow = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "FlowID");
     request->submitted = true;
@@ -162,18 +232,69 @@ bool HttpsServer::StartListening() {
   };
 
   MHD_AccessHandlerCallback callback = handler;
+  // With a trust list libmicrohttpd asks every client for its certificate;
+  // refusal() turns away those without a verified, allowed one.
   daemon_ = MHD_start_daemon(flags, 0, nullptr, nullptr, callback, this, MHD_OPTION_SOCK_ADDR, &addr,
                              MHD_OPTION_CONNECTION_LIMIT, unsigned(options_.maxConnections),
-                             MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_NOTIFY_COMPLETED, completed, nullptr,
-                             MHD_OPTION_HTTPS_MEM_KEY, key_.c_str(), MHD_OPTION_HTTPS_MEM_CERT, cert_.c_str(),
+                             MHD_OPTION_CONNECTION_TIMEOUT, options_.idleTimeoutSeconds,
+                             MHD_OPTION_NOTIFY_COMPLETED, completed, nullptr, MHD_OPTION_HTTPS_MEM_KEY, key_.c_str(),
+                             MHD_OPTION_HTTPS_MEM_CERT, cert_.c_str(), MHD_OPTION_HTTPS_MEM_TRUST, ca_.c_str(),
                              MHD_OPTION_HTTPS_PRIORITIES, kTlsPriorities, MHD_OPTION_END);
   if (!daemon_) {
     lastError_ = "https listener: cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
                  (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES ? " (libmicrohttpd has no TLS)" : "");
     return false;
   }
-  spdlog::info("listening on https://{}:{}", options_.host, options_.port);
+  spdlog::info("listening on https://{}:{} ({} allowed clients)", options_.host, options_.port,
+               options_.allowedClients.size());
   return true;
+}
+
+std::string HttpsServer::tooLargeReply() const {
+  return Dispatcher::errorReply(Code::InvalidRequest, "Invalid Request: request exceeds " +
+                                                          std::to_string(options_.maxRequestBytes) + " bytes");
+}
+
+std::optional<std::pair<unsigned, HttpsServer::ResponsePtr>> HttpsServer::refusal(MHD_Connection* connection, const std::string& method,
+                                                                                const std::string& url) const {
+  auto reply = [](unsigned status, const std::string& body) {
+    MHD_Response* response =
+        MHD_create_response_from_buffer(body.size(), const_cast<char*>(body.data()), MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(response, "Content-Type", "application/json");
+    return std::make_optional(std::make_pair(status, ResponsePtr(response, &MHD_destroy_response)));
+  };
+  std::string why;
+  const std::optional<ClientIdentity> client = verifiedClient(connection, why);
+  if (!client || !clientAllowed(*client, options_.allowedClients)) {
+    if (client) why = "client " + describe(*client) + " is not in tls_allowed_clients";
+    spdlog::warn("https {}:{}: refused: {}", options_.host, options_.port, json::printable(why));
+    return reply(MHD_HTTP_FORBIDDEN, Dispatcher::errorReply(Code::ClientNotAllowed, "client not allowed: " + why));
+  }
+  if (method != "POST") {
+    return reply(MHD_HTTP_METHOD_NOT_ALLOWED,
+                 Dispatcher::errorReply(Code::InvalidRequest, "Invalid Request: use HTTP POST"));
+  }
+  if (url != "/" && url != "/jsonrpc") {
+    return reply(MHD_HTTP_NOT_FOUND, Dispatcher::errorReply(Code::InvalidRequest, "Invalid Request: no endpoint " +
+                                                                                      json::printable(url, 100)));
+  }
+  // Browsers send Origin on every cross-site POST; gdr's clients never do.
+  if (MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Origin")) {
+    return reply(MHD_HTTP_FORBIDDEN, Dispatcher::errorReply(Code::InvalidRequest,
+                                                            "Invalid Request: cross-origin requests are refused"));
+  }
+  // A browser can POST text/plain across origins without asking first; it
+  // cannot send application/json so. Only JSON is served.
+  const char* type = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+  if (!type || std::string(type).rfind("application/json", 0) != 0) {
+    return reply(MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                 Dispatcher::errorReply(Code::InvalidRequest, "Invalid Request: Content-Type must be application/json"));
+  }
+  const char* length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  if (length && std::strtoull(length, nullptr, 10) > options_.maxRequestBytes) {
+    return reply(MHD_HTTP_CONTENT_TOO_LARGE, tooLargeReply());
+  }
+  return std::nullopt;
 }
 
 bool HttpsServer::SendResponse(const std::string& response, void* addInfo) {

@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <filesystem>
 
 #include "core/dispatcher.h"
@@ -18,7 +20,8 @@ using stream = asio::local::stream_protocol;
 class UnixSocketServer::Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(UnixSocketServer& server, stream::socket socket)
-      : server_(server), socket_(std::move(socket)), buffer_(server.maxRequestBytes_ + 1) {}
+      : server_(server), socket_(std::move(socket)), buffer_(server.maxRequestBytes_ + 1),
+        idle_(socket_.get_executor()) {}
 
   void start() { readNext(); }
 
@@ -43,8 +46,23 @@ class UnixSocketServer::Connection : public std::enable_shared_from_this<Connect
   }
 
  private:
+  // A peer that neither sends a whole request nor takes its reply within
+  // the idle timeout is cut off: it would hold a connection slot forever.
+  void armIdleTimer() {
+    idle_.expires_after(server_.idleTimeout_);
+    std::weak_ptr<Connection> weak = shared_from_this();
+    idle_.async_wait([weak](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self) return;
+      spdlog::warn("unix {}: connection idle for {}s; closing it", self->server_.path_,
+                   self->server_.idleTimeout_.count());
+      self->close();
+    });
+  }
+
   void readNext() {
     if (closing_) return close();
+    armIdleTimer();
     auto self = shared_from_this();
     asio::async_read_until(socket_, buffer_, '\n', [self](boost::system::error_code ec, size_t length) {
       self->onRead(ec, length);
@@ -52,6 +70,7 @@ class UnixSocketServer::Connection : public std::enable_shared_from_this<Connect
   }
 
   void onRead(boost::system::error_code ec, size_t length) {
+    idle_.cancel();
     if (ec == asio::error::not_found) {
       // The line outgrew the limit; the stream cannot be resynchronized.
       const std::string reply =
@@ -88,7 +107,9 @@ class UnixSocketServer::Connection : public std::enable_shared_from_this<Connect
   void write(std::string text, bool thenClose) {
     auto self = shared_from_this();
     auto data = std::make_shared<std::string>(std::move(text));
+    armIdleTimer();
     asio::async_write(socket_, asio::buffer(*data), [self, data, thenClose](boost::system::error_code ec, size_t) {
+      self->idle_.cancel();
       self->busy_ = false;
       if (ec || thenClose) return self->close();
       self->readNext();
@@ -96,6 +117,9 @@ class UnixSocketServer::Connection : public std::enable_shared_from_this<Connect
   }
 
   void close() {
+    if (closed_) return;
+    closed_ = true;
+    idle_.cancel();
     boost::system::error_code ignored;
     socket_.close(ignored);
     server_.forget(this);
@@ -104,16 +128,18 @@ class UnixSocketServer::Connection : public std::enable_shared_from_this<Connect
   UnixSocketServer& server_;
   stream::socket socket_;
   asio::streambuf buffer_;
+  asio::steady_timer idle_;
   bool busy_ = false;     // a request is being processed or its reply written
   bool closing_ = false;
+  bool closed_ = false;
 
   friend class UnixSocketServer;
 };
 
 UnixSocketServer::UnixSocketServer(asio::io_context& io, std::string path, RequestRunner& runner,
-                                   size_t maxRequestBytes, size_t maxConnections)
+                                   size_t maxRequestBytes, size_t maxConnections, std::chrono::seconds idleTimeout)
     : io_(io), path_(std::move(path)), runner_(runner), maxRequestBytes_(maxRequestBytes),
-      maxConnections_(maxConnections) {}
+      maxConnections_(maxConnections), idleTimeout_(idleTimeout), acceptBackoff_(io) {}
 
 UnixSocketServer::~UnixSocketServer() {
   StopListening();
@@ -154,10 +180,24 @@ bool UnixSocketServer::StartListening() {
 void UnixSocketServer::accept() {
   acceptor_->async_accept([this](boost::system::error_code ec, stream::socket socket) {
     if (ec) {
-      if (ec != asio::error::operation_aborted) spdlog::error("unix accept: {}", ec.message());
       if (ec == asio::error::operation_aborted || !acceptor_ || !acceptor_->is_open()) return;
-      return accept();
+      // Out of descriptors: accepting again at once fails again at once
+      // (a busy loop writing a log line each time). Wait, longer each time
+      // up to a second, and say so once per pause.
+      const bool exhausted = ec == asio::error::no_descriptors || ec.value() == ENFILE || ec.value() == ENOBUFS ||
+                             ec.value() == ENOMEM;
+      const auto pause = exhausted ? std::min(std::chrono::milliseconds(1000),
+                                              std::max(std::chrono::milliseconds(50), acceptPause_ * 2))
+                                   : std::chrono::milliseconds(10);
+      acceptPause_ = pause;
+      spdlog::error("unix accept: {}; pausing {} ms", ec.message(), pause.count());
+      acceptBackoff_.expires_after(pause);
+      acceptBackoff_.async_wait([this](boost::system::error_code waitError) {
+        if (!waitError) accept();
+      });
+      return;
     }
+    acceptPause_ = std::chrono::milliseconds(0);
     std::shared_ptr<Connection> connection;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -179,6 +219,7 @@ void UnixSocketServer::accept() {
 }
 
 bool UnixSocketServer::StopListening() {
+  acceptBackoff_.cancel();
   if (acceptor_ && acceptor_->is_open()) {
     boost::system::error_code ignored;
     acceptor_->close(ignored);

@@ -7,6 +7,7 @@
 #include <jsonrpccpp/server/abstractserverconnector.h>
 
 #include <boost/asio.hpp>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -20,8 +21,10 @@ class UnixSocketServer : public jsonrpc::AbstractServerConnector {
  public:
   class Connection;
 
+  // A connection that sends no whole request (or takes no reply) for
+  // `idleTimeout` is closed.
   UnixSocketServer(boost::asio::io_context& io, std::string path, RequestRunner& runner, size_t maxRequestBytes,
-                   size_t maxConnections);
+                   size_t maxConnections, std::chrono::seconds idleTimeout = std::chrono::seconds(60));
   ~UnixSocketServer() override;
 
   // Binds (replacing a stale socket file, refusing a live one) and accepts.
@@ -48,6 +51,9 @@ class UnixSocketServer : public jsonrpc::AbstractServerConnector {
   RequestRunner& runner_;
   size_t maxRequestBytes_;
   size_t maxConnections_;
+  std::chrono::seconds idleTimeout_;
+  boost::asio::steady_timer acceptBackoff_;
+  std::chrono::milliseconds acceptPause_{0};
   std::unique_ptr<boost::asio::local::stream_protocol::acceptor> acceptor_;
   std::mutex mutex_;
   std::set<std::shared_ptr<Connection>> connections_;

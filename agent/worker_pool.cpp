@@ -71,9 +71,87 @@ void RequestRunner::submit(std::string text, std::string transportFlowId, Done d
     done(dispatcher_.execute(*prepared));
     return;
   }
-  auto task = [this, prepared, done] { done(dispatcher_.execute(*prepared)); };
+  // Whoever moves the request out of Queued/Running answers it.
+  enum Stage : int { Queued, Running, Answered };
+  auto stage = std::make_shared<std::atomic<int>>(Queued);
+  const long long seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout_).count();
+  const std::uint64_t deadline = deadlines_.add(Deadlines::Clock::now() + timeout_, [this, prepared, stage, done,
+                                                                                     seconds] {
+    int expected = Queued;
+    if (stage->compare_exchange_strong(expected, Answered)) {
+      spdlog::warn("request not started within {}s; refused", seconds);
+      done(dispatcher_.refuse(*prepared, Code::RequestTimeout,
+                              "not started within " + std::to_string(seconds) + "s (request_timeout): nothing was done"));
+    } else if (expected == Running && stage->exchange(Answered) == Running) {
+      spdlog::warn("request still running after {}s; answered RequestTimeout", seconds);
+      done(dispatcher_.refuse(*prepared, Code::RequestTimeout,
+                              "no reply within " + std::to_string(seconds) +
+                                  "s (request_timeout); the call is still running and may complete"));
+    }
+  });
+  auto task = [this, prepared, stage, done, deadline] {
+    int expected = Queued;
+    if (!stage->compare_exchange_strong(expected, Running)) return;  // timed out in the queue
+    auto reply = dispatcher_.execute(*prepared);
+    deadlines_.cancel(deadline);
+    if (stage->exchange(Answered) == Running) done(std::move(reply));
+  };
   if (!pool_.trySubmit(task)) {
+    deadlines_.cancel(deadline);
     done(dispatcher_.refuse(*prepared, Code::Busy, "agent busy: all workers and queue slots taken; retry later"));
+  }
+}
+
+Deadlines::Deadlines() : thread_([this] { loop(); }) {}
+
+Deadlines::~Deadlines() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  thread_.join();
+}
+
+std::uint64_t Deadlines::add(Clock::time_point when, std::function<void()> expire) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const std::uint64_t id = nextId_++;
+  pending_.emplace(when, std::make_pair(id, std::move(expire)));
+  changed_.notify_all();
+  return id;
+}
+
+void Deadlines::cancel(std::uint64_t id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+    if (it->second.first == id) {
+      pending_.erase(it);
+      return;
+    }
+  }
+}
+
+void Deadlines::loop() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!stopping_) {
+    if (pending_.empty()) {
+      changed_.wait(lock);
+      continue;
+    }
+    const auto first = pending_.begin();
+    if (first->first > Clock::now()) {
+      changed_.wait_until(lock, first->first);
+      continue;
+    }
+    auto expire = std::move(first->second.second);
+    pending_.erase(first);
+    lock.unlock();
+    try {
+      expire();
+    } catch (const std::exception& e) {
+      spdlog::error("deadline handler threw: {}", e.what());
+    }
+    lock.lock();
   }
 }
 

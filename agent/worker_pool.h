@@ -5,7 +5,9 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
+#include <map>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -45,14 +47,41 @@ class WorkerPool {
   std::vector<std::thread> threads_;
 };
 
+// Calls each registered function once its time comes, on a thread of its
+// own, unless it was cancelled first.
+class Deadlines {
+ public:
+  using Clock = std::chrono::steady_clock;
+  Deadlines();
+  ~Deadlines();  // cancels whatever is left
+
+  std::uint64_t add(Clock::time_point when, std::function<void()> expire);
+  void cancel(std::uint64_t id);
+
+ private:
+  void loop();
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::multimap<Clock::time_point, std::pair<std::uint64_t, std::function<void()>>> pending_;
+  std::uint64_t nextId_ = 1;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
 // Runs requests for the transports: inline verbs on the caller's thread,
 // the rest on the pool; refuses with Busy when the pool is full and with
-// ShuttingDown once draining began. `done` is called exactly once.
+// ShuttingDown once draining began. A worker request not answered within
+// `timeout` is answered RequestTimeout: if it had not started it never
+// will; if it is running, it finishes and its late reply is dropped.
+// `done` is called exactly once.
 class RequestRunner {
  public:
   using Done = std::function<void(std::optional<std::string> reply)>;
 
-  RequestRunner(const Dispatcher& dispatcher, WorkerPool& pool) : dispatcher_(dispatcher), pool_(pool) {}
+  RequestRunner(const Dispatcher& dispatcher, WorkerPool& pool,
+                std::chrono::milliseconds timeout = std::chrono::minutes(5))
+      : dispatcher_(dispatcher), pool_(pool), timeout_(timeout) {}
 
   void submit(std::string text, std::string transportFlowId, Done done);
 
@@ -61,7 +90,9 @@ class RequestRunner {
  private:
   const Dispatcher& dispatcher_;
   WorkerPool& pool_;
+  const std::chrono::milliseconds timeout_;
   std::atomic<bool> shuttingDown_{false};
+  Deadlines deadlines_;
 };
 
 }  // namespace gdr

@@ -34,6 +34,8 @@ namespace gdr {
   /* gdr's own: the agent */                                                                                  \
   X(ShuttingDown, 1101, "the agent is stopping")                                                              \
   X(VMBusy, 1102, "a snapshot or merge of the same VM or drive is running")                                   \
+  X(ClientNotAllowed, 1103, "no verified client certificate, or its identity is not in tls_allowed_clients")  \
+  X(RequestTimeout, 1104, "no reply within request_timeout; the call may still complete (see Host.getJobs)")  \
   /* VDSM's gluster codes */                                                                                  \
   X(GlusterCliTimeout, 4108, "the gluster CLI did not answer in time")                                        \
   X(GlusterCliBadOutput, 4106, "the gluster CLI printed something other than the XML expected")               \
@@ -65,7 +67,10 @@ namespace gdr {
   X(ImageInUse, 3216, "another image uses it as its backing file")                                            \
   X(ImageCorrupt, 3217, "a qcow2 header that cannot be trusted")                                              \
   X(FileNotFound, 3218, "no file at that path")                                                               \
-  X(FileChanged, 3219, "the file was replaced between the guards and the unlink")
+  X(FileChanged, 3219, "the file was replaced between the guards and the unlink")                            \
+  X(VolumeNotDeletable, 3220, "overlayDelete is not enabled for this volume (agent setting delete_volumes)")   \
+  X(ImageOpenByVM, 3221, "a running VM on this host has the image in its disk chain: never deleted")          \
+  X(VolfileServerNotAllowed, 3222, "a volfile server outside the agent's allow-list (volfile_servers)")
 
 enum class Code : int {
 #define GDR_CODE_ENUM(name, number, meaning) name = number,

@@ -45,7 +45,8 @@ std::string requestProblem(const Json::Value& call) {
 // The id as it appears in the log; cheap, as it runs for every call.
 std::string idText(const Json::Value& call) {
   if (!call.isObject()) return "-";
-  const Json::Value* id = call.find("id", "id" + 2);
+  static constexpr char kId[] = "id";
+  const Json::Value* id = call.find(kId, kId + 2);
   if (!id) return "-";
   if (id->isInt64()) return std::to_string(id->asInt64());
   if (id->isString()) return "\"" + json::printable(id->asString(), 80) + "\"";

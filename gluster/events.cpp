@@ -2,7 +2,7 @@
 
 #include <json/json.h>
 
-#include <memory>
+#include "core/json_util.h"
 
 namespace gdr::gluster {
 
@@ -31,15 +31,13 @@ std::optional<std::int64_t> number(const Json::Value& message, const char* key) 
 }  // namespace
 
 std::optional<GlusterEvent> parseGlusterEvent(const std::string& body) {
-  Json::CharReaderBuilder builder;
-  builder["collectComments"] = false;
-  std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
-  Json::Value root;
-  std::string errors;
-  if (!reader->parse(body.data(), body.data() + body.size(), &root, &errors) || !root.isObject() ||
-      !root["event"].isString()) {
-    return std::nullopt;
-  }
+  // The bounded, strict parser: a body nested past its depth limit is
+  // refused (jsoncpp's own reader threw past the listener), and so is
+  // anything after the one JSON value.
+  const std::optional<Json::Value> parsed = json::parse(body);
+  if (!parsed || !parsed->isObject()) return std::nullopt;
+  const Json::Value& root = *parsed;
+  if (!root["event"].isString() || root["event"].asString().empty()) return std::nullopt;
   GlusterEvent e;
   e.name = root["event"].asString();
   e.nodeId = root.get("nodeid", "").isString() ? root.get("nodeid", "").asString() : "";

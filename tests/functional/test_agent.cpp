@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -312,17 +313,28 @@ int freeLoopbackPort() {
   return ntohs(addr.sin_port);
 }
 
+// A client identity for mutual TLS: its certificate and key (empty: none).
+struct ClientCert {
+  std::string cert, key;
+};
+
 // One POST with libcurl: {HTTP status, body}.
-std::pair<long, std::string> post(const std::string& url, const std::string& cafile, const std::string& type,
-                                  const std::string& body) {
+std::pair<long, std::string> post(const std::string& url, const std::string& cafile, const ClientCert& client,
+                                  const std::vector<std::string>& headerLines, const std::string& body) {
   CURL* curl = curl_easy_init();
   std::string reply;
-  curl_slist* headers = curl_slist_append(nullptr, ("Content-Type: " + type).c_str());
+  curl_slist* headers = nullptr;
+  for (const auto& line : headerLines) headers = curl_slist_append(headers, line.c_str());
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_CAINFO, cafile.c_str());
+  if (!client.cert.empty()) {
+    curl_easy_setopt(curl, CURLOPT_SSLCERT, client.cert.c_str());
+    curl_easy_setopt(curl, CURLOPT_SSLKEY, client.key.c_str());
+  }
   curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, +[](char* data, size_t size, size_t n, void* out) {
     static_cast<std::string*>(out)->append(data, size * n);
     return size * n;
@@ -335,56 +347,143 @@ std::pair<long, std::string> post(const std::string& url, const std::string& caf
   return {status, reply};
 }
 
-TEST_F(AgentTest, HttpsAndUnixAtOnce) {
-  const std::string cert = dir_ + "/agent.crt", key = dir_ + "/agent.key";
-  const CommandResult made = runCommand({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                                         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                                         "-keyout", key, "-out", cert},
-                                        60s);
-  ASSERT_EQ(made.exitCode, 0) << made.err;
-  const std::string port = std::to_string(freeLoopbackPort());
-  startAgent({"--listen", "https://127.0.0.1:" + port, "--tls-cert", cert,
-              "--tls-key", key});
+// scripts/pki into `dir`: a CA, the agent's certificate, and clients.
+void makePki(const std::string& dir, const std::vector<std::string>& clients) {
+  std::vector<std::string> argv = {std::string(GDR_SOURCE_DIR) + "/scripts/pki", dir};
+  argv.insert(argv.end(), clients.begin(), clients.end());
+  const CommandResult made = runCommand(argv, 60s);
+  ASSERT_EQ(made.exitCode, 0) << made.out << made.err;
+}
 
-  CommandOutput r = AgentProcess::client({"-H", "127.0.0.1", "-p", port, "--cafile", cert, "--flow-id", "https-flow",
-                                          "Host", "getJobs"});
+// Seconds until the agent closes a TCP connection that sends nothing.
+double secondsUntilClosed(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const auto begin = std::chrono::steady_clock::now();
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return -1;
+  timeval limit{30, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  // The agent may say goodbye first (a TLS alert); then it closes.
+  char bytes[256];
+  ssize_t n;
+  while ((n = ::recv(fd, bytes, sizeof bytes, 0)) > 0) {
+  }
+  const bool closed = n == 0 || errno == ECONNRESET;
+  ::close(fd);
+  if (!closed) return -1;  // still open after 30 s
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+}
+
+TEST_F(AgentTest, HttpsNeedsAVerifiedAllowedClientCertificate) {
+  const std::string pki = dir_ + "/pki", other = dir_ + "/other-pki";
+  makePki(pki, {"gdr-engine", "intruder"});
+  makePki(other, {"gdr-engine"});  // same name, another CA
+  const std::string ca = pki + "/ca.crt";
+  const ClientCert engine{pki + "/gdr-engine.crt", pki + "/gdr-engine.key"};
+  const ClientCert intruder{pki + "/intruder.crt", pki + "/intruder.key"};
+  const ClientCert forged{other + "/gdr-engine.crt", other + "/gdr-engine.key"};
+  const int portNumber = freeLoopbackPort();
+  const std::string port = std::to_string(portNumber);
+  startAgent({"--listen", "https://127.0.0.1:" + port, "--tls-cert", pki + "/agent.crt", "--tls-key",
+              pki + "/agent.key", "--tls-ca", ca, "--tls-allowed-clients", "gdr-engine, gdr-sync",
+              "--idle-timeout", "2"});
+  auto https = [&](const ClientCert& who, std::vector<std::string> args) {
+    std::vector<std::string> argv = {"-H", "127.0.0.1", "-p", port, "--cafile", ca};
+    if (!who.cert.empty()) argv.insert(argv.end(), {"--cert", who.cert, "--key", who.key});
+    argv.insert(argv.end(), args.begin(), args.end());
+    return AgentProcess::client(argv);
+  };
+
+  CommandOutput r = https(engine, {"--flow-id", "https-flow", "Host", "getJobs"});
   EXPECT_EQ(r.exitCode, 0) << r.err;
   EXPECT_TRUE(parseLine(r.out).isMember("jobs"));
   EXPECT_NE(agent_->log().find("flow=https-flow"), std::string::npos);
-
-  r = AgentProcess::client({"-H", "127.0.0.1", "-p", port, "--cafile", cert, "Host", "abortJob", "jobId=x"});
+  r = https(engine, {"Host", "abortJob", "jobId=x"});
   EXPECT_EQ(r.exitCode, 1);
   EXPECT_EQ(r.err.rfind("66: ", 0), 0u) << r.err;
 
-  // Unverified certificate: a connection failure, unless --insecure.
-  r = AgentProcess::client({"-H", "127.0.0.1", "-p", port, "--cafile", "/dev/null", "Host", "ping"});
+  // No certificate, one from another CA, one of the CA not on the list:
+  // refused before any verb runs, saying why.
+  for (const auto& [who, why] : std::vector<std::pair<ClientCert, std::string>>{
+           {ClientCert{}, "no client certificate"},
+           {forged, "not verified"},
+           {intruder, "CN=intruder, SAN=[] is not in tls_allowed_clients"}}) {
+    r = https(who, {"Host", "ping"});
+    EXPECT_EQ(r.exitCode, 1) << why << r.out << r.err;
+    EXPECT_EQ(r.err.rfind("1103: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
+  }
+  // The agent's certificate is checked too: a client that does not trust
+  // its CA does not connect.
+  r = AgentProcess::client({"-H", "127.0.0.1", "-p", port, "--cafile", other + "/ca.crt", "--cert", engine.cert,
+                            "--key", engine.key, "Host", "ping"});
   EXPECT_EQ(r.exitCode, 3) << r.out << r.err;
-  r = AgentProcess::client({"-H", "127.0.0.1", "-p", port, "--insecure", "Host", "getCapabilities"});
-  EXPECT_EQ(r.exitCode, 0) << r.err;
-
-  EXPECT_EQ(client({"Host", "ping"}).exitCode, 0);
 
   // Only TLS 1.2+, forward-secret and AEAD: old versions, static RSA key
   // exchange and CBC-SHA1 suites are refused at the handshake.
   auto handshake = [&](const std::vector<std::string>& extra) {
-    std::vector<std::string> argv = {"openssl", "s_client", "-connect", "127.0.0.1:" + port, "-CAfile", cert};
+    std::vector<std::string> argv = {"openssl", "s_client", "-connect", "127.0.0.1:" + port, "-CAfile", ca,
+                                     "-cert", engine.cert, "-key", engine.key};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return runCommand(argv, 20s);
   };
   EXPECT_EQ(handshake({"-tls1_2"}).exitCode, 0);
   EXPECT_NE(handshake({"-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"}).exitCode, 0);
-  EXPECT_NE(handshake({"-tls1_2", "-cipher", "AES128-GCM-SHA256"}).exitCode, 0);  // static RSA
-  EXPECT_NE(handshake({"-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA"}).exitCode, 0);  // CBC with SHA-1
+  EXPECT_NE(handshake({"-tls1_2", "-cipher", "AES128-GCM-SHA256"}).exitCode, 0);       // static RSA
+  EXPECT_NE(handshake({"-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA"}).exitCode, 0);  // CBC with SHA-1
 
+  const std::string url = "https://127.0.0.1:" + port + "/";
+  const std::string ping = R"({"jsonrpc":"2.0","method":"Host.ping","id":1})";
   // A body that is not declared JSON is not run (a browser may send
-  // text/plain across origins without asking first).
-  const auto [status, body] = post("https://127.0.0.1:" + port + "/", cert, "text/plain",
-                                    R"({"jsonrpc":"2.0","method":"Host.ping","id":1})");
+  // text/plain across origins without asking first), nor is anything a
+  // browser sends from another origin.
+  auto [status, body] = post(url, ca, engine, {"Content-Type: text/plain"}, ping);
   EXPECT_EQ(status, 415);
   EXPECT_NE(body.find("Content-Type must be application/json"), std::string::npos) << body;
-  EXPECT_EQ(post("https://127.0.0.1:" + port + "/", cert, "application/json",
-                 R"({"jsonrpc":"2.0","method":"Host.ping","id":1})").first, 200);
+  std::tie(status, body) = post(url, ca, engine, {"Content-Type: application/json", "Origin: http://127.0.0.1"}, ping);
+  EXPECT_EQ(status, 403);
+  EXPECT_NE(body.find("cross-origin"), std::string::npos) << body;
+  EXPECT_EQ(post(url, ca, engine, {"Content-Type: application/json"}, ping).first, 200);
+  // A declared length over the limit is refused before the body is read.
+  std::tie(status, body) = post(url, ca, engine, {"Content-Type: application/json", "Content-Length: 4000000000"},
+                                "{}");
+  EXPECT_EQ(status, 413) << body;
+
+  // A connection that sends nothing (not even a TLS hello) is closed after
+  // the idle timeout, on both transports; the agent still serves others.
+  const double httpsIdle = secondsUntilClosed(portNumber);
+  EXPECT_GE(httpsIdle, 1.0);
+  EXPECT_LT(httpsIdle, 10.0);
+  const int idle = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un unixAddr{};
+  unixAddr.sun_family = AF_UNIX;
+  std::snprintf(unixAddr.sun_path, sizeof unixAddr.sun_path, "%s", agent_->socket().c_str());
+  ASSERT_EQ(::connect(idle, reinterpret_cast<sockaddr*>(&unixAddr), sizeof unixAddr), 0);
+  ASSERT_EQ(::send(idle, "{\"jsonrpc\"", 11, 0), 11);  // half a request, then silence
+  timeval limit{30, 0};
+  ::setsockopt(idle, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  const auto begin = std::chrono::steady_clock::now();
+  char byte;
+  EXPECT_EQ(::recv(idle, &byte, 1, 0), 0);
+  const double unixIdle = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  ::close(idle);
+  EXPECT_LT(unixIdle, 10.0);
+  EXPECT_NE(agent_->log().find("idle for 2s"), std::string::npos);
+  EXPECT_EQ(client({"Host", "ping"}).exitCode, 0);
   EXPECT_EQ(agent_->terminate(), 0);
+}
+
+TEST_F(AgentTest, AnHttpsListenerWithoutClientAuthenticationRefusesToStart) {
+  const std::string pki = dir_ + "/pki";
+  makePki(pki, {"gdr-engine"});
+  std::string error;
+  EXPECT_FALSE(agent_->start({"--listen", "https://127.0.0.1:" + std::to_string(freeLoopbackPort()), "--tls-cert",
+                              pki + "/agent.crt", "--tls-key", pki + "/agent.key", "--tls-ca", pki + "/ca.crt"},
+                             &error));
+  EXPECT_NE(agent_->log().find("does not serve unauthenticated callers"), std::string::npos) << agent_->log();
 }
 
 TEST_F(AgentTest, AnHttpsListenerWithoutACertificateRefusesToStart) {

@@ -104,3 +104,37 @@ TEST(Config, AnEventsListenerBeyondLoopbackNeedsAToken) {
 
 }  // namespace
 }  // namespace gdr
+
+namespace gdr {
+namespace {
+
+TEST(Config, AccessAndLimitSettings) {
+  AgentConfig config;
+  // The defaults: nothing deletable, no client let in, bounded waits.
+  EXPECT_TRUE(config.deleteVolumes.empty());
+  EXPECT_TRUE(config.tlsAllowedClients.empty());
+  EXPECT_FALSE(config.volfileServers.has_value());
+  EXPECT_EQ(config.idleTimeout.count(), 60);
+  EXPECT_EQ(config.requestTimeout.count(), 300);
+  EXPECT_EQ(config.gfapiPoolMax, 16u);
+  applyConfigText("tls_ca = /etc/gdr/tls/engine-ca.crt\n"
+                  "tls_allowed_clients = gdr-engine, engine.example.org,127.0.0.9\n"
+                  "idle_timeout = 5\nrequest_timeout = 30\n"
+                  "delete_volumes = gdr-secondary\nvolfile_servers = 127.0.0.2, 127.0.0.3\n"
+                  "gfapi_pool_max = 4\n",
+                  "agent.conf", config);
+  EXPECT_EQ(config.tlsCa, "/etc/gdr/tls/engine-ca.crt");
+  EXPECT_EQ(config.tlsAllowedClients, (std::vector<std::string>{"gdr-engine", "engine.example.org", "127.0.0.9"}));
+  EXPECT_EQ(config.idleTimeout.count(), 5);
+  EXPECT_EQ(config.requestTimeout.count(), 30);
+  EXPECT_EQ(config.deleteVolumes, std::vector<std::string>{"gdr-secondary"});
+  EXPECT_EQ(config.volfileServers, (std::vector<std::string>{"127.0.0.2", "127.0.0.3"}));
+  EXPECT_EQ(config.gfapiPoolMax, 4u);
+  EXPECT_THROW(applyConfigText("delete_volumes = a,,b\n", "f", config), std::invalid_argument);
+  EXPECT_THROW(applyConfigText("idle_timeout = 0\n", "f", config), std::invalid_argument);
+  config.requestTimeout = std::chrono::seconds(100000);
+  EXPECT_THROW(checkConfig(config), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace gdr

@@ -84,3 +84,21 @@ TEST(EventsServer, RefusesANonNumericAddress) {
 
 }  // namespace
 }  // namespace gdr
+
+#include "agent/client_identity.h"
+
+namespace gdr {
+namespace {
+
+TEST(ClientIdentity, OnlyExactlyListedNamesGetIn) {
+  const ClientIdentity engine{"gdr-engine", {"engine.example.org", "127.0.0.9"}};
+  EXPECT_TRUE(clientAllowed(engine, {"gdr-engine"}));
+  EXPECT_TRUE(clientAllowed(engine, {"x", "127.0.0.9"}));  // by a SAN entry
+  EXPECT_FALSE(clientAllowed(engine, {}));
+  EXPECT_FALSE(clientAllowed(engine, {"GDR-ENGINE", "gdr-engine.", "*.example.org", "example.org"}));
+  EXPECT_FALSE(clientAllowed(ClientIdentity{"", {""}}, {""}));  // an empty name never matches
+  EXPECT_EQ(describe(ClientIdentity{"a\nb", {"c"}}), "CN=a\\x0ab, SAN=[c]");
+}
+
+}  // namespace
+}  // namespace gdr

@@ -181,6 +181,14 @@ TEST(GlusterEvents, RejectsWhatIsNotAnEvent) {
   EXPECT_FALSE(bare->checkpointTime);
 }
 
+// Found by fuzz_events (tests/fuzz/regressions/fuzz_events).
+TEST(GlusterEvents, RefusesDeepNestingTrailingTextAndEmptyNames) {
+  const std::string deep = R"({"event": "X", "message": )" + std::string(5000, '[') + std::string(5000, ']') + "}";
+  EXPECT_FALSE(parseGlusterEvent(deep));  // jsoncpp threw past the listener
+  EXPECT_FALSE(parseGlusterEvent(R"({"event": "X"}, "more")"));
+  EXPECT_FALSE(parseGlusterEvent(R"({"event": ""})"));
+}
+
 TEST(GlusterEvents, ASyncJobAwaitsOnlyItsSessionsCheckpoint) {
   GeoRepSyncSpec spec;
   spec.volume = "gdr-primary";
