@@ -35,6 +35,7 @@ int runAgent(const AgentConfig& config) {
   JobStore jobs(config.stateDir, config.jobTtl);
   gfapi::VolumePool::Options gfapiOptions;
   gfapiOptions.idleTimeout = config.gfapiIdleTimeout;
+  gfapiOptions.maxConnections = config.gfapiPoolMax;
   gfapiOptions.logFile = config.stateDir + "/gfapi.log";
   gfapi::VolumePool volumes(gfapiOptions);
   gfapi::HeaderCache imageHeaders;
@@ -42,8 +43,17 @@ int runAgent(const AgentConfig& config) {
   gluster::GlusterCli glusterCli(glusterRunner, config.glusterTimeout);
   virt::LibvirtHypervisor hypervisor(config.libvirtUri);
   virt::VmActivity vmActivity;
-  AgentServices services{jobs,       schema,     volumes, imageHeaders, glusterCli,
-                         hypervisor, vmActivity, config.overlayPrefixes, config.eventsListen.has_value(),
+  AgentServices services{jobs,
+                         schema,
+                         volumes,
+                         imageHeaders,
+                         glusterCli,
+                         hypervisor,
+                         vmActivity,
+                         config.overlayPrefixes,
+                         config.deleteVolumes,
+                         config.volfileServers,
+                         config.eventsListen.has_value(),
                          config.mergePivotDelay};
   Registry registry;
   registerAllVerbs(registry, services);

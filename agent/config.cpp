@@ -38,6 +38,7 @@ const char* const kUsage =
     "  --delete-volumes LIST  volumes overlayDelete may act on, comma-separated\n"
     "  --volfile-servers LIST volfile servers gfapi verbs may use (default: the hosts\n"
     "                       of the volumes this host's glusterd knows)\n"
+    "  --gfapi-pool-max N   volume connections kept open at most (default 16)\n"
     "  --workers N          worker threads for blocking verbs (default 8)\n"
     "  --queue N            requests that may wait for a worker (default 64)\n"
     "  --events-listen ADDR http://ADDR:PORT: receive gluster's events (webhook)\n"
@@ -253,7 +254,7 @@ ParseOutcome parseAgentArgs(int argc, char** argv, AgentConfig& config, std::str
       {"--check-results", "check_results"}, {"--tls-ca", "tls_ca"},
       {"--tls-allowed-clients", "tls_allowed_clients"}, {"--idle-timeout", "idle_timeout"},
       {"--request-timeout", "request_timeout"}, {"--delete-volumes", "delete_volumes"},
-      {"--volfile-servers", "volfile_servers"}};
+      {"--volfile-servers", "volfile_servers"}, {"--gfapi-pool-max", "gfapi_pool_max"}};
   std::string configPath = kDefaultConfig;
   bool configNamed = false;
   std::vector<std::pair<std::string, std::string>> overrides;

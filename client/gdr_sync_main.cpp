@@ -29,7 +29,8 @@ using namespace gdr::sync;
 const char* const kUsageText =
     "Usage: gdr-sync --hosts H1[,H2...] --volume PRIMARY --secondary HOST::VOLUME\n"
     "                [--verify none|sample|shards|full] [--timeout DURATION] [--json] [--dry-run] [--every DURATION]\n"
-    "                [--repair] [--merge-bandwidth MIB_S] [--state-dir DIR] [--cafile F | --insecure]\n"
+    "                [--repair] [--merge-bandwidth MIB_S] [--state-dir DIR]\n"
+    "                [--cafile F --cert F --key F | --insecure]\n"
     "       gdr-sync history [--state-dir DIR] [--last N] [--json]\n"
     "\n"
     "Runs a disaster-recovery cycle: snapshots every VM on PRIMARY on the hosts,\n"
@@ -212,6 +213,10 @@ int main(int argc, char** argv) {
         last = std::stoul(value());
       } else if (a == "--cafile") {
         agentOptions.tls.caFile = value();
+      } else if (a == "--cert") {
+        agentOptions.tls.certFile = value();
+      } else if (a == "--key") {
+        agentOptions.tls.keyFile = value();
       } else if (a == "--insecure") {
         agentOptions.tls.insecure = true;
       } else {

@@ -263,6 +263,15 @@ class Connection : public Volume {
     return layout;
   }
 
+  std::string volumeId() override {
+    unsigned char id[16];
+    if (glfs_get_volumeid(fs_, reinterpret_cast<char*>(id), sizeof id) != sizeof id) return {};
+    char text[37];
+    std::snprintf(text, sizeof text, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", id[0], id[1],
+                  id[2], id[3], id[4], id[5], id[6], id[7], id[8], id[9], id[10], id[11], id[12], id[13], id[14], id[15]);
+    return text;
+  }
+
   void touch(const volpath::Components& path) override {
     const std::string text = "/" + volpath::join(path);
     struct timespec times[2];
@@ -488,6 +497,7 @@ std::shared_ptr<Connection> VolumePool::acquire(const std::vector<std::string>& 
       it->second->lastUsed = now;
       return it->second;
     }
+    makeRoom(idle);
   }
   // Connect outside the lock: other volumes stay usable meanwhile.
   glfs_t* fs = glfs_new(volume.c_str());
@@ -519,10 +529,30 @@ std::shared_ptr<Connection> VolumePool::acquire(const std::vector<std::string>& 
   auto connection = std::make_shared<Connection>(fs, key, [this](glfs_t* handle) { retire(handle); });
   connection->lastUsed = now;
   std::lock_guard<std::mutex> lock(mutex_);
+  if (!connections_.count(key)) makeRoom(idle);  // others may have connected meanwhile
   auto [it, inserted] = connections_.emplace(key, connection);
   // When another request connected first, keep theirs; ours is retired as
   // `connection` goes out of scope (after the lock is released).
   return inserted ? connection : it->second;
+}
+
+void VolumePool::makeRoom(std::vector<std::shared_ptr<Connection>>& released) {
+  if (connections_.size() < options_.maxConnections) return;
+  // The least recently used connection no request holds (the map's is the
+  // only reference).
+  auto victim = connections_.end();
+  for (auto it = connections_.begin(); it != connections_.end(); ++it) {
+    if (it->second.use_count() == 1 && (victim == connections_.end() || it->second->lastUsed < victim->second->lastUsed)) {
+      victim = it;
+    }
+  }
+  if (victim == connections_.end()) {
+    throw AgentError(Code::Busy, "gfapi: all " + std::to_string(connections_.size()) +
+                                     " volume connections (gfapi_pool_max) are in use; retry later");
+  }
+  spdlog::info("gfapi: closing {} to make room (gfapi_pool_max {})", victim->first, options_.maxConnections);
+  released.push_back(std::move(victim->second));
+  connections_.erase(victim);
 }
 
 void VolumePool::drop(const std::shared_ptr<Connection>& connection) {

@@ -31,6 +31,9 @@ class VolumePool {
     std::string logFile = "/dev/null";  // libgfapi's own log
     int logLevel = 5;                   // gluster's GF_LOG_WARNING
     std::chrono::milliseconds initTimeout{30000};
+    // Open connections at most. A new one past it replaces the least
+    // recently used idle one, or is refused (Busy) when all are in use.
+    size_t maxConnections = 16;
   };
 
   explicit VolumePool(Options options);
@@ -62,6 +65,9 @@ class VolumePool {
   static Volume* connectionVolume(const std::shared_ptr<Connection>& connection);
   static bool retryable(const std::exception& e);
   void drop(const std::shared_ptr<Connection>& connection);
+  // Under the lock: below maxConnections, by moving the LRU idle
+  // connection into `released`, or throws Busy.
+  void makeRoom(std::vector<std::shared_ptr<Connection>>& released);
   void retire(glfs* fs);  // hands a handle to the reaper
   void reap();
 

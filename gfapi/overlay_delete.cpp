@@ -79,6 +79,12 @@ Checked checkOne(Volume& volume, const std::string& path, const OverlayDeleteReq
                ? std::string("overlays must lie directly in a '") + volpath::kSnapshotDirName + "' directory"
                : "outside the allowed prefixes");
   }
+  const auto open = request.openByVms.find(volpath::join(parts));
+  if (open != request.openByVms.end()) {
+    Json::Value data;
+    data["vm"] = open->second;
+    refuse(Code::ImageOpenByVM, path, "the running VM " + open->second + " has it in its disk chain", data);
+  }
   checked.entry = volume.lookup(parts);
   if (!checked.entry) return checked;  // absent: nothing to guard
   if (checked.entry->type != EntryInfo::Type::Regular) {

@@ -39,9 +39,13 @@ struct OverlayDeleteRequest {
   std::vector<std::string> allowedPrefixes;   // empty: parent dir named .gdr-snapshots
   HeaderCache* cache = nullptr;               // optional
   std::string cacheScope;                     // names the volume in cache keys
+  // Volume-relative path -> the running VM on this host whose disk chain
+  // holds it ("name (uuid)"): never deleted.
+  std::map<std::string, std::string> openByVms;
 };
 
-// Checks every path against every guard (path shape, prefix, no symlink on
+// Checks every path against every guard (path shape, prefix, not open by a
+// running VM here, no symlink on
 // the way, a regular qcow2 file with a backing file, the expected backing,
 // no sibling image backed by it), throwing the guard's AgentError on the
 // first refusal with nothing deleted; then deletes them (unless dryRun).

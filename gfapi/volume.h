@@ -66,6 +66,10 @@ class Volume {
   // reclaims in the background).
   virtual bool unlink(const volpath::Components& path) = 0;
 
+  // The volume's UUID as gluster names it ("8f3c...-..."), empty when
+  // unknown. Two volumes of one name at two sites differ in it.
+  virtual std::string volumeId() { return {}; }
+
   // Sets the modification time of `path` (the root when empty) to now.
   virtual void touch(const volpath::Components& path) = 0;
 

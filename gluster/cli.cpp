@@ -1,5 +1,7 @@
 #include "gluster/cli.h"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "core/errors.h"
@@ -139,6 +141,18 @@ std::map<std::string, std::string> GlusterCli::geoRepConfig(const std::string& v
 
 std::map<std::string, std::string> GlusterCli::volumeOptions(const std::string& volume) {
   return parseVolumeOptions(run({"volume", "info", volume}, volume, std::nullopt));
+}
+
+std::vector<std::string> GlusterCli::knownVolumeHosts() {
+  std::vector<std::string> hosts = parseBrickHosts(run({"volume", "info"}, "", std::nullopt));
+  auto add = [&hosts](const std::string& host) {
+    if (!host.empty() && std::find(hosts.begin(), hosts.end(), host) == hosts.end()) hosts.push_back(host);
+  };
+  for (const auto& session : geoRepStatus("", std::nullopt)) {
+    add(session.secondaryHost);
+    for (const auto& worker : session.workers) add(worker.secondaryNode);
+  }
+  return hosts;
 }
 
 void GlusterCli::geoRepConfigSet(const std::string& volume, const Remote& remote, const std::string& name,

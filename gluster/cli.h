@@ -51,6 +51,9 @@ class GlusterCli {
   void geoRepConfigSet(const std::string& volume, const Remote& remote, const std::string& name,
                        const std::string& value);
   void geoRepConfigReset(const std::string& volume, const Remote& remote, const std::string& name);
+  // The hosts this host's glusterd knows as volfile servers: every brick
+  // host of its volumes, and every secondary host of its geo-rep sessions.
+  std::vector<std::string> knownVolumeHosts();
   // The volume's reconfigured options (volume info).
   std::map<std::string, std::string> volumeOptions(const std::string& volume);
   // Sets "checkpoint now" and returns the checkpoint time gluster recorded.

@@ -1,5 +1,7 @@
 #include "gluster/georep_xml.h"
 
+#include <algorithm>
+
 #include <tinyxml2.h>
 
 #include <ctime>
@@ -155,6 +157,27 @@ std::map<std::string, std::string> parseVolumeOptions(std::string_view xml) {
        o = o->NextSiblingElement("option")) {
     const std::string name = text(o, "name");
     if (!name.empty()) out[name] = text(o, "value");
+  }
+  return out;
+}
+
+std::vector<std::string> parseBrickHosts(std::string_view xml) {
+  Document d;
+  load(xml, d);
+  std::vector<std::string> out;
+  const XMLElement* info = d.root->FirstChildElement("volInfo");
+  const XMLElement* volumes = info ? info->FirstChildElement("volumes") : nullptr;
+  for (const XMLElement* v = volumes ? volumes->FirstChildElement("volume") : nullptr; v;
+       v = v->NextSiblingElement("volume")) {
+    const XMLElement* bricks = v->FirstChildElement("bricks");
+    for (const XMLElement* b = bricks ? bricks->FirstChildElement("brick") : nullptr; b;
+         b = b->NextSiblingElement("brick")) {
+      const std::string name = text(b, "name");
+      const auto sep = name.find(":/");
+      if (sep == std::string::npos || sep == 0) continue;
+      const std::string host = name.substr(0, sep);
+      if (std::find(out.begin(), out.end(), host) == out.end()) out.push_back(host);
+    }
   }
   return out;
 }

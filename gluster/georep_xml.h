@@ -51,6 +51,10 @@ std::map<std::string, std::string> parseGeoRepConfig(std::string_view xml);
 // (options left at their defaults are not listed).
 std::map<std::string, std::string> parseVolumeOptions(std::string_view xml);
 
+// The hosts of every brick of every volume in "volume info --xml", once
+// each, in order of appearance ("host" of "host:/brick/path").
+std::vector<std::string> parseBrickHosts(std::string_view xml);
+
 // What a primary volume's options put at risk in geo-replication, one
 // sentence each; empty when nothing. Pure.
 std::vector<std::string> geoRepOptionWarnings(const std::map<std::string, std::string>& primaryOptions);

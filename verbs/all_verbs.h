@@ -3,6 +3,7 @@
 // (host_verbs.cpp, ...) with one handler per verb; the schema entry in
 // verbs/schema.json is the other half of a verb.
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,11 @@ struct AgentServices {
   virt::Hypervisor& hypervisor;
   virt::VmActivity& vmActivity;
   std::vector<std::string> overlayPrefixes = {};
+  // The volumes overlayDelete may act on; empty: none.
+  std::vector<std::string> deleteVolumes = {};
+  // The volfile servers gfapi verbs may name; unset: loopback, and the
+  // hosts of the volumes and sessions this host's glusterd knows.
+  std::optional<std::vector<std::string>> volfileServers = std::nullopt;
   bool glusterEvents = false;  // gluster's events reach the agent (sync jobs may poll slowly)
   std::chrono::seconds mergePivotDelay{0};  // a merge's pause in READY (tests)
 };

@@ -1,5 +1,9 @@
 // GlusterVolume.*: geo-replication through the gluster CLI, and files on
 // gluster volumes through libgfapi.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <mutex>
 #include <type_traits>
 
 #include "api/gluster_volume.h"
@@ -9,6 +13,9 @@
 #include "gfapi/overlay_delete.h"
 #include "gluster/cli.h"
 #include "gluster/georep_sync.h"
+#include "core/json_util.h"
+#include "virt/gluster_mounts.h"
+#include "virt/vm_listing.h"
 #include "verbs/all_verbs.h"
 
 namespace gdr {
@@ -39,9 +46,61 @@ api::GeoRepWorkerInfo workerInfo(const gluster::GeoRepWorker& w) {
   return o;
 }
 
+// Which volfile servers a caller may name: the root agent fetches a
+// volume's graph (which xlators to load, with what options) from it, so
+// only the configured ones or, by default, the hosts this host's glusterd
+// already knows as brick or geo-rep secondary hosts.
+class VolfileServers {
+ public:
+  VolfileServers(std::optional<std::vector<std::string>> configured, gluster::GlusterCli& cli)
+      : configured_(std::move(configured)), cli_(cli) {}
+
+  void check(const std::vector<std::string>& servers) {
+    for (const auto& server : servers) {
+      if (!allowed(server)) {
+        Json::Value data;
+        data["server"] = server;
+        throw AgentError(Code::VolfileServerNotAllowed,
+                         "volfile server '" + json::printable(server, 100) + "' is not allowed on this agent (" +
+                             (configured_ ? std::string("volfile_servers") : "not a host of a known volume") + ")",
+                         data);
+      }
+    }
+  }
+
+ private:
+  bool allowed(const std::string& server) {
+    const auto listed = [&server](const std::vector<std::string>& list) {
+      return std::find(list.begin(), list.end(), server) != list.end();
+    };
+    if (configured_) return listed(*configured_);
+    if (server == "localhost" || server == "127.0.0.1" || server == "::1") return true;
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    // A host not seen yet may belong to a volume created since: look
+    // again, at most every few seconds.
+    if (!listed(known_) && now - readAt_ > std::chrono::seconds(5)) {
+      readAt_ = now;
+      try {
+        known_ = cli_.knownVolumeHosts();
+      } catch (const AgentError& e) {
+        spdlog::warn("volfile servers: cannot read this host's volumes: {}", e.what());
+      }
+    }
+    return listed(known_);
+  }
+
+  const std::optional<std::vector<std::string>> configured_;
+  gluster::GlusterCli& cli_;
+  std::mutex mutex_;
+  std::vector<std::string> known_;
+  std::chrono::steady_clock::time_point readAt_{};
+};
+
 class GlusterVolumeVerbs {
  public:
-  explicit GlusterVolumeVerbs(AgentServices& services) : services_(services), cli_(services.gluster) {
+  explicit GlusterVolumeVerbs(AgentServices& services)
+      : services_(services), cli_(services.gluster), volfileServers_(services.volfileServers, services.gluster) {
     // Touching the primary's root goes through the gfapi pool, via the
     // session's own primary nodes.
     touch_ = [&volumes = services.volumes](const std::vector<std::string>& nodes, const std::string& volume) {
@@ -56,6 +115,18 @@ class GlusterVolumeVerbs {
   // Safe to repeat after a reconnect: the guards run again, and a file
   // already deleted is reported as absent.
   api::OverlayDeleteResult overlayDelete(const api::OverlayDeleteParams& p) {
+    const auto& deletable = services_.deleteVolumes;
+    if (std::find(deletable.begin(), deletable.end(), p.volumeName) == deletable.end()) {
+      Json::Value data;
+      data["volume"] = p.volumeName;
+      throw AgentError(Code::VolumeNotDeletable, "overlayDelete is not enabled for volume '" + p.volumeName +
+                                                     "' on this agent (delete_volumes); nothing was deleted",
+                       data);
+    }
+    volfileServers_.check(p.volfileServers);
+    // What running VMs here have open, asked before the volume is touched:
+    // without libvirt's answer nothing is deleted.
+    const api::VmList vms = virt::listRunningVms(services_.hypervisor, virt::readGlusterMounts());
     gfapi::OverlayDeleteRequest request;
     request.paths = p.paths;
     request.expectedBacking = p.expectedBacking;
@@ -63,8 +134,12 @@ class GlusterVolumeVerbs {
     request.allowedPrefixes = services_.overlayPrefixes;
     request.cache = &services_.imageHeaders;
     request.cacheScope = p.volumeName;
-    return onVolume(p.volfileServers, p.volumeName,
-                    [&](gfapi::Volume& volume) { return gfapi::deleteOverlays(volume, request); });
+    return onVolume(p.volfileServers, p.volumeName, [&](gfapi::Volume& volume) {
+      request.openByVms = virt::imagesOnVolume(vms, p.volumeName, [&](const api::GlusterLocation& disk) {
+        return sameVolume(volume, disk);
+      });
+      return gfapi::deleteOverlays(volume, request);
+    });
   }
 
   api::FileStatResult fileStat(const api::FileParams& p) {
@@ -177,7 +252,24 @@ class GlusterVolumeVerbs {
   template <class Fn>
   std::invoke_result_t<Fn, gfapi::Volume&> onVolume(const std::vector<std::string>& servers,
                                                     const std::string& volume, Fn&& fn) {
+    volfileServers_.check(servers);
     return services_.volumes.with(servers, volume, std::forward<Fn>(fn));
+  }
+
+  // Is a VM's disk volume (of the same name) the volume at hand? Compared
+  // by volume UUID; when either is unknown, it is taken to be the same.
+  bool sameVolume(gfapi::Volume& target, const api::GlusterLocation& disk) {
+    const std::string targetId = target.volumeId();
+    if (targetId.empty()) return true;
+    try {
+      const std::string diskId = services_.volumes.with({disk.server}, disk.volume,
+                                                        [](gfapi::Volume& v) { return v.volumeId(); });
+      return diskId.empty() || diskId == targetId;
+    } catch (const AgentError& e) {
+      spdlog::warn("overlayDelete: cannot identify volume {} of a running VM via {}: {}", disk.volume, disk.server,
+                   e.what());
+      return true;
+    }
   }
 
   std::unique_ptr<gluster::GeoRepSyncJob> makeSyncRunner() {
@@ -187,6 +279,7 @@ class GlusterVolumeVerbs {
   AgentServices& services_;
   gluster::GlusterCli& cli_;
   gluster::RootToucher touch_;
+  VolfileServers volfileServers_;
 };
 
 }  // namespace

@@ -55,4 +55,20 @@ api::VmList listRunningVms(Hypervisor& hypervisor, const std::vector<GlusterMoun
   return out;
 }
 
+std::map<std::string, std::string> imagesOnVolume(const api::VmList& vms, const std::string& volume,
+                                                  const std::function<bool(const api::GlusterLocation&)>& sameVolume) {
+  std::map<std::string, std::string> out;
+  for (const auto& vm : vms.vms) {
+    for (const auto& disk : vm.disks) {
+      if (!disk.gluster || disk.gluster->volume != volume || !sameVolume(*disk.gluster)) continue;
+      const std::string who = vm.name + " (" + vm.vmId + ")";
+      out.emplace(disk.gluster->path, who);
+      for (const auto& image : disk.gluster->chain) {
+        if (image) out.emplace(*image, who);
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace gdr::virt

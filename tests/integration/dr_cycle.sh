@@ -7,15 +7,16 @@
 # kill -9 of the agent during its merges; with the secondary volume stopped
 # the geo-rep step fails, every VM is merged back, the report names the
 # step and the exit code says so; a shard the secondary holds under
-# another gfid is found and repaired within the cycle.
+# another gfid is found and repaired within the cycle. gdr-sync reaches the
+# agent over mutual TLS, as the engine would.
 source "$(dirname "$0")/lib.sh"
 require_lab
 start_agent
 state=$(mktemp -d /tmp/gdr-sync-XXXXXX)
 trap 'stop_agent; rm -rf "$state"' EXIT
 sync() {
-  "$BIN/gdr-sync" --hosts "unix:$AGENT_SOCK" --volume "$GDR_LAB_PRIMARY" --secondary "$GDR_LAB_SECONDARY_URL" \
-    --state-dir "$state" --timeout 5m --json "$@"
+  "$BIN/gdr-sync" --hosts "$AGENT_URL" "${TLS_ARGS[@]}" --volume "$GDR_LAB_PRIMARY" \
+    --secondary "$GDR_LAB_SECONDARY_URL" --state-dir "$state" --timeout 5m --json "$@"
 }
 IFS=, read -r -a vms <<<"$GDR_LAB_VMS"
 IFS=, read -r -a disks <<<"$GDR_LAB_DISKS"

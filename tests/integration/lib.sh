@@ -63,10 +63,16 @@ BIN=${GDR_BIN_DIR:-$ROOT/build/bin}
 # Starts gdr-agent on a temporary socket and state dir; stopped by pid
 # when the test exits. Sets AGENT_SOCK, AGENT_DIR, AGENT_PID. It receives
 # gluster's events on the lab's webhook address.
+# It also serves mutual TLS on AGENT_URL (https://127.0.0.1:PORT), with
+# certificates from scripts/pki: TLS_ARGS are a client's flags for it.
 start_agent() {
   AGENT_DIR=$(mktemp -d /tmp/gdr-itest-XXXXXX)
   AGENT_SOCK=$AGENT_DIR/agent.sock
   trap stop_agent EXIT
+  "$ROOT/scripts/pki" "$AGENT_DIR/pki" gdr-sync >/dev/null
+  AGENT_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  AGENT_URL=https://127.0.0.1:$AGENT_PORT
+  TLS_ARGS=(--cafile "$AGENT_DIR/pki/ca.crt" --cert "$AGENT_DIR/pki/gdr-sync.crt" --key "$AGENT_DIR/pki/gdr-sync.key")
   launch_agent "$@"
 }
 
@@ -74,7 +80,10 @@ start_agent() {
 # it answers.
 launch_agent() {
   "$BIN/gdr-agent" --config /dev/null --listen "unix:$AGENT_SOCK" --state-dir "$AGENT_DIR/state" \
-    --log-file "$AGENT_DIR/agent.log" --check-results yes ${GDR_LAB_EVENTS_LISTEN:+--events-listen "$GDR_LAB_EVENTS_LISTEN"} "$@" &
+    --listen "$AGENT_URL" --tls-cert "$AGENT_DIR/pki/agent.crt" --tls-key "$AGENT_DIR/pki/agent.key" \
+    --tls-ca "$AGENT_DIR/pki/ca.crt" --tls-allowed-clients gdr-sync \
+    --log-file "$AGENT_DIR/agent.log" --check-results yes --delete-volumes "$GDR_LAB_SECONDARY" \
+    ${GDR_LAB_EVENTS_LISTEN:+--events-listen "$GDR_LAB_EVENTS_LISTEN"} "$@" &
   AGENT_PID=$!
   local i
   for ((i = 0; i < 100; i++)); do

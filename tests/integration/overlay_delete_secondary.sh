@@ -88,4 +88,18 @@ note "glusterd restarted between two calls"
 out=$(del paths='["'"$rel/$S"'/chain2.qcow2"]' expectedBacking="$rel/$S/chain1.qcow2")
 [ "$(json_get 'd["results"][0]["deleted"]' <<<"$out")" = True ] || fail "delete after the restart failed: $out"
 exists "$rel/base.qcow2" || fail "the base vanished"
+
+note "scoped: the primary is not deletable, volfile servers are those of known volumes, the pool is bounded"
+expect_error 3220 client GlusterVolume overlayDelete volfileServers='["'"$GDR_LAB_HOST"'"]' \
+  volumeName="$GDR_LAB_PRIMARY" paths='["'"$rel/$S"'/par-1.qcow2"]'
+expect_error 3222 client GlusterVolume fileStat volfileServers='["127.9.9.9"]' volumeName="$GDR_LAB_SECONDARY" \
+  path="$rel/base.qcow2"
+stop_agent_process
+launch_agent --gfapi-pool-max 1
+for volume in "$GDR_LAB_PRIMARY" "$GDR_LAB_SECONDARY" "$GDR_LAB_PRIMARY"; do
+  client GlusterVolume fileStat volfileServers='["'"$GDR_LAB_HOST"'"]' volumeName="$volume" path="$rel/base.qcow2" \
+    >/dev/null || fail "fileStat on $volume with a pool of one failed"
+done
+[ "$(grep -c 'to make room (gfapi_pool_max 1)' "$AGENT_DIR/agent.log")" = 2 ] ||
+  fail "the pool did not stay at one connection: $(grep gfapi "$AGENT_DIR/agent.log")"
 note "ok"

@@ -32,6 +32,16 @@ top=$(json_get 'd["disks"][0]["top"]' <<<"$out")
 [ "$(json_get 'd["disks"][0]["base"]' <<<"$out")" = "$base" ] || fail "unexpected base: $out"
 [ -f "$top" ] || fail "overlay $top missing"
 [ "$(chain)" = 2 ] || fail "the chain is not base + overlay"
+
+note "overlayDelete never touches the primary, nor what a running VM has open"
+on_primary=(volfileServers='["'"$GDR_LAB_HOST"'"]' volumeName="$GDR_LAB_PRIMARY" paths='["'"${top#"$GDR_LAB_PRIMARY_MOUNT"/}"'"]')
+expect_error 3220 client GlusterVolume overlayDelete "${on_primary[@]}"
+stop_agent_process
+launch_agent --delete-volumes "$GDR_LAB_PRIMARY,$GDR_LAB_SECONDARY"  # as a careless config would
+expect_error 3221 client GlusterVolume overlayDelete "${on_primary[@]}"
+stop_agent_process
+launch_agent
+[ -f "$top" ] || fail "the live overlay $top was deleted"
 sleep 3
 report=$("$LAB" check-consistency "$base") || fail "frozen base not consistent: $report"
 frozen=$(json_get 'd["records"]' <<<"$report")

@@ -341,5 +341,37 @@ TEST(DispatcherSchema, BuiltinSchemaMatchesRegisteredVerbs) {
   EXPECT_NO_THROW(Dispatcher(builtinSchema(), registry));
 }
 
+// Deletion and volume connections are scoped by the agent's settings,
+// checked before any volume is contacted.
+TEST(DispatcherSchema, OverlayDeleteAndVolfileServersAreScoped) {
+  const std::string dir = testing::TempDir() + "gdr-scoped";
+  JobStore jobs(dir, std::chrono::seconds(60));
+  gfapi::VolumePool volumes({});
+  gfapi::HeaderCache headers;
+  gluster::SystemCommandRunner runner;
+  gluster::GlusterCli cli(runner, std::chrono::seconds(5));
+  virt::LibvirtHypervisor hypervisor("test:///default");
+  virt::VmActivity activity;
+  AgentServices services{jobs, builtinSchema(), volumes, headers, cli, hypervisor, activity, {}, {"secondary"},
+                         std::vector<std::string>{"127.0.0.7"}};
+  Registry registry;
+  registerAllVerbs(registry, services);
+  const Dispatcher dispatcher(builtinSchema(), registry);
+  auto code = [&](const std::string& method, const std::string& params) {
+    const auto reply = json::parse(*dispatcher.handle(R"({"jsonrpc":"2.0","id":1,"method":")" + method +
+                                                      R"(","params":)" + params + "}"));
+    return (*reply)["error"]["code"].asInt();
+  };
+  EXPECT_EQ(code("GlusterVolume.overlayDelete",
+                 R"({"volumeName":"primary","volfileServers":["127.0.0.7"],"paths":["i/.gdr-snapshots/o.qcow2"]})"),
+            3220);
+  EXPECT_EQ(code("GlusterVolume.overlayDelete",
+                 R"({"volumeName":"secondary","volfileServers":["192.0.2.1"],"paths":["i/.gdr-snapshots/o.qcow2"]})"),
+            3222);
+  EXPECT_EQ(code("GlusterVolume.fileStat", R"({"volumeName":"secondary","volfileServers":["127.0.0.1"],"path":"a"})"),
+            3222);  // a configured list is the whole list
+  EXPECT_EQ(volumes.openConnections(), 0u);
+}
+
 }  // namespace
 }  // namespace gdr

@@ -182,6 +182,15 @@ TEST(GlusterEvents, RejectsWhatIsNotAnEvent) {
 }
 
 // Found by fuzz_events (tests/fuzz/regressions/fuzz_events).
+TEST(GlusterXml, BrickHostsOfEveryVolume) {
+  EXPECT_EQ(parseBrickHosts(fixture("volume-info.xml")), std::vector<std::string>{"127.0.0.2"});
+  const std::string two = R"(<cliOutput><opRet>0</opRet><volInfo><volumes>
+    <volume><bricks><brick>h1:/b/1<name>h1:/b/1</name></brick><brick>h2:/b/1<name>h2:/b/1</name></brick></bricks></volume>
+    <volume><bricks><brick>h2:/b/2<name>h2:/b/2</name></brick><brick><name>nohost</name></brick></bricks></volume>
+    </volumes></volInfo></cliOutput>)";
+  EXPECT_EQ(parseBrickHosts(two), (std::vector<std::string>{"h1", "h2"}));
+}
+
 TEST(GlusterEvents, RefusesDeepNestingTrailingTextAndEmptyNames) {
   const std::string deep = R"({"event": "X", "message": )" + std::string(5000, '[') + std::string(5000, ']') + "}";
   EXPECT_FALSE(parseGlusterEvent(deep));  // jsoncpp threw past the listener

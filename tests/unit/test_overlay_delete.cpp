@@ -160,6 +160,15 @@ TEST_F(OverlayDeleteTest, DeletesOverlaysAndReportsSharding) {
   EXPECT_TRUE(volume.nodes.count("images/vm1.qcow2"));
 }
 
+TEST_F(OverlayDeleteTest, NeverWhatARunningVmHasOpen) {
+  OverlayDeleteRequest request;
+  request.paths = {"images/.gdr-snapshots/vm2.1.qcow2", "images/.gdr-snapshots/vm1.1.qcow2"};
+  request.openByVms = {{"images/.gdr-snapshots/vm1.1.qcow2", "vm1 (0f0e0d0c-0b0a-4908-8706-050403020100)"}};
+  EXPECT_EQ(refusal(request), Code::ImageOpenByVM);
+  request.openByVms = {{"images/.gdr-snapshots/other.qcow2", "vm9 (x)"}};  // another file: no effect
+  EXPECT_EQ(api::encode(deleteOverlays(volume, request))["results"][1]["deleted"], true);
+}
+
 TEST_F(OverlayDeleteTest, ExpectedBackingAbsoluteOrRelative) {
   OverlayDeleteRequest request;
   request.paths = {"images/.gdr-snapshots/vm1.1.qcow2"};

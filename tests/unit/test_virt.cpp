@@ -3,6 +3,8 @@
 // on a fake domain that replays XML per state and injects failures.
 #include <gtest/gtest.h>
 
+#include "virt/vm_listing.h"
+
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -498,6 +500,23 @@ TEST_F(SnapshotTest, FailedSnapshotRemovesTheStrayOverlayAndReportsTheTrueState)
     EXPECT_EQ(e.data()["disks"][0]["path"], kBase);  // still on its original image
   }
   EXPECT_EQ(removedFiles_, std::vector<std::string>{kTop});
+}
+
+TEST(VmListing, ImagesOnAVolumeAreThoseOfThatVeryVolume) {
+  api::VmDisk disk{"vda", "disk", "file", "/mnt/p/images/.gdr-snapshots/o.qcow2", "qcow2", {}, false,
+                   std::nullopt, std::nullopt};
+  disk.gluster = api::GlusterLocation{"127.0.0.2", "store", "images/.gdr-snapshots/o.qcow2",
+                                      {"images/.gdr-snapshots/o.qcow2", "images/b.qcow2", std::nullopt}};
+  api::VmDisk local{"vdb", "disk", "file", "/var/lib/x.qcow2", "qcow2", {}, false, std::nullopt, std::nullopt};
+  const api::VmList vms{{{"0f0e", "vm1", "running", {disk, local}}}};
+  const auto same = [](const api::GlusterLocation&) { return true; };
+  const auto open = imagesOnVolume(vms, "store", same);
+  ASSERT_EQ(open.size(), 2u);
+  EXPECT_EQ(open.at("images/b.qcow2"), "vm1 (0f0e)");
+  EXPECT_TRUE(open.count("images/.gdr-snapshots/o.qcow2"));
+  EXPECT_TRUE(imagesOnVolume(vms, "other", same).empty());
+  // A secondary named like the primary is another volume.
+  EXPECT_TRUE(imagesOnVolume(vms, "store", [](const api::GlusterLocation&) { return false; }).empty());
 }
 
 }  // namespace
