@@ -91,6 +91,12 @@ class Cycle {
   void verifyBases();
   void deleteOverlays();
   bool mergeAll();  // false when some VM is left on an overlay
+  // Finishes what an earlier run's journal says it left; false when some
+  // of its VMs is still on an overlay.
+  bool adopt(const Json::Value& journal);
+  bool adoptDisk(AgentApi& agent, const std::string& vmId, const Json::Value& disk);  // true: merged one back
+  // Saves the journal as of `step`; throws when it cannot.
+  void journal(const std::string& step);
 
   // Compares each base (all, or those named in `only`) on both sides;
   // throws on I/O errors. Read errors are retried while the secondary settles.
@@ -509,6 +515,103 @@ bool Cycle::mergeAll() {
   return true;
 }
 
+void Cycle::journal(const std::string& stepName) {
+  if (!options_.journal) return;
+  Json::Value j;
+  j["flowId"] = options_.flowId;
+  j["startTime"] = report_["startTime"];
+  j["volume"] = options_.volume;
+  j["step"] = stepName;
+  j["vms"] = Json::Value(Json::arrayValue);
+  for (const auto& vm : vms_) {
+    Json::Value v;
+    v["host"] = agents_[vm.host]->endpoint();
+    v["vmId"] = vm.id;
+    v["name"] = vm.name;
+    v["disks"] = Json::Value(Json::arrayValue);
+    for (const auto& d : vm.disks) {
+      Json::Value disk;
+      disk["drive"] = d.drive;
+      disk["base"] = d.basePath;
+      disk["top"] = d.topPath;
+      v["disks"].append(disk);
+    }
+    j["vms"].append(v);
+  }
+  options_.journal->save(j);
+}
+
+bool Cycle::adoptDisk(AgentApi& agent, const std::string& vmId, const Json::Value& journaled) {
+  const std::string drive = journaled["drive"].asString(), base = journaled["base"].asString();
+  // A block job on the drive (the interrupted cycle's own merge, still
+  // running on the agent) is waited for, up to six hours.
+  for (int polls = 0;; ++polls) {
+    const api::VmList list = agent.getVMList();
+    const auto vm = std::find_if(list.vms.begin(), list.vms.end(), [&](const api::VmInfo& v) { return v.vmId == vmId; });
+    if (vm == list.vms.end()) {
+      throw std::runtime_error("not running on " + agent.endpoint() +
+                               " any more; its definition may name an overlay: check it before it starts again");
+    }
+    const auto disk = std::find_if(vm->disks.begin(), vm->disks.end(),
+                                   [&](const api::VmDisk& d) { return d.target == drive; });
+    if (disk == vm->disks.end()) throw std::runtime_error("it has no drive " + drive + " any more");
+    if (disk->blockJob) {
+      if (polls >= 10800) throw std::runtime_error("a block job on " + drive + " has run for six hours");
+      sleep_(std::chrono::seconds(2));
+      continue;
+    }
+    if (disk->chain.size() == 1) return false;  // never snapshotted, or already merged back
+    if (disk->chain.size() != 2 || disk->chain[1] != base) {
+      throw std::runtime_error("its chain is not " + base + " under one overlay; left for an operator");
+    }
+    api::MergeParams params;
+    params.vmId = vmId;
+    params.drive = drive;
+    params.topVolume = disk->chain[0];
+    params.baseVolume = base;
+    params.deleteTop = true;
+    if (options_.mergeBandwidth) params.bandwidth = options_.mergeBandwidth;
+    const api::Job job = agent.waitJob(agent.startMerge(params), [](const api::Job&) {}, std::chrono::hours(6));
+    if (!job.done()) throw std::runtime_error("merging back " + disk->chain[0] + ": " + describe(job));
+    return true;
+  }
+}
+
+bool Cycle::adopt(const Json::Value& old) {
+  StepReport s = step("adopt");
+  Json::Value interrupted;
+  interrupted["flowId"] = old["flowId"];
+  interrupted["startTime"] = old["startTime"];
+  interrupted["step"] = old["step"];
+  report_["interrupted"] = interrupted;
+  s["interruptedFlowId"] = old["flowId"];
+  std::string error;
+  size_t merged = 0;
+  for (const auto& entry : old["vms"]) {
+    const std::string name = entry["name"].asString(), host = entry["host"].asString();
+    const auto agent =
+        std::find_if(agents_.begin(), agents_.end(), [&](AgentApi* a) { return a->endpoint() == host; });
+    for (const auto& disk : entry["disks"]) {
+      try {
+        if (agent == agents_.end()) throw std::runtime_error("its host " + host + " is not in --hosts");
+        if (adoptDisk(**agent, entry["vmId"].asString(), disk)) ++merged;
+      } catch (const std::exception& e) {
+        error += (error.empty() ? "" : "; ") + name + " " + disk["drive"].asString() + ": " + describe(e);
+      }
+    }
+  }
+  s["merged"] = Json::UInt64(merged);
+  progress_("adopt", std::to_string(merged) + " overlays of the interrupted cycle " + old["flowId"].asString() +
+                         " merged back",
+            true);
+  if (!error.empty()) {
+    s.failed(error);
+    return false;
+  }
+  s.ok();
+  return true;
+}
+
 void Cycle::addPlan() {
   report_["dryRun"] = true;
   Json::Value plan(Json::arrayValue);
@@ -549,13 +652,29 @@ Json::Value Cycle::run() {
   report_["steps"] = Json::Value(Json::arrayValue);
   Outcome outcome = kSuccess;
   std::string alert;
+  bool adopted = true;
   try {
+    const std::optional<Json::Value> unfinished = options_.journal ? options_.journal->load() : std::nullopt;
+    if (unfinished && options_.dryRun) {
+      report_["interrupted"]["flowId"] = (*unfinished)["flowId"];
+      report_["interrupted"]["step"] = (*unfinished)["step"];
+    } else if (unfinished) {
+      adopted = adopt(*unfinished);
+      if (adopted) options_.journal->clear();
+    }
+    if (!adopted) throw std::runtime_error("an interrupted cycle left VMs on overlays; no new cycle starts");
     discover();
     if (options_.dryRun) {
       addPlan();
     } else {
       try {
+        journal("snapshot");  // before anything changes: no journal, no snapshot
         snapshotAll();
+        try {
+          journal("georep");
+        } catch (const std::exception& e) {
+          report_["warnings"].append(std::string("the cycle journal is not up to date: ") + e.what());
+        }
         georepSync();
         // Before the overlays go: a repair needs one more sync, which would
         // bring them back.
@@ -569,12 +688,19 @@ Json::Value Cycle::run() {
       if (!mergeAll()) {
         outcome = kMergeBackFailed;
         alert = (alert.empty() ? "" : alert + "; ") + "merging back failed: VMs are left on overlays";
+      } else if (options_.journal) {
+        try {
+          options_.journal->clear();  // every VM is back on one image
+        } catch (const std::exception& e) {
+          report_["warnings"].append(std::string("the cycle journal stays: ") + e.what());
+        }
       }
     }
   } catch (const std::exception& e) {
-    // Failed before any snapshot (discovery): nothing changed.
+    // Failed before any snapshot (discovery), or could not finish an
+    // interrupted cycle: this run changed nothing more.
     alert = describe(e);
-    outcome = kFailedUnchanged;
+    outcome = adopted ? kFailedUnchanged : kMergeBackFailed;
   }
   const bool anySnapshot = std::any_of(vms_.begin(), vms_.end(), [](const Vm& vm) { return vm.snapshotted; });
   if (outcome == kFailedMergedBack && !anySnapshot) outcome = kFailedUnchanged;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "client/agent_api.h"
+#include "client/cycle_journal.h"
 #include "client/verification.h"
 
 namespace gdr::sync {
@@ -33,6 +34,10 @@ struct CycleOptions {
   // replaced reads as absent for a while): reads are retried.
   int settleAttempts = 12;
   std::chrono::milliseconds settleWait{10000};
+  // Where the cycle notes what it changes, so a run killed half-way is
+  // finished by the next one (adopted: its VMs merged back first). None:
+  // no journal (tests of other things).
+  CycleJournal* journal = nullptr;
 };
 
 // Exit codes of gdr-sync, one per outcome.
@@ -50,7 +55,9 @@ using SleepFn = std::function<void(std::chrono::milliseconds)>;
 
 // Runs one cycle over `agents` (one per host, in --hosts order); the report
 // is {status, outcome, alert, flowId, startTime, endTime, duration,
-// recoveryPoint, steps: [...], vms: [...]}.
+// recoveryPoint, steps: [...], vms: [...]}, and {interrupted: {flowId,
+// startTime, step}} when it first finished a cycle an earlier run left (its
+// "adopt" step). When adopting fails, no new cycle starts (kMergeBackFailed).
 Json::Value runCycle(const CycleOptions& options, const std::vector<AgentApi*>& agents, const ProgressFn& progress,
                      const SleepFn& sleep = {});
 

@@ -236,6 +236,10 @@ int main(int argc, char** argv) {
   }
 
   // Never destroyed: its thread may still be in sigwait() while the process exits.
+  // A cycle this process does not finish (kill -9, reboot) is finished by
+  // the next run, from the journal in the state dir.
+  FileCycleJournal journal(stateDir);
+  options.journal = &journal;
   StopSignals& signals = *new StopSignals;
   int rc = 0;
   for (;;) {

@@ -1,5 +1,7 @@
 #include "core/job_store.h"
 
+#include "core/durable_file.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -129,30 +131,10 @@ void JobStore::registerType(const std::string& type, JobRecovery recovery) {
 fs::path JobStore::pathOf(const std::string& id) const { return shared_->dir / (id + ".json"); }
 
 void JobStore::Shared::persist(const JobRecord& record) const {
-  const fs::path target = dir / (record.id + ".json");
-  const fs::path temp = dir / ("." + record.id + ".tmp");
-  const std::string text = json::pretty(record.toStored()) + "\n";
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) throw AgentError(Code::GeneralException, "cannot persist job " + record.id + ": " + strerror(errno));
-  size_t written = 0;
-  while (written < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      throw AgentError(Code::GeneralException, "cannot persist job " + record.id + ": " + strerror(errno));
-    }
-    written += n;
-  }
-  const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced || ::rename(temp.c_str(), target.c_str()) != 0) {
-    throw AgentError(Code::GeneralException, "cannot persist job " + record.id + ": " + strerror(errno));
-  }
-  const int dirFd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dirFd >= 0) {
-    ::fsync(dirFd);
-    ::close(dirFd);
+  try {
+    writeFileDurably(dir / (record.id + ".json"), json::pretty(record.toStored()) + "\n");
+  } catch (const std::runtime_error& e) {
+    throw AgentError(Code::GeneralException, "cannot persist job " + record.id + ": " + e.what());
   }
 }
 

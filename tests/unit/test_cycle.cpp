@@ -42,6 +42,18 @@ class FakeAgent : public AgentApi {
     vms_.push_back(vm);
   }
 
+  // As a killed cycle leaves it: the VM's drive on an overlay of its base.
+  void putOnOverlay(const std::string& id) {
+    for (auto& vm : vms_) {
+      if (vm.vmId != id) continue;
+      auto& disk = vm.disks.front();
+      const std::string base = disk.chain.back();
+      disk.path = "/mnt/primary/images/.gdr-snapshots/" + vm.name + ".0.qcow2";
+      disk.chain = {disk.path, base};
+    }
+  }
+  bool onOneImage(const std::string& id) { return find(id).disks.front().chain.size() == 1; }
+
   // Knobs.
   bool unreachable = false;
   std::set<std::string> snapshotFails;  // VM ids
@@ -84,6 +96,13 @@ class FakeAgent : public AgentApi {
     merges.push_back(p);
     const std::string id = "merge-" + p.vmId;
     jobs_[id] = job(id, api::kMergeJobType, mergeFails.count(p.vmId) ? api::kJobFailed : api::kJobDone);
+    for (auto& vm : vms_) {
+      auto& disk = vm.disks.front();
+      if (vm.vmId == p.vmId && !mergeFails.count(p.vmId) && disk.chain.size() == 2 && disk.chain[0] == p.topVolume) {
+        disk.chain = {disk.chain[1]};
+        disk.path = disk.chain[0];
+      }
+    }
     return id;
   }
 
@@ -255,6 +274,81 @@ TEST_F(CycleTest, ASuccessfulCycleAcrossTwoHosts) {
   ASSERT_EQ(report["vms"].size(), 2u);
   EXPECT_EQ(report["vms"][1]["host"], "unix:/run/host2.sock");
   EXPECT_EQ(report["vms"][1]["disks"][0]["overlay"], "images/.gdr-snapshots/vm2.1.qcow2");
+}
+
+// The journal of a cycle, in memory, with every version it was saved as.
+class MemoryJournal : public CycleJournal {
+ public:
+  std::optional<Json::Value> load() override { return current; }
+  void save(const Json::Value& journal) override {
+    if (saveFails) throw std::runtime_error("cannot write cycle-journal.json: No space left on device");
+    current = journal;
+    saved.push_back(journal);
+  }
+  void clear() override { current.reset(); }
+  std::optional<Json::Value> current;
+  std::vector<Json::Value> saved;
+  bool saveFails = false;
+};
+
+TEST_F(CycleTest, TheJournalNamesEveryVmBeforeItsSnapshotAndIsClearedWhenAllAreBack) {
+  MemoryJournal journal;
+  options_.journal = &journal;
+  EXPECT_EQ(run()["outcome"].asInt(), kSuccess);
+  ASSERT_EQ(journal.saved.size(), 2u);
+  EXPECT_EQ(journal.saved[0]["step"], "snapshot");
+  ASSERT_EQ(journal.saved[0]["vms"].size(), 2u);
+  EXPECT_EQ(journal.saved[0]["vms"][0]["host"], "unix:/run/host1.sock");
+  EXPECT_EQ(journal.saved[0]["vms"][0]["disks"][0]["base"], "/mnt/primary/images/vm1.qcow2");
+  EXPECT_EQ(journal.saved[1]["vms"][1]["disks"][0]["top"], "/mnt/primary/images/.gdr-snapshots/vm2.1.qcow2");
+  EXPECT_FALSE(journal.current);
+}
+
+TEST_F(CycleTest, NoJournalNoSnapshot) {
+  MemoryJournal journal;
+  journal.saveFails = true;
+  options_.journal = &journal;
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kFailedUnchanged);
+  EXPECT_NE(report["alert"].asString().find("No space left"), std::string::npos) << report["alert"];
+  EXPECT_EQ(host1_.count("snapshot"), 0u);
+}
+
+TEST_F(CycleTest, AnInterruptedCycleIsAdoptedItsOverlaysMergedBackThenANewCycleRuns) {
+  MemoryJournal journal;
+  options_.journal = &journal;
+  EXPECT_EQ(run()["outcome"].asInt(), kSuccess);
+  journal.current = journal.saved[1];  // as if killed after the snapshots
+  (*journal.current)["flowId"] = "gdr-sync-killed";
+  host1_.putOnOverlay("vm-1");  // vm-2 was merged back before the kill
+  host1_.merges.clear();
+  host2_.merges.clear();
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kSuccess) << report.toStyledString();
+  EXPECT_EQ(report["interrupted"]["flowId"], "gdr-sync-killed");
+  EXPECT_EQ(stepNames(report).front(), "adopt:ok");
+  EXPECT_EQ(report["steps"][0]["merged"].asInt(), 1);
+  ASSERT_EQ(host1_.merges.size(), 2u);  // the adopted overlay, then this cycle's own
+  EXPECT_EQ(host1_.merges[0].topVolume, "/mnt/primary/images/.gdr-snapshots/vm1.0.qcow2");
+  EXPECT_EQ(host1_.merges[0].baseVolume, "/mnt/primary/images/vm1.qcow2");
+  EXPECT_EQ(host2_.merges.size(), 1u);  // only this cycle's
+  EXPECT_TRUE(host1_.onOneImage("vm-1"));
+  EXPECT_FALSE(journal.current);
+}
+
+TEST_F(CycleTest, WhenAdoptingFailsNoNewCycleStartsAndTheJournalStays) {
+  MemoryJournal journal;
+  options_.journal = &journal;
+  run();
+  journal.current = journal.saved[1];
+  host1_.putOnOverlay("vm-1");
+  host1_.mergeFails = {"vm-1"};
+  host1_.merges.clear();
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kMergeBackFailed);
+  EXPECT_EQ(stepNames(report), std::vector<std::string>{"adopt:failed"});
+  EXPECT_EQ(host1_.count("snapshot"), 1u);  // only the first run's
+  EXPECT_TRUE(journal.current);
 }
 
 TEST_F(CycleTest, ProgressLinesNameEachStep) {

@@ -1,0 +1,45 @@
+#include "core/durable_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace gdr {
+
+void writeFileDurably(const std::filesystem::path& target, const std::string& text, unsigned mode) {
+  const std::filesystem::path temp = target.parent_path() / ("." + target.filename().string() + ".tmp");
+  auto failure = [&](const char* what) {
+    const std::string reason = std::strerror(errno);
+    ::unlink(temp.c_str());
+    return std::runtime_error("cannot " + std::string(what) + " " + target.string() + ": " + reason);
+  };
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) throw failure("write");
+  size_t written = 0;
+  while (written < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0) errno = EIO;
+      ::close(fd);
+      throw failure("write");
+    }
+    written += size_t(n);
+  }
+  if (::fsync(fd) != 0) {
+    ::close(fd);
+    throw failure("sync");
+  }
+  ::close(fd);
+  if (::rename(temp.c_str(), target.c_str()) != 0) throw failure("rename into");
+  const int dirFd = ::open(target.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirFd >= 0) {
+    ::fsync(dirFd);
+    ::close(dirFd);
+  }
+}
+
+}  // namespace gdr
