@@ -140,7 +140,9 @@ void Deadlines::loop() {
     }
     const auto first = pending_.begin();
     if (first->first > Clock::now()) {
-      changed_.wait_until(lock, first->first);
+      // A copy: cancel() may erase the entry while this waits unlocked.
+      const Clock::time_point when = first->first;
+      changed_.wait_until(lock, when);
       continue;
     }
     auto expire = std::move(first->second.second);

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "api/codes.h"
 #include "client/shard_identity.h"
 #include "core/clock.h"
 
@@ -235,7 +236,20 @@ void Cycle::georepSync(const std::string& stepName) {
     params.remoteVolumeName = options_.secondaryVolume;
     params.timeout = options_.georepTimeout.count();
     AgentApi& agent = *agents_.front();
-    const std::string jobId = agent.startGeoRepSync(params);
+    std::string jobId;
+    try {
+      jobId = agent.startGeoRepSync(params);
+    } catch (const ClientError& e) {
+      // A sync of this session runs already (an interrupted run's): let it
+      // end, then sync for this cycle's snapshots.
+      if (e.kind() != ClientError::Kind::Verb || e.code() != int(Code::JobExists) || !e.data()["jobId"].isString()) {
+        throw;
+      }
+      s["waitedFor"] = e.data()["jobId"];
+      progress_("geo-rep", "waiting for the running sync " + e.data()["jobId"].asString(), false);
+      agent.waitJob(e.data()["jobId"].asString(), [](const api::Job&) {}, options_.georepTimeout + std::chrono::seconds(60));
+      jobId = agent.startGeoRepSync(params);
+    }
     s["jobId"] = jobId;
     const api::Job job = agent.waitJob(
         jobId,

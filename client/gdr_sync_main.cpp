@@ -235,12 +235,14 @@ int main(int argc, char** argv) {
     return kUsage;
   }
 
-  // Never destroyed: its thread may still be in sigwait() while the process exits.
   // A cycle this process does not finish (kill -9, reboot) is finished by
   // the next run, from the journal in the state dir.
   FileCycleJournal journal(stateDir);
   options.journal = &journal;
-  StopSignals& signals = *new StopSignals;
+  // Never destroyed: its thread may still be in sigwait() while the process
+  // exits. Held by a static, so it stays reachable (no leak to report).
+  static StopSignals* const stopSignals = new StopSignals;
+  StopSignals& signals = *stopSignals;
   int rc = 0;
   for (;;) {
     const auto started = std::chrono::steady_clock::now();

@@ -2,6 +2,7 @@
 
 #include "client/agent_api.h"
 #include "client/typed_call.h"
+#include "core/uuid.h"
 
 namespace gdr::sync {
 
@@ -44,7 +45,33 @@ typename Verb::Result RpcAgent::call(const typename Verb::Params& params) {
 
 api::VmList RpcAgent::getVMList() { return call<api::HostGetVMList>({}); }
 api::SnapshotResult RpcAgent::snapshot(const api::SnapshotParams& p) { return call<api::VmSnapshot>(p); }
-std::string RpcAgent::startMerge(const api::MergeParams& p) { return call<api::VmMerge>(p).jobId; }
+std::string RpcAgent::startMerge(const api::MergeParams& p) {
+  // With a job id of its own, a start whose reply was lost (the agent
+  // restarted mid-call) is sent again without risking a second merge: if
+  // the first one got through, the agent knows the job by that id.
+  api::MergeParams params = p;
+  if (!params.jobUUID) params.jobUUID = newUuid();
+  int connectionErrors = 0;
+  for (;;) {
+    try {
+      return call<api::VmMerge>(params).jobId;
+    } catch (const ClientError& e) {
+      if (e.kind() == ClientError::Kind::Connection && ++connectionErrors <= options_.reconnects) {
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        continue;
+      }
+      if (e.kind() == ClientError::Kind::Verb && connectionErrors > 0) {
+        try {
+          if (call<api::HostGetJobs>({std::vector<std::string>{*params.jobUUID}}).jobs.count(*params.jobUUID)) {
+            return *params.jobUUID;  // the lost reply's merge runs (the retry was refused as busy)
+          }
+        } catch (const ClientError&) {
+        }
+      }
+      throw;
+    }
+  }
+}
 std::string RpcAgent::startGeoRepSync(const api::GeoRepSyncParams& p) { return call<api::GeoRepSync>(p).jobId; }
 api::OverlayDeleteResult RpcAgent::overlayDelete(const api::OverlayDeleteParams& p) {
   return call<api::OverlayDelete>(p);

@@ -4,7 +4,8 @@
 # secondary that holds more records than the one before, the primary
 # chains back to one image and no overlay on either side; a shard emptied
 # on the secondary is found and located (--verify shards); a cycle survives
-# kill -9 of the agent during its merges; with the secondary volume stopped
+# kill -9 of the agent during its merges, and kill -9 of gdr-sync itself
+# (the next run adopts its overlays); with the secondary volume stopped
 # the geo-rep step fails, every VM is merged back, the report names the
 # step and the exit code says so; a shard the secondary holds under
 # another gfid is found and repaired within the cycle. gdr-sync reaches the
@@ -153,6 +154,38 @@ for vm in "${vms[@]}"; do
   [ "$(virsh dumpxml "$vm" | grep -c '<source file=')" = 1 ] || fail "$vm is not back on one image after the restart"
 done
 [ "$(overlays_left)" = 0 ] || fail "overlays left after the restarted cycle: $(overlays_left)"
+
+note "gdr-sync itself killed with -9 mid-cycle: the next run adopts its overlays"
+(exec "$BIN/gdr-sync" --hosts "$AGENT_URL" "${TLS_ARGS[@]}" --volume "$GDR_LAB_PRIMARY" \
+  --secondary "$GDR_LAB_SECONDARY_URL" --state-dir "$state" --timeout 5m --json >"$state/sync-killed.json" 2>&1) &
+sync_pid=$!
+on_overlays=""
+for ((i = 0; i < 600 && -z "$on_overlays"; i++)); do
+  n=0
+  for vm in "${vms[@]}"; do
+    [ "$(virsh dumpxml "$vm" | grep -c '<source file=')" = 2 ] && n=$((n + 1))
+  done
+  [ "$n" = "${#vms[@]}" ] && on_overlays=yes && break
+  kill -0 "$sync_pid" 2>/dev/null || break
+  sleep 0.1
+done
+kill -9 "$sync_pid" 2>/dev/null || true
+wait "$sync_pid" 2>/dev/null || true
+[ -n "$on_overlays" ] || fail "the VMs were never seen on overlays: $(cat "$state/sync-killed.json")"
+[ -f "$state/cycle-journal.json" ] || fail "gdr-sync was killed and left no journal"
+killed_flow=$(json_get 'd["flowId"]' <"$state/cycle-journal.json")
+report=$(sync) || fail "the run after gdr-sync was killed failed: $report"
+[ "$(json_get 'd["interrupted"]["flowId"]' <<<"$report")" = "$killed_flow" ] ||
+  fail "the interrupted cycle $killed_flow is not reported: $report"
+[ "$(json_get '[s for s in d["steps"] if s["step"] == "adopt"][0]["merged"]' <<<"$report")" = "${#vms[@]}" ] ||
+  fail "the interrupted cycle's overlays were not all merged back: $report"
+[ "$(json_get 'd["status"]' <<<"$report")" = success ] || fail "the cycle after the adoption: $report"
+for vm in "${vms[@]}"; do
+  [ "$(virsh dumpxml "$vm" | grep -c '<source file=')" = 1 ] || fail "$vm is not back on one image after the adoption"
+done
+[ ! -e "$state/cycle-journal.json" ] || fail "the journal outlived a complete cycle"
+[ "$(overlays_left)" = 0 ] || fail "overlays left after the adopting cycle: $(overlays_left)"
+note "adopted $killed_flow"
 
 note "a cycle with the secondary volume stopped"
 gluster --mode=script volume stop "$GDR_LAB_SECONDARY" force >/dev/null

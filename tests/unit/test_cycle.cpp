@@ -58,6 +58,7 @@ class FakeAgent : public AgentApi {
   bool unreachable = false;
   std::set<std::string> snapshotFails;  // VM ids
   std::string georepOutcome = api::kJobDone;
+  bool syncAlreadyRunning = false;  // the first start finds an earlier run's sync job
   bool secondaryContentDiffers = false;
   int foreignShardReadings = 0;  // how many secondary layout readings show shard 1 under another gfid
   int secondaryReadErrors = 0;   // secondary imageInfo calls that fail before one succeeds
@@ -108,6 +109,15 @@ class FakeAgent : public AgentApi {
 
   std::string startGeoRepSync(const api::GeoRepSyncParams& p) override {
     record("geoRepSync " + p.volumeName + " " + p.remoteHost + "::" + p.remoteVolumeName);
+    if (syncAlreadyRunning) {
+      syncAlreadyRunning = false;
+      std::lock_guard<std::mutex> lock(mutex_);
+      jobs_["sync-earlier"] = job("sync-earlier", api::kGeoRepSyncJobType, api::kJobDone);
+      Json::Value data;
+      data["jobId"] = "sync-earlier";
+      throw ClientError(ClientError::Kind::Verb, "a geo-replication sync of this session is already running", 69,
+                        data);
+    }
     const std::string id = "sync-" + std::to_string(calls.size());
     api::Job j = job(id, api::kGeoRepSyncJobType, georepOutcome);
     api::GeoRepSyncJobDetails d;
@@ -349,6 +359,14 @@ TEST_F(CycleTest, WhenAdoptingFailsNoNewCycleStartsAndTheJournalStays) {
   EXPECT_EQ(stepNames(report), std::vector<std::string>{"adopt:failed"});
   EXPECT_EQ(host1_.count("snapshot"), 1u);  // only the first run's
   EXPECT_TRUE(journal.current);
+}
+
+TEST_F(CycleTest, ASyncStillRunningFromAnEarlierRunIsWaitedForThenOneIsStarted) {
+  host1_.syncAlreadyRunning = true;
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kSuccess) << report.toStyledString();
+  EXPECT_EQ(host1_.count("geoRepSync"), 2u);
+  EXPECT_EQ(report["steps"][2]["waitedFor"], "sync-earlier");
 }
 
 TEST_F(CycleTest, ProgressLinesNameEachStep) {

@@ -322,19 +322,32 @@ TEST(DispatcherSchema, RefusesHandlersThatDifferFromTheSchema) {
 
 // The real agent: every verb in verbs/schema.json has a handler and every
 // handler a schema entry.
-TEST(DispatcherSchema, BuiltinSchemaMatchesRegisteredVerbs) {
-  testing::TempDir();
-  const std::string dir = testing::TempDir() + "gdr-schema-match";
-  JobStore jobs(dir, std::chrono::seconds(60));
-  gfapi::VolumePool volumes({});
+// The agent's real services (libvirt's test driver), as agent.cpp wires them.
+struct RealServices {
+  explicit RealServices(const std::string& name, std::vector<std::string> deleteVolumes = {},
+                        std::optional<std::vector<std::string>> volfileServers = std::nullopt)
+      : jobs(testing::TempDir() + name, std::chrono::seconds(60)),
+        volumes({}),
+        cli(runner, std::chrono::seconds(5)),
+        hypervisor("test:///default"),
+        services{jobs, builtinSchema(), volumes, headers, cli, hypervisor, activity, {}, std::move(deleteVolumes),
+                 std::move(volfileServers)} {
+    registerAllVerbs(registry, services);
+  }
+  JobStore jobs;
+  gfapi::VolumePool volumes;
   gfapi::HeaderCache headers;
   gluster::SystemCommandRunner runner;
-  gluster::GlusterCli cli(runner, std::chrono::seconds(5));
-  virt::LibvirtHypervisor hypervisor("test:///default");
+  gluster::GlusterCli cli;
+  virt::LibvirtHypervisor hypervisor;
   virt::VmActivity activity;
-  AgentServices services{jobs, builtinSchema(), volumes, headers, cli, hypervisor, activity, {}};
+  AgentServices services;
   Registry registry;
-  registerAllVerbs(registry, services);
+};
+
+TEST(DispatcherSchema, BuiltinSchemaMatchesRegisteredVerbs) {
+  RealServices real("gdr-schema-match");
+  const Registry& registry = real.registry;
   const auto problems = schemaMismatches(builtinSchema(), registry);
   for (const auto& p : problems) ADD_FAILURE() << p;
   EXPECT_FALSE(builtinSchema().verbs().empty());
@@ -344,19 +357,8 @@ TEST(DispatcherSchema, BuiltinSchemaMatchesRegisteredVerbs) {
 // Deletion and volume connections are scoped by the agent's settings,
 // checked before any volume is contacted.
 TEST(DispatcherSchema, OverlayDeleteAndVolfileServersAreScoped) {
-  const std::string dir = testing::TempDir() + "gdr-scoped";
-  JobStore jobs(dir, std::chrono::seconds(60));
-  gfapi::VolumePool volumes({});
-  gfapi::HeaderCache headers;
-  gluster::SystemCommandRunner runner;
-  gluster::GlusterCli cli(runner, std::chrono::seconds(5));
-  virt::LibvirtHypervisor hypervisor("test:///default");
-  virt::VmActivity activity;
-  AgentServices services{jobs, builtinSchema(), volumes, headers, cli, hypervisor, activity, {}, {"secondary"},
-                         std::vector<std::string>{"127.0.0.7"}};
-  Registry registry;
-  registerAllVerbs(registry, services);
-  const Dispatcher dispatcher(builtinSchema(), registry);
+  RealServices real("gdr-scoped", {"secondary"}, std::vector<std::string>{"127.0.0.7"});
+  const Dispatcher dispatcher(builtinSchema(), real.registry);
   auto code = [&](const std::string& method, const std::string& params) {
     const auto reply = json::parse(*dispatcher.handle(R"({"jsonrpc":"2.0","id":1,"method":")" + method +
                                                       R"(","params":)" + params + "}"));
@@ -370,7 +372,7 @@ TEST(DispatcherSchema, OverlayDeleteAndVolfileServersAreScoped) {
             3222);
   EXPECT_EQ(code("GlusterVolume.fileStat", R"({"volumeName":"secondary","volfileServers":["127.0.0.1"],"path":"a"})"),
             3222);  // a configured list is the whole list
-  EXPECT_EQ(volumes.openConnections(), 0u);
+  EXPECT_EQ(real.volumes.openConnections(), 0u);
 }
 
 }  // namespace
