@@ -111,7 +111,7 @@ int history(const std::string& stateDir, size_t last, bool json) {
     const std::string start = stamp(r["startTime"].asInt64());
     std::printf("%-20s %8.1fs  %-8s %-20s %4u  %s\n", start.c_str(),
                 r["duration"].asDouble(), r["status"].asCString(),
-                r["recoveryPoint"].isIntegral() ? stamp(r["recoveryPoint"].asInt64()).c_str() : "-",
+                r["recoveryPoint"].isInt64() ? stamp(r["recoveryPoint"].asInt64()).c_str() : "-",
                 r["vms"].asUInt(), r["alert"].isString() ? r["alert"].asCString() : "");
   }
   return 0;
@@ -140,7 +140,7 @@ ProgressFn progressPrinter(bool quiet) {
 void printSummary(const Json::Value& report) {
   std::printf("DR cycle %s: %s, %u VMs, %.1f s", report["flowId"].asCString(), report["status"].asCString(),
               report["vms"].size(), report["duration"].asDouble());
-  if (report["recoveryPoint"].isIntegral()) {
+  if (report["recoveryPoint"].isInt64()) {
     std::printf(", recovery point %s UTC", stamp(report["recoveryPoint"].asInt64()).c_str());
   }
   std::printf("\n");

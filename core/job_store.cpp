@@ -48,7 +48,7 @@ Json::Value JobRecord::toStored() const {
 
 JobRecord JobRecord::fromStored(const Json::Value& stored) {
   if (!stored.isObject() || !stored["id"].isString() || !stored["type"].isString() || !stored["state"].isString() ||
-      !stored["progress"].isInt() || !stored["startTime"].isIntegral()) {
+      !stored["progress"].isInt() || !stored["startTime"].isInt64()) {
     throw std::runtime_error("not a job record");
   }
   JobRecord r;
@@ -57,7 +57,7 @@ JobRecord JobRecord::fromStored(const Json::Value& stored) {
   r.state = stored["state"].asString();
   r.progress = stored["progress"].asInt();
   r.startTime = stored["startTime"].asInt64();
-  if (stored["endTime"].isIntegral()) r.endTime = stored["endTime"].asInt64();
+  if (stored["endTime"].isInt64()) r.endTime = stored["endTime"].asInt64();
   if (stored["error"].isObject()) r.error = JobError{stored["error"]["code"].asInt(), stored["error"]["message"].asString()};
   r.details = stored.get("details", Json::Value(Json::objectValue));
   if (!JobStore::validId(r.id)) throw std::runtime_error("bad job id");

@@ -14,14 +14,14 @@ std::string text(const Json::Value& message, const char* current, const char* le
   for (const char* key : {current, legacy}) {
     const Json::Value& v = message[key];
     if (v.isString()) return v.asString();
-    if (v.isIntegral()) return std::to_string(v.asInt64());
+    if (v.isInt64()) return std::to_string(v.asInt64());
   }
   return "";
 }
 
 std::optional<std::int64_t> number(const Json::Value& message, const char* key) {
   const Json::Value& v = message[key];
-  if (v.isIntegral()) return v.asInt64();
+  if (v.isInt64()) return v.asInt64();
   if (!v.isString()) return std::nullopt;
   const std::string s = v.asString();
   if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 18) return std::nullopt;
@@ -41,7 +41,7 @@ std::optional<GlusterEvent> parseGlusterEvent(const std::string& body) {
   GlusterEvent e;
   e.name = root["event"].asString();
   e.nodeId = root.get("nodeid", "").isString() ? root.get("nodeid", "").asString() : "";
-  e.ts = root["ts"].isIntegral() ? root["ts"].asInt64() : 0;
+  e.ts = root["ts"].isInt64() ? root["ts"].asInt64() : 0;
   const Json::Value& m = root["message"];
   if (m.isObject()) {
     e.primaryVolume = text(m, "primary_volume", "master_volume");

@@ -39,6 +39,10 @@ SyncAssessment assessSync(const std::vector<GeoRepWorker>& workers, std::int64_t
     a.pending = a.pending || w.entry.value_or(0) > 0 || w.data.value_or(0) > 0 || w.meta.value_or(0) > 0;
     allIdle = allIdle && w.crawlStatus == "Changelog Crawl" && reportsNothingPending;
   }
+  a.stopped = !workers.empty() && std::all_of(workers.begin(), workers.end(), [](const GeoRepWorker& w) {
+    const std::string status = normalizeStatus(w.status);
+    return status == "Stopped" || status == "Created";
+  });
   const bool healthy = !a.badWorker && a.active > 0;
   a.completedButPending = healthy && a.completed == a.active && a.pending;
   a.complete = healthy && a.completed == a.active && !a.pending;
@@ -310,6 +314,30 @@ bool GeoRepSyncJob::judge(JobControl& job, const SyncAssessment& a, StallWatch& 
     return true;
   }
   const auto now = StallWatch::Clock::now();
+  if (a.stopped) {
+    // Stopped under the job (glusterd restarted, or someone stopped it):
+    // started again, the checkpoint still set. Right after a start the
+    // workers read Stopped for a while, so only when it lasts.
+    if (stoppedReadings_++ == 0) stoppedSince_ = now;
+    const auto grace = std::clamp<std::chrono::steady_clock::duration>(5 * spec_.pollInterval,
+                                                                        std::chrono::milliseconds(10),
+                                                                        std::chrono::seconds(30));
+    if (stoppedReadings_ < 3 || now - stoppedSince_ < grace) return false;
+    const std::string id = job.record().id;
+    if (++stoppedRestarts_ > 3) {
+      finish(job, State::Failed,
+             AgentError(Code::GeoRepSyncStalled, "the geo-replication session " + session_ +
+                                                      " keeps stopping during the sync (started again 3 times)"));
+      return true;
+    }
+    spdlog::warn("job {}: {} is stopped (all workers Stopped); starting it again", id, session_);
+    note(job, [](api::GeoRepSyncJobDetails& d) { ++d.sessionRestarts; });  // before the call
+    startSession(id);
+    stoppedReadings_ = 0;
+    watch.restarted(now);
+    return false;
+  }
+  stoppedReadings_ = 0;
   switch (watch.observe(a, now)) {
     case StallWatch::Verdict::Moving:
     case StallWatch::Verdict::Still:

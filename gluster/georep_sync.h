@@ -46,6 +46,9 @@ struct SyncAssessment {
   // Hybrid Crawl reports no last synced until it has copied everything).
   std::string activity;
   std::optional<std::string> badWorker;    // "node:brick (Faulty)"
+  // Every worker reads Stopped (or Created): the session is not running,
+  // e.g. glusterd was restarted under the sync.
+  bool stopped = false;
   // Every Active worker is in Changelog Crawl with nothing pending: with
   // the root touched every few seconds, a healthy worker has work within a
   // changelog rollover, so a still last synced here is a stall.
@@ -150,6 +153,11 @@ class GeoRepSyncJob : public JobRunner {
   std::string session_;                // "VOLUME -> HOST::VOLUME", for messages
   std::vector<std::string> primaryNodes_;
   bool runningChecked_ = false;
+  // Readings in a row showing the session stopped, since when; and how
+  // often the job started it again for that.
+  int stoppedReadings_ = 0;
+  std::chrono::steady_clock::time_point stoppedSince_{};
+  int stoppedRestarts_ = 0;
 };
 
 // Whether the running job `record` syncs the same session as `spec`.

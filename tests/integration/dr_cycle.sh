@@ -160,7 +160,7 @@ note "gdr-sync itself killed with -9 mid-cycle: the next run adopts its overlays
   --secondary "$GDR_LAB_SECONDARY_URL" --state-dir "$state" --timeout 5m --json >"$state/sync-killed.json" 2>&1) &
 sync_pid=$!
 on_overlays=""
-for ((i = 0; i < 600 && -z "$on_overlays"; i++)); do
+for ((i = 0; i < 600; i++)); do
   n=0
   for vm in "${vms[@]}"; do
     [ "$(virsh dumpxml "$vm" | grep -c '<source file=')" = 2 ] && n=$((n + 1))

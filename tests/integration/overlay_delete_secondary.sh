@@ -100,6 +100,7 @@ for volume in "$GDR_LAB_PRIMARY" "$GDR_LAB_SECONDARY" "$GDR_LAB_PRIMARY"; do
   client GlusterVolume fileStat volfileServers='["'"$GDR_LAB_HOST"'"]' volumeName="$volume" path="$rel/base.qcow2" \
     >/dev/null || fail "fileStat on $volume with a pool of one failed"
 done
+stop_agent_process  # flushes its log
 [ "$(grep -c 'to make room (gfapi_pool_max 1)' "$AGENT_DIR/agent.log")" = 2 ] ||
   fail "the pool did not stay at one connection: $(grep gfapi "$AGENT_DIR/agent.log")"
 note "ok"

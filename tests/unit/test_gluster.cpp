@@ -196,6 +196,13 @@ TEST(GlusterEvents, RefusesDeepNestingTrailingTextAndEmptyNames) {
   EXPECT_FALSE(parseGlusterEvent(deep));  // jsoncpp threw past the listener
   EXPECT_FALSE(parseGlusterEvent(R"({"event": "X"}, "more")"));
   EXPECT_FALSE(parseGlusterEvent(R"({"event": ""})"));
+  // Numbers past int64 (jsoncpp threw on reading them as such).
+  const auto huge = parseGlusterEvent(
+      R"({"event": "X", "ts": 9445415405439937412, "message": {"brick_path": 18446744073709551615, "checkpoint_time": 9445415405439937412}})");
+  ASSERT_TRUE(huge);
+  EXPECT_EQ(huge->ts, 0);
+  EXPECT_EQ(huge->brick, "");
+  EXPECT_FALSE(huge->checkpointTime);
 }
 
 TEST(GlusterEvents, ASyncJobAwaitsOnlyItsSessionsCheckpoint) {
@@ -256,9 +263,10 @@ class FakeRunner : public CommandRunner {
     return r;
   }
 
-  bool called(const std::string& command) {
+  bool called(const std::string& command) { return count(command) > 0; }
+  size_t count(const std::string& command) {
     std::lock_guard<std::mutex> lock(mutex);
-    return std::find(calls.begin(), calls.end(), command) != calls.end();
+    return size_t(std::count(calls.begin(), calls.end(), command));
   }
 };
 
@@ -373,6 +381,20 @@ TEST_F(GeoRepSyncTest, CompletesStartsAndStopsTheSession) {
   EXPECT_TRUE(runner_.called(kSession + " start"));
   EXPECT_TRUE(runner_.called(kSession + " stop"));
   EXPECT_GE(touches_, 1);
+}
+
+// glusterd restarted during the sync (seen on the lab): the session reads
+// Stopped from then on, until the job starts it again.
+TEST_F(GeoRepSyncTest, ASessionStoppedUnderTheSyncIsStartedAgain) {
+  std::vector<std::string> readings = {fixture("georep-status-stopped.xml"), fixture("georep-status-initializing.xml"),
+                                       fixture("georep-status-checkpoint-pending.xml")};
+  for (int i = 0; i < 6; ++i) readings.push_back(fixture("georep-status-stopped.xml"));
+  readings.push_back(fixture("georep-status-checkpoint-completed.xml"));
+  runner_.statusReadings = std::deque<std::string>(readings.begin(), readings.end());
+  const JobRecord r = runSync();
+  EXPECT_EQ(r.state, kJobDone) << (r.error ? r.error->message : "");
+  EXPECT_EQ(runner_.count(kSession + " start"), 2u);
+  EXPECT_EQ(r.details["sessionRestarts"].asInt(), 1);
 }
 
 TEST_F(GeoRepSyncTest, WarnsOfAShardedPrimaryWithoutWriteOrdering) {
