@@ -174,6 +174,37 @@ TEST_F(AgentTest, HostileRequestsGetErrorsAndTheAgentStaysUp) {
   EXPECT_TRUE(agent_->running());
 }
 
+// Out of descriptors, accept() fails at once every time it is called: the
+// loop must pause, not spin writing a log line per attempt (it wrote about
+// a million lines in seconds), and serve again once descriptors are free.
+TEST_F(AgentTest, OutOfDescriptorsTheAcceptLoopPausesInsteadOfSpinning) {
+  startAgent();
+  const CommandResult limited =
+      runCommand({"prlimit", "--pid", std::to_string(agent_->pid()), "--nofile=48:48"}, 10s);
+  ASSERT_EQ(limited.exitCode, 0) << limited.err;
+  std::vector<std::unique_ptr<RawConnection>> held;
+  for (int i = 0; i < 80; ++i) held.push_back(std::make_unique<RawConnection>(agent_->socket()));
+  std::this_thread::sleep_for(3s);
+  auto acceptErrors = [&] {
+    const std::string log = agent_->log();
+    size_t n = 0;
+    for (size_t at = log.find("unix accept:"); at != std::string::npos; at = log.find("unix accept:", at + 1)) ++n;
+    return n;
+  };
+  const size_t errors = acceptErrors();
+  std::printf("out of descriptors: %zu accept errors logged in 3 s\n", errors);
+  EXPECT_GT(errors, 0u) << "the descriptor limit was never reached";
+  EXPECT_LT(errors, 30u) << "the accept loop spun";  // pauses of 50 ms doubling to 1 s: about 7 in 3 s
+  held.clear();
+  bool served = false;
+  for (int i = 0; i < 100 && !served; ++i) {
+    served = client({"Host", "ping"}).exitCode == 0;
+    if (!served) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(served) << "not serving once descriptors were free";
+  EXPECT_EQ(agent_->terminate(), 0);
+}
+
 TEST_F(AgentTest, TwoHundredConcurrentClients) {
   startAgent({"--workers", "2", "--queue", "8"});
   constexpr int kClients = 200;
