@@ -300,10 +300,20 @@ bool GeoRepSyncJob::judge(JobControl& job, const SyncAssessment& a, StallWatch& 
     d.lastSynced = a.lastSynced;
   }, 10 + (a.active ? int(85 * a.completed / a.active) : 0));
   if (a.badWorker) {
+    // gsyncd's monitor restarts a worker that died (glusterd restarted, a
+    // brief network cut): Faulty fails the job once it lasts.
+    const auto now = StallWatch::Clock::now();
+    if (faultyReadings_++ == 0) faultySince_ = now;
+    const auto grace = std::clamp<std::chrono::steady_clock::duration>(30 * spec_.pollInterval,
+                                                                        std::chrono::milliseconds(10),
+                                                                        std::chrono::seconds(30));
+    if (now - faultySince_ < grace) return false;
     finish(job, State::Failed,
-           AgentError(Code::GeoRepWorkerFaulty, "geo-replication worker " + *a.badWorker + " in session " + session_));
+           AgentError(Code::GeoRepWorkerFaulty, "geo-replication worker " + *a.badWorker + " in session " + session_ +
+                                                    " for " + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - faultySince_).count()) + " s"));
     return true;
   }
+  faultyReadings_ = 0;
   if (a.complete) {
     // Reported at once (Host.getJobs shows it); DONE follows the stop.
     moveTo(job, State::Stopping, 95, [](api::GeoRepSyncJobDetails& d) {

@@ -158,6 +158,9 @@ class GeoRepSyncJob : public JobRunner {
   int stoppedReadings_ = 0;
   std::chrono::steady_clock::time_point stoppedSince_{};
   int stoppedRestarts_ = 0;
+  // Readings in a row showing a worker Faulty or Offline, since when.
+  int faultyReadings_ = 0;
+  std::chrono::steady_clock::time_point faultySince_{};
 };
 
 // Whether the running job `record` syncs the same session as `spec`.

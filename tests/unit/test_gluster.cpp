@@ -589,6 +589,15 @@ TEST_F(GeoRepSyncTest, FaultyWorkerFailsNamingIt) {
   EXPECT_TRUE(runner_.called(kSession + " stop"));  // left stopped
 }
 
+// gsyncd's monitor restarts a worker that died (seen after a glusterd
+// restart): a Faulty reading that does not last is no failure.
+TEST_F(GeoRepSyncTest, AWorkerFaultyBrieflyIsNoFailure) {
+  runner_.statusReadings = {fixture("georep-status-checkpoint-pending.xml"), fixture("georep-status-faulty.xml"),
+                            fixture("georep-status-faulty.xml"), fixture("georep-status-checkpoint-completed.xml")};
+  const JobRecord r = runSync();
+  EXPECT_EQ(r.state, kJobDone) << (r.error ? r.error->message : "");
+}
+
 TEST_F(GeoRepSyncTest, AStallIsRestartedOnce) {
   std::deque<std::string> readings;
   // Pending and frozen long enough to count as a stall, then completed.
