@@ -1,8 +1,10 @@
 #include "gluster/georep_sync.h"
+#include "core/json_util.h"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <fstream>
 
 #include "core/errors.h"
 
@@ -43,11 +45,51 @@ SyncAssessment assessSync(const std::vector<GeoRepWorker>& workers, std::int64_t
     const std::string status = normalizeStatus(w.status);
     return status == "Stopped" || status == "Created";
   });
+  if (a.stopped) {
+    for (const auto& w : workers) a.stoppedWorkers.push_back(w.primaryNode + ":" + w.primaryBrick + " (" + w.status + ")");
+  }
   const bool healthy = !a.badWorker && a.active > 0;
   a.completedButPending = healthy && a.completed == a.active && a.pending;
   a.complete = healthy && a.completed == a.active && !a.pending;
   a.idleInChangelogCrawl = healthy && allIdle;
   return a;
+}
+
+std::optional<std::string> lastGsyncdError(const std::string& logText) {
+  // "[2026-12-02 04:02:51.790294] E [syncdutils(monitor):851:logerr] Popen: ssh> ssh: connect ..."
+  size_t end = logText.size();
+  while (end > 0) {
+    const size_t start = logText.rfind('\n', end - 1);
+    const size_t from = start == std::string::npos ? 0 : start + 1;
+    const std::string line = logText.substr(from, end - from);
+    const size_t mark = line.find("] E [");
+    if (mark != std::string::npos) {
+      const size_t close = line.find("] ", mark + 5);
+      if (close != std::string::npos) return json::printable(line.substr(close + 2), 300);
+    }
+    if (start == std::string::npos) break;
+    end = start;
+  }
+  return std::nullopt;
+}
+
+std::string gsyncdLogPath(const std::string& primaryVolume, const std::string& secondaryHost,
+                          const std::string& secondaryVolume) {
+  return "/var/log/glusterfs/geo-replication/" + primaryVolume + "_" + secondaryHost + "_" + secondaryVolume +
+         "/gsyncd.log";
+}
+
+std::string readFileTail(const std::string& path, size_t bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  const std::streamoff from = size > std::streamoff(bytes) ? size - std::streamoff(bytes) : 0;
+  in.seekg(from);
+  std::string text(size_t(size - from), '\0');
+  in.read(text.data(), std::streamsize(text.size()));
+  text.resize(size_t(in.gcount()));
+  return text;
 }
 
 api::GeoRepSyncJobDetails GeoRepSyncSpec::toDetails() const {
@@ -334,10 +376,17 @@ bool GeoRepSyncJob::judge(JobControl& job, const SyncAssessment& a, StallWatch& 
                                                                         std::chrono::seconds(30));
     if (stoppedReadings_ < 3 || now - stoppedSince_ < grace) return false;
     const std::string id = job.record().id;
-    if (++stoppedRestarts_ > 3) {
+    if (++stoppedRestarts_ > 1) {
+      // Stopped again after a start: gsyncd's monitor gave up (the
+      // secondary unreachable, say); its log says why.
+      const auto why = lastGsyncdError(
+          readLog_(gsyncdLogPath(spec_.volume, spec_.remote.host, spec_.remote.volume), 64 * 1024));
+      std::string workers;
+      for (const auto& w : a.stoppedWorkers) workers += (workers.empty() ? "" : ", ") + w;
       finish(job, State::Failed,
              AgentError(Code::GeoRepSyncStalled, "the geo-replication session " + session_ +
-                                                      " keeps stopping during the sync (started again 3 times)"));
+                                                      " stopped again after it was started (workers " + workers +
+                                                      ")" + (why ? "; gsyncd: " + *why : "")));
       return true;
     }
     spdlog::warn("job {}: {} is stopped (all workers Stopped); starting it again", id, session_);

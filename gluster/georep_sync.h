@@ -49,12 +49,23 @@ struct SyncAssessment {
   // Every worker reads Stopped (or Created): the session is not running,
   // e.g. glusterd was restarted under the sync.
   bool stopped = false;
+  std::vector<std::string> stoppedWorkers;  // "node:brick (Stopped)", when stopped
   // Every Active worker is in Changelog Crawl with nothing pending: with
   // the root touched every few seconds, a healthy worker has work within a
   // changelog rollover, so a still last synced here is a stall.
   bool idleInChangelogCrawl = false;
 };
 SyncAssessment assessSync(const std::vector<GeoRepWorker>& workers, std::int64_t checkpointTime);
+
+// The last error gsyncd logged ("E [...] ... message"), from the tail of its
+// log: why a session stopped. Pure.
+std::optional<std::string> lastGsyncdError(const std::string& logText);
+// Where gsyncd logs for a session on this node.
+std::string gsyncdLogPath(const std::string& primaryVolume, const std::string& secondaryHost,
+                          const std::string& secondaryVolume);
+// The last `bytes` of a file; empty when it cannot be read.
+using LogTailReader = std::function<std::string(const std::string& path, size_t bytes)>;
+std::string readFileTail(const std::string& path, size_t bytes);
 
 // Whether a sync moves, from one reading to the next: it moves when last
 // synced, the workers' crawl or their pending counts change. Still for
@@ -119,7 +130,8 @@ class GeoRepSyncJob : public JobRunner {
  public:
   using State = api::SyncState;
 
-  GeoRepSyncJob(GlusterCli& cli, RootToucher touch) : cli_(cli), touch_(std::move(touch)) {}
+  GeoRepSyncJob(GlusterCli& cli, RootToucher touch, LogTailReader readLog = readFileTail)
+      : cli_(cli), touch_(std::move(touch)), readLog_(std::move(readLog)) {}
   void run(JobControl& job) override;
 
   // The moves each state may make (the table above).
@@ -158,6 +170,7 @@ class GeoRepSyncJob : public JobRunner {
   int stoppedReadings_ = 0;
   std::chrono::steady_clock::time_point stoppedSince_{};
   int stoppedRestarts_ = 0;
+  LogTailReader readLog_;
   // Readings in a row showing a worker Faulty or Offline, since when.
   int faultyReadings_ = 0;
   std::chrono::steady_clock::time_point faultySince_{};

@@ -351,9 +351,12 @@ class GeoRepSyncTest : public ::testing::Test {
     const std::string id =
         store
             .start(newGeoRepSyncRecord(spec),
-                   std::make_unique<GeoRepSyncJob>(cli, [this](const std::vector<std::string>&, const std::string&) {
-                     ++touches_;
-                   }))
+                   std::make_unique<GeoRepSyncJob>(
+                       cli, [this](const std::vector<std::string>&, const std::string&) { ++touches_; },
+                       [this](const std::string& path, size_t) {
+                         logsRead_.push_back(path);
+                         return gsyncdLog_;
+                       }))
             .id;
     for (int i = 0; i < 1000; ++i) {
       const JobRecord r = store.get(id);
@@ -366,6 +369,8 @@ class GeoRepSyncTest : public ::testing::Test {
 
   FakeRunner runner_;
   std::atomic<int> touches_{0};
+  std::string gsyncdLog_;  // what the job finds in gsyncd's log
+  std::vector<std::string> logsRead_;
   std::filesystem::path dir_;
 };
 
@@ -395,6 +400,29 @@ TEST_F(GeoRepSyncTest, ASessionStoppedUnderTheSyncIsStartedAgain) {
   EXPECT_EQ(r.state, kJobDone) << (r.error ? r.error->message : "");
   EXPECT_EQ(runner_.count(kSession + " start"), 2u);
   EXPECT_EQ(r.details["sessionRestarts"].asInt(), 1);
+}
+
+// The secondary unreachable (its sshd stopped, seen on the lab): gsyncd's
+// monitor exits at once, the session reads Stopped again after the start.
+TEST_F(GeoRepSyncTest, ASessionThatStopsAgainFailsWithGsyncdsReason) {
+  gsyncdLog_ =
+      "[2026-12-02 04:02:51.790013] E [syncdutils(monitor):845:errlog] Popen: command returned error\n"
+      "[2026-12-02 04:02:51.790294] E [syncdutils(monitor):851:logerr] Popen: ssh> ssh: connect to host 127.0.0.2 "
+      "port 22: Connection refused\n"
+      "[2026-12-02 04:02:51.800000] I [monitor(monitor):160:monitor] Monitor: finished\n";
+  runner_.statusReadings = {fixture("georep-status-stopped.xml"), fixture("georep-status-initializing.xml"),
+                            fixture("georep-status-stopped.xml")};
+  const JobRecord r = runSync();
+  EXPECT_EQ(r.state, kJobFailed);
+  ASSERT_TRUE(r.error);
+  EXPECT_EQ(r.error->code, int(Code::GeoRepSyncStalled));
+  EXPECT_NE(r.error->message.find("/bricks/gdr-primary (Stopped)"), std::string::npos) << r.error->message;
+  EXPECT_NE(r.error->message.find("gsyncd: Popen: ssh> ssh: connect to host 127.0.0.2 port 22: Connection refused"),
+            std::string::npos)
+      << r.error->message;
+  ASSERT_FALSE(logsRead_.empty());
+  EXPECT_EQ(logsRead_[0], "/var/log/glusterfs/geo-replication/gdr-primary_127.0.0.2_gdr-secondary/gsyncd.log");
+  EXPECT_FALSE(lastGsyncdError("[x] I [y] fine\n"));
 }
 
 TEST_F(GeoRepSyncTest, WarnsOfAShardedPrimaryWithoutWriteOrdering) {
