@@ -349,7 +349,7 @@ bool GeoRepSyncJob::judge(JobControl& job, const SyncAssessment& a, StallWatch& 
     const auto grace = std::clamp<std::chrono::steady_clock::duration>(30 * spec_.pollInterval,
                                                                         std::chrono::milliseconds(10),
                                                                         std::chrono::seconds(30));
-    if (now - faultySince_ < grace) return false;
+    if (faultyReadings_ < 3 || now - faultySince_ < grace) return false;
     finish(job, State::Failed,
            AgentError(Code::GeoRepWorkerFaulty, "geo-replication worker " + *a.badWorker + " in session " + session_ +
                                                     " for " + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - faultySince_).count()) + " s"));

@@ -233,6 +233,8 @@ class FakeRunner : public CommandRunner {
  public:
   std::map<std::string, CommandResult> answers;
   std::deque<std::string> statusReadings;  // fixture texts, the last one repeats
+  // Each start of the session replaces statusReadings with the next of these.
+  std::deque<std::deque<std::string>> readingsAfterStart;
   std::vector<std::string> calls;
   std::mutex mutex;
 
@@ -254,6 +256,10 @@ class FakeRunner : public CommandRunner {
       r.out = statusReadings.front();
       if (statusReadings.size() > 1) statusReadings.pop_front();
       return r;
+    }
+    if (command.size() > 6 && command.substr(command.size() - 6) == " start" && !readingsAfterStart.empty()) {
+      statusReadings = readingsAfterStart.front();
+      readingsAfterStart.pop_front();
     }
     auto it = answers.find(command);
     if (it != answers.end()) return it->second;
@@ -391,11 +397,13 @@ TEST_F(GeoRepSyncTest, CompletesStartsAndStopsTheSession) {
 // glusterd restarted during the sync (seen on the lab): the session reads
 // Stopped from then on, until the job starts it again.
 TEST_F(GeoRepSyncTest, ASessionStoppedUnderTheSyncIsStartedAgain) {
-  std::vector<std::string> readings = {fixture("georep-status-stopped.xml"), fixture("georep-status-initializing.xml"),
-                                       fixture("georep-status-checkpoint-pending.xml")};
-  for (int i = 0; i < 6; ++i) readings.push_back(fixture("georep-status-stopped.xml"));
-  readings.push_back(fixture("georep-status-checkpoint-completed.xml"));
-  runner_.statusReadings = std::deque<std::string>(readings.begin(), readings.end());
+  runner_.statusReadings = {fixture("georep-status-stopped.xml")};
+  // After the job's start: running, then stopped for good (the last
+  // reading repeats); after its restart: running to completion.
+  runner_.readingsAfterStart = {{fixture("georep-status-initializing.xml"),
+                                 fixture("georep-status-checkpoint-pending.xml"), fixture("georep-status-stopped.xml")},
+                                {fixture("georep-status-initializing.xml"),
+                                 fixture("georep-status-checkpoint-completed.xml")}};
   const JobRecord r = runSync();
   EXPECT_EQ(r.state, kJobDone) << (r.error ? r.error->message : "");
   EXPECT_EQ(runner_.count(kSession + " start"), 2u);
