@@ -335,26 +335,61 @@ std::optional<SyncAssessment> GeoRepSyncJob::read(const std::string& jobId, std:
   }
 }
 
+bool GeoRepSyncJob::onBadWorker(JobControl& job, const SyncAssessment& a) {
+  // gsyncd's monitor restarts a worker that died (glusterd restarted, a
+  // brief network cut): Faulty fails the job once it lasts.
+  const auto now = StallWatch::Clock::now();
+  if (faultyReadings_++ == 0) faultySince_ = now;
+  const auto grace = std::clamp<std::chrono::steady_clock::duration>(30 * spec_.pollInterval,
+                                                                      std::chrono::milliseconds(10),
+                                                                      std::chrono::seconds(30));
+  if (faultyReadings_ < 3 || now - faultySince_ < grace) return false;
+  const auto lasted = std::chrono::duration_cast<std::chrono::seconds>(now - faultySince_).count();
+  finish(job, State::Failed,
+         AgentError(Code::GeoRepWorkerFaulty, "geo-replication worker " + *a.badWorker + " in session " + session_ +
+                                                  " for " + std::to_string(lasted) + " s"));
+  return true;
+}
+
+bool GeoRepSyncJob::onStopped(JobControl& job, const SyncAssessment& a, StallWatch& watch,
+                              StallWatch::Clock::time_point now) {
+  // Stopped under the job (glusterd restarted, or someone stopped it):
+  // started again, the checkpoint still set. Right after a start the
+  // workers read Stopped for a while, so only when it lasts.
+  if (stoppedReadings_++ == 0) stoppedSince_ = now;
+  const auto grace = std::clamp<std::chrono::steady_clock::duration>(5 * spec_.pollInterval,
+                                                                      std::chrono::milliseconds(10),
+                                                                      std::chrono::seconds(30));
+  if (stoppedReadings_ < 3 || now - stoppedSince_ < grace) return false;
+  const std::string id = job.record().id;
+  if (++stoppedRestarts_ > 1) {
+    // Stopped again after a start: gsyncd's monitor gave up (the
+    // secondary unreachable, say); its log says why.
+    const auto why = lastGsyncdError(
+        readLog_(gsyncdLogPath(spec_.volume, spec_.remote.host, spec_.remote.volume), 64 * 1024));
+    std::string workers;
+    for (const auto& w : a.stoppedWorkers) workers += (workers.empty() ? "" : ", ") + w;
+    finish(job, State::Failed,
+           AgentError(Code::GeoRepSyncStalled, "the geo-replication session " + session_ +
+                                                    " stopped again after it was started (workers " + workers +
+                                                    ")" + (why ? "; gsyncd: " + *why : "")));
+    return true;
+  }
+  spdlog::warn("job {}: {} is stopped (all workers Stopped); starting it again", id, session_);
+  note(job, [](api::GeoRepSyncJobDetails& d) { ++d.sessionRestarts; });  // before the call
+  startSession(id);
+  stoppedReadings_ = 0;
+  watch.restarted(now);
+  return false;
+}
+
 bool GeoRepSyncJob::judge(JobControl& job, const SyncAssessment& a, StallWatch& watch) {
   note(job, [&](api::GeoRepSyncJobDetails& d) {
     d.workersCompleted = a.completed;
     d.workersTotal = a.active;
     d.lastSynced = a.lastSynced;
   }, 10 + (a.active ? int(85 * a.completed / a.active) : 0));
-  if (a.badWorker) {
-    // gsyncd's monitor restarts a worker that died (glusterd restarted, a
-    // brief network cut): Faulty fails the job once it lasts.
-    const auto now = StallWatch::Clock::now();
-    if (faultyReadings_++ == 0) faultySince_ = now;
-    const auto grace = std::clamp<std::chrono::steady_clock::duration>(30 * spec_.pollInterval,
-                                                                        std::chrono::milliseconds(10),
-                                                                        std::chrono::seconds(30));
-    if (faultyReadings_ < 3 || now - faultySince_ < grace) return false;
-    finish(job, State::Failed,
-           AgentError(Code::GeoRepWorkerFaulty, "geo-replication worker " + *a.badWorker + " in session " + session_ +
-                                                    " for " + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - faultySince_).count()) + " s"));
-    return true;
-  }
+  if (a.badWorker) return onBadWorker(job, a);
   faultyReadings_ = 0;
   if (a.complete) {
     // Reported at once (Host.getJobs shows it); DONE follows the stop.
@@ -366,36 +401,7 @@ bool GeoRepSyncJob::judge(JobControl& job, const SyncAssessment& a, StallWatch& 
     return true;
   }
   const auto now = StallWatch::Clock::now();
-  if (a.stopped) {
-    // Stopped under the job (glusterd restarted, or someone stopped it):
-    // started again, the checkpoint still set. Right after a start the
-    // workers read Stopped for a while, so only when it lasts.
-    if (stoppedReadings_++ == 0) stoppedSince_ = now;
-    const auto grace = std::clamp<std::chrono::steady_clock::duration>(5 * spec_.pollInterval,
-                                                                        std::chrono::milliseconds(10),
-                                                                        std::chrono::seconds(30));
-    if (stoppedReadings_ < 3 || now - stoppedSince_ < grace) return false;
-    const std::string id = job.record().id;
-    if (++stoppedRestarts_ > 1) {
-      // Stopped again after a start: gsyncd's monitor gave up (the
-      // secondary unreachable, say); its log says why.
-      const auto why = lastGsyncdError(
-          readLog_(gsyncdLogPath(spec_.volume, spec_.remote.host, spec_.remote.volume), 64 * 1024));
-      std::string workers;
-      for (const auto& w : a.stoppedWorkers) workers += (workers.empty() ? "" : ", ") + w;
-      finish(job, State::Failed,
-             AgentError(Code::GeoRepSyncStalled, "the geo-replication session " + session_ +
-                                                      " stopped again after it was started (workers " + workers +
-                                                      ")" + (why ? "; gsyncd: " + *why : "")));
-      return true;
-    }
-    spdlog::warn("job {}: {} is stopped (all workers Stopped); starting it again", id, session_);
-    note(job, [](api::GeoRepSyncJobDetails& d) { ++d.sessionRestarts; });  // before the call
-    startSession(id);
-    stoppedReadings_ = 0;
-    watch.restarted(now);
-    return false;
-  }
+  if (a.stopped) return onStopped(job, a, watch, now);
   stoppedReadings_ = 0;
   switch (watch.observe(a, now)) {
     case StallWatch::Verdict::Moving:

@@ -157,6 +157,10 @@ class GeoRepSyncJob : public JobRunner {
   std::optional<SyncAssessment> read(const std::string& jobId, std::optional<AgentError>& error);
   // Acts on one reading; true when the job left SYNCING.
   bool judge(JobControl& job, const SyncAssessment& a, StallWatch& watch);
+  // A worker Faulty or Offline; true when that failed the job.
+  bool onBadWorker(JobControl& job, const SyncAssessment& a);
+  // Every worker Stopped: started again once; true when the job ended.
+  bool onStopped(JobControl& job, const SyncAssessment& a, StallWatch& watch, StallWatch::Clock::time_point now);
 
   GlusterCli& cli_;
   RootToucher touch_;
