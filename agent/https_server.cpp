@@ -181,8 +181,9 @@ bool HttpsServer::StartListening() {
     if (!*con_cls) {
       // Headers are in; nothing of the body has been read. Whatever is
       // refused here is refused before the body is read at all.
-      if (auto refusal = server->refusal(connection, method, url)) return MHD_queue_response(connection, refusal->first,
-                                                                              refusal->second.get());
+      if (auto refusal = server->refusal(connection, method, url)) {
+        return respond(connection, refusal->first, refusal->second);
+      }
       auto* holder = new Holder{std::make_shared<Request>()};
       holder->request->connection = connection;
       *con_cls = holder;
@@ -255,14 +256,10 @@ std::string HttpsServer::tooLargeReply() const {
                                                           std::to_string(options_.maxRequestBytes) + " bytes");
 }
 
-std::optional<std::pair<unsigned, HttpsServer::ResponsePtr>> HttpsServer::refusal(MHD_Connection* connection, const std::string& method,
-                                                                                const std::string& url) const {
-  auto reply = [](unsigned status, const std::string& body) {
-    MHD_Response* response =
-        MHD_create_response_from_buffer(body.size(), const_cast<char*>(body.data()), MHD_RESPMEM_MUST_COPY);
-    MHD_add_response_header(response, "Content-Type", "application/json");
-    return std::make_optional(std::make_pair(status, ResponsePtr(response, &MHD_destroy_response)));
-  };
+std::optional<std::pair<unsigned, std::string>> HttpsServer::refusal(MHD_Connection* connection,
+                                                                    const std::string& method,
+                                                                    const std::string& url) const {
+  auto reply = [](unsigned status, std::string body) { return std::make_optional(std::make_pair(status, body)); };
   std::string why;
   const std::optional<ClientIdentity> client = verifiedClient(connection, why);
   if (!client || !clientAllowed(*client, options_.allowedClients)) {

@@ -16,7 +16,6 @@
 
 struct MHD_Daemon;
 struct MHD_Connection;
-struct MHD_Response;
 
 namespace gdr {
 
@@ -50,12 +49,11 @@ class HttpsServer : public jsonrpc::AbstractServerConnector {
   std::string lastError() const { return lastError_; }
 
   struct Request;  // per-request state, internal
-  using ResponsePtr = std::unique_ptr<struct MHD_Response, void (*)(struct MHD_Response*)>;
 
   // Called once a request's headers are in: the HTTP status and reply
   // refusing it (client not allowed, cross-origin, not JSON, too large),
   // or nullopt to read its body and run it.
-  std::optional<std::pair<unsigned, ResponsePtr>> refusal(MHD_Connection* connection, const std::string& method,
+  std::optional<std::pair<unsigned, std::string>> refusal(MHD_Connection* connection, const std::string& method,
                                                              const std::string& url) const;
   std::string tooLargeReply() const;
 

@@ -458,6 +458,10 @@ TEST_F(AgentTest, HttpsNeedsAVerifiedAllowedClientCertificate) {
   r = AgentProcess::client({"-H", "127.0.0.1", "-p", port, "--cafile", other + "/ca.crt", "--cert", engine.cert,
                             "--key", engine.key, "Host", "ping"});
   EXPECT_EQ(r.exitCode, 3) << r.out << r.err;
+  // Unless it skips that check on purpose; its own certificate still counts.
+  r = AgentProcess::client({"-H", "127.0.0.1", "-p", port, "--insecure", "--cert", engine.cert, "--key", engine.key,
+                            "Host", "getCapabilities"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
 
   // Only TLS 1.2+, forward-secret and AEAD: old versions, static RSA key
   // exchange and CBC-SHA1 suites are refused at the handshake.
