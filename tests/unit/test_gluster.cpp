@@ -635,11 +635,10 @@ TEST_F(GeoRepSyncTest, AWorkerFaultyBrieflyIsNoFailure) {
 }
 
 TEST_F(GeoRepSyncTest, AStallIsRestartedOnce) {
-  std::deque<std::string> readings;
-  // Pending and frozen long enough to count as a stall, then completed.
-  for (int i = 0; i < 150; ++i) readings.push_back(fixture("georep-status-checkpoint-pending.xml"));
-  readings.push_back(fixture("georep-status-checkpoint-completed.xml"));
-  runner_.statusReadings = readings;
+  // Pending and frozen until the restart, completed after it: however slow
+  // the machine, the stall is seen once and the restart ends it.
+  runner_.statusReadings = {fixture("georep-status-checkpoint-pending.xml")};
+  runner_.readingsAfterStart = {{fixture("georep-status-checkpoint-completed.xml")}};
   const JobRecord r = runSync(30s, 1s);
   EXPECT_EQ(r.state, kJobDone) << (r.error ? r.error->message : "");
   EXPECT_EQ(r.details["sessionRestarts"].asInt(), 1);
@@ -706,13 +705,16 @@ TEST_F(GeoRepSyncTest, AHybridCrawlWorkingThroughItsBacklogIsNotAStall) {
                                "<crawl_status>Hybrid Crawl</crawl_status>");
   pending = std::regex_replace(pending, std::regex("<last_synced>[^<]*</last_synced>"), "<last_synced>N/A</last_synced>");
   std::deque<std::string> readings;
-  for (int i = 0; i < 300; ++i) {  // ~3 s of readings, 10 ms apart
+  // Every reading shows the count falling, 400 readings 10 ms apart (4 s,
+  // twice the stall limit): only a machine holding one reading back for
+  // two whole seconds could make this a stall.
+  for (int i = 0; i < 400; ++i) {
     readings.push_back(std::regex_replace(pending, std::regex("<data>[^<]*</data>"),
-                                          "<data>" + std::to_string(8000 - i / 10) + "</data>"));
+                                          "<data>" + std::to_string(8000 - i) + "</data>"));
   }
   readings.push_back(fixture("georep-status-checkpoint-completed.xml"));
   runner_.statusReadings = readings;
-  const JobRecord r = runSync(30s, 1s, 1s);
+  const JobRecord r = runSync(30s, 2s, 2s);
   EXPECT_EQ(r.state, kJobDone) << (r.error ? r.error->message : "");
   EXPECT_EQ(r.details.get("sessionRestarts", 0).asInt(), 0);
   // The same Hybrid Crawl with nothing changing is a stall.
