@@ -1,10 +1,10 @@
 #include "gfapi/overlay_delete.h"
 
-#include <openssl/evp.h>
 
 #include <memory>
 
 #include "core/errors.h"
+#include "core/sha256.h"
 
 namespace gdr::gfapi {
 
@@ -209,20 +209,6 @@ EntryInfo regularFile(Volume& volume, const Components& parts, const std::string
   return *entry;
 }
 
-// Finishes `ctx` and returns its digest in hex.
-std::string hexDigest(EVP_MD_CTX* ctx) {
-  unsigned char sum[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_DigestFinal_ex(ctx, sum, &size);
-  static const char* hex = "0123456789abcdef";
-  std::string text;
-  for (unsigned int i = 0; i < size; ++i) {
-    text += hex[sum[i] >> 4];
-    text += hex[sum[i] & 15];
-  }
-  return text;
-}
-
 }  // namespace
 
 std::vector<std::pair<std::uint64_t, std::uint64_t>> sampleRanges(std::uint64_t fileSize, const Sampling& sampling) {
@@ -247,9 +233,8 @@ api::ChecksumResult fileChecksum(Volume& volume, const std::string& path, std::u
   const Components parts = volpath::split(path);
   Volume::Scope scope(volume);  // every range from the one file resolved once
   const EntryInfo entry = regularFile(volume, parts, path, "a file");
-  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  auto digest = [&](const char* data, size_t n) { EVP_DigestUpdate(ctx.get(), data, n); };
+  Sha256 whole;
+  auto digest = [&](const char* data, size_t n) { whole.update(data, n); };
   std::uint64_t bytes = 0;
   api::ChecksumResult out;
   out.path = path;
@@ -270,13 +255,12 @@ api::ChecksumResult fileChecksum(Volume& volume, const std::string& path, std::u
     const auto ranges = sampleRanges(entry.size, *sampling);
     out.rangeSums.emplace();
     for (const auto& [at, n] : ranges) {
-      std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> range(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-      EVP_DigestInit_ex(range.get(), EVP_sha256(), nullptr);
+      Sha256 range;
       bytes += volume.readRange(parts, at, n, [&](const char* data, size_t length) {
         digest(data, length);
-        EVP_DigestUpdate(range.get(), data, length);
+        range.update(data, length);
       });
-      out.rangeSums->push_back(hexDigest(range.get()).substr(0, 16));
+      out.rangeSums->push_back(range.hex().substr(0, 16));
     }
     out.ranges = ranges.size();
     out.sampleStride = sampling->stride;
@@ -286,7 +270,7 @@ api::ChecksumResult fileChecksum(Volume& volume, const std::string& path, std::u
     out.offset = offset;
   }
   out.bytes = bytes;
-  out.sha256 = hexDigest(ctx.get());
+  out.sha256 = whole.hex();
   return out;
 }
 
