@@ -36,6 +36,7 @@ namespace gdr {
   X(VMBusy, 1102, "a snapshot or merge of the same VM or drive is running")                                   \
   X(ClientNotAllowed, 1103, "no verified client certificate, or its identity is not in tls_allowed_clients")  \
   X(RequestTimeout, 1104, "no reply within request_timeout; the call may still complete (see Host.getJobs)")  \
+  X(DefinitionFailed, 1105, "the VM's definition could not be made or written beside its disks")             \
   /* VDSM's gluster codes */                                                                                  \
   X(GlusterCliTimeout, 4108, "the gluster CLI did not answer in time")                                        \
   X(GlusterCliBadOutput, 4106, "the gluster CLI printed something other than the XML expected")               \

@@ -65,7 +65,30 @@ struct JobStarted {
   template <class V> void visit(V& v) { v("jobId", jobId); }
 };
 
+struct VmParams {
+  std::string vmId;
+  template <class V> void visit(V& v) { v("vmID", vmId); }
+};
+
+struct DefinitionDiskResult {
+  std::string name, base, format;  // format: qcow2, raw ("" when libvirt names none)
+  VolumePath onVolume;             // where the base lies on its gluster volume
+  template <class V> void visit(V& v) { v("name", name)("base", base)("format", format)("onVolume", onVolume); }
+};
+
+struct SaveDefinitionResult {
+  VolumePath definition;  // .gdr/vms/UUID.xml on the volume of the VM's first disk
+  std::string sha256;     // of the file's bytes
+  std::uint64_t size = 0;
+  std::int64_t savedAt = 0;  // seconds since the epoch
+  std::vector<DefinitionDiskResult> disks;
+  template <class V> void visit(V& v) {
+    v("definition", definition)("sha256", sha256)("size", size)("savedAt", savedAt)("disks", disks);
+  }
+};
+
 GDR_VERB(VmSnapshot, "VM.snapshot", SnapshotParams, SnapshotResult);
+GDR_VERB(VmSaveDefinition, "VM.saveDefinition", VmParams, SaveDefinitionResult);
 GDR_VERB(VmMerge, "VM.merge", MergeParams, JobStarted);
 
 }  // namespace gdr::api

@@ -25,6 +25,7 @@ class AgentApi {
 
   virtual api::VmList getVMList() = 0;
   virtual api::SnapshotResult snapshot(const api::SnapshotParams& params) = 0;
+  virtual api::SaveDefinitionResult saveDefinition(const api::VmParams& params) = 0;
   virtual std::string startMerge(const api::MergeParams& params) = 0;          // the job id
   virtual std::string startGeoRepSync(const api::GeoRepSyncParams& params) = 0;  // the job id
   virtual api::OverlayDeleteResult overlayDelete(const api::OverlayDeleteParams& params) = 0;
@@ -57,6 +58,7 @@ class RpcAgent : public AgentApi {
   const std::string& endpoint() const override { return endpoint_; }
   api::VmList getVMList() override;
   api::SnapshotResult snapshot(const api::SnapshotParams& params) override;
+  api::SaveDefinitionResult saveDefinition(const api::VmParams& params) override;
   std::string startMerge(const api::MergeParams& params) override;
   std::string startGeoRepSync(const api::GeoRepSyncParams& params) override;
   api::OverlayDeleteResult overlayDelete(const api::OverlayDeleteParams& params) override;

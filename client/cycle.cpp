@@ -88,6 +88,7 @@ class Cycle {
   StepReport step(const std::string& name);
   void discover();
   void snapshotAll();
+  void saveDefinitions();
   void georepSync(const std::string& stepName = "georep");
   void verifyBases();
   void deleteOverlays();
@@ -223,6 +224,44 @@ void Cycle::snapshotAll() {
   if (!error.empty()) {
     s.failed(error);
     throw std::runtime_error("snapshot failed: " + error);
+  }
+  s.ok();
+}
+
+// Each VM's definition onto the primary volume, beside its disks, before
+// the sync: the recovery point carries the VMs, not only their disks.
+void Cycle::saveDefinitions() {
+  StepReport s = step("definitions");
+  std::vector<std::future<void>> work;
+  for (auto& vm : vms_) {
+    work.push_back(std::async(std::launch::async, [&] {
+      Json::Value r;
+      try {
+        const api::SaveDefinitionResult out = agents_[vm.host]->saveDefinition({vm.id});
+        if (out.definition.volume != options_.volume) {
+          throw std::runtime_error("its definition went to " + out.definition.volume + ", not " + options_.volume);
+        }
+        r["path"] = out.definition.path;
+        r["sha256"] = out.sha256;
+        r["size"] = Json::UInt64(out.size);
+      } catch (const std::exception& e) {
+        r["error"] = describe(e);
+      }
+      std::lock_guard<std::mutex> lock(mutex_);
+      vm.report["definition"] = r;
+    }));
+  }
+  for (auto& w : work) w.get();
+  std::string error;
+  for (const auto& vm : vms_) {
+    if (vm.report["definition"].isMember("error")) {
+      error += (error.empty() ? "" : "; ") + vm.name + ": " + vm.report["definition"]["error"].asString();
+    }
+  }
+  progress_("definitions", std::to_string(vms_.size()) + " VMs", true);
+  if (!error.empty()) {
+    s.failed(error);
+    throw std::runtime_error("saving definitions failed: " + error);
   }
   s.ok();
 }
@@ -684,6 +723,7 @@ Json::Value Cycle::run() {
       try {
         journal("snapshot");  // before anything changes: no journal, no snapshot
         snapshotAll();
+        saveDefinitions();
         try {
           journal("georep");
         } catch (const std::exception& e) {

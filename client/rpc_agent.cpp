@@ -45,6 +45,7 @@ typename Verb::Result RpcAgent::call(const typename Verb::Params& params) {
 
 api::VmList RpcAgent::getVMList() { return call<api::HostGetVMList>({}); }
 api::SnapshotResult RpcAgent::snapshot(const api::SnapshotParams& p) { return call<api::VmSnapshot>(p); }
+api::SaveDefinitionResult RpcAgent::saveDefinition(const api::VmParams& p) { return call<api::VmSaveDefinition>(p); }
 std::string RpcAgent::startMerge(const api::MergeParams& p) {
   // With a job id of its own, a start whose reply was lost (the agent
   // restarted mid-call) is sent again without risking a second merge: if

@@ -1,10 +1,14 @@
 // VM.*: snapshots and live merges of running VMs.
 #include <filesystem>
+#include <mutex>
 
 #include "api/vm.h"
+#include "core/durable_file.h"
 #include "core/errors.h"
 #include "core/job_store.h"
+#include "core/sha256.h"
 #include "verbs/all_verbs.h"
+#include "virt/definition.h"
 #include "virt/domain_xml.h"
 #include "virt/gluster_mounts.h"
 #include "virt/merge_job.h"
@@ -65,6 +69,39 @@ class VmVerbs {
     }
   }
 
+  // The definition goes through this host's mount of the volume: the same
+  // path the VM's disks take, so it lands on the volume they are on.
+  api::SaveDefinitionResult saveDefinition(const api::VmParams& p) {
+    auto domain = hypervisor_.lookup(p.vmId);
+    const auto mounts = virt::readGlusterMounts();
+    const virt::RecoveryDefinition definition =
+        virt::recoveryDefinition(domain->definitionXml(), virt::parseDomainXml(domain->xml()),
+                                 [&](const std::string& path) { return virt::locateOnVolume(mounts, path); });
+    const virt::VolumeLocation& home = definition.home();
+    const std::string relative = std::string(virt::kDefinitionDir) + "/" + domain->uuid() + ".xml";
+    const std::filesystem::path file = std::filesystem::path(home.mountPoint) / relative;
+    try {
+      // One writer at a time: two calls for one VM would share the temporary file.
+      std::lock_guard<std::mutex> lock(definitionMutex_);
+      std::filesystem::create_directories(file.parent_path());
+      writeFileDurably(file, definition.xml, 0600);
+    } catch (const std::exception& e) {
+      Json::Value data;
+      data["path"] = file.string();
+      throw AgentError(Code::DefinitionFailed, "cannot write the definition of " + domain->name() + ": " + e.what(),
+                       data);
+    }
+    api::SaveDefinitionResult out;
+    out.definition = {home.volume, relative};
+    out.sha256 = sha256Hex(definition.xml);
+    out.size = definition.xml.size();
+    out.savedAt = nowSeconds();
+    for (const auto& d : definition.disks) {
+      out.disks.push_back({d.target, d.base, d.format, {d.location.volume, d.location.path}});
+    }
+    return out;
+  }
+
   api::JobStarted merge(const api::MergeParams& p) {
     auto domain = hypervisor_.lookup(p.vmId);
     const virt::DomainInfo info = virt::parseDomainXml(domain->xml());
@@ -90,6 +127,7 @@ class VmVerbs {
   virt::Hypervisor& hypervisor_;
   virt::VmActivity& activity_;
   virt::MergeTuning tuning_;
+  std::mutex definitionMutex_;
 };
 
 }  // namespace
@@ -97,6 +135,8 @@ class VmVerbs {
 void registerVmVerbs(Registry& registry, AgentServices& services) {
   auto verbs = std::make_shared<VmVerbs>(services);
   registry.add<api::VmSnapshot>([verbs](const auto& p, const CallContext&) { return verbs->snapshot(p); });
+  registry.add<api::VmSaveDefinition>(
+      [verbs](const auto& p, const CallContext&) { return verbs->saveDefinition(p); });
   registry.add<api::VmMerge>([verbs](const auto& p, const CallContext&) { return verbs->merge(p); });
 }
 

@@ -36,6 +36,8 @@ class Domain {
   virtual bool running() = 0;
   // The live XML.
   virtual std::string xml() = 0;
+  // The persistent (inactive) definition's XML: what the VM boots from.
+  virtual std::string definitionXml() = 0;
   // An external, disk-only, atomic snapshot without libvirt metadata,
   // quiesced through the guest agent when `quiesce`. Throws
   // AgentError(SnapshotFailed); data["agentUnavailable"] is true when the

@@ -67,12 +67,16 @@ DomainInfo parseDomainXml(std::string_view xml) {
     disk.target = attr(d->FirstChildElement("target"), "dev");
     disk.format = attr(d->FirstChildElement("driver"), "type");
     disk.path = sourcePath(d);
-    if (!disk.path.empty()) disk.chain.push_back(disk.path);
+    if (!disk.path.empty()) {
+      disk.chain.push_back(disk.path);
+      disk.chainFormats.push_back(disk.format);
+    }
     // <backingStore type='file'><format/><source file=.../><backingStore/></backingStore>
     for (const XMLElement* b = d->FirstChildElement("backingStore"); b; b = b->FirstChildElement("backingStore")) {
       const std::string path = sourcePath(b);
       if (path.empty()) break;
       disk.chain.push_back(path);
+      disk.chainFormats.push_back(attr(b->FirstChildElement("format"), "type"));
     }
     if (const XMLElement* m = d->FirstChildElement("mirror")) {
       Mirror mirror;

@@ -21,6 +21,7 @@ struct DiskInfo {
   std::string path;     // the active layer
   std::string format;   // qcow2, raw
   std::vector<std::string> chain;  // active layer first, then each backing file down to the base
+  std::vector<std::string> chainFormats;  // the format of each image in chain ("" when libvirt names none)
   std::optional<Mirror> mirror;
 
   // The image under the active layer, if any.

@@ -52,6 +52,7 @@ std::optional<VolumeLocation> locateOnVolume(const std::vector<GlusterMount>& mo
   VolumeLocation loc;
   loc.server = best->server;
   loc.volume = best->volume;
+  loc.mountPoint = best->mountPoint;
   loc.path = path.substr(best->mountPoint == "/" ? 1 : best->mountPoint.size() + 1);
   return loc;
 }

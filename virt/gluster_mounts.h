@@ -18,7 +18,8 @@ std::vector<GlusterMount> parseGlusterMounts(const std::string& procMounts);
 
 struct VolumeLocation {
   std::string server, volume;
-  std::string path;  // relative to the volume root
+  std::string path;        // relative to the volume root
+  std::string mountPoint;  // where this host mounts the volume
 };
 
 // The fuse.glusterfs mounts of this host (reads `procMounts`).

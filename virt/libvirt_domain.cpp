@@ -74,13 +74,9 @@ class LibvirtDomain : public Domain {
     return state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_PAUSED;
   }
 
-  std::string xml() override {
-    char* text = virDomainGetXMLDesc(domain_.get(), 0);
-    if (!text) fail(Code::GeneralException, "XML of " + name_);
-    std::string out = text;
-    free(text);
-    return out;
-  }
+  std::string xml() override { return xmlDesc(0, "XML of " + name_); }
+
+  std::string definitionXml() override { return xmlDesc(VIR_DOMAIN_XML_INACTIVE, "inactive XML of " + name_); }
 
   void snapshot(const std::string& snapshotXml, bool quiesce) override {
     unsigned flags = VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY | VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC |
@@ -127,6 +123,14 @@ class LibvirtDomain : public Domain {
   }
 
  private:
+  std::string xmlDesc(unsigned flags, const std::string& what) {
+    char* text = virDomainGetXMLDesc(domain_.get(), flags);
+    if (!text) fail(Code::GeneralException, what);
+    std::string out = text;
+    free(text);
+    return out;
+  }
+
   std::shared_ptr<_virConnect> connection_;  // outlives the domain handle
   DomainPtr domain_;
   std::string uuid_, name_;

@@ -1,7 +1,8 @@
 #!/bin/bash
 # gdr-sync on the lab, with every guest writing: three cycles in a row
 # succeed, each leaving a crash-consistent copy of every VM on the
-# secondary that holds more records than the one before, the primary
+# secondary that holds more records than the one before, and each VM's
+# definition beside its disks (the same VM, naming its base); the primary
 # chains back to one image and no overlay on either side; a shard emptied
 # on the secondary is found and located (--verify shards); a cycle survives
 # kill -9 of the agent during its merges, and kill -9 of gdr-sync itself
@@ -46,6 +47,26 @@ for cycle in 1 2 3; do
     previous[$disk]=$records
     note "$disk: $records records on the secondary"
   done
+  # Each VM's definition travelled with its disks, naming its base.
+  uuid0=$(virsh domuuid "${vms[0]}")
+  for i in "${!vms[@]}"; do
+    uuid=$(virsh domuuid "${vms[$i]}")
+    virsh dumpxml --inactive "${vms[$i]}" >"$state/primary.xml"
+    sha=$(json_get "[v for v in d['vms'] if v['name'] == '${vms[$i]}'][0]['definition']['sha256']" <<<"$report")
+    "$ROOT/tests/integration/check_definition.py" "$mnt/.gdr/vms/$uuid.xml" "$state/primary.xml" \
+      "$GDR_LAB_PRIMARY_MOUNT" "$mnt" "$sha" "${disks[$i]}" || { umount "$mnt"; fail "definition of ${vms[$i]}"; }
+  done
+  if [ "$cycle" = 1 ]; then  # the check has teeth: a definition naming an overlay, or another VM, is rejected
+    sed "s|${disks[0]}|${disks[0]%/*}/.gdr-snapshots/gdr-lab-vm1.x.qcow2|" "$mnt/.gdr/vms/$uuid0.xml" >"$state/overlay.xml"
+    sed "s|<uuid>$uuid0</uuid>|<uuid>00000000-0000-4000-8000-000000000000</uuid>|" "$mnt/.gdr/vms/$uuid0.xml" >"$state/other.xml"
+    virsh dumpxml --inactive "${vms[0]}" >"$state/primary.xml"
+    for broken in overlay other; do
+      if "$ROOT/tests/integration/check_definition.py" "$state/$broken.xml" "$state/primary.xml" "$GDR_LAB_PRIMARY_MOUNT" \
+        "$mnt" "$(sha256sum <"$state/$broken.xml" | cut -d' ' -f1)" "${disks[0]}"; then
+        umount "$mnt"; fail "check_definition accepted a broken definition ($broken)"
+      fi
+    done
+  fi
   umount "$mnt"
   rmdir "$mnt"
 done

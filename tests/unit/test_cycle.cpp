@@ -57,6 +57,7 @@ class FakeAgent : public AgentApi {
   // Knobs.
   bool unreachable = false;
   std::set<std::string> snapshotFails;  // VM ids
+  std::set<std::string> definitionFails;  // VM ids
   std::string georepOutcome = api::kJobDone;
   bool syncAlreadyRunning = false;  // the first start finds an earlier run's sync job
   bool secondaryContentDiffers = false;
@@ -88,6 +89,18 @@ class FakeAgent : public AgentApi {
       out.disks.push_back({d.target, "/mnt/primary/images/.gdr-snapshots/" + vm.name + ".1.qcow2", d.path,
                            api::VolumePath{kPrimary, "images/.gdr-snapshots/" + vm.name + ".1.qcow2"}});
     }
+    return out;
+  }
+
+  api::SaveDefinitionResult saveDefinition(const api::VmParams& p) override {
+    record("saveDefinition " + p.vmId);
+    if (definitionFails.count(p.vmId)) throw ClientError(ClientError::Kind::Verb, "cannot write the definition", 1105);
+    const api::VmInfo& vm = find(p.vmId);
+    api::SaveDefinitionResult out;
+    out.definition = {kPrimary, ".gdr/vms/" + p.vmId + ".xml"};
+    out.sha256 = "d3f";
+    out.size = 1234;
+    for (const auto& d : vm.disks) out.disks.push_back({d.target, d.path, "qcow2", {kPrimary, "images/" + vm.name}});
     return out;
   }
 
@@ -190,6 +203,12 @@ class FakeAgent : public AgentApi {
     std::lock_guard<std::mutex> lock(mutex_);
     return std::count_if(calls.begin(), calls.end(), [&](const std::string& c) { return c.rfind(prefix, 0) == 0; });
   }
+  // Where the first call starting with `prefix` stands among the calls (their count when none).
+  size_t position(const std::string& prefix) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return std::find_if(calls.begin(), calls.end(), [&](const std::string& c) { return c.rfind(prefix, 0) == 0; }) -
+           calls.begin();
+  }
 
  private:
   void record(const std::string& call) {
@@ -236,6 +255,14 @@ class CycleTest : public ::testing::Test {
     return runCycle(options_, {&host1_, &host2_}, progress, [this](std::chrono::milliseconds) { ++sleeps_; });
   }
 
+  // The first step of that name in the report (null when there is none).
+  static Json::Value stepNamed(const Json::Value& report, const std::string& name) {
+    for (const auto& s : report["steps"]) {
+      if (s["step"] == name) return s;
+    }
+    return Json::Value();
+  }
+
   static std::vector<std::string> stepNames(const Json::Value& report) {
     std::vector<std::string> out;
     for (const auto& s : report["steps"]) out.push_back(s["step"].asString() + ":" + s["status"].asString());
@@ -265,8 +292,8 @@ TEST_F(CycleTest, ASuccessfulCycleAcrossTwoHosts) {
   EXPECT_EQ(report["outcome"].asInt(), kSuccess);
   EXPECT_EQ(report["status"], "success");
   EXPECT_FALSE(report.isMember("alert"));
-  EXPECT_EQ(stepNames(report), (std::vector<std::string>{"discover:ok", "snapshot:ok", "georep:ok", "verify:ok",
-                                                          "overlay-delete:ok", "merge:ok"}));
+  EXPECT_EQ(stepNames(report), (std::vector<std::string>{"discover:ok", "snapshot:ok", "definitions:ok", "georep:ok",
+                                                          "verify:ok", "overlay-delete:ok", "merge:ok"}));
   EXPECT_EQ(report["flowId"], "gdr-sync-test");
   EXPECT_TRUE(report["recoveryPoint"].isIntegral());
   // Geo-replication once, through the first host.
@@ -280,8 +307,14 @@ TEST_F(CycleTest, ASuccessfulCycleAcrossTwoHosts) {
   ASSERT_EQ(host2_.deletions.size(), 1u);
   EXPECT_EQ(host2_.deletions[0].paths, std::vector<std::string>{"images/.gdr-snapshots/vm2.1.qcow2"});
   expectAllMergedBack();
-  // The report names each VM's host and disks.
+  // Each VM's definition saved by its own host, before the sync carries it.
+  EXPECT_EQ(host1_.count("saveDefinition vm-1"), 1u);
+  EXPECT_EQ(host2_.count("saveDefinition vm-2"), 1u);
+  EXPECT_LT(host1_.position("saveDefinition vm-1"), host1_.position("geoRepSync gdr-primary 127.0.0.2::gdr-secondary"));
+  // The report names each VM's host, disks and definition.
   ASSERT_EQ(report["vms"].size(), 2u);
+  EXPECT_EQ(report["vms"][1]["definition"]["path"], ".gdr/vms/vm-2.xml");
+  EXPECT_EQ(report["vms"][1]["definition"]["sha256"], "d3f");
   EXPECT_EQ(report["vms"][1]["host"], "unix:/run/host2.sock");
   EXPECT_EQ(report["vms"][1]["disks"][0]["overlay"], "images/.gdr-snapshots/vm2.1.qcow2");
 }
@@ -366,7 +399,7 @@ TEST_F(CycleTest, ASyncStillRunningFromAnEarlierRunIsWaitedForThenOneIsStarted) 
   const Json::Value report = run();
   EXPECT_EQ(report["outcome"].asInt(), kSuccess) << report.toStyledString();
   EXPECT_EQ(host1_.count("geoRepSync"), 2u);
-  EXPECT_EQ(report["steps"][2]["waitedFor"], "sync-earlier");
+  EXPECT_EQ(stepNamed(report, "georep")["waitedFor"], "sync-earlier");
 }
 
 TEST_F(CycleTest, ProgressLinesNameEachStep) {
@@ -387,7 +420,7 @@ TEST_F(CycleTest, AFailedGeoReplicationMergesEveryVmBack) {
   EXPECT_EQ(report["outcome"].asInt(), kFailedMergedBack);
   EXPECT_NE(report["alert"].asString().find("geo-replication failed: 3101"), std::string::npos) << report["alert"].asString();
   EXPECT_EQ(stepNames(report),
-            (std::vector<std::string>{"discover:ok", "snapshot:ok", "georep:failed", "merge:ok"}));
+            (std::vector<std::string>{"discover:ok", "snapshot:ok", "definitions:ok", "georep:failed", "merge:ok"}));
   EXPECT_TRUE(host1_.deletions.empty());
   expectAllMergedBack();
 }
@@ -420,6 +453,19 @@ TEST_F(CycleTest, OneSnapshotFailingMergesBackTheOthers) {
   EXPECT_EQ(host1_.count("geoRepSync"), 0u);
   ASSERT_EQ(host1_.merges.size(), 1u);
   EXPECT_TRUE(host2_.merges.empty());  // nothing to merge: no overlay was made
+}
+
+// A recovery point without a VM's definition is no recovery point.
+TEST_F(CycleTest, ADefinitionThatCannotBeSavedFailsTheCycleBeforeTheSyncAndMergesBack) {
+  host2_.definitionFails = {"vm-2"};
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kFailedMergedBack);
+  EXPECT_NE(report["alert"].asString().find("saving definitions failed: vm2: 1105"), std::string::npos)
+      << report["alert"].asString();
+  EXPECT_EQ(stepNames(report),
+            (std::vector<std::string>{"discover:ok", "snapshot:ok", "definitions:failed", "merge:ok"}));
+  EXPECT_EQ(host1_.count("geoRepSync"), 0u);
+  expectAllMergedBack();
 }
 
 TEST_F(CycleTest, NoSnapshotTakenMeansNothingChanged) {
@@ -461,13 +507,13 @@ TEST_F(CycleTest, APieceUnderAnotherGfidIsResyncedAndCheckedAgain) {
   const Json::Value report = run();
   EXPECT_EQ(report["outcome"].asInt(), kSuccess) << report["alert"].asString();
   EXPECT_EQ(stepNames(report),
-            (std::vector<std::string>{"discover:ok", "snapshot:ok", "georep:ok", "verify:ok", "georep-repair:ok",
-                                      "verify-repair:ok", "overlay-delete:ok", "merge:ok"}));
+            (std::vector<std::string>{"discover:ok", "snapshot:ok", "definitions:ok", "georep:ok", "verify:ok",
+                                      "georep-repair:ok", "verify-repair:ok", "overlay-delete:ok", "merge:ok"}));
   ASSERT_EQ(host1_.resyncs.size(), 1u);
   EXPECT_EQ(host1_.resyncs[0].volumeName, kPrimary);
   EXPECT_EQ(host1_.resyncs[0].offsets, std::vector<std::uint64_t>{4u << 20});
   EXPECT_EQ(host1_.count("geoRepSync"), 2u);
-  EXPECT_EQ(report["steps"][5]["repaired"][0], "images/vm1.qcow2");
+  EXPECT_EQ(stepNamed(report, "verify-repair")["repaired"][0], "images/vm1.qcow2");
 }
 
 TEST_F(CycleTest, ASecondaryStillSettlingIsReadAgain) {

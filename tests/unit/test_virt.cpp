@@ -14,6 +14,7 @@
 #include "core/errors.h"
 #include "core/job_store.h"
 #include "virt/domain.h"
+#include "virt/definition.h"
 #include "virt/domain_xml.h"
 #include "virt/gluster_mounts.h"
 #include "virt/merge_job.h"
@@ -90,6 +91,7 @@ class FakeDomain : public Domain {
     std::lock_guard<std::mutex> lock(mutex);
     return fixture("domain-" + phase + ".xml");
   }
+  std::string definitionXml() override { return fixture("domain-inactive.xml"); }
   void snapshot(const std::string& xml, bool quiesce) override {
     std::lock_guard<std::mutex> lock(mutex);
     calls.push_back(quiesce ? "snapshot+quiesce" : "snapshot");
@@ -171,6 +173,7 @@ class FakeHypervisor : public Hypervisor {
     std::string name() const override { return d->name(); }
     bool running() override { return d->running(); }
     std::string xml() override { return d->xml(); }
+    std::string definitionXml() override { return d->definitionXml(); }
     void snapshot(const std::string& x, bool q) override { d->snapshot(x, q); }
     void blockCommit(const std::string& a, const std::string& b, unsigned long c) override { d->blockCommit(a, b, c); }
     std::optional<BlockJobInfo> blockJobInfo(const std::string& a) override { return d->blockJobInfo(a); }
@@ -392,6 +395,89 @@ TEST(GlusterMounts, LocatesDisksOnVolumes) {
   EXPECT_EQ(loc->path, "images/gdr-lab-vm1.qcow2");
   EXPECT_FALSE(locateOnVolume(parsed, "/var/lib/gdr-lab/mnt/primaryX/a"));
   EXPECT_EQ(locateOnVolume(parsed, "/rhev/data center/img")->volume, "vm\\040store");
+}
+
+// The definition that travels: each disk on its base, placed on its volume.
+class RecoveryDefinitionTest : public ::testing::Test {
+ protected:
+  const std::vector<GlusterMount> mounts_ =
+      parseGlusterMounts("127.0.0.2:/gdr-primary /var/lib/gdr-lab/mnt/primary fuse.glusterfs rw 0 0\n");
+  LocateFn locate_ = [this](const std::string& path) { return locateOnVolume(mounts_, path); };
+  const DomainInfo live_ = parseDomainXml(fixture("domain-two-disks.xml"));
+};
+
+TEST_F(RecoveryDefinitionTest, DisksNameTheirBasesAndTheirPlaceOnTheVolume) {
+  const RecoveryDefinition def = recoveryDefinition(fixture("domain-inactive.xml"), live_, locate_);
+  ASSERT_EQ(def.disks.size(), 2u);
+  EXPECT_EQ(def.disks[0].target, "vda");
+  EXPECT_EQ(def.disks[0].base, "/var/lib/gdr-lab/mnt/primary/images/gdr-lab-vm1.qcow2");
+  EXPECT_EQ(def.disks[0].format, "qcow2");
+  EXPECT_EQ(def.disks[0].location.volume, "gdr-primary");
+  EXPECT_EQ(def.disks[0].location.path, "images/gdr-lab-vm1.qcow2");
+  EXPECT_EQ(def.disks[1].base, "/var/lib/gdr-lab/mnt/primary/images/gdr-lab-vm1-data.raw");
+  EXPECT_EQ(def.disks[1].format, "raw");
+  EXPECT_EQ(def.home().mountPoint, "/var/lib/gdr-lab/mnt/primary");
+
+  // What a recovery reads back: the same VM, on its bases, no overlay anywhere.
+  const DomainInfo parsed = parseDomainXml(def.xml);
+  EXPECT_EQ(parsed.uuid, "32b1c668-ee26-40fc-b5f4-5539b9185203");
+  ASSERT_EQ(parsed.disks.size(), 3u);
+  EXPECT_EQ(parsed.disks[0].chain, std::vector<std::string>{def.disks[0].base});
+  EXPECT_EQ(parsed.disks[0].format, "qcow2");
+  EXPECT_EQ(parsed.disks[1].chain, std::vector<std::string>{def.disks[1].base});
+  EXPECT_EQ(parsed.disks[2].device, "cdrom");  // travels as it is
+  EXPECT_EQ(def.xml.find(".gdr-snapshots"), std::string::npos) << def.xml;
+  EXPECT_EQ(def.xml.find("backingStore"), std::string::npos) << def.xml;
+  EXPECT_EQ(def.xml.find("<domain type=\"qemu\" id="), std::string::npos) << def.xml;
+  EXPECT_NE(def.xml.find("<memory unit=\"KiB\">163840</memory>"), std::string::npos);
+  EXPECT_NE(def.xml.find("<vcpu placement=\"static\">1</vcpu>"), std::string::npos);
+  // gdr's metadata replaces the stale one; the application's stays.
+  EXPECT_NE(def.xml.find("<app:owner xmlns:app=\"urn:example:app\">ops</app:owner>"), std::string::npos);
+  EXPECT_EQ(def.xml.find("stale"), std::string::npos) << def.xml;
+  EXPECT_NE(def.xml.find("<gdr:disk target=\"vda\" volume=\"gdr-primary\" path=\"images/gdr-lab-vm1.qcow2\" "
+                         "format=\"qcow2\"/>"),
+            std::string::npos)
+      << def.xml;
+  EXPECT_NE(def.xml.find("<gdr:disk target=\"vdb\" volume=\"gdr-primary\" "
+                         "path=\"images/gdr-lab-vm1-data.raw\" format=\"raw\"/>"),
+            std::string::npos);
+}
+
+TEST_F(RecoveryDefinitionTest, ADiskThatCannotTravelIsRefusedByName) {
+  auto refusedFor = [](const std::function<void()>& call) -> std::string {
+    try {
+      call();
+    } catch (const AgentError& e) {
+      EXPECT_EQ(e.code(), Code::DefinitionFailed) << e.what();
+      return e.data().get("drive", "").asString() + ": " + e.what();
+    }
+    return "not refused";
+  };
+  // Not on a gluster mount.
+  const auto elsewhere = [](const std::string& path) -> std::optional<VolumeLocation> {
+    if (path.find("-data.raw") != std::string::npos) return std::nullopt;
+    VolumeLocation l;
+    l.volume = "gdr-primary";
+    l.path = "images/x.qcow2";
+    return l;
+  };
+  EXPECT_NE(refusedFor([&] { recoveryDefinition(fixture("domain-inactive.xml"), live_, elsewhere); })
+                .find("vdb: disk vdb of gdr-lab-vm1 (/var/lib/gdr-lab/mnt/primary/images/gdr-lab-vm1-data.raw) is "
+                      "not on a gluster volume"),
+            std::string::npos);
+  // Only overlays in the chain: no base to name.
+  DomainInfo overlaysOnly = live_;
+  overlaysOnly.disks[0].chain = {"/m/images/.gdr-snapshots/a.qcow2", "/m/images/.gdr-snapshots/b.qcow2"};
+  EXPECT_NE(refusedFor([&] { recoveryDefinition(fixture("domain-inactive.xml"), overlaysOnly, locate_); })
+                .find("vda: disk vda of gdr-lab-vm1 has no base image outside .gdr-snapshots"),
+            std::string::npos);
+  // Defined, but not in the running VM (a disk hot-unplugged).
+  DomainInfo fewer = live_;
+  fewer.disks.erase(fewer.disks.begin() + 1);
+  EXPECT_NE(refusedFor([&] { recoveryDefinition(fixture("domain-inactive.xml"), fewer, locate_); }).find("vdb: "),
+            std::string::npos);
+  EXPECT_NE(refusedFor([&] { recoveryDefinition("<domain", live_, locate_); }).find("does not parse"),
+            std::string::npos);
 }
 
 TEST(VmActivity, TwoSnapshotsNeverCreateTheSameOverlay) {
