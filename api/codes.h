@@ -71,7 +71,10 @@ namespace gdr {
   X(FileChanged, 3219, "the file was replaced between the guards and the unlink")                            \
   X(VolumeNotDeletable, 3220, "overlayDelete is not enabled for this volume (agent setting delete_volumes)")   \
   X(ImageOpenByVM, 3221, "a running VM on this host has the image in its disk chain: never deleted")          \
-  X(VolfileServerNotAllowed, 3222, "a volfile server outside the agent's allow-list (volfile_servers)")
+  X(VolfileServerNotAllowed, 3222, "a volfile server outside the agent's allow-list (volfile_servers)")    \
+  /* gdr's own: recovery points */                                                                            \
+  X(PointManifestInvalid, 3230, "a recovery point's manifest is missing, unreadable or not a manifest")       \
+  X(VolumeNotMounted, 3231, "this host does not mount the volume: gdr writes a volume's files through its mount")
 
 enum class Code : int {
 #define GDR_CODE_ENUM(name, number, meaning) name = number,

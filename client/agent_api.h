@@ -13,6 +13,7 @@
 #include "api/gluster_volume.h"
 #include "api/host.h"
 #include "api/jobs.h"
+#include "api/recovery_point.h"
 #include "api/vm.h"
 #include "client/rpc_client.h"
 
@@ -33,6 +34,9 @@ class AgentApi {
   virtual api::ShardLayoutResult shardLayout(const api::FileParams& params) = 0;
   virtual api::ChecksumResult fileChecksum(const api::ChecksumParams& params) = 0;
   virtual api::ResyncResult geoRepResyncFile(const api::ResyncParams& params) = 0;
+  virtual api::PointSaveResult recoveryPointSave(const api::PointSaveParams& params) = 0;
+  virtual api::PointPruneResult recoveryPointPrune(const api::PointPruneParams& params) = 0;
+  virtual api::PointListResult recoveryPointList(const api::VolumeRef& params) = 0;
 
   // Follows a job to its end (DONE, FAILED or ABORTED), calling `onPoll`
   // with each reading. Rides out an agent restart (its jobs survive one);
@@ -66,6 +70,9 @@ class RpcAgent : public AgentApi {
   api::ShardLayoutResult shardLayout(const api::FileParams& params) override;
   api::ChecksumResult fileChecksum(const api::ChecksumParams& params) override;
   api::ResyncResult geoRepResyncFile(const api::ResyncParams& params) override;
+  api::PointSaveResult recoveryPointSave(const api::PointSaveParams& params) override;
+  api::PointPruneResult recoveryPointPrune(const api::PointPruneParams& params) override;
+  api::PointListResult recoveryPointList(const api::VolumeRef& params) override;
   api::Job waitJob(const std::string& jobId, const std::function<void(const api::Job&)>& onPoll,
                    std::chrono::seconds timeout) override;
 

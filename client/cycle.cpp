@@ -12,6 +12,7 @@
 #include "api/codes.h"
 #include "client/shard_identity.h"
 #include "core/clock.h"
+#include "core/sha256.h"
 
 namespace gdr::sync {
 
@@ -40,6 +41,22 @@ std::string clockTime(std::int64_t epoch) {
   gmtime_r(&t, &tm);
   std::strftime(buf, sizeof buf, "%H:%M:%S", &tm);
   return buf;
+}
+
+// How each base is sampled for its point's manifest: 64 KiB of every
+// 4 MiB (gluster's smallest shard), so every shard is read somewhere.
+constexpr std::uint64_t kPointSampleStride = 4 << 20;
+constexpr std::uint64_t kPointSampleLength = 64 << 10;
+
+// YYYYMMDDTHHMMSSZ-XXXXXXXX: sorts by time; the suffix tells apart two
+// cycles of the same second.
+std::string pointId(std::int64_t time, const std::string& flowId) {
+  char stamp[32];
+  std::tm tm{};
+  const std::time_t t = time;
+  gmtime_r(&t, &tm);
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  return std::string(stamp) + "-" + sha256Hex(flowId).substr(0, 8);
 }
 
 // One disk of one VM taking part in the cycle.
@@ -89,6 +106,8 @@ class Cycle {
   void discover();
   void snapshotAll();
   void saveDefinitions();
+  void saveManifest();
+  void prunePoints();
   void georepSync(const std::string& stepName = "georep");
   void verifyBases();
   void deleteOverlays();
@@ -264,6 +283,59 @@ void Cycle::saveDefinitions() {
     throw std::runtime_error("saving definitions failed: " + error);
   }
   s.ok();
+}
+
+// The point this cycle makes, described before the sync ships it: each
+// definition, each base's header and sampled checksums, read on the
+// primary (the bases are frozen). The manifest travels with the data; the
+// secondary's copy is checked against it (GlusterVolume.recoveryPointCheck).
+void Cycle::saveManifest() {
+  StepReport s = step("manifest");
+  api::PointManifest m;
+  m.time = report_["recoveryPoint"].asInt64();
+  m.id = pointId(m.time, options_.flowId);
+  m.volume = options_.volume;
+  m.flowId = options_.flowId;
+  try {
+    for (auto& vm : vms_) {
+      api::PointVm pv{vm.id, vm.name, {}, {}};
+      const Json::Value& def = vm.report["definition"];
+      pv.definition = {def["path"].asString(), def["sha256"].asString(), def["size"].asUInt64()};
+      for (const auto& d : vm.disks) {
+        AgentApi& agent = *agents_[vm.host];
+        const api::FileParams file{{d.server}, options_.volume, d.baseRel};
+        const api::ImageInfoResult info = agent.imageInfo(file);
+        api::ChecksumParams q;
+        q.volfileServers = {d.server};
+        q.volumeName = options_.volume;
+        q.path = d.baseRel;
+        q.sampleStride = kPointSampleStride;
+        q.sampleLength = kPointSampleLength;
+        const api::ChecksumResult sums = agent.fileChecksum(q);
+        pv.disks.push_back({d.drive, d.baseRel, info.format, info.virtualSize, info.actualSize,
+                            {kPointSampleStride, kPointSampleLength, sums.sha256, sums.rangeSums.value_or(std::vector<std::string>{})}});
+      }
+      m.vms.push_back(std::move(pv));
+    }
+    const api::PointSaveResult saved = agents_[vms_.front().host]->recoveryPointSave({options_.volume, m});
+    report_["point"]["id"] = m.id;
+    report_["point"]["manifest"] = saved.manifest.path;
+  } catch (const std::exception& e) {
+    s.failed(describe(e));
+    throw std::runtime_error("writing the recovery point's manifest failed: " + describe(e));
+  }
+  s.ok();
+}
+
+// After a successful cycle only: the newest point is then complete.
+void Cycle::prunePoints() {
+  try {
+    const api::PointPruneResult r =
+        agents_[vms_.front().host]->recoveryPointPrune({options_.volume, options_.keepPoints});
+    for (const auto& id : r.removed) report_["point"]["pruned"].append(id);
+  } catch (const std::exception& e) {
+    report_["warnings"].append("old recovery points were not pruned: " + describe(e));
+  }
 }
 
 void Cycle::georepSync(const std::string& stepName) {
@@ -724,6 +796,7 @@ Json::Value Cycle::run() {
         journal("snapshot");  // before anything changes: no journal, no snapshot
         snapshotAll();
         saveDefinitions();
+        saveManifest();
         try {
           journal("georep");
         } catch (const std::exception& e) {
@@ -756,6 +829,7 @@ Json::Value Cycle::run() {
     alert = describe(e);
     outcome = adopted ? kFailedUnchanged : kMergeBackFailed;
   }
+  if (outcome == kSuccess && !options_.dryRun && !vms_.empty()) prunePoints();
   const bool anySnapshot = std::any_of(vms_.begin(), vms_.end(), [](const Vm& vm) { return vm.snapshotted; });
   if (outcome == kFailedMergedBack && !anySnapshot) outcome = kFailedUnchanged;
 

@@ -29,6 +29,9 @@ struct CycleOptions {
   bool dryRun = false;
   unsigned mergeBandwidth = 0;  // MiB/s per merge; 0: unlimited
   bool repair = false;          // with verify shards: resend the shards that differ, once
+  // Manifests of recovery points kept on the volume after a successful
+  // cycle (the newest ones); each cycle writes one before its sync.
+  int keepPoints = 3;
   std::string flowId;           // carried by every call, named in the report
   // Just after a sync the secondary can still be settling (a shard being
   // replaced reads as absent for a while): reads are retried.

@@ -31,7 +31,9 @@ const char* const kUsageText =
     "                [--verify none|sample|shards|full] [--timeout DURATION] [--json] [--dry-run] [--every DURATION]\n"
     "                [--repair] [--merge-bandwidth MIB_S] [--state-dir DIR]\n"
     "                [--cafile F --cert F --key F | --insecure]\n"
+    "                [--keep-points N]\n"
     "       gdr-sync history [--state-dir DIR] [--last N] [--json]\n"
+    "       gdr-sync points --hosts H --secondary HOST::VOLUME [--json] [TLS options]\n"
     "\n"
     "Runs a disaster-recovery cycle: snapshots every VM on PRIMARY on the hosts,\n"
     "geo-replicates a checkpoint to the secondary, deletes the overlays there,\n"
@@ -45,6 +47,12 @@ const char* const kUsageText =
     "--timeout bounds the geo-replication step (default 10m);\n"
     "--merge-bandwidth caps each merge's copy rate in MiB/s (default: unlimited);\n"
     "--every repeats the cycle at that interval until SIGTERM.\n"
+    "Each cycle writes its recovery point's manifest (.gdr/points/ID.json: every\n"
+    "VM's definition, every base's sizes and sampled checksums) on the primary\n"
+    "before the sync; after a successful cycle the newest --keep-points (3) are kept.\n"
+    "`points` lists the recovery points the secondary holds, newest first, each\n"
+    "checked against its manifest (complete, incomplete, superseded), through the\n"
+    "first host's agent; it exits 0 when one is complete, 1 when none is.\n"
     "\n"
     "Exit codes: 0 success; 1 a step failed after the snapshots (every VM merged\n"
     "back; the report's alert names the step); 2 usage; 3 failed before any\n"
@@ -97,6 +105,25 @@ std::vector<std::string> split(const std::string& s, char sep) {
     if (!item.empty()) out.push_back(item);
   }
   return out;
+}
+
+int points(AgentApi& agent, const std::string& host, const std::string& volume, bool json) {
+  const gdr::api::PointListResult list = agent.recoveryPointList({{host}, volume});
+  const bool anyComplete = std::any_of(list.points.begin(), list.points.end(),
+                                       [](const auto& p) { return p.state == "complete"; });
+  if (json) {
+    std::cout << gdr::json::pretty(gdr::api::encode(list)) << "\n";
+    return anyComplete ? 0 : 1;
+  }
+  std::printf("%-26s %-20s %-11s %4s %10s  %s\n", "point", "time (UTC)", "state", "VMs", "MiB", "problems");
+  for (const auto& p : list.points) {
+    std::string problems;
+    for (const auto& q : p.problems) problems += (problems.empty() ? "" : "; ") + q.vm + " " + q.what + ": " + q.why;
+    std::printf("%-26s %-20s %-11s %4zu %10.1f  %s\n", p.id.c_str(), stamp(p.time).c_str(), p.state.c_str(),
+                p.vms.size(), double(p.bytes) / (1 << 20), problems.c_str());
+  }
+  if (!anyComplete) std::printf("no complete recovery point on %s::%s\n", host.c_str(), volume.c_str());
+  return anyComplete ? 0 : 1;
 }
 
 int history(const std::string& stateDir, size_t last, bool json) {
@@ -169,6 +196,7 @@ int main(int argc, char** argv) {
   std::optional<std::chrono::seconds> every;
   size_t last = 20;
   bool historyMode = false;
+  bool pointsMode = false;
   try {
     for (size_t i = 0; i < args.size(); ++i) {
       const std::string& a = args[i];
@@ -181,6 +209,14 @@ int main(int argc, char** argv) {
         return 0;
       } else if (a == "history") {
         historyMode = true;
+      } else if (a == "points") {
+        pointsMode = true;
+      } else if (a == "--keep-points") {
+        const std::string v = value();
+        if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 4 || std::stoi(v) == 0) {
+          throw std::invalid_argument("--keep-points takes a whole number from 1 to 9999");
+        }
+        options.keepPoints = std::stoi(v);
       } else if (a == "--hosts") {
         hosts = split(value(), ',');
       } else if (a == "--volume") {
@@ -225,14 +261,25 @@ int main(int argc, char** argv) {
     }
     if (historyMode) return history(stateDir, last, json);
     const auto sep = secondary.find("::");
-    if (hosts.empty() || options.volume.empty() || sep == std::string::npos) {
-      throw std::invalid_argument("--hosts, --volume and --secondary HOST::VOLUME are required");
+    if (hosts.empty() || (options.volume.empty() && !pointsMode) || sep == std::string::npos) {
+      throw std::invalid_argument(pointsMode ? "--hosts and --secondary HOST::VOLUME are required"
+                                             : "--hosts, --volume and --secondary HOST::VOLUME are required");
     }
     options.secondaryHost = secondary.substr(0, sep);
     options.secondaryVolume = secondary.substr(sep + 2);
   } catch (const std::exception& e) {
     std::cerr << "gdr-sync: " << e.what() << "\n";
     return kUsage;
+  }
+
+  if (pointsMode) {
+    try {
+      RpcAgent agent(hosts.front(), agentOptions, "gdr-sync-points-" + gdr::newUuid().substr(0, 8));
+      return points(agent, options.secondaryHost, options.secondaryVolume, json);
+    } catch (const std::exception& e) {
+      std::cerr << "gdr-sync: cannot list the recovery points: " << e.what() << "\n";
+      return kFailedUnchanged;
+    }
   }
 
   // A cycle this process does not finish (kill -9, reboot) is finished by

@@ -45,6 +45,13 @@ typename Verb::Result RpcAgent::call(const typename Verb::Params& params) {
 
 api::VmList RpcAgent::getVMList() { return call<api::HostGetVMList>({}); }
 api::SnapshotResult RpcAgent::snapshot(const api::SnapshotParams& p) { return call<api::VmSnapshot>(p); }
+api::PointSaveResult RpcAgent::recoveryPointSave(const api::PointSaveParams& p) {
+  return call<api::RecoveryPointSave>(p);
+}
+api::PointPruneResult RpcAgent::recoveryPointPrune(const api::PointPruneParams& p) {
+  return call<api::RecoveryPointPrune>(p);
+}
+api::PointListResult RpcAgent::recoveryPointList(const api::VolumeRef& p) { return call<api::RecoveryPointList>(p); }
 api::SaveDefinitionResult RpcAgent::saveDefinition(const api::VmParams& p) { return call<api::VmSaveDefinition>(p); }
 std::string RpcAgent::startMerge(const api::MergeParams& p) {
   // With a job id of its own, a start whose reply was lost (the agent

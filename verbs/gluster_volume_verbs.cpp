@@ -3,14 +3,18 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <mutex>
 #include <type_traits>
 
 #include "api/gluster_volume.h"
+#include "api/recovery_point.h"
+#include "core/durable_file.h"
 #include "core/errors.h"
 #include "core/job_store.h"
 #include "gfapi/glfs_volume.h"
 #include "gfapi/overlay_delete.h"
+#include "gfapi/recovery_points.h"
 #include "gluster/cli.h"
 #include "gluster/georep_sync.h"
 #include "core/json_util.h"
@@ -178,6 +182,63 @@ class GlusterVolumeVerbs {
     return onVolume(p.volfileServers, p.volumeName, [](gfapi::Volume& v) { return gfapi::emptyCheck(v); });
   }
 
+  api::PointListResult recoveryPointList(const api::VolumeRef& p) {
+    return onVolume(p.volfileServers, p.volumeName, [](gfapi::Volume& v) { return gfapi::listPoints(v); });
+  }
+
+  api::PointCheckResult recoveryPointCheck(const api::PointCheckParams& p) {
+    return onVolume(p.volfileServers, p.volumeName,
+                    [&](gfapi::Volume& v) { return gfapi::checkPoint(v, gfapi::readManifest(v, p.pointId)); });
+  }
+
+  // Manifests are written and pruned on the primary, through this host's
+  // mount of it (as the VMs' disks and definitions are); geo-replication
+  // carries both to the secondary.
+  api::PointSaveResult recoveryPointSave(const api::PointSaveParams& p) {
+    const api::PointManifest& m = p.manifest;
+    auto refuse = [](const std::string& why) { throw AgentError(Code::InvalidParameter, "manifest: " + why); };
+    if (!gfapi::isPointId(m.id)) refuse("'" + json::printable(m.id, 40) + "' is not a point id (YYYYMMDDTHHMMSSZ-XXXXXXXX)");
+    if (m.format != api::kPointFormat) refuse("format " + std::to_string(m.format) + " is unknown");
+    if (m.volume != p.volumeName) refuse("it describes volume " + json::printable(m.volume, 100) + ", not " + p.volumeName);
+    if (m.vms.empty()) refuse("it names no VM");
+    for (const auto& vm : m.vms) {
+      volpath::split(vm.definition.path);  // each a valid volume-relative path (PathRejected otherwise)
+      for (const auto& d : vm.disks) volpath::split(d.path);
+    }
+    const std::filesystem::path file = mountOf(p.volumeName) / gfapi::kPointDir / (m.id + ".json");
+    try {
+      std::filesystem::create_directories(file.parent_path());
+      writeFileDurably(file, json::pretty(api::encode(m)), 0600);
+    } catch (const std::exception& e) {
+      throw AgentError(Code::GeneralException, "cannot write the manifest of point " + m.id + ": " + e.what());
+    }
+    return {{p.volumeName, std::string(gfapi::kPointDir) + "/" + m.id + ".json"}};
+  }
+
+  api::PointPruneResult recoveryPointPrune(const api::PointPruneParams& p) {
+    const std::filesystem::path dir = mountOf(p.volumeName) / gfapi::kPointDir;
+    std::vector<std::string> ids;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (!entry.is_regular_file(ec) || name.size() <= 5 || name.substr(name.size() - 5) != ".json") continue;
+      if (gfapi::isPointId(name.substr(0, name.size() - 5))) ids.push_back(name.substr(0, name.size() - 5));
+    }
+    std::sort(ids.rbegin(), ids.rend());  // newest first
+    api::PointPruneResult out;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (std::int64_t(i) < p.keep) {
+        out.kept.push_back(ids[i]);
+        continue;
+      }
+      if (!std::filesystem::remove(dir / (ids[i] + ".json"), ec) && ec) {
+        throw AgentError(Code::GeneralException, "cannot remove the manifest of point " + ids[i] + ": " + ec.message());
+      }
+      out.removed.push_back(ids[i]);
+    }
+    return out;
+  }
+
   api::SessionListResult geoRepSessionList(const api::SessionListParams& p) {
     api::SessionListResult out;
     for (const auto& s : cli_.geoRepStatus(p.volumeName.value_or(""), std::nullopt)) {
@@ -256,6 +317,16 @@ class GlusterVolumeVerbs {
     return services_.volumes.with(servers, volume, std::forward<Fn>(fn));
   }
 
+  // Where this host mounts `volume` (the first FUSE mount of it).
+  static std::filesystem::path mountOf(const std::string& volume) {
+    for (const auto& m : virt::readGlusterMounts()) {
+      if (m.volume == volume) return m.mountPoint;
+    }
+    Json::Value data;
+    data["volume"] = volume;
+    throw AgentError(Code::VolumeNotMounted, "this host does not mount volume " + volume, data);
+  }
+
   // Is a VM's disk volume (of the same name) the volume at hand? Compared
   // by volume UUID; when either is unknown, it is taken to be the same.
   bool sameVolume(gfapi::Volume& target, const api::GlusterLocation& disk) {
@@ -293,6 +364,10 @@ void registerGlusterVolumeVerbs(Registry& registry, AgentServices& services) {
   registry.add<api::ShardLayout>([v](const auto& p, const CallContext&) { return v->shardLayout(p); });
   registry.add<api::ImageInfo>([v](const auto& p, const CallContext&) { return v->imageInfo(p); });
   registry.add<api::VolumeEmptyCheck>([v](const auto& p, const CallContext&) { return v->volumeEmptyCheck(p); });
+  registry.add<api::RecoveryPointSave>([v](const auto& p, const CallContext&) { return v->recoveryPointSave(p); });
+  registry.add<api::RecoveryPointPrune>([v](const auto& p, const CallContext&) { return v->recoveryPointPrune(p); });
+  registry.add<api::RecoveryPointList>([v](const auto& p, const CallContext&) { return v->recoveryPointList(p); });
+  registry.add<api::RecoveryPointCheck>([v](const auto& p, const CallContext&) { return v->recoveryPointCheck(p); });
   registry.add<api::GeoRepSessionList>([v](const auto& p, const CallContext&) { return v->geoRepSessionList(p); });
   registry.add<api::GeoRepSessionStatus>([v](const auto& p, const CallContext&) { return v->geoRepSessionStatus(p); });
   using gluster::GeoRepAction;

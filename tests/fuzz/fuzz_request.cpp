@@ -8,6 +8,7 @@
 
 #include "api/gluster_volume.h"
 #include "api/host.h"
+#include "api/recovery_point.h"
 #include "api/vm.h"
 #include "core/dispatcher.h"
 #include "core/json_util.h"
@@ -29,8 +30,9 @@ const gdr::Dispatcher& dispatcher() {
   static gdr::Registry registry = [] {
     gdr::Registry r;
     using namespace gdr::api;
-    registerDefaults<HostPing, HostGetCapabilities, HostGetJobs, HostAbortJob, HostGetVMList, VmSnapshot, VmMerge,
-                     OverlayDelete, FileStat, GeoRepResyncFile, FileChecksum, ImageInfo, ShardLayout,
+    registerDefaults<HostPing, HostGetCapabilities, HostGetJobs, HostAbortJob, HostGetVMList, VmSnapshot,
+                     VmSaveDefinition, VmMerge, OverlayDelete, FileStat, GeoRepResyncFile, FileChecksum, ImageInfo,
+                     ShardLayout, RecoveryPointSave, RecoveryPointPrune, RecoveryPointList, RecoveryPointCheck,
                      VolumeEmptyCheck, GeoRepSessionList, GeoRepSessionStatus, GeoRepSessionCreate,
                      GeoRepSessionStart, GeoRepSessionStop, GeoRepSessionPause, GeoRepSessionResume,
                      GeoRepSessionDelete, GeoRepConfigList, GeoRepConfigSet, GeoRepConfigReset,

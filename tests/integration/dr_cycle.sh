@@ -2,9 +2,11 @@
 # gdr-sync on the lab, with every guest writing: three cycles in a row
 # succeed, each leaving a crash-consistent copy of every VM on the
 # secondary that holds more records than the one before, and each VM's
-# definition beside its disks (the same VM, naming its base); the primary
+# definition beside its disks (the same VM, naming its base), and the
+# recovery points listed (the newest complete, three kept); the primary
 # chains back to one image and no overlay on either side; a shard emptied
-# on the secondary is found and located (--verify shards); a cycle survives
+# on the secondary is found and located (--verify shards), and makes the
+# newest point incomplete; a cycle survives
 # kill -9 of the agent during its merges, and kill -9 of gdr-sync itself
 # (the next run adopts its overlays); with the secondary volume stopped
 # the geo-rep step fails, every VM is merged back, the report names the
@@ -72,6 +74,15 @@ for cycle in 1 2 3; do
 done
 [ "$("$BIN/gdr-sync" history --state-dir "$state" --json | json_get 'len(d)')" = 3 ] || fail "history does not list 3 cycles"
 
+note "recovery points: the newest complete, the older ones superseded, three kept"
+points() { "$BIN/gdr-sync" points --hosts "$AGENT_URL" "${TLS_ARGS[@]}" --secondary "$GDR_LAB_SECONDARY_URL" --json; }
+listing=$(points) || fail "no complete recovery point after three cycles: $listing"
+[ "$(json_get 'len(d["points"])' <<<"$listing")" = 3 ] || fail "not three points kept: $listing"
+[ "$(json_get 'd["points"][0]["id"]' <<<"$listing")" = "$(json_get 'd["point"]["id"]' <<<"$report")" ] ||
+  fail "the newest point is not the last cycle's: $listing"
+[ "$(json_get '[p["state"] for p in d["points"]]' <<<"$listing")" = "['complete', 'superseded', 'superseded']" ] ||
+  fail "states: $listing"
+
 note "a shard emptied on the secondary is found"
 # What geo-replication was seen doing here: a shard created on the
 # secondary but never filled, while the checkpoint reported Completed.
@@ -89,6 +100,15 @@ cp "$shard" "$state/shard.saved"
 restore_shard() { cat "$state/shard.saved" >"$shard"; }  # same file, same gfid: as geo-replication left it
 trap 'restore_shard; stop_agent; rm -rf "$state"' EXIT
 truncate -s 0 "$shard"
+# The point's check sees it: the newest point is no longer complete.
+set +e
+listing=$(points)
+rc=$?
+set -e
+[ "$rc" = 1 ] || fail "a point with an emptied shard still listed complete: $listing"
+[ "$(json_get 'd["points"][0]["state"]' <<<"$listing")" = incomplete ] || fail "states: $listing"
+[[ "$(json_get 'd["points"][0]["problems"][0]["why"]' <<<"$listing")" == "${disks[0]#"$GDR_LAB_PRIMARY_MOUNT"/}"*"differs from the point"* ]] ||
+  fail "the problem does not name the base: $listing"
 set +e
 report=$(sync --verify shards)
 rc=$?

@@ -47,10 +47,18 @@ report=$("$LAB" check-consistency "$base") || fail "frozen base not consistent: 
 frozen=$(json_get 'd["records"]' <<<"$report")
 [ "$frozen" -ge "${progress0:-0}" ] || fail "the frozen base lost records"
 
+# A small overlay merges in well under a second: the agent holds the
+# merge in READY for 3 s (merge_pivot_delay), so the second call surely
+# meets it running.
+printf 'merge_pivot_delay = 3\n' >"$AGENT_DIR/hold.conf"
+stop_agent_process
+launch_agent --config "$AGENT_DIR/hold.conf"
 job=$(client VM merge vmID="$vm" drive=vda deleteTop=true | json_get 'd["jobId"]')
 expect_error 1102 client VM merge vmID="$vm" drive=vda
 state=$(wait_job "$job" 20)
 [ "$state" = DONE ] || fail "merge ended $state: $(client Host getJobs)"
+stop_agent_process
+launch_agent
 [ "$(chain)" = 1 ] || fail "the chain is not back to one image"
 [ ! -e "$top" ] || fail "deleteTop left $top"
 sleep 2

@@ -5,6 +5,7 @@
 
 #include "api/gluster_volume.h"
 #include "api/host.h"
+#include "api/recovery_point.h"
 #include "api/vm.h"
 #include "core/schema.h"
 
@@ -59,6 +60,30 @@ TEST(Contract, VmResultsMatchTheSchema) {
   expectMatches<api::VmSnapshot>(
       {true, 1700000000, {{"vda", "/m/i/.gdr-snapshots/o.qcow2", "/m/i/b.qcow2", api::VolumePath{"pri", "i/.gdr-snapshots/o.qcow2"}}}});
   expectMatches<api::VmMerge>({"0f0e0d0c-0b0a-4908-8706-050403020100"});
+  expectMatches<api::VmSaveDefinition>({{"pri", ".gdr/vms/u.xml"}, "ab", 1234, 1700000000,
+                                        {{"vda", "/m/i/b.qcow2", "qcow2", {"pri", "i/b.qcow2"}}}});
+}
+
+TEST(Contract, RecoveryPointResultsAndTheManifestMatchTheSchema) {
+  api::PointManifest m;
+  m.id = "20261202T131500Z-0a1b2c3d";
+  m.time = 1764681300;
+  m.volume = "pri";
+  m.flowId = "f";
+  m.vms.push_back({"u", "vm1", {".gdr/vms/u.xml", "ab", 12},
+                   {{"vda", "i/b.qcow2", "qcow2", 1 << 30, 65536, {4 << 20, 65536, "ab", {"0123456789abcdef"}}}}});
+  expectMatches<api::RecoveryPointSave>({{"pri", ".gdr/points/" + m.id + ".json"}});
+  expectMatches<api::RecoveryPointPrune>({{"20261202T131000Z-0a1b2c3d"}, {m.id}});
+  expectMatches<api::RecoveryPointList>(
+      {{{m.id, m.time, "incomplete", {"vm1"}, 65536, {{"vm1", "vda", "i/b.qcow2 is missing"}}}}});
+  expectMatches<api::RecoveryPointCheck>({m.id, true, 131072, {}});
+  // What gdr-sync sends is what the agent accepts: the manifest passes the
+  // schema as recoveryPointSave's parameter, and a wrong one does not.
+  const Schema& schema = builtinSchema();
+  Json::Value params = api::encode(api::PointSaveParams{"pri", m});
+  EXPECT_NO_THROW(schema.validate(*schema.find("GlusterVolume.recoveryPointSave"), params));
+  params["manifest"]["id"] = "../../etc";
+  EXPECT_ANY_THROW(schema.validate(*schema.find("GlusterVolume.recoveryPointSave"), params));
 }
 
 TEST(Contract, GlusterVolumeResultsMatchTheSchema) {

@@ -58,6 +58,8 @@ class FakeAgent : public AgentApi {
   bool unreachable = false;
   std::set<std::string> snapshotFails;  // VM ids
   std::set<std::string> definitionFails;  // VM ids
+  bool manifestFails = false;
+  std::vector<api::PointManifest> manifests;
   std::string georepOutcome = api::kJobDone;
   bool syncAlreadyRunning = false;  // the first start finds an earlier run's sync job
   bool secondaryContentDiffers = false;
@@ -182,6 +184,24 @@ class FakeAgent : public AgentApi {
     return out;
   }
 
+  api::PointSaveResult recoveryPointSave(const api::PointSaveParams& p) override {
+    record("recoveryPointSave " + p.volumeName + " " + p.manifest.id);
+    if (manifestFails) throw ClientError(ClientError::Kind::Verb, "this host does not mount volume gdr-primary", 3231);
+    std::lock_guard<std::mutex> lock(mutex_);
+    manifests.push_back(p.manifest);
+    return {{p.volumeName, ".gdr/points/" + p.manifest.id + ".json"}};
+  }
+
+  api::PointPruneResult recoveryPointPrune(const api::PointPruneParams& p) override {
+    record("recoveryPointPrune " + p.volumeName + " " + std::to_string(p.keep));
+    return {{"20231114T000000Z-00000000"}, {}};
+  }
+
+  api::PointListResult recoveryPointList(const api::VolumeRef& p) override {
+    record("recoveryPointList " + p.volumeName);
+    return {};
+  }
+
   api::ResyncResult geoRepResyncFile(const api::ResyncParams& p) override {
     record("geoRepResyncFile " + p.path);
     resyncs.push_back(p);
@@ -292,7 +312,7 @@ TEST_F(CycleTest, ASuccessfulCycleAcrossTwoHosts) {
   EXPECT_EQ(report["outcome"].asInt(), kSuccess);
   EXPECT_EQ(report["status"], "success");
   EXPECT_FALSE(report.isMember("alert"));
-  EXPECT_EQ(stepNames(report), (std::vector<std::string>{"discover:ok", "snapshot:ok", "definitions:ok", "georep:ok",
+  EXPECT_EQ(stepNames(report), (std::vector<std::string>{"discover:ok", "snapshot:ok", "definitions:ok", "manifest:ok", "georep:ok",
                                                           "verify:ok", "overlay-delete:ok", "merge:ok"}));
   EXPECT_EQ(report["flowId"], "gdr-sync-test");
   EXPECT_TRUE(report["recoveryPoint"].isIntegral());
@@ -315,6 +335,29 @@ TEST_F(CycleTest, ASuccessfulCycleAcrossTwoHosts) {
   ASSERT_EQ(report["vms"].size(), 2u);
   EXPECT_EQ(report["vms"][1]["definition"]["path"], ".gdr/vms/vm-2.xml");
   EXPECT_EQ(report["vms"][1]["definition"]["sha256"], "d3f");
+  // The point's manifest, saved on the primary before the sync ships it:
+  // each VM's definition, each base's header and sampled sums.
+  ASSERT_EQ(host1_.manifests.size(), 1u);
+  EXPECT_LT(host1_.position("recoveryPointSave"), host1_.position("geoRepSync"));
+  const api::PointManifest& m = host1_.manifests.front();
+  EXPECT_EQ(m.volume, kPrimary);
+  EXPECT_EQ(m.time, report["recoveryPoint"].asInt64());
+  EXPECT_EQ(m.id.size(), 25u);
+  EXPECT_EQ(report["point"]["id"], m.id);
+  EXPECT_EQ(report["point"]["manifest"], ".gdr/points/" + m.id + ".json");
+  ASSERT_EQ(m.vms.size(), 2u);
+  EXPECT_EQ(m.vms[1].name, "vm2");
+  EXPECT_EQ(m.vms[1].definition.path, ".gdr/vms/vm-2.xml");
+  EXPECT_EQ(m.vms[1].definition.size, 1234u);
+  ASSERT_EQ(m.vms[1].disks.size(), 1u);
+  EXPECT_EQ(m.vms[1].disks[0].path, "images/vm2.qcow2");
+  EXPECT_EQ(m.vms[1].disks[0].virtualSize, 2ull << 30);
+  EXPECT_EQ(m.vms[1].disks[0].sample.stride, 4u << 20);
+  EXPECT_EQ(m.vms[1].disks[0].sample.sha256, "good");
+  // Kept: the newest three, pruned once the cycle succeeded.
+  EXPECT_EQ(host1_.count("recoveryPointPrune gdr-primary 3"), 1u);
+  EXPECT_GT(host1_.position("recoveryPointPrune"), host1_.position("merge"));
+  EXPECT_EQ(report["point"]["pruned"][0], "20231114T000000Z-00000000");
   EXPECT_EQ(report["vms"][1]["host"], "unix:/run/host2.sock");
   EXPECT_EQ(report["vms"][1]["disks"][0]["overlay"], "images/.gdr-snapshots/vm2.1.qcow2");
 }
@@ -420,7 +463,7 @@ TEST_F(CycleTest, AFailedGeoReplicationMergesEveryVmBack) {
   EXPECT_EQ(report["outcome"].asInt(), kFailedMergedBack);
   EXPECT_NE(report["alert"].asString().find("geo-replication failed: 3101"), std::string::npos) << report["alert"].asString();
   EXPECT_EQ(stepNames(report),
-            (std::vector<std::string>{"discover:ok", "snapshot:ok", "definitions:ok", "georep:failed", "merge:ok"}));
+            (std::vector<std::string>{"discover:ok", "snapshot:ok", "definitions:ok", "manifest:ok", "georep:failed", "merge:ok"}));
   EXPECT_TRUE(host1_.deletions.empty());
   expectAllMergedBack();
 }
@@ -468,6 +511,17 @@ TEST_F(CycleTest, ADefinitionThatCannotBeSavedFailsTheCycleBeforeTheSyncAndMerge
   expectAllMergedBack();
 }
 
+TEST_F(CycleTest, AManifestThatCannotBeSavedFailsTheCycleBeforeTheSyncAndPrunesNothing) {
+  host1_.manifestFails = true;
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kFailedMergedBack);
+  EXPECT_NE(report["alert"].asString().find("writing the recovery point's manifest failed: 3231"), std::string::npos)
+      << report["alert"].asString();
+  EXPECT_EQ(host1_.count("geoRepSync"), 0u);
+  EXPECT_EQ(host1_.count("recoveryPointPrune"), 0u);
+  expectAllMergedBack();
+}
+
 TEST_F(CycleTest, NoSnapshotTakenMeansNothingChanged) {
   host1_.snapshotFails = {"vm-1"};
   host2_.snapshotFails = {"vm-2"};
@@ -507,7 +561,7 @@ TEST_F(CycleTest, APieceUnderAnotherGfidIsResyncedAndCheckedAgain) {
   const Json::Value report = run();
   EXPECT_EQ(report["outcome"].asInt(), kSuccess) << report["alert"].asString();
   EXPECT_EQ(stepNames(report),
-            (std::vector<std::string>{"discover:ok", "snapshot:ok", "definitions:ok", "georep:ok", "verify:ok",
+            (std::vector<std::string>{"discover:ok", "snapshot:ok", "definitions:ok", "manifest:ok", "georep:ok", "verify:ok",
                                       "georep-repair:ok", "verify-repair:ok", "overlay-delete:ok", "merge:ok"}));
   ASSERT_EQ(host1_.resyncs.size(), 1u);
   EXPECT_EQ(host1_.resyncs[0].volumeName, kPrimary);

@@ -8,6 +8,9 @@
 
 #include "core/errors.h"
 #include "gfapi/overlay_delete.h"
+#include "gfapi/recovery_points.h"
+#include "core/json_util.h"
+#include "core/sha256.h"
 #include "gfapi/qcow2.h"
 #include "gfapi/volume_path.h"
 
@@ -483,6 +486,134 @@ TEST(FileChecksum, TooManySampledRangesAreRefusedBeforeAnyRead) {
   EXPECT_EQ(volume.reads, 0);
   sampling.maxRanges = 16;
   EXPECT_EQ(fileChecksum(volume, "big.bin", 0, std::nullopt, sampling).ranges, 16u);
+}
+
+
+// Recovery points: a point's files checked against its manifest.
+class RecoveryPointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // A base of 3 shards' worth (12 MiB), each byte telling its place.
+    base_.resize(12 << 20);
+    for (size_t i = 0; i < base_.size(); ++i) base_[i] = char('a' + (i / 4096) % 26);
+    base_.replace(0, 4096, qcow2Image("", 2ull << 30));
+    volume.file("images/vm1.qcow2", base_);
+    volume.file(".gdr/vms/u1.xml", "<domain><name>vm1</name></domain>");
+  }
+
+  // The manifest of the volume as it is now, as gdr-sync writes it.
+  api::PointManifest manifest(const std::string& id, std::int64_t time) {
+    api::PointManifest m;
+    m.id = id;
+    m.time = time;
+    m.volume = "gdr-primary";
+    m.flowId = "flow";
+    api::PointVm vm{"u1", "vm1", {".gdr/vms/u1.xml", sha256Hex(volume.nodes.at(".gdr/vms/u1.xml").content),
+                                  volume.nodes.at(".gdr/vms/u1.xml").content.size()}, {}};
+    const auto info = imageInfo(volume, "images/vm1.qcow2");
+    const auto sums = fileChecksum(volume, "images/vm1.qcow2", 0, std::nullopt, Sampling{4 << 20, 64 << 10});
+    vm.disks.push_back({"vda", "images/vm1.qcow2", info.format, info.virtualSize, info.actualSize,
+                        {4 << 20, 64 << 10, sums.sha256, *sums.rangeSums}});
+    m.vms.push_back(vm);
+    return m;
+  }
+  void save(const api::PointManifest& m) { volume.file(".gdr/points/" + m.id + ".json", json::pretty(api::encode(m))); }
+
+  std::string base_;
+  FakeVolume volume;
+};
+
+TEST(RecoveryPointStates, CompleteIncompleteUntilOneIsCompleteSupersededAfter) {
+  EXPECT_EQ(pointStates({false, true, false, false}),
+            (std::vector<std::string>{"incomplete", "complete", "superseded", "superseded"}));
+  EXPECT_EQ(pointStates({true, true}), (std::vector<std::string>{"complete", "complete"}));
+  EXPECT_EQ(pointStates({false}), (std::vector<std::string>{"incomplete"}));
+  EXPECT_TRUE(isPointId("20261202T131500Z-0a1b2c3d"));
+  for (const char* bad : {"", "20261202T131500Z", "../points/20261202T131500Z-0a1b2c3d", "20261202T131500Z-0A1B2C3D",
+                          "20261202T131500Z-0a1b2c3d.json", "2026120XT131500Z-0a1b2c3d"}) {
+    EXPECT_FALSE(isPointId(bad)) << bad;
+  }
+}
+
+TEST_F(RecoveryPointTest, APointWhoseFilesMatchItsManifestIsComplete) {
+  save(manifest("20261202T131500Z-00000001", 1764681300));
+  const api::PointCheckResult r = checkPoint(volume, readManifest(volume, "20261202T131500Z-00000001"));
+  EXPECT_TRUE(r.complete) << (r.problems.empty() ? "" : r.problems[0].why);
+  EXPECT_GT(r.bytesRead, 3u * (64 << 10));  // every shard sampled, and the definition
+}
+
+TEST_F(RecoveryPointTest, ABaseRewrittenInOneSampledRangeIsNotComplete) {
+  const api::PointManifest m = manifest("20261202T131500Z-00000001", 1764681300);
+  save(m);
+  // What a sync cut off mid-way leaves: one shard already of a later point.
+  const auto& ranges = sampleRanges(base_.size(), Sampling{4 << 20, 64 << 10});
+  volume.nodes.at("images/vm1.qcow2").content[ranges[1].first + 10] ^= 1;
+  const api::PointCheckResult r = checkPoint(volume, m);
+  EXPECT_FALSE(r.complete);
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_EQ(r.problems[0].vm, "vm1");
+  EXPECT_EQ(r.problems[0].what, "vda");
+  EXPECT_NE(r.problems[0].why.find("differs from the point in 1 of 3 sampled ranges, the first at byte 4194304"),
+            std::string::npos)
+      << r.problems[0].why;
+}
+
+TEST_F(RecoveryPointTest, ADefinitionChangedOrMissingAndABaseResizedAreEachNamed) {
+  const api::PointManifest m = manifest("20261202T131500Z-00000001", 1764681300);
+  volume.nodes.at(".gdr/vms/u1.xml").content = "<domain><name>vm2</name></domain>";  // same size
+  auto r = checkPoint(volume, m);
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_EQ(r.problems[0].what, "definition");
+  EXPECT_NE(r.problems[0].why.find("its bytes differ"), std::string::npos);
+  volume.nodes.erase(".gdr/vms/u1.xml");
+  volume.nodes.at("images/vm1.qcow2").content += std::string(4096, 'z');
+  r = checkPoint(volume, m);
+  ASSERT_EQ(r.problems.size(), 2u);
+  EXPECT_NE(r.problems[0].why.find("missing"), std::string::npos);
+  EXPECT_NE(r.problems[1].why.find("is 12587008 bytes long, not 12582912"), std::string::npos) << r.problems[1].why;
+  volume.nodes.erase("images/vm1.qcow2");
+  r = checkPoint(volume, m);
+  EXPECT_NE(r.problems[1].why.find("images/vm1.qcow2 is missing"), std::string::npos);
+}
+
+TEST_F(RecoveryPointTest, ListedNewestFirstWithTheirStates) {
+  save(manifest("20261202T130000Z-00000001", 1764680400));  // older: its base since rewritten
+  volume.nodes.at("images/vm1.qcow2").content[sampleRanges(base_.size(), Sampling{4 << 20, 64 << 10})[1].first] ^= 1;
+  save(manifest("20261202T131000Z-00000002", 1764681000));  // complete
+  api::PointManifest newest = manifest("20261202T132000Z-00000003", 1764681600);
+  newest.vms[0].disks[0].sample.sha256 = "0";  // its data not all there yet
+  save(newest);
+  volume.file(".gdr/points/20261202T133000Z-00000004.json", "{not json");
+  volume.file(".gdr/points/notes.json", "{}");  // not a point: not listed
+  const api::PointListResult list = listPoints(volume);
+  ASSERT_EQ(list.points.size(), 4u);
+  EXPECT_EQ(list.points[0].id, "20261202T133000Z-00000004");
+  EXPECT_EQ(list.points[0].state, "incomplete");
+  EXPECT_NE(list.points[0].problems.at(0).why.find("not JSON"), std::string::npos);
+  EXPECT_EQ(list.points[1].state, "incomplete");
+  EXPECT_EQ(list.points[2].id, "20261202T131000Z-00000002");
+  EXPECT_EQ(list.points[2].state, "complete");
+  EXPECT_EQ(list.points[2].time, 1764681000);
+  EXPECT_EQ(list.points[2].vms, std::vector<std::string>{"vm1"});
+  EXPECT_EQ(list.points[2].bytes, 12u << 20);
+  EXPECT_EQ(list.points[3].state, "superseded");
+}
+
+TEST_F(RecoveryPointTest, AManifestOfAnotherIdOrNoneIsRefused) {
+  save(manifest("20261202T131500Z-00000001", 1764681300));
+  volume.nodes[".gdr/points/20261202T131500Z-00000002.json"] = volume.nodes.at(".gdr/points/20261202T131500Z-00000001.json");
+  auto refusal = [&](const std::string& id) {
+    try {
+      readManifest(volume, id);
+    } catch (const AgentError& e) {
+      EXPECT_EQ(e.code(), Code::PointManifestInvalid);
+      return std::string(e.what());
+    }
+    return std::string("not refused");
+  };
+  EXPECT_NE(refusal("20261202T131500Z-00000002").find("names point 20261202T131500Z-00000001"), std::string::npos);
+  EXPECT_NE(refusal("20261202T140000Z-00000009").find("no manifest"), std::string::npos);
+  EXPECT_NE(refusal("../../etc/passwd").find("not a recovery point id"), std::string::npos);
 }
 
 }  // namespace

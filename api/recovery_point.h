@@ -1,0 +1,125 @@
+#pragma once
+// The contract of recovery points: what a point is (its manifest, written
+// on the primary volume at .gdr/points/ID.json before the sync that ships
+// it), and the verbs that save, list, check and prune them.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/codec.h"
+#include "api/gluster_volume.h"
+
+namespace gdr::api {
+
+// Sampled checksums of a file: `length` bytes of every `stride`, the whole
+// digest and a short digest of each range (so a difference is located).
+struct SampleSums {
+  std::uint64_t stride = 0, length = 0;
+  std::string sha256;
+  std::vector<std::string> rangeSums;
+  template <class V> void visit(V& v) { v("stride", stride)("length", length)("sha256", sha256)("rangeSums", rangeSums); }
+};
+
+struct PointDisk {
+  std::string drive, path, format;  // path: the base, volume-relative
+  std::uint64_t virtualSize = 0, actualSize = 0;
+  SampleSums sample;
+  template <class V> void visit(V& v) {
+    v("drive", drive)("path", path)("format", format)("virtualSize", virtualSize)("actualSize", actualSize)(
+        "sample", sample);
+  }
+};
+
+struct PointDefinition {
+  std::string path, sha256;  // .gdr/vms/UUID.xml
+  std::uint64_t size = 0;
+  template <class V> void visit(V& v) { v("path", path)("sha256", sha256)("size", size); }
+};
+
+struct PointVm {
+  std::string vmId, name;
+  PointDefinition definition;
+  std::vector<PointDisk> disks;
+  template <class V> void visit(V& v) { v("vmId", vmId)("name", name)("definition", definition)("disks", disks); }
+};
+
+inline constexpr int kPointFormat = 1;
+
+struct PointManifest {
+  int format = kPointFormat;
+  std::string id;        // YYYYMMDDTHHMMSSZ-XXXXXXXX: sorts by time
+  std::int64_t time = 0; // the snapshot time: what the point recovers to
+  std::string volume, flowId;
+  std::vector<PointVm> vms;
+  template <class V> void visit(V& v) {
+    v("format", format)("id", id)("time", time)("volume", volume)("flowId", flowId)("vms", vms);
+  }
+};
+
+struct PointSaveParams {
+  std::string volumeName;
+  PointManifest manifest;
+  template <class V> void visit(V& v) { v("volumeName", volumeName)("manifest", manifest); }
+};
+struct PointSaveResult {
+  VolumePath manifest;
+  template <class V> void visit(V& v) { v("manifest", manifest); }
+};
+
+struct PointPruneParams {
+  std::string volumeName;
+  std::int64_t keep = 3;
+  template <class V> void visit(V& v) { v("volumeName", volumeName)("keep", keep); }
+};
+struct PointPruneResult {
+  std::vector<std::string> removed, kept;
+  template <class V> void visit(V& v) { v("removed", removed)("kept", kept); }
+};
+
+// What a check found wrong with one piece of a point.
+struct PointProblem {
+  std::string vm, what, why;  // what: the definition, a disk's drive, or the manifest
+  template <class V> void visit(V& v) { v("vm", vm)("what", what)("why", why); }
+};
+
+struct PointSummary {
+  std::string id;
+  std::int64_t time = 0;
+  // complete: every file as the manifest says (a recovery may use it);
+  // incomplete: newer than the newest complete point, its files not (or
+  // not all) there yet, or damaged; superseded: older than a complete
+  // point, its files since rewritten by a later one.
+  std::string state;
+  std::vector<std::string> vms;  // names
+  std::uint64_t bytes = 0;       // the bases' sizes, added up
+  std::vector<PointProblem> problems;
+  template <class V> void visit(V& v) {
+    v("id", id)("time", time)("state", state)("vms", vms)("bytes", bytes)("problems", problems);
+  }
+};
+
+struct PointListResult {
+  std::vector<PointSummary> points;  // newest first
+  template <class V> void visit(V& v) { v("points", points); }
+};
+
+struct PointCheckParams {
+  std::vector<std::string> volfileServers;
+  std::string volumeName, pointId;
+  template <class V> void visit(V& v) { v("volfileServers", volfileServers)("volumeName", volumeName)("pointId", pointId); }
+};
+struct PointCheckResult {
+  std::string id;
+  bool complete = false;
+  std::uint64_t bytesRead = 0;
+  std::vector<PointProblem> problems;
+  template <class V> void visit(V& v) { v("id", id)("complete", complete)("bytesRead", bytesRead)("problems", problems); }
+};
+
+GDR_VERB(RecoveryPointSave, "GlusterVolume.recoveryPointSave", PointSaveParams, PointSaveResult);
+GDR_VERB(RecoveryPointPrune, "GlusterVolume.recoveryPointPrune", PointPruneParams, PointPruneResult);
+GDR_VERB(RecoveryPointList, "GlusterVolume.recoveryPointList", VolumeRef, PointListResult);
+GDR_VERB(RecoveryPointCheck, "GlusterVolume.recoveryPointCheck", PointCheckParams, PointCheckResult);
+
+}  // namespace gdr::api

@@ -1,0 +1,160 @@
+#include "gfapi/recovery_points.h"
+
+#include <algorithm>
+#include <regex>
+
+#include "core/errors.h"
+#include "core/json_util.h"
+#include "core/sha256.h"
+#include "gfapi/overlay_delete.h"
+
+namespace gdr::gfapi {
+
+namespace {
+
+[[noreturn]] void invalid(const std::string& id, const std::string& why) {
+  Json::Value data;
+  data["pointId"] = id;
+  throw AgentError(Code::PointManifestInvalid, "recovery point " + id + ": " + why, data);
+}
+
+volpath::Components manifestPath(const std::string& id) { return volpath::split(std::string(kPointDir) + "/" + id + ".json"); }
+
+// The problem with one file, or nothing; what the file cost to read.
+std::optional<std::string> checkDefinition(Volume& volume, const api::PointDefinition& d, std::uint64_t& bytes) {
+  const auto entry = volume.lookup(volpath::split(d.path));
+  if (!entry) return "missing";
+  if (entry->type != EntryInfo::Type::Regular) return std::string("a ") + typeName(entry->type);
+  if (entry->size != d.size) return std::to_string(entry->size) + " bytes, not " + std::to_string(d.size);
+  if (d.size > kMaxDefinitionBytes) return "larger than a definition can be (" + std::to_string(d.size) + " bytes)";
+  const std::string text = volume.readPrefix(volpath::split(d.path), d.size);
+  bytes += text.size();
+  if (sha256Hex(text) != d.sha256) return "its bytes differ from those saved (SHA-256)";
+  return std::nullopt;
+}
+
+std::optional<std::string> checkDisk(Volume& volume, const api::PointDisk& d, std::uint64_t& bytes) {
+  if (!volume.lookup(volpath::split(d.path))) return d.path + " is missing";
+  const api::ImageInfoResult info = imageInfo(volume, d.path);
+  if (info.format != d.format) return d.path + " is " + info.format + ", not " + d.format;
+  if (info.virtualSize != d.virtualSize) {
+    return d.path + " has a virtual size of " + std::to_string(info.virtualSize) + ", not " +
+           std::to_string(d.virtualSize);
+  }
+  if (info.actualSize != d.actualSize) {
+    return d.path + " is " + std::to_string(info.actualSize) + " bytes long, not " + std::to_string(d.actualSize);
+  }
+  const api::ChecksumResult sums = fileChecksum(volume, d.path, 0, std::nullopt, Sampling{d.sample.stride, d.sample.length});
+  bytes += sums.bytes;
+  if (sums.sha256 == d.sample.sha256) return std::nullopt;
+  size_t differing = 0, first = SIZE_MAX;
+  const auto& mine = sums.rangeSums.value_or(std::vector<std::string>{});
+  for (size_t i = 0; i < std::max(mine.size(), d.sample.rangeSums.size()); ++i) {
+    if (i >= mine.size() || i >= d.sample.rangeSums.size() || mine[i] != d.sample.rangeSums[i]) {
+      ++differing;
+      first = std::min(first, i);
+    }
+  }
+  return d.path + " differs from the point in " + std::to_string(differing) + " of " +
+         std::to_string(d.sample.rangeSums.size()) + " sampled ranges" +
+         (first == SIZE_MAX ? std::string() : ", the first at byte " + std::to_string(first * d.sample.stride));
+}
+
+}  // namespace
+
+bool isPointId(const std::string& id) {
+  static const std::regex pattern("^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$");
+  return id.size() == 25 && std::regex_match(id, pattern);
+}
+
+std::vector<std::string> pointIds(Volume& volume) {
+  std::vector<std::string> ids;
+  const auto dir = volpath::split(kPointDir);
+  const auto entry = volume.lookup(dir);
+  if (!entry || entry->type != EntryInfo::Type::Directory) return ids;
+  for (const auto& [name, info] : volume.list(dir)) {
+    if (info.type != EntryInfo::Type::Regular || name.size() <= 5 || name.substr(name.size() - 5) != ".json") continue;
+    const std::string id = name.substr(0, name.size() - 5);
+    if (isPointId(id)) ids.push_back(id);
+  }
+  std::sort(ids.rbegin(), ids.rend());
+  return ids;
+}
+
+api::PointManifest readManifest(Volume& volume, const std::string& id) {
+  if (!isPointId(id)) invalid(id, "not a recovery point id (YYYYMMDDTHHMMSSZ-XXXXXXXX)");
+  const auto entry = volume.lookup(manifestPath(id));
+  if (!entry) invalid(id, "no manifest at " + std::string(kPointDir) + "/" + id + ".json");
+  if (entry->type != EntryInfo::Type::Regular) invalid(id, "its manifest is not a regular file");
+  if (entry->size > kMaxManifestBytes) invalid(id, "its manifest is larger than " + std::to_string(kMaxManifestBytes) + " bytes");
+  const std::string text = volume.readPrefix(manifestPath(id), entry->size);
+  std::string error;
+  const auto json = json::parse(text, &error);
+  if (!json) invalid(id, "its manifest is not JSON (" + error + ")");
+  api::PointManifest manifest;
+  try {
+    manifest = api::decode<api::PointManifest>(*json);
+  } catch (const std::exception& e) {
+    invalid(id, std::string("its manifest is not a manifest: ") + e.what());
+  }
+  if (manifest.format != api::kPointFormat) invalid(id, "manifest format " + std::to_string(manifest.format) + " is unknown");
+  if (manifest.id != id) invalid(id, "its manifest names point " + manifest.id);
+  return manifest;
+}
+
+api::PointCheckResult checkPoint(Volume& volume, const api::PointManifest& manifest) {
+  api::PointCheckResult out;
+  out.id = manifest.id;
+  for (const auto& vm : manifest.vms) {
+    if (auto why = checkDefinition(volume, vm.definition, out.bytesRead)) {
+      out.problems.push_back({vm.name, "definition", vm.definition.path + ": " + *why});
+    }
+    for (const auto& disk : vm.disks) {
+      if (auto why = checkDisk(volume, disk, out.bytesRead)) out.problems.push_back({vm.name, disk.drive, *why});
+    }
+  }
+  if (manifest.vms.empty()) out.problems.push_back({"", "manifest", "names no VM"});
+  out.complete = out.problems.empty();
+  return out;
+}
+
+std::vector<std::string> pointStates(const std::vector<bool>& completeNewestFirst) {
+  std::vector<std::string> states;
+  bool completeSeen = false;
+  for (bool complete : completeNewestFirst) {
+    states.push_back(complete ? "complete" : completeSeen ? "superseded" : "incomplete");
+    completeSeen = completeSeen || complete;
+  }
+  return states;
+}
+
+api::PointListResult listPoints(Volume& volume) {
+  api::PointListResult out;
+  std::vector<bool> complete;
+  for (const auto& id : pointIds(volume)) {
+    api::PointSummary s;
+    s.id = id;
+    try {
+      const api::PointManifest manifest = readManifest(volume, id);
+      s.time = manifest.time;
+      for (const auto& vm : manifest.vms) {
+        s.vms.push_back(vm.name);
+        for (const auto& d : vm.disks) s.bytes += d.actualSize;
+      }
+      s.problems = checkPoint(volume, manifest).problems;
+    } catch (const AgentError& e) {
+      if (e.code() != Code::PointManifestInvalid && e.code() != Code::FileNotFound &&
+          e.code() != Code::NotRegularFile) {
+        throw;
+      }
+      s.problems.push_back({"", "manifest", e.what()});
+    }
+    complete.push_back(s.problems.empty());
+    out.points.push_back(std::move(s));
+  }
+  const auto states = pointStates(complete);
+  for (size_t i = 0; i < out.points.size(); ++i) out.points[i].state = states[i];
+  return out;
+}
+
+}  // namespace gdr::gfapi

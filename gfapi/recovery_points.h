@@ -1,0 +1,42 @@
+#pragma once
+// Recovery points as the secondary holds them: each point's manifest
+// (.gdr/points/ID.json, shipped by geo-replication with the data) and the
+// files it names, read through a Volume and checked against it. A point is
+// complete when every file is as its manifest says: the definition's bytes,
+// each base's format, sizes and sampled checksums.
+#include <string>
+#include <vector>
+
+#include "api/recovery_point.h"
+#include "gfapi/volume.h"
+
+namespace gdr::gfapi {
+
+// Where manifests live, relative to the volume root.
+inline constexpr const char* kPointDir = ".gdr/points";
+// A manifest larger than this is not one (thousands of VMs fit).
+inline constexpr size_t kMaxManifestBytes = 16 << 20;
+inline constexpr size_t kMaxDefinitionBytes = 1 << 20;
+
+// Whether `id` is a point id (YYYYMMDDTHHMMSSZ-XXXXXXXX): the only names
+// a manifest may have, so no id can reach outside the points directory.
+bool isPointId(const std::string& id);
+
+// The ids of the manifests on the volume, newest first.
+std::vector<std::string> pointIds(Volume& volume);
+
+// Throws AgentError(PointManifestInvalid) when it is absent, too large, not
+// JSON or not a manifest of that id.
+api::PointManifest readManifest(Volume& volume, const std::string& id);
+
+// Every file of the point against its manifest.
+api::PointCheckResult checkPoint(Volume& volume, const api::PointManifest& manifest);
+
+// The state of each point, newest first, from whether each checked out:
+// complete; incomplete until the first complete one; superseded after it.
+std::vector<std::string> pointStates(const std::vector<bool>& completeNewestFirst);
+
+// Every point, newest first, each checked.
+api::PointListResult listPoints(Volume& volume);
+
+}  // namespace gdr::gfapi
