@@ -291,6 +291,11 @@ void Cycle::saveDefinitions() {
 // secondary's copy is checked against it (GlusterVolume.recoveryPointCheck).
 void Cycle::saveManifest() {
   StepReport s = step("manifest");
+  if (vms_.empty()) {  // nothing protected, nothing to recover
+    s["note"] = "no VM: no recovery point";
+    s.ok();
+    return;
+  }
   api::PointManifest m;
   m.time = report_["recoveryPoint"].asInt64();
   m.id = pointId(m.time, options_.flowId);

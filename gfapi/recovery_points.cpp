@@ -67,15 +67,23 @@ bool isPointId(const std::string& id) {
   return id.size() == 25 && std::regex_match(id, pattern);
 }
 
+std::optional<std::string> pointIdOfFile(const std::string& name) {
+  constexpr std::string_view kSuffix = ".json";
+  if (name.size() <= kSuffix.size() || name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
+    return std::nullopt;
+  }
+  std::string id = name.substr(0, name.size() - kSuffix.size());
+  return isPointId(id) ? std::optional<std::string>(std::move(id)) : std::nullopt;
+}
+
 std::vector<std::string> pointIds(Volume& volume) {
   std::vector<std::string> ids;
   const auto dir = volpath::split(kPointDir);
   const auto entry = volume.lookup(dir);
   if (!entry || entry->type != EntryInfo::Type::Directory) return ids;
   for (const auto& [name, info] : volume.list(dir)) {
-    if (info.type != EntryInfo::Type::Regular || name.size() <= 5 || name.substr(name.size() - 5) != ".json") continue;
-    const std::string id = name.substr(0, name.size() - 5);
-    if (isPointId(id)) ids.push_back(id);
+    if (info.type != EntryInfo::Type::Regular) continue;
+    if (auto id = pointIdOfFile(name)) ids.push_back(*id);
   }
   std::sort(ids.rbegin(), ids.rend());
   return ids;

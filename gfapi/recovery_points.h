@@ -4,6 +4,7 @@
 // files it names, read through a Volume and checked against it. A point is
 // complete when every file is as its manifest says: the definition's bytes,
 // each base's format, sizes and sampled checksums.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,9 @@ inline constexpr size_t kMaxDefinitionBytes = 1 << 20;
 // Whether `id` is a point id (YYYYMMDDTHHMMSSZ-XXXXXXXX): the only names
 // a manifest may have, so no id can reach outside the points directory.
 bool isPointId(const std::string& id);
+
+// The point whose manifest a file of the points directory is (ID.json).
+std::optional<std::string> pointIdOfFile(const std::string& name);
 
 // The ids of the manifests on the volume, newest first.
 std::vector<std::string> pointIds(Volume& volume);

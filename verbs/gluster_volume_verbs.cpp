@@ -220,9 +220,8 @@ class GlusterVolumeVerbs {
     std::vector<std::string> ids;
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-      const std::string name = entry.path().filename().string();
-      if (!entry.is_regular_file(ec) || name.size() <= 5 || name.substr(name.size() - 5) != ".json") continue;
-      if (gfapi::isPointId(name.substr(0, name.size() - 5))) ids.push_back(name.substr(0, name.size() - 5));
+      if (!entry.is_regular_file(ec)) continue;
+      if (auto id = gfapi::pointIdOfFile(entry.path().filename().string())) ids.push_back(*id);
     }
     std::sort(ids.rbegin(), ids.rend());  // newest first
     api::PointPruneResult out;

@@ -53,6 +53,7 @@ class FakeAgent : public AgentApi {
     }
   }
   bool onOneImage(const std::string& id) { return find(id).disks.front().chain.size() == 1; }
+  void removeVms() { vms_.clear(); }
 
   // Knobs.
   bool unreachable = false;
@@ -520,6 +521,16 @@ TEST_F(CycleTest, AManifestThatCannotBeSavedFailsTheCycleBeforeTheSyncAndPrunesN
   EXPECT_EQ(host1_.count("geoRepSync"), 0u);
   EXPECT_EQ(host1_.count("recoveryPointPrune"), 0u);
   expectAllMergedBack();
+}
+
+TEST_F(CycleTest, NoVmOnTheVolumeMakesNoPointAndPrunesNothing) {
+  host1_.removeVms();
+  host2_.removeVms();
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kSuccess) << report["alert"].asString();
+  EXPECT_EQ(stepNamed(report, "manifest")["note"], "no VM: no recovery point");
+  EXPECT_EQ(host1_.count("recoveryPoint"), 0u);
+  EXPECT_FALSE(report.isMember("point"));
 }
 
 TEST_F(CycleTest, NoSnapshotTakenMeansNothingChanged) {
