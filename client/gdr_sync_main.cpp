@@ -18,6 +18,8 @@
 
 #include "client/cycle.h"
 #include "client/report_store.h"
+#include "client/rpo_check.h"
+#include "core/clock.h"
 #include "core/json_util.h"
 #include "core/uuid.h"
 
@@ -34,6 +36,7 @@ const char* const kUsageText =
     "                [--keep-points N]\n"
     "       gdr-sync history [--state-dir DIR] [--last N] [--json]\n"
     "       gdr-sync points --hosts H --secondary HOST::VOLUME [--json] [TLS options]\n"
+    "       gdr-sync check [--state-dir DIR] [--warning DURATION] [--critical DURATION]\n"
     "\n"
     "Runs a disaster-recovery cycle: snapshots every VM on PRIMARY on the hosts,\n"
     "geo-replicates a checkpoint to the secondary, deletes the overlays there,\n"
@@ -53,6 +56,10 @@ const char* const kUsageText =
     "`points` lists the recovery points the secondary holds, newest first, each\n"
     "checked against its manifest (complete, incomplete, superseded), through the\n"
     "first host's agent; it exits 0 when one is complete, 1 when none is.\n"
+    "`check` is a monitoring plugin (Nagios, Icinga, Sensu): from the kept reports\n"
+    "only, the age of the newest successful cycle's recovery point against\n"
+    "--warning (1h) and --critical (2h), one status line with perfdata, exit\n"
+    "0/1/2/3 for OK/WARNING/CRITICAL/UNKNOWN.\n"
     "\n"
     "Exit codes: 0 success; 1 a step failed after the snapshots (every VM merged\n"
     "back; the report's alert names the step); 2 usage; 3 failed before any\n"
@@ -126,6 +133,16 @@ int points(AgentApi& agent, const std::string& host, const std::string& volume, 
   return anyComplete ? 0 : 1;
 }
 
+int check(const std::string& stateDir, const RpoThresholds& thresholds) {
+  // Far enough back to find the last success of any farm worth watching.
+  const Json::Value history = reportHistory(stateDir, 1000);
+  const std::string where =
+      history.empty() ? "state dir " + stateDir : "volume " + history[history.size() - 1]["volume"].asString();
+  const RpoCheck result = checkRpo(history, gdr::nowSeconds(), thresholds, where);
+  std::cout << result.line << "\n";
+  return result.status;
+}
+
 int history(const std::string& stateDir, size_t last, bool json) {
   const Json::Value all = reportHistory(stateDir, last);
   if (json) {
@@ -197,6 +214,8 @@ int main(int argc, char** argv) {
   size_t last = 20;
   bool historyMode = false;
   bool pointsMode = false;
+  bool checkMode = false;
+  RpoThresholds thresholds;
   try {
     for (size_t i = 0; i < args.size(); ++i) {
       const std::string& a = args[i];
@@ -211,6 +230,12 @@ int main(int argc, char** argv) {
         historyMode = true;
       } else if (a == "points") {
         pointsMode = true;
+      } else if (a == "check") {
+        checkMode = true;
+      } else if (a == "--warning") {
+        thresholds.warning = parseDuration(value());
+      } else if (a == "--critical") {
+        thresholds.critical = parseDuration(value());
       } else if (a == "--keep-points") {
         const std::string v = value();
         if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 4 || std::stoi(v) == 0) {
@@ -260,6 +285,10 @@ int main(int argc, char** argv) {
       }
     }
     if (historyMode) return history(stateDir, last, json);
+    if (checkMode) {
+      if (thresholds.critical < thresholds.warning) throw std::invalid_argument("--critical is below --warning");
+      return check(stateDir, thresholds);
+    }
     const auto sep = secondary.find("::");
     if (hosts.empty() || (options.volume.empty() && !pointsMode) || sep == std::string::npos) {
       throw std::invalid_argument(pointsMode ? "--hosts and --secondary HOST::VOLUME are required"
@@ -269,7 +298,9 @@ int main(int argc, char** argv) {
     options.secondaryVolume = secondary.substr(sep + 2);
   } catch (const std::exception& e) {
     std::cerr << "gdr-sync: " << e.what() << "\n";
-    return kUsage;
+    // A monitoring plugin's own trouble is UNKNOWN (3), never CRITICAL (2).
+    if (checkMode) std::cout << "GDR UNKNOWN - " << e.what() << "\n";
+    return checkMode ? int(kCheckUnknown) : int(kUsage);
   }
 
   if (pointsMode) {

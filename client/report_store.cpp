@@ -60,6 +60,8 @@ Json::Value reportHistory(const std::string& stateDir, size_t last) {
     row["startTime"] = (*report)["startTime"];
     row["duration"] = (*report)["duration"];
     row["status"] = (*report)["status"];
+    row["outcome"] = (*report)["outcome"];
+    row["volume"] = (*report)["volume"];
     row["recoveryPoint"] = (*report)["recoveryPoint"];
     row["vms"] = (*report)["vms"].size();
     row["alert"] = (*report)["alert"];

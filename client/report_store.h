@@ -12,7 +12,8 @@ namespace gdr::sync {
 std::string saveReport(const std::string& stateDir, const Json::Value& report);
 
 // The last `last` reports, oldest first, one row each: {startTime,
-// duration, status, recoveryPoint, vms, alert, report (the file)}.
+// duration, status, outcome, volume, recoveryPoint, vms, alert, report
+// (the file)}.
 // Files that do not parse are skipped.
 Json::Value reportHistory(const std::string& stateDir, size_t last);
 

@@ -72,5 +72,55 @@ TEST(GdrSync, SigtermEndsTheWaitBetweenCyclesAtOnce) {
   fs::remove_all(dir);
 }
 
+// Runs gdr-sync with `args` to the end; its exit code and what it printed.
+std::pair<int, std::string> runSync(const fs::path& dir, std::vector<std::string> args) {
+  const std::string out = (dir / "out.txt").string();
+  args.insert(args.begin(), std::string(GDR_BIN_DIR) + "/gdr-sync");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) return {-1, ""};
+  posix_spawn_file_actions_destroy(&actions);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, readFile(out)};
+}
+
+// The monitoring plugin reads the reports a crashed or idle gdr-sync left.
+TEST(GdrSync, CheckReadsTheKeptReports) {
+  const fs::path dir = fs::path(::testing::TempDir()) / ("gdr-sync-" + newUuid());
+  fs::create_directories(dir / "state" / "reports");
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
+  std::ofstream(dir / "state" / "reports" / "20261202T120000Z-gdr-sync-1.json")
+      << R"({"status": "success", "outcome": 0, "volume": "gdr-primary", "flowId": "gdr-sync-1", "vms": [], "recoveryPoint": )"
+      << now - 600 << "}\n";
+  const std::vector<std::string> check = {"check", "--state-dir", (dir / "state").string()};
+  auto [code, out] = runSync(dir, check);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(out.rfind("GDR OK - volume gdr-primary: recovery point 10 min old | rpo=6", 0), 0u) << out;
+
+  std::ofstream(dir / "state" / "reports" / "20261202T121000Z-gdr-sync-2.json")
+      << R"({"status": "failed", "outcome": 1, "volume": "gdr-primary", "alert": "geo-replication failed: 3101", "vms": []})"
+      << "\n";
+  std::tie(code, out) = runSync(dir, check);
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(out.find("the last cycle failed: geo-replication failed: 3101"), std::string::npos) << out;
+
+  std::tie(code, out) = runSync(dir, {"check", "--state-dir", (dir / "state").string(), "--warning", "1m",
+                                      "--critical", "5m"});
+  EXPECT_EQ(code, 2) << out;
+
+  std::tie(code, out) = runSync(dir, {"check", "--warning", "soon"});  // the plugin's own trouble: UNKNOWN
+  EXPECT_EQ(code, 3) << out;
+  EXPECT_EQ(out.rfind("GDR UNKNOWN - ", 0), 0u) << out;
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace gdr::testing
