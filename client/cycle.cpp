@@ -317,8 +317,9 @@ void Cycle::saveManifest() {
         q.sampleStride = kPointSampleStride;
         q.sampleLength = kPointSampleLength;
         const api::ChecksumResult sums = agent.fileChecksum(q);
-        pv.disks.push_back({d.drive, d.baseRel, info.format, info.virtualSize, info.actualSize,
-                            {kPointSampleStride, kPointSampleLength, sums.sha256, sums.rangeSums.value_or(std::vector<std::string>{})}});
+        api::SampleSums sample{kPointSampleStride, kPointSampleLength, sums.sha256,
+                               sums.rangeSums.value_or(std::vector<std::string>{})};
+        pv.disks.push_back({d.drive, d.baseRel, info.format, info.virtualSize, info.actualSize, std::move(sample)});
       }
       m.vms.push_back(std::move(pv));
     }

@@ -10,10 +10,14 @@ namespace {
 
 const char* statusName(CheckStatus s) {
   switch (s) {
-    case kCheckOk: return "OK";
-    case kCheckWarning: return "WARNING";
-    case kCheckCritical: return "CRITICAL";
-    default: return "UNKNOWN";
+    case kCheckOk:
+      return "OK";
+    case kCheckWarning:
+      return "WARNING";
+    case kCheckCritical:
+      return "CRITICAL";
+    default:
+      return "UNKNOWN";
   }
 }
 
@@ -63,20 +67,20 @@ RpoCheck checkRpo(const Json::Value& history, std::int64_t now, const RpoThresho
     return out;
   }
   const std::int64_t age = now - (*success)["recoveryPoint"].asInt64();
-  out.status = age >= thresholds.critical.count() ? kCheckCritical
+  out.status = age >= thresholds.critical.count()  ? kCheckCritical
                : age >= thresholds.warning.count() ? kCheckWarning
                                                    : kCheckOk;
   text = "recovery point " + describeAge(age) + " old";
   if (failedSince > 0) {
-    text += "; the last " + (failedSince == 1 ? std::string("cycle") : std::to_string(failedSince) + " cycles") +
-            " failed";
+    text +=
+        "; the last " + (failedSince == 1 ? std::string("cycle") : std::to_string(failedSince) + " cycles") + " failed";
     if (last.isMember("alert")) text += ": " + last["alert"].asString();
     const bool vmsLeftOnOverlays = last["outcome"].isIntegral() && last["outcome"].asInt() == kMergeBackFailed;
     out.status = std::max(out.status, vmsLeftOnOverlays ? kCheckCritical : kCheckWarning);
   }
-  out.line = line(out.status, where, text,
-                  "rpo=" + std::to_string(std::max<std::int64_t>(age, 0)) + "s;" + warn + ";" + crit + ";0 " +
-                      failedPerf);
+  out.line =
+      line(out.status, where, text,
+           "rpo=" + std::to_string(std::max<std::int64_t>(age, 0)) + "s;" + warn + ";" + crit + ";0 " + failedPerf);
   return out;
 }
 

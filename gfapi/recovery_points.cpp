@@ -18,7 +18,9 @@ namespace {
   throw AgentError(Code::PointManifestInvalid, "recovery point " + id + ": " + why, data);
 }
 
-volpath::Components manifestPath(const std::string& id) { return volpath::split(std::string(kPointDir) + "/" + id + ".json"); }
+volpath::Components manifestPath(const std::string& id) {
+  return volpath::split(std::string(kPointDir) + "/" + id + ".json");
+}
 
 // The problem with one file, or nothing; what the file cost to read.
 std::optional<std::string> checkDefinition(Volume& volume, const api::PointDefinition& d, std::uint64_t& bytes) {
@@ -44,7 +46,8 @@ std::optional<std::string> checkDisk(Volume& volume, const api::PointDisk& d, st
   if (info.actualSize != d.actualSize) {
     return d.path + " is " + std::to_string(info.actualSize) + " bytes long, not " + std::to_string(d.actualSize);
   }
-  const api::ChecksumResult sums = fileChecksum(volume, d.path, 0, std::nullopt, Sampling{d.sample.stride, d.sample.length});
+  const api::ChecksumResult sums =
+      fileChecksum(volume, d.path, 0, std::nullopt, Sampling{d.sample.stride, d.sample.length});
   bytes += sums.bytes;
   if (sums.sha256 == d.sample.sha256) return std::nullopt;
   size_t differing = 0, first = SIZE_MAX;
@@ -94,7 +97,8 @@ api::PointManifest readManifest(Volume& volume, const std::string& id) {
   const auto entry = volume.lookup(manifestPath(id));
   if (!entry) invalid(id, "no manifest at " + std::string(kPointDir) + "/" + id + ".json");
   if (entry->type != EntryInfo::Type::Regular) invalid(id, "its manifest is not a regular file");
-  if (entry->size > kMaxManifestBytes) invalid(id, "its manifest is larger than " + std::to_string(kMaxManifestBytes) + " bytes");
+  if (entry->size > kMaxManifestBytes)
+    invalid(id, "its manifest is larger than " + std::to_string(kMaxManifestBytes) + " bytes");
   const std::string text = volume.readPrefix(manifestPath(id), entry->size);
   std::string error;
   const auto json = json::parse(text, &error);
@@ -105,7 +109,8 @@ api::PointManifest readManifest(Volume& volume, const std::string& id) {
   } catch (const std::exception& e) {
     invalid(id, std::string("its manifest is not a manifest: ") + e.what());
   }
-  if (manifest.format != api::kPointFormat) invalid(id, "manifest format " + std::to_string(manifest.format) + " is unknown");
+  if (manifest.format != api::kPointFormat)
+    invalid(id, "manifest format " + std::to_string(manifest.format) + " is unknown");
   if (manifest.id != id) invalid(id, "its manifest names point " + manifest.id);
   return manifest;
 }

@@ -55,14 +55,17 @@ void describeDisks(tinyxml2::XMLDocument& doc, XMLElement* domain, const std::ve
     if (!after) after = domain->FirstChildElement("title");
     if (!after) after = domain->FirstChildElement("uuid");
     if (!after) after = domain->FirstChildElement("name");
-    if (after) domain->InsertAfterChild(after, metadata);
-    else domain->InsertFirstChild(metadata);
+    if (after)
+      domain->InsertAfterChild(after, metadata);
+    else
+      domain->InsertFirstChild(metadata);
   }
   for (XMLElement* e = metadata->FirstChildElement(); e;) {
     XMLElement* next = e->NextSiblingElement();
     const char* ns = nullptr;
     for (const tinyxml2::XMLAttribute* a = e->FirstAttribute(); a; a = a->Next()) {
-      if (std::string_view(a->Name()).substr(0, 6) == "xmlns:" || std::string_view(a->Name()) == "xmlns") ns = a->Value();
+      if (std::string_view(a->Name()).substr(0, 6) == "xmlns:" || std::string_view(a->Name()) == "xmlns")
+        ns = a->Value();
     }
     if (ns && std::string_view(ns) == kDefinitionNamespace) metadata->DeleteChild(e);
     e = next;
@@ -102,15 +105,15 @@ RecoveryDefinition recoveryDefinition(std::string_view inactiveXml, const Domain
     const DiskInfo* running = live.disk(target);
     if (!running) refuse("disk " + target + " of " + live.name + " is defined but not in the running VM", target);
     const auto index = baseIndex(*running);
-    if (!index) refuse("disk " + target + " of " + live.name + " has no base image outside " +
-                           volpath::kSnapshotDirName, target);
+    if (!index)
+      refuse("disk " + target + " of " + live.name + " has no base image outside " + volpath::kSnapshotDirName, target);
     DefinitionDisk disk;
     disk.target = target;
     disk.base = running->chain[*index];
     disk.format = *index < running->chainFormats.size() ? running->chainFormats[*index] : "";
     const auto location = locate(disk.base);
-    if (!location) refuse("disk " + target + " of " + live.name + " (" + disk.base + ") is not on a gluster volume",
-                          target);
+    if (!location)
+      refuse("disk " + target + " of " + live.name + " (" + disk.base + ") is not on a gluster volume", target);
     disk.location = *location;
     pointAtBase(d, disk);
     out.disks.push_back(disk);

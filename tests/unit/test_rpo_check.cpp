@@ -27,7 +27,8 @@ const char* ok(std::int64_t ageSeconds) {
 TEST(RpoCheck, AFreshPointIsOkWithItsAgeAsPerfdata) {
   const RpoCheck r = checkRpo(history({ok(720)}), kNow, {}, "volume gdr-primary");
   EXPECT_EQ(r.status, kCheckOk);
-  EXPECT_EQ(r.line, "GDR OK - volume gdr-primary: recovery point 12 min old | rpo=720s;3600;7200;0 failed_cycles=0;;;0");
+  EXPECT_EQ(r.line,
+            "GDR OK - volume gdr-primary: recovery point 12 min old | rpo=720s;3600;7200;0 failed_cycles=0;;;0");
 }
 
 TEST(RpoCheck, AStalePointWarnsThenIsCritical) {
@@ -43,9 +44,10 @@ TEST(RpoCheck, AStalePointWarnsThenIsCritical) {
 TEST(RpoCheck, AFailedLastCycleWarnsAndNamesItsAlertEvenWhileThePointIsFresh) {
   std::string earlier = ok(600);
   const RpoCheck r = checkRpo(
-      history({earlier.c_str(),
-               R"({"status": "failed", "outcome": 1, "recoveryPoint": 1764681900, "alert": "geo-replication failed: 3101"})",
-               R"({"status": "failed", "outcome": 1, "recoveryPoint": 1764682100, "alert": "geo-replication failed: 3103"})"}),
+      history(
+          {earlier.c_str(),
+           R"({"status": "failed", "outcome": 1, "recoveryPoint": 1764681900, "alert": "geo-replication failed: 3101"})",
+           R"({"status": "failed", "outcome": 1, "recoveryPoint": 1764682100, "alert": "geo-replication failed: 3103"})"}),
       kNow, {}, "v");
   EXPECT_EQ(r.status, kCheckWarning);
   // The age is that of the last successful cycle's point, not of the failed ones' snapshots.
@@ -56,17 +58,20 @@ TEST(RpoCheck, AFailedLastCycleWarnsAndNamesItsAlertEvenWhileThePointIsFresh) {
 
 TEST(RpoCheck, VmsLeftOnOverlaysAreCritical) {
   std::string earlier = ok(60);
-  const RpoCheck r = checkRpo(
-      history({earlier.c_str(), R"({"status": "failed", "outcome": 4, "alert": "merging back failed"})"}), kNow, {}, "v");
+  const RpoCheck r =
+      checkRpo(history({earlier.c_str(), R"({"status": "failed", "outcome": 4, "alert": "merging back failed"})"}),
+               kNow, {}, "v");
   EXPECT_EQ(r.status, kCheckCritical);
   EXPECT_NE(r.line.find("the last cycle failed: merging back failed"), std::string::npos) << r.line;
 }
 
 TEST(RpoCheck, NoSuccessIsCriticalAndNoReportUnknown) {
-  const RpoCheck never = checkRpo(history({R"({"status": "failed", "outcome": 3, "alert": "no agent"})"}), kNow, {}, "v");
+  const RpoCheck never =
+      checkRpo(history({R"({"status": "failed", "outcome": 3, "alert": "no agent"})"}), kNow, {}, "v");
   EXPECT_EQ(never.status, kCheckCritical);
-  EXPECT_EQ(never.line, "GDR CRITICAL - v: no recovery point: no kept report is of a successful DR cycle (last: no "
-                        "agent) | failed_cycles=1;;;0");
+  EXPECT_EQ(never.line,
+            "GDR CRITICAL - v: no recovery point: no kept report is of a successful DR cycle (last: no "
+            "agent) | failed_cycles=1;;;0");
   const RpoCheck none = checkRpo(Json::Value(Json::arrayValue), kNow, {}, "state dir /var/lib/gdr/sync");
   EXPECT_EQ(none.status, kCheckUnknown);
   EXPECT_EQ(none.line, "GDR UNKNOWN - state dir /var/lib/gdr/sync: no DR cycle has run (no report kept)");
