@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "api/codes.h"
+#include "client/report_store.h"
 #include "client/shard_identity.h"
 #include "core/clock.h"
 #include "core/sha256.h"
@@ -51,12 +52,7 @@ constexpr std::uint64_t kPointSampleLength = 64 << 10;
 // YYYYMMDDTHHMMSSZ-XXXXXXXX: sorts by time; the suffix tells apart two
 // cycles of the same second.
 std::string pointId(std::int64_t time, const std::string& flowId) {
-  char stamp[32];
-  std::tm tm{};
-  const std::time_t t = time;
-  gmtime_r(&t, &tm);
-  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-  return std::string(stamp) + "-" + sha256Hex(flowId).substr(0, 8);
+  return utcStamp(time, "%Y%m%dT%H%M%SZ") + "-" + sha256Hex(flowId).substr(0, 8);
 }
 
 // One disk of one VM taking part in the cycle.

@@ -30,13 +30,10 @@ std::string readFile(const fs::path& path) {
   return text.str();
 }
 
-TEST(GdrSync, SigtermEndsTheWaitBetweenCyclesAtOnce) {
-  const fs::path dir = fs::path(::testing::TempDir()) / ("gdr-sync-" + newUuid());
-  fs::create_directories(dir);
-  const std::string out = (dir / "out.txt").string();
-  std::vector<std::string> args = {std::string(GDR_BIN_DIR) + "/gdr-sync", "--hosts", "unix:" + (dir / "none.sock").string(),
-                                   "--volume", "gdr-primary", "--secondary", "127.0.0.2::gdr-secondary",
-                                   "--every", "1h", "--state-dir", (dir / "state").string()};
+// Starts gdr-sync with `args`, its standard output to `out`, its errors
+// dropped; the child's pid, or -1.
+pid_t spawnSync(const std::string& out, std::vector<std::string> args) {
+  args.insert(args.begin(), std::string(GDR_BIN_DIR) + "/gdr-sync");
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -45,8 +42,19 @@ TEST(GdrSync, SigtermEndsTheWaitBetweenCyclesAtOnce) {
   posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
   pid_t pid = 0;
-  ASSERT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
+  const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
+  return rc == 0 ? pid : -1;
+}
+
+TEST(GdrSync, SigtermEndsTheWaitBetweenCyclesAtOnce) {
+  const fs::path dir = fs::path(::testing::TempDir()) / ("gdr-sync-" + newUuid());
+  fs::create_directories(dir);
+  const std::string out = (dir / "out.txt").string();
+  const pid_t pid = spawnSync(out, {"--hosts", "unix:" + (dir / "none.sock").string(), "--volume", "gdr-primary",
+                                    "--secondary", "127.0.0.2::gdr-secondary", "--every", "1h", "--state-dir",
+                                    (dir / "state").string()});
+  ASSERT_GT(pid, 0);
 
   // The first cycle fails at discovery (no agent there) and prints its summary.
   for (int i = 0; i < 500 && readFile(out).find("DR cycle") == std::string::npos; ++i) std::this_thread::sleep_for(10ms);
@@ -73,19 +81,10 @@ TEST(GdrSync, SigtermEndsTheWaitBetweenCyclesAtOnce) {
 }
 
 // Runs gdr-sync with `args` to the end; its exit code and what it printed.
-std::pair<int, std::string> runSync(const fs::path& dir, std::vector<std::string> args) {
+std::pair<int, std::string> runSync(const fs::path& dir, const std::vector<std::string>& args) {
   const std::string out = (dir / "out.txt").string();
-  args.insert(args.begin(), std::string(GDR_BIN_DIR) + "/gdr-sync");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) return {-1, ""};
-  posix_spawn_file_actions_destroy(&actions);
+  const pid_t pid = spawnSync(out, args);
+  if (pid <= 0) return {-1, ""};
   int status = 0;
   ::waitpid(pid, &status, 0);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, readFile(out)};
