@@ -17,7 +17,10 @@ namespace gdr::api {
 struct JobError {
   int code = 0;
   std::string message;
-  template <class V> void visit(V& v) { v("code", code)("message", message); }
+  template <class V>
+  void visit(V& v) {
+    v("code", code)("message", message);
+  }
 };
 
 // Terminal states shared by every job type.
@@ -32,14 +35,15 @@ struct Job {
   std::string id, type, state;
   int progress = 0;  // 0-100
   std::optional<JobError> error;
-  std::int64_t startTime = 0;            // seconds since the epoch
-  std::optional<std::int64_t> endTime;   // null while running
+  std::int64_t startTime = 0;              // seconds since the epoch
+  std::optional<std::int64_t> endTime;     // null while running
   Json::Value details{Json::objectValue};  // the type's own fields, beside these on the wire
   bool terminal() const { return isTerminalState(state); }
   bool done() const { return state == kJobDone; }
-  template <class V> void visit(V& v) {
-    v("id", id)("type", type)("state", state)("progress", progress)("error", error)("startTime", startTime)(
-        "endTime", endTime);
+  template <class V>
+  void visit(V& v) {
+    v("id", id)("type", type)("state", state)("progress", progress)("error", error)("startTime", startTime)("endTime",
+                                                                                                            endTime);
     v.rest(details);
   }
 };
@@ -62,22 +66,24 @@ enum class MergeState { Init, Commit, Ready, Pivot, Cleanup, Aborting, Done, Fai
 template <>
 struct EnumNames<MergeState> {
   static constexpr std::pair<MergeState, const char*> table[] = {
-      {MergeState::Init, "INIT"},         {MergeState::Commit, "COMMIT"},   {MergeState::Ready, "READY"},
-      {MergeState::Pivot, "PIVOT"},       {MergeState::Cleanup, "CLEANUP"}, {MergeState::Aborting, "ABORTING"},
-      {MergeState::Done, kJobDone},       {MergeState::Failed, kJobFailed}, {MergeState::Aborted, kJobAborted}};
+      {MergeState::Init, "INIT"},   {MergeState::Commit, "COMMIT"},   {MergeState::Ready, "READY"},
+      {MergeState::Pivot, "PIVOT"}, {MergeState::Cleanup, "CLEANUP"}, {MergeState::Aborting, "ABORTING"},
+      {MergeState::Done, kJobDone}, {MergeState::Failed, kJobFailed}, {MergeState::Aborted, kJobAborted}};
 };
 
 struct MergeJobDetails {
   std::string vmId, drive, topVolume, baseVolume;
   std::uint64_t bandwidth = 0;  // MiB/s, 0 unlimited
   bool deleteTop = false;
+  bool active = true;  // an active commit (then a pivot), or a commit of the image under the active layer
   int pivotAttempts = 0;
   int commitStarts = 0;
   std::optional<std::uint64_t> cur, end;  // the block job's progress
-  template <class V> void visit(V& v) {
+  template <class V>
+  void visit(V& v) {
     v("vmID", vmId)("drive", drive)("topVolume", topVolume)("baseVolume", baseVolume)("bandwidth", bandwidth)(
         "deleteTop", deleteTop);
-    v.orDefault("pivotAttempts", pivotAttempts).orDefault("commitStarts", commitStarts);
+    v.orDefault("active", active).orDefault("pivotAttempts", pivotAttempts).orDefault("commitStarts", commitStarts);
     v.omitIfEmpty("cur", cur).omitIfEmpty("end", end);
   }
 };
@@ -96,7 +102,7 @@ struct EnumNames<SyncState> {
 struct GeoRepSyncJobDetails {
   std::string volumeName, remoteHost, remoteVolumeName, remoteUserName = "root";
   std::int64_t timeout = 600, stallTimeout = 120, idleStallTimeout = 30;  // seconds
-  std::int64_t pollInterval = 1000;                                      // milliseconds
+  std::int64_t pollInterval = 1000;                                       // milliseconds
   std::int64_t settle = 2000;  // milliseconds between completion and the stop
   bool stopAfter = true;
   std::int64_t deadline = 0;                   // seconds since the epoch
@@ -111,11 +117,12 @@ struct GeoRepSyncJobDetails {
   // STOPPING: how the job ends once the session is stopped.
   std::optional<SyncState> outcome;
   std::optional<JobError> outcomeError;
-  template <class V> void visit(V& v) {
+  template <class V>
+  void visit(V& v) {
     v("volumeName", volumeName)("remoteHost", remoteHost)("remoteVolumeName", remoteVolumeName)(
-        "remoteUserName", remoteUserName)("timeout", timeout)("stallTimeout", stallTimeout)("pollInterval", pollInterval)("stopAfter", stopAfter)(
-        "deadline", deadline)("checkpointTime", checkpointTime)("workersCompleted", workersCompleted)(
-        "workersTotal", workersTotal)("lastSynced", lastSynced);
+        "remoteUserName", remoteUserName)("timeout", timeout)("stallTimeout", stallTimeout)(
+        "pollInterval", pollInterval)("stopAfter", stopAfter)("deadline", deadline)("checkpointTime", checkpointTime)(
+        "workersCompleted", workersCompleted)("workersTotal", workersTotal)("lastSynced", lastSynced);
     v.orDefault("sessionRestarts", sessionRestarts)
         .orDefault("eventsReceived", eventsReceived)
         .orDefault("checkpointCompleted", checkpointCompleted)

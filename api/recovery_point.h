@@ -18,41 +18,68 @@ struct SampleSums {
   std::uint64_t stride = 0, length = 0;
   std::string sha256;
   std::vector<std::string> rangeSums;
-  template <class V> void visit(V& v) { v("stride", stride)("length", length)("sha256", sha256)("rangeSums", rangeSums); }
+  template <class V>
+  void visit(V& v) {
+    v("stride", stride)("length", length)("sha256", sha256)("rangeSums", rangeSums);
+  }
 };
 
-struct PointDisk {
-  std::string drive, path, format;  // path: the base, volume-relative
+// One image file of a point, as the primary held it at the snapshot.
+struct PointImage {
+  std::string path, format;  // path: volume-relative
   std::uint64_t virtualSize = 0, actualSize = 0;
   SampleSums sample;
-  template <class V> void visit(V& v) {
-    v("drive", drive)("path", path)("format", format)("virtualSize", virtualSize)("actualSize", actualSize)(
-        "sample", sample);
+  template <class V>
+  void visit(V& v) {
+    v("path", path)("format", format)("virtualSize", virtualSize)("actualSize", actualSize)("sample", sample);
+  }
+};
+
+// A disk of a point: its base image and, in the delta layout, the frozen
+// overlay over it (the writes since the base was last brought up to date),
+// which names the base as its backing file. The point is the base read
+// through the delta; the next cycle commits the delta into the base, and
+// while that rewrite travels the delta covers every range it changes.
+struct PointDisk : PointImage {
+  std::string drive;
+  std::optional<PointImage> delta;
+  template <class V>
+  void visit(V& v) {
+    v("drive", drive);
+    PointImage::visit(v);
+    v.omitIfEmpty("delta", delta);
   }
 };
 
 struct PointDefinition {
   std::string path, sha256;  // .gdr/vms/UUID.xml
   std::uint64_t size = 0;
-  template <class V> void visit(V& v) { v("path", path)("sha256", sha256)("size", size); }
+  template <class V>
+  void visit(V& v) {
+    v("path", path)("sha256", sha256)("size", size);
+  }
 };
 
 struct PointVm {
   std::string vmId, name;
   PointDefinition definition;
   std::vector<PointDisk> disks;
-  template <class V> void visit(V& v) { v("vmId", vmId)("name", name)("definition", definition)("disks", disks); }
+  template <class V>
+  void visit(V& v) {
+    v("vmId", vmId)("name", name)("definition", definition)("disks", disks);
+  }
 };
 
 inline constexpr int kPointFormat = 1;
 
 struct PointManifest {
   int format = kPointFormat;
-  std::string id;        // YYYYMMDDTHHMMSSZ-XXXXXXXX: sorts by time
-  std::int64_t time = 0; // the snapshot time: what the point recovers to
+  std::string id;         // YYYYMMDDTHHMMSSZ-XXXXXXXX: sorts by time
+  std::int64_t time = 0;  // the snapshot time: what the point recovers to
   std::string volume, flowId;
   std::vector<PointVm> vms;
-  template <class V> void visit(V& v) {
+  template <class V>
+  void visit(V& v) {
     v("format", format)("id", id)("time", time)("volume", volume)("flowId", flowId)("vms", vms);
   }
 };
@@ -60,27 +87,47 @@ struct PointManifest {
 struct PointSaveParams {
   std::string volumeName;
   PointManifest manifest;
-  template <class V> void visit(V& v) { v("volumeName", volumeName)("manifest", manifest); }
+  template <class V>
+  void visit(V& v) {
+    v("volumeName", volumeName)("manifest", manifest);
+  }
 };
 struct PointSaveResult {
   VolumePath manifest;
-  template <class V> void visit(V& v) { v("manifest", manifest); }
+  template <class V>
+  void visit(V& v) {
+    v("manifest", manifest);
+  }
 };
 
 struct PointPruneParams {
   std::string volumeName;
   std::int64_t keep = 3;
-  template <class V> void visit(V& v) { v("volumeName", volumeName)("keep", keep); }
+  // Also remove the delta images the removed points name (and no kept
+  // point does): their changes are in the bases by now.
+  bool removeDeltas = false;
+  template <class V>
+  void visit(V& v) {
+    v("volumeName", volumeName)("keep", keep).orDefault("removeDeltas", removeDeltas);
+  }
 };
 struct PointPruneResult {
   std::vector<std::string> removed, kept;
-  template <class V> void visit(V& v) { v("removed", removed)("kept", kept); }
+  std::vector<std::string> removedDeltas;       // volume-relative paths
+  std::vector<std::string> removedDefinitions;  // versions of definitions no kept point names
+  template <class V>
+  void visit(V& v) {
+    v("removed", removed)("kept", kept)("removedDeltas", removedDeltas)("removedDefinitions", removedDefinitions);
+  }
 };
 
 // What a check found wrong with one piece of a point.
 struct PointProblem {
   std::string vm, what, why;  // what: the definition, a disk's drive, or the manifest
-  template <class V> void visit(V& v) { v("vm", vm)("what", what)("why", why); }
+  template <class V>
+  void visit(V& v) {
+    v("vm", vm)("what", what)("why", why);
+  }
 };
 
 struct PointSummary {
@@ -94,27 +141,43 @@ struct PointSummary {
   std::vector<std::string> vms;  // names
   std::uint64_t bytes = 0;       // the bases' sizes, added up
   std::vector<PointProblem> problems;
-  template <class V> void visit(V& v) {
-    v("id", id)("time", time)("state", state)("vms", vms)("bytes", bytes)("problems", problems);
+  std::vector<PointProblem> basesUnderway;  // as PointCheckResult's
+  template <class V>
+  void visit(V& v) {
+    v("id", id)("time", time)("state", state)("vms", vms)("bytes", bytes)("problems", problems)("basesUnderway",
+                                                                                                basesUnderway);
   }
 };
 
 struct PointListResult {
   std::vector<PointSummary> points;  // newest first
-  template <class V> void visit(V& v) { v("points", points); }
+  template <class V>
+  void visit(V& v) {
+    v("points", points);
+  }
 };
 
 struct PointCheckParams {
   std::vector<std::string> volfileServers;
   std::string volumeName, pointId;
-  template <class V> void visit(V& v) { v("volfileServers", volfileServers)("volumeName", volumeName)("pointId", pointId); }
+  template <class V>
+  void visit(V& v) {
+    v("volfileServers", volfileServers)("volumeName", volumeName)("pointId", pointId);
+  }
 };
 struct PointCheckResult {
   std::string id;
   bool complete = false;
   std::uint64_t bytesRead = 0;
   std::vector<PointProblem> problems;
-  template <class V> void visit(V& v) { v("id", id)("complete", complete)("bytesRead", bytesRead)("problems", problems); }
+  // Bases that differ from the manifest under an intact delta: the commit
+  // of that delta travelling (see PointDisk). Allowed on the newest point
+  // that can be complete only.
+  std::vector<PointProblem> basesUnderway;
+  template <class V>
+  void visit(V& v) {
+    v("id", id)("complete", complete)("bytesRead", bytesRead)("problems", problems)("basesUnderway", basesUnderway);
+  }
 };
 
 GDR_VERB(RecoveryPointSave, "GlusterVolume.recoveryPointSave", PointSaveParams, PointSaveResult);

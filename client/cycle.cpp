@@ -14,6 +14,7 @@
 #include "client/shard_identity.h"
 #include "core/clock.h"
 #include "core/sha256.h"
+#include "gfapi/volume_path.h"
 
 namespace gdr::sync {
 
@@ -58,10 +59,27 @@ std::string pointId(std::int64_t time, const std::string& flowId) {
 // One disk of one VM taking part in the cycle.
 struct Disk {
   std::string drive;
-  std::string basePath, baseRel;  // host path and volume-relative path
-  std::string topPath, topRel;    // the overlay, once snapshotted
-  std::string server;             // a volfile server of the primary
+  std::string basePath, baseRel;    // host path and volume-relative path
+  std::string deltaPath, deltaRel;  // delta layout: the overlay the VM ran on since the last cycle
+  std::string topPath, topRel;      // the overlay, once snapshotted
+  std::string server;               // a volfile server of the primary
+  // The image the snapshot freezes: the delta, or the base.
+  const std::string& frozenPath() const { return deltaPath.empty() ? basePath : deltaPath; }
+  const std::string& frozenRel() const { return deltaRel.empty() ? baseRel : deltaRel; }
 };
+
+// `hostPath` on the volume, given another image whose host and volume
+// paths are known (the same mount); nullopt when it is not on that mount.
+std::optional<std::string> onVolume(const std::string& hostPath, const std::string& knownHost,
+                                    const std::string& knownRel) {
+  if (knownHost.size() < knownRel.size() ||
+      knownHost.compare(knownHost.size() - knownRel.size(), knownRel.size(), knownRel) != 0) {
+    return std::nullopt;
+  }
+  const std::string mount = knownHost.substr(0, knownHost.size() - knownRel.size());
+  if (hostPath.size() <= mount.size() || hostPath.compare(0, mount.size(), mount) != 0) return std::nullopt;
+  return hostPath.substr(mount.size());
+}
 
 struct Vm {
   size_t host = 0;
@@ -107,11 +125,14 @@ class Cycle {
   void georepSync(const std::string& stepName = "georep");
   void verifyBases();
   void deleteOverlays();
-  bool mergeAll();  // false when some VM is left on an overlay
+  // Merges every new overlay back, or (delta layout, `pointShipped`)
+  // commits every delta into its base; false when some disk failed.
+  bool mergeAll(bool pointShipped);
   // Finishes what an earlier run's journal says it left; false when some
   // of its VMs is still on an overlay.
   bool adopt(const Json::Value& journal);
-  bool adoptDisk(AgentApi& agent, const std::string& vmId, const Json::Value& disk);  // true: merged one back
+  // true: merged one back (or, `shipped`, committed its delta)
+  bool adoptDisk(AgentApi& agent, const std::string& vmId, const Json::Value& disk, bool shipped);
   // Saves the journal as of `step`; throws when it cannot.
   void journal(const std::string& step);
 
@@ -119,7 +140,8 @@ class Cycle {
   // throws on I/O errors. Read errors are retried while the secondary settles.
   std::vector<BaseDifference> compareBases(const std::set<std::string>& only);
   std::vector<BaseDifference> compareBasesSettled(const std::set<std::string>& only);
-  std::optional<BaseDifference> compareBase(Vm& vm, const Disk& d);
+  // One image of a disk (its base, or its delta), reported under `role`.
+  std::optional<BaseDifference> compareImage(Vm& vm, const Disk& d, const std::string& rel, const char* role);
   // Marks the pieces that differ for resync on the primary; the bases marked.
   std::set<std::string> markForResync(const std::vector<BaseDifference>& differing, StepReport& s);
   void addPlan();
@@ -161,16 +183,30 @@ void Cycle::discover() {
           elsewhere = true;
           continue;
         }
-        if (disk.chain.size() != 1 || disk.blockJob) {
-          throw std::runtime_error("VM " + v.name + " drive " + disk.target +
-                                   " is not on a single image (a previous cycle left an overlay, or a block job "
-                                   "runs): resolve it first");
+        const bool delta = options_.layout == Layout::Delta;
+        if (disk.blockJob || disk.chain.empty() || disk.chain.size() > (delta ? 2u : 1u)) {
+          throw std::runtime_error("VM " + v.name + " drive " + disk.target + " is not on " +
+                                   (delta ? "its base or one overlay over it" : "a single image") +
+                                   " (a previous cycle left an overlay, or a block job runs): resolve it first");
         }
         Disk d;
         d.drive = disk.target;
-        d.basePath = disk.path;
-        d.baseRel = disk.gluster->path;
         d.server = disk.gluster->server;
+        if (disk.chain.size() == 2) {  // delta layout: the overlay the last cycle left
+          d.deltaPath = disk.path;
+          d.deltaRel = disk.gluster->path;
+          d.basePath = disk.chain[1];
+          const auto baseRel = onVolume(d.basePath, d.deltaPath, d.deltaRel);
+          if (!baseRel || !volpath::isDeltaBeside(d.deltaRel, *baseRel)) {
+            throw std::runtime_error("VM " + v.name + " drive " + disk.target + " runs on " + disk.path + " over " +
+                                     d.basePath +
+                                     ", which is not an overlay of gdr's beside its base: resolve it first");
+          }
+          d.baseRel = *baseRel;
+        } else {
+          d.basePath = disk.path;
+          d.baseRel = disk.gluster->path;
+        }
         v.disks.push_back(d);
       }
       if (v.disks.empty()) continue;
@@ -304,18 +340,29 @@ void Cycle::saveManifest() {
       pv.definition = {def["path"].asString(), def["sha256"].asString(), def["size"].asUInt64()};
       for (const auto& d : vm.disks) {
         AgentApi& agent = *agents_[vm.host];
-        const api::FileParams file{{d.server}, options_.volume, d.baseRel};
-        const api::ImageInfoResult info = agent.imageInfo(file);
-        api::ChecksumParams q;
-        q.volfileServers = {d.server};
-        q.volumeName = options_.volume;
-        q.path = d.baseRel;
-        q.sampleStride = kPointSampleStride;
-        q.sampleLength = kPointSampleLength;
-        const api::ChecksumResult sums = agent.fileChecksum(q);
-        api::SampleSums sample{kPointSampleStride, kPointSampleLength, sums.sha256,
-                               sums.rangeSums.value_or(std::vector<std::string>{})};
-        pv.disks.push_back({d.drive, d.baseRel, info.format, info.virtualSize, info.actualSize, std::move(sample)});
+        auto describeImage = [&](const std::string& rel) {
+          const api::ImageInfoResult info = agent.imageInfo({{d.server}, options_.volume, rel});
+          api::ChecksumParams q;
+          q.volfileServers = {d.server};
+          q.volumeName = options_.volume;
+          q.path = rel;
+          q.sampleStride = kPointSampleStride;
+          q.sampleLength = kPointSampleLength;
+          const api::ChecksumResult sums = agent.fileChecksum(q);
+          api::PointImage image;
+          image.path = rel;
+          image.format = info.format;
+          image.virtualSize = info.virtualSize;
+          image.actualSize = info.actualSize;
+          image.sample = {kPointSampleStride, kPointSampleLength, sums.sha256,
+                          sums.rangeSums.value_or(std::vector<std::string>{})};
+          return image;
+        };
+        api::PointDisk disk;
+        static_cast<api::PointImage&>(disk) = describeImage(d.baseRel);
+        disk.drive = d.drive;
+        if (!d.deltaRel.empty()) disk.delta = describeImage(d.deltaRel);
+        pv.disks.push_back(std::move(disk));
       }
       m.vms.push_back(std::move(pv));
     }
@@ -329,12 +376,20 @@ void Cycle::saveManifest() {
   s.ok();
 }
 
-// After a successful cycle only: the newest point is then complete.
+// After a successful cycle only: the newest point is then complete. In the
+// delta layout an older point cannot be recovered once the next commit
+// reaches its base: only the newest is kept, and the deltas of the others
+// (in the bases now, and on the secondary too: this cycle's sync verified
+// it) go.
 void Cycle::prunePoints() {
   try {
-    const api::PointPruneResult r =
-        agents_[vms_.front().host]->recoveryPointPrune({options_.volume, options_.keepPoints});
+    api::PointPruneParams params;
+    params.volumeName = options_.volume;
+    params.keep = options_.layout == Layout::Delta ? 1 : options_.keepPoints;
+    params.removeDeltas = options_.layout == Layout::Delta;
+    const api::PointPruneResult r = agents_[vms_.front().host]->recoveryPointPrune(params);
     for (const auto& id : r.removed) report_["point"]["pruned"].append(id);
+    for (const auto& path : r.removedDeltas) report_["point"]["removedDeltas"].append(path);
   } catch (const std::exception& e) {
     report_["warnings"].append("old recovery points were not pruned: " + describe(e));
   }
@@ -360,7 +415,8 @@ void Cycle::georepSync(const std::string& stepName) {
       }
       s["waitedFor"] = e.data()["jobId"];
       progress_("geo-rep", "waiting for the running sync " + e.data()["jobId"].asString(), false);
-      agent.waitJob(e.data()["jobId"].asString(), [](const api::Job&) {}, options_.georepTimeout + std::chrono::seconds(60));
+      agent.waitJob(
+          e.data()["jobId"].asString(), [](const api::Job&) {}, options_.georepTimeout + std::chrono::seconds(60));
       jobId = agent.startGeoRepSync(params);
     }
     s["jobId"] = jobId;
@@ -409,13 +465,13 @@ auto Cycle::onBothSides(const Vm& vm, const Disk& d, Params params, Fn&& call) {
   }
 }
 
-std::optional<BaseDifference> Cycle::compareBase(Vm& vm, const Disk& d) {
-  Json::Value& report = vm.report["secondary"][d.drive];
-  api::FileParams file{{}, "", d.baseRel};
+std::optional<BaseDifference> Cycle::compareImage(Vm& vm, const Disk& d, const std::string& rel, const char* role) {
+  Json::Value& report = vm.report["secondary"][d.drive][role];
+  api::FileParams file{{}, "", rel};
   const auto [primary, secondary] =
       onBothSides(vm, d, file, [](AgentApi& a, const api::FileParams& p) { return a.imageInfo(p); });
-  report["base"] = api::encode(secondary);
-  if (auto why = headerDifference(d.baseRel, primary, secondary)) return BaseDifference{d.baseRel, *why, {}, false};
+  report["image"] = api::encode(secondary);
+  if (auto why = headerDifference(rel, primary, secondary)) return BaseDifference{rel, *why, {}, false};
   if (options_.verify == VerifyMode::None) return std::nullopt;
 
   // First the pieces' identities: cheap (lookups only), and they name the
@@ -426,13 +482,12 @@ std::optional<BaseDifference> Cycle::compareBase(Vm& vm, const Disk& d) {
   report["piecesCompared"] = Json::UInt64(layouts.piecesCompared);
   if (!layouts.problem.empty()) {
     return BaseDifference{
-        d.baseRel, "the secondary's copy of " + d.baseRel + " is not laid out as the primary's: " + layouts.problem, {},
-        false};
+        rel, "the secondary's copy of " + rel + " is not laid out as the primary's: " + layouts.problem, {}, false};
   }
   if (!layouts.mismatches.empty()) {
-    BaseDifference diff{d.baseRel,
+    BaseDifference diff{rel,
                         "the secondary does not hold " + std::to_string(layouts.mismatches.size()) + " of " +
-                            std::to_string(layouts.piecesCompared) + " pieces of " + d.baseRel + ": " +
+                            std::to_string(layouts.piecesCompared) + " pieces of " + rel + ": " +
                             describeMismatches(layouts.mismatches),
                         {},
                         true};
@@ -443,7 +498,7 @@ std::optional<BaseDifference> Cycle::compareBase(Vm& vm, const Disk& d) {
   // Both copies are frozen: their bytes must match exactly.
   auto checksum = [](AgentApi& a, const api::ChecksumParams& p) { return a.fileChecksum(p); };
   api::ChecksumParams q;
-  q.path = d.baseRel;
+  q.path = rel;
   if (options_.verify == VerifyMode::Sample) {
     const std::uint64_t chunk = 1 << 20;
     std::uint64_t compared = 0;
@@ -452,8 +507,8 @@ std::optional<BaseDifference> Cycle::compareBase(Vm& vm, const Disk& d) {
       q.length = chunk;
       const auto [a, b] = onBothSides(vm, d, q, checksum);
       if (!sameContent(a, b)) {
-        return BaseDifference{d.baseRel,
-                              "the secondary's copy of " + d.baseRel + " differs from the primary's at bytes " +
+        return BaseDifference{rel,
+                              "the secondary's copy of " + rel + " differs from the primary's at bytes " +
                                   std::to_string(offset) + "+" + std::to_string(chunk),
                               {},
                               false};
@@ -473,9 +528,9 @@ std::optional<BaseDifference> Cycle::compareBase(Vm& vm, const Disk& d) {
   const auto [a, b] = onBothSides(vm, d, q, checksum);
   report["verifiedBytes"] = Json::UInt64(a.bytes);
   if (sameContent(a, b)) return std::nullopt;
-  BaseDifference diff{d.baseRel, "", differingStrides(a, b), false};
-  diff.why = "the secondary's copy of " + d.baseRel + " differs from the primary's (" +
-             api::enumName(options_.verify) + " check, " + std::to_string(a.bytes) + " bytes compared" +
+  BaseDifference diff{rel, "", differingStrides(a, b), false};
+  diff.why = "the secondary's copy of " + rel + " differs from the primary's (" + api::enumName(options_.verify) +
+             " check, " + std::to_string(a.bytes) + " bytes compared" +
              (diff.offsets.empty() ? std::string()
                                    : ", in " + std::to_string(diff.offsets.size()) + " of " +
                                          std::to_string(a.rangeSums ? a.rangeSums->size() : 0) + " strides") +
@@ -487,8 +542,12 @@ std::vector<BaseDifference> Cycle::compareBases(const std::set<std::string>& onl
   std::vector<BaseDifference> differing;
   for (auto& vm : vms_) {
     for (const auto& d : vm.disks) {
-      if (!only.empty() && !only.count(d.baseRel)) continue;
-      if (auto diff = compareBase(vm, d)) differing.push_back(*diff);
+      if (only.empty() || only.count(d.baseRel)) {
+        if (auto diff = compareImage(vm, d, d.baseRel, "base")) differing.push_back(*diff);
+      }
+      if (!d.deltaRel.empty() && (only.empty() || only.count(d.deltaRel))) {
+        if (auto diff = compareImage(vm, d, d.deltaRel, "delta")) differing.push_back(*diff);
+      }
     }
   }
   return differing;
@@ -502,8 +561,8 @@ std::vector<BaseDifference> Cycle::compareBasesSettled(const std::set<std::strin
       // Seen after a resync: the secondary answered "no such file" for a
       // shard for well over 30 s, then read fine.
       if (attempt >= options_.settleAttempts) throw;
-      progress_("verify", describe(e) + "; reading again in " +
-                              std::to_string(options_.settleWait.count() / 1000) + " s", true);
+      progress_("verify",
+                describe(e) + "; reading again in " + std::to_string(options_.settleWait.count() / 1000) + " s", true);
       sleep_(options_.settleWait);
     }
   }
@@ -515,9 +574,10 @@ std::set<std::string> Cycle::markForResync(const std::vector<BaseDifference>& di
     progress_("verify", diff.why + "; marking it for resync", true);
     for (const auto& vm : vms_) {
       for (const auto& d : vm.disks) {
-        if (d.baseRel != diff.base || marked.count(diff.base)) continue;
+        if ((d.baseRel != diff.base && d.deltaRel != diff.base) || marked.count(diff.base)) continue;
         // Only the pieces that differ, when the check located them.
-        const api::ResyncResult r = agents_[vm.host]->geoRepResyncFile({{d.server}, options_.volume, diff.base, diff.offsets});
+        const api::ResyncResult r =
+            agents_[vm.host]->geoRepResyncFile({{d.server}, options_.volume, diff.base, diff.offsets});
         s["resync"][diff.base] = Json::UInt64(r.marked);
         marked.insert(diff.base);
       }
@@ -564,6 +624,13 @@ void Cycle::verifyBases() {
 
 void Cycle::deleteOverlays() {
   StepReport s = step("overlay-delete");
+  if (options_.layout == Layout::Delta) {
+    // The new overlays are the next points' deltas, still being written:
+    // geo-replication must find them on the secondary to complete them.
+    s["note"] = "delta layout: the overlays stay, each is the next point's delta";
+    s.ok();
+    return;
+  }
   size_t done = 0, total = 0;
   for (const auto& vm : vms_) total += vm.disks.size();
   try {
@@ -573,7 +640,7 @@ void Cycle::deleteOverlays() {
         params.volfileServers = {options_.secondaryHost};
         params.volumeName = options_.secondaryVolume;
         params.paths = {d.topRel};
-        params.expectedBacking = d.baseRel;
+        params.expectedBacking = d.frozenRel();
         const api::OverlayDeleteResult out = agents_[vm.host]->overlayDelete(params);
         if (!out.results.empty()) vm.report["secondary"][d.drive]["overlay"] = api::encode(out.results.front());
         progress_("overlay delete", std::to_string(++done) + "/" + std::to_string(total), false);
@@ -587,8 +654,12 @@ void Cycle::deleteOverlays() {
   s.ok();
 }
 
-bool Cycle::mergeAll() {
-  StepReport s = step("merge");
+bool Cycle::mergeAll(bool pointShipped) {
+  // Delta layout, once the point is on the secondary: commit each delta
+  // into its base; the VM stays on the new overlay. Otherwise merge the new
+  // overlay back into the image it froze.
+  const bool commitDeltas = pointShipped && options_.layout == Layout::Delta;
+  StepReport s = step(commitDeltas ? "commit" : "merge");
   std::atomic<size_t> done{0};
   size_t total = 0;
   for (const auto& vm : vms_) total += vm.snapshotted ? vm.disks.size() : 0;
@@ -596,6 +667,15 @@ bool Cycle::mergeAll() {
   for (auto& vm : vms_) {
     if (!vm.snapshotted) continue;
     for (const auto& d : vm.disks) {
+      if (commitDeltas && d.deltaRel.empty()) {
+        // The first cycle in this layout: nothing under the new overlay to
+        // commit; it becomes the next point's delta.
+        std::lock_guard<std::mutex> lock(mutex_);
+        vm.report["merge"][d.drive]["status"] = "ok";
+        vm.report["merge"][d.drive]["note"] = "the new overlay stays: the next point's delta";
+        ++done;
+        continue;
+      }
       work.push_back(std::async(std::launch::async, [&, d] {
         const auto t = Clock::now();
         Json::Value r;
@@ -603,14 +683,16 @@ bool Cycle::mergeAll() {
           api::MergeParams params;
           params.vmId = vm.id;
           params.drive = d.drive;
-          params.topVolume = d.topPath;
-          params.baseVolume = d.basePath;
-          params.deleteTop = true;
+          params.topVolume = commitDeltas ? d.deltaPath : d.topPath;
+          params.baseVolume = commitDeltas ? d.basePath : d.frozenPath();
+          // A committed delta stays until the next point is on the secondary.
+          params.deleteTop = !commitDeltas;
           if (options_.mergeBandwidth) params.bandwidth = options_.mergeBandwidth;
           AgentApi& agent = *agents_[vm.host];
           const std::string jobId = agent.startMerge(params);
           r["jobId"] = jobId;
-          const api::Job job = agent.waitJob(jobId, [](const api::Job&) {}, std::chrono::hours(6));
+          const api::Job job = agent.waitJob(
+              jobId, [](const api::Job&) {}, std::chrono::hours(6));
           r["status"] = job.done() ? "ok" : "failed";
           if (!job.done()) r["error"] = describe(job);
         } catch (const std::exception& e) {
@@ -620,7 +702,7 @@ bool Cycle::mergeAll() {
         r["duration"] = secondsSince(t);
         std::lock_guard<std::mutex> lock(mutex_);
         vm.report["merge"][d.drive] = r;
-        progress_("merge", std::to_string(++done) + "/" + std::to_string(total), false);
+        progress_(commitDeltas ? "commit" : "merge", std::to_string(++done) + "/" + std::to_string(total), false);
       }));
     }
   }
@@ -629,11 +711,12 @@ bool Cycle::mergeAll() {
   for (const auto& vm : vms_) {
     for (const auto& name : vm.report["merge"].getMemberNames()) {
       if (vm.report["merge"][name]["status"] != "ok") {
-        error += (error.empty() ? "" : "; ") + vm.name + " " + name + ": " + vm.report["merge"][name]["error"].asString();
+        error +=
+            (error.empty() ? "" : "; ") + vm.name + " " + name + ": " + vm.report["merge"][name]["error"].asString();
       }
     }
   }
-  progress_("merge", std::to_string(done) + "/" + std::to_string(total), true);
+  progress_(commitDeltas ? "commit" : "merge", std::to_string(done) + "/" + std::to_string(total), true);
   if (!error.empty()) {
     s.failed(error);
     return false;
@@ -660,6 +743,7 @@ void Cycle::journal(const std::string& stepName) {
       Json::Value disk;
       disk["drive"] = d.drive;
       disk["base"] = d.basePath;
+      if (!d.deltaPath.empty()) disk["delta"] = d.deltaPath;
       disk["top"] = d.topPath;
       v["disks"].append(disk);
     }
@@ -668,38 +752,59 @@ void Cycle::journal(const std::string& stepName) {
   options_.journal->save(j);
 }
 
-bool Cycle::adoptDisk(AgentApi& agent, const std::string& vmId, const Json::Value& journaled) {
+bool Cycle::adoptDisk(AgentApi& agent, const std::string& vmId, const Json::Value& journaled, bool shipped) {
   const std::string drive = journaled["drive"].asString(), base = journaled["base"].asString();
+  const std::string delta = journaled.get("delta", "").asString();
   // A block job on the drive (the interrupted cycle's own merge, still
   // running on the agent) is waited for, up to six hours.
   for (int polls = 0;; ++polls) {
     const api::VmList list = agent.getVMList();
-    const auto vm = std::find_if(list.vms.begin(), list.vms.end(), [&](const api::VmInfo& v) { return v.vmId == vmId; });
+    const auto vm =
+        std::find_if(list.vms.begin(), list.vms.end(), [&](const api::VmInfo& v) { return v.vmId == vmId; });
     if (vm == list.vms.end()) {
       throw std::runtime_error("not running on " + agent.endpoint() +
                                " any more; its definition may name an overlay: check it before it starts again");
     }
-    const auto disk = std::find_if(vm->disks.begin(), vm->disks.end(),
-                                   [&](const api::VmDisk& d) { return d.target == drive; });
+    const auto disk =
+        std::find_if(vm->disks.begin(), vm->disks.end(), [&](const api::VmDisk& d) { return d.target == drive; });
     if (disk == vm->disks.end()) throw std::runtime_error("it has no drive " + drive + " any more");
     if (disk->blockJob) {
       if (polls >= 10800) throw std::runtime_error("a block job on " + drive + " has run for six hours");
       sleep_(std::chrono::seconds(2));
       continue;
     }
-    if (disk->chain.size() == 1) return false;  // never snapshotted, or already merged back
-    if (disk->chain.size() != 2 || disk->chain[1] != base) {
-      throw std::runtime_error("its chain is not " + base + " under one overlay; left for an operator");
-    }
+    const std::vector<std::string>& chain = disk->chain;
     api::MergeParams params;
     params.vmId = vmId;
     params.drive = drive;
-    params.topVolume = disk->chain[0];
-    params.baseVolume = base;
-    params.deleteTop = true;
     if (options_.mergeBandwidth) params.bandwidth = options_.mergeBandwidth;
-    const api::Job job = agent.waitJob(agent.startMerge(params), [](const api::Job&) {}, std::chrono::hours(6));
-    if (!job.done()) throw std::runtime_error("merging back " + disk->chain[0] + ": " + describe(job));
+    if (shipped) {
+      // The point reached the secondary (delta layout): finish committing
+      // the delta, if it is still there; the VM stays on its overlay.
+      if (delta.empty() || (chain.size() == 2 && chain[1] == base)) return false;
+      if (chain.size() != 3 || chain[1] != delta || chain[2] != base) {
+        throw std::runtime_error("its chain is not " + base + " under " + delta +
+                                 " under one overlay; left for an operator");
+      }
+      params.topVolume = delta;
+      params.baseVolume = base;
+      params.deleteTop = false;
+    } else {
+      // Never snapshotted, or already merged back.
+      if (chain.size() == 1 || (!delta.empty() && chain.size() == 2 && chain[0] == delta && chain[1] == base)) {
+        return false;
+      }
+      const std::string& under = delta.empty() ? base : delta;
+      if (chain.size() != (delta.empty() ? 2u : 3u) || chain[1] != under) {
+        throw std::runtime_error("its chain is not " + under + " under one overlay; left for an operator");
+      }
+      params.topVolume = chain[0];
+      params.baseVolume = under;
+      params.deleteTop = true;
+    }
+    const api::Job job = agent.waitJob(
+        agent.startMerge(params), [](const api::Job&) {}, std::chrono::hours(6));
+    if (!job.done()) throw std::runtime_error("merging " + *params.topVolume + ": " + describe(job));
     return true;
   }
 }
@@ -716,20 +821,19 @@ bool Cycle::adopt(const Json::Value& old) {
   size_t merged = 0;
   for (const auto& entry : old["vms"]) {
     const std::string name = entry["name"].asString(), host = entry["host"].asString();
-    const auto agent =
-        std::find_if(agents_.begin(), agents_.end(), [&](AgentApi* a) { return a->endpoint() == host; });
+    const auto agent = std::find_if(agents_.begin(), agents_.end(), [&](AgentApi* a) { return a->endpoint() == host; });
     for (const auto& disk : entry["disks"]) {
       try {
         if (agent == agents_.end()) throw std::runtime_error("its host " + host + " is not in --hosts");
-        if (adoptDisk(**agent, entry["vmId"].asString(), disk)) ++merged;
+        if (adoptDisk(**agent, entry["vmId"].asString(), disk, old["step"].asString() == "commit")) ++merged;
       } catch (const std::exception& e) {
         error += (error.empty() ? "" : "; ") + name + " " + disk["drive"].asString() + ": " + describe(e);
       }
     }
   }
   s["merged"] = Json::UInt64(merged);
-  progress_("adopt", std::to_string(merged) + " overlays of the interrupted cycle " + old["flowId"].asString() +
-                         " merged back",
+  progress_("adopt",
+            std::to_string(merged) + " overlays of the interrupted cycle " + old["flowId"].asString() + " merged back",
             true);
   if (!error.empty()) {
     s.failed(error);
@@ -744,8 +848,15 @@ void Cycle::addPlan() {
   Json::Value plan(Json::arrayValue);
   for (const auto& vm : vms_) {
     for (const auto& d : vm.disks) {
-      plan.append("snapshot " + vm.name + " " + d.drive + " (" + d.baseRel + "), geo-replicate, delete its overlay on " +
-                  options_.secondaryHost + "::" + options_.secondaryVolume + ", merge it back");
+      if (options_.layout == Layout::Delta) {
+        plan.append("snapshot " + vm.name + " " + d.drive + " (" + d.frozenRel() + "), geo-replicate, " +
+                    (d.deltaRel.empty() ? std::string("keep the new overlay as the next delta")
+                                        : "commit " + d.deltaRel + " into " + d.baseRel));
+        continue;
+      }
+      plan.append("snapshot " + vm.name + " " + d.drive + " (" + d.baseRel +
+                  "), geo-replicate, delete its overlay on " + options_.secondaryHost +
+                  "::" + options_.secondaryVolume + ", merge it back");
     }
   }
   report_["plan"] = plan;
@@ -762,6 +873,7 @@ Json::Value Cycle::vmReports() const {
       Json::Value disk;
       disk["drive"] = d.drive;
       disk["base"] = d.baseRel;
+      if (!d.deltaRel.empty()) disk["delta"] = d.deltaRel;
       disk["overlay"] = d.topRel;
       v["disks"].append(disk);
     }
@@ -780,6 +892,7 @@ Json::Value Cycle::run() {
   Outcome outcome = kSuccess;
   std::string alert;
   bool adopted = true;
+  bool pointShipped = false;
   try {
     const std::optional<Json::Value> unfinished = options_.journal ? options_.journal->load() : std::nullopt;
     if (unfinished && options_.dryRun) {
@@ -809,14 +922,20 @@ Json::Value Cycle::run() {
         // bring them back.
         verifyBases();
         deleteOverlays();
+        pointShipped = true;
+        if (options_.layout == Layout::Delta) journal("commit");
       } catch (const std::exception& e) {
         alert = e.what();
         outcome = kFailedMergedBack;
+        pointShipped = false;
       }
       // Whatever happened, no VM stays on a growing chain.
-      if (!mergeAll()) {
+      if (!mergeAll(pointShipped)) {
         outcome = kMergeBackFailed;
-        alert = (alert.empty() ? "" : alert + "; ") + "merging back failed: VMs are left on overlays";
+        alert = (alert.empty() ? "" : alert + "; ") +
+                (pointShipped && options_.layout == Layout::Delta
+                     ? "committing the deltas failed: VMs are left on a base, a delta and an overlay"
+                     : "merging back failed: VMs are left on overlays");
       } else if (options_.journal) {
         try {
           options_.journal->clear();  // every VM is back on one image

@@ -21,6 +21,18 @@
 
 namespace gdr::sync {
 
+// How a cycle leaves each disk, and so what the secondary holds.
+//  flat:  every overlay is merged back; the VM runs on its base between
+//         cycles, and the sync rewrites the secondary's base in place (a
+//         disaster mid-sync can leave it torn).
+//  delta: the VM runs on an overlay between cycles. The next cycle freezes
+//         it (the delta), ships it as a new file, and only after the sync
+//         commits it into the base, which the following sync ships: while
+//         the base changes on the secondary, the delta there covers every
+//         range that changes. The secondary holds a complete point at every
+//         moment, at the price of shipping each change twice.
+enum class Layout { Flat, Delta };
+
 struct CycleOptions {
   std::string volume;  // the primary volume
   std::string secondaryHost, secondaryVolume;
@@ -32,7 +44,8 @@ struct CycleOptions {
   // Manifests of recovery points kept on the volume after a successful
   // cycle (the newest ones); each cycle writes one before its sync.
   int keepPoints = 3;
-  std::string flowId;           // carried by every call, named in the report
+  Layout layout = Layout::Flat;
+  std::string flowId;  // carried by every call, named in the report
   // Just after a sync the secondary can still be settling (a shard being
   // replaced reads as absent for a while): reads are retried.
   int settleAttempts = 12;
@@ -48,8 +61,8 @@ enum Outcome : int {
   kSuccess = 0,
   kFailedMergedBack = 1,  // a step failed after the snapshots; every VM was merged back (alert)
   kUsage = 2,
-  kFailedUnchanged = 3,   // failed before any snapshot: nothing changed
-  kMergeBackFailed = 4,   // some VM is still on an overlay: needs an operator (critical alert)
+  kFailedUnchanged = 3,  // failed before any snapshot: nothing changed
+  kMergeBackFailed = 4,  // some VM is still on an overlay: needs an operator (critical alert)
 };
 
 // Progress as it goes: ("snapshot", "2/8 VMs", done).

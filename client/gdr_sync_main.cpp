@@ -33,7 +33,7 @@ const char* const kUsageText =
     "                [--verify none|sample|shards|full] [--timeout DURATION] [--json] [--dry-run] [--every DURATION]\n"
     "                [--repair] [--merge-bandwidth MIB_S] [--state-dir DIR]\n"
     "                [--cafile F --cert F --key F | --insecure]\n"
-    "                [--keep-points N]\n"
+    "                [--keep-points N] [--layout flat|delta]\n"
     "       gdr-sync history [--state-dir DIR] [--last N] [--json]\n"
     "       gdr-sync points --hosts H --secondary HOST::VOLUME [--json] [TLS options]\n"
     "       gdr-sync check [--state-dir DIR] [--warning DURATION] [--critical DURATION]\n"
@@ -53,6 +53,12 @@ const char* const kUsageText =
     "Each cycle writes its recovery point's manifest (.gdr/points/ID.json: every\n"
     "VM's definition, every base's sizes and sampled checksums) on the primary\n"
     "before the sync; after a successful cycle the newest --keep-points (3) are kept.\n"
+    "--layout delta keeps a complete recovery point on the secondary at every\n"
+    "moment, a sync under way included: each VM runs on an overlay between\n"
+    "cycles; a cycle freezes it, ships it, and only then commits it into the base\n"
+    "(each change crosses the WAN twice; one point is kept). --layout flat (the\n"
+    "default) merges every overlay back and rewrites the secondary's bases in\n"
+    "place: a disaster during a sync can leave them torn.\n"
     "`points` lists the recovery points the secondary holds, newest first, each\n"
     "checked against its manifest (complete, incomplete, superseded), through the\n"
     "first host's agent; it exits 0 when one is complete, 1 when none is.\n"
@@ -116,8 +122,8 @@ std::vector<std::string> split(const std::string& s, char sep) {
 
 int points(AgentApi& agent, const std::string& host, const std::string& volume, bool json) {
   const gdr::api::PointListResult list = agent.recoveryPointList({{host}, volume});
-  const bool anyComplete = std::any_of(list.points.begin(), list.points.end(),
-                                       [](const auto& p) { return p.state == "complete"; });
+  const bool anyComplete =
+      std::any_of(list.points.begin(), list.points.end(), [](const auto& p) { return p.state == "complete"; });
   if (json) {
     std::cout << gdr::json::pretty(gdr::api::encode(list)) << "\n";
     return anyComplete ? 0 : 1;
@@ -126,6 +132,9 @@ int points(AgentApi& agent, const std::string& host, const std::string& volume, 
   for (const auto& p : list.points) {
     std::string problems;
     for (const auto& q : p.problems) problems += (problems.empty() ? "" : "; ") + q.vm + " " + q.what + ": " + q.why;
+    if (!p.basesUnderway.empty() && problems.empty()) {
+      problems = std::to_string(p.basesUnderway.size()) + " base(s) being updated under their delta";
+    }
     std::printf("%-26s %-20s %-11s %4zu %10.1f  %s\n", p.id.c_str(), stamp(p.time).c_str(), p.state.c_str(),
                 p.vms.size(), double(p.bytes) / (1 << 20), problems.c_str());
   }
@@ -153,10 +162,9 @@ int history(const std::string& stateDir, size_t last, bool json) {
               "alert");
   for (const auto& r : all) {
     const std::string start = stamp(r["startTime"].asInt64());
-    std::printf("%-20s %8.1fs  %-8s %-20s %4u  %s\n", start.c_str(),
-                r["duration"].asDouble(), r["status"].asCString(),
-                r["recoveryPoint"].isInt64() ? stamp(r["recoveryPoint"].asInt64()).c_str() : "-",
-                r["vms"].asUInt(), r["alert"].isString() ? r["alert"].asCString() : "");
+    std::printf("%-20s %8.1fs  %-8s %-20s %4u  %s\n", start.c_str(), r["duration"].asDouble(), r["status"].asCString(),
+                r["recoveryPoint"].isInt64() ? stamp(r["recoveryPoint"].asInt64()).c_str() : "-", r["vms"].asUInt(),
+                r["alert"].isString() ? r["alert"].asCString() : "");
   }
   return 0;
 }
@@ -189,9 +197,8 @@ void printSummary(const Json::Value& report) {
   }
   std::printf("\n");
   for (const auto& s : report["steps"]) {
-    std::printf("  %-15s %-7s %7.2f s%s%s\n", s["step"].asCString(), s["status"].asCString(),
-                s["duration"].asDouble(), s.isMember("error") ? "  " : "",
-                s.isMember("error") ? s["error"].asCString() : "");
+    std::printf("  %-15s %-7s %7.2f s%s%s\n", s["step"].asCString(), s["status"].asCString(), s["duration"].asDouble(),
+                s.isMember("error") ? "  " : "", s.isMember("error") ? s["error"].asCString() : "");
   }
   if (report["dryRun"].asBool()) {
     for (const auto& p : report["plan"]) std::printf("  would %s\n", p.asCString());
@@ -242,6 +249,10 @@ int main(int argc, char** argv) {
           throw std::invalid_argument("--keep-points takes a whole number from 1 to 9999");
         }
         options.keepPoints = std::stoi(v);
+      } else if (a == "--layout") {
+        const std::string v = value();
+        if (v != "flat" && v != "delta") throw std::invalid_argument("--layout takes flat or delta");
+        options.layout = v == "delta" ? Layout::Delta : Layout::Flat;
       } else if (a == "--hosts") {
         hosts = split(value(), ',');
       } else if (a == "--volume") {

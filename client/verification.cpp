@@ -4,11 +4,13 @@ namespace gdr::sync {
 
 std::optional<std::string> headerDifference(const std::string& base, const api::ImageInfoResult& primary,
                                             const api::ImageInfoResult& secondary) {
-  if (secondary.format == primary.format && !secondary.backingFile && secondary.virtualSize == primary.virtualSize &&
-      secondary.actualSize == primary.actualSize) {
+  // The same backing file as the primary's (a base has none; a delta names
+  // its base, relative).
+  if (secondary.format == primary.format && secondary.backingFile == primary.backingFile &&
+      secondary.virtualSize == primary.virtualSize && secondary.actualSize == primary.actualSize) {
     return std::nullopt;
   }
-  return "the secondary's copy of " + base + " is not the primary's base (format " + secondary.format +
+  return "the secondary's copy of " + base + " is not the primary's image (format " + secondary.format +
          ", virtual size " + std::to_string(secondary.virtualSize) + ", size " + std::to_string(secondary.actualSize) +
          " vs " + std::to_string(primary.actualSize) + ", backing " +
          (secondary.backingFile ? "\"" + *secondary.backingFile + "\"" : std::string("null")) + ")";

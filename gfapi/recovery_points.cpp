@@ -7,6 +7,8 @@
 #include "core/json_util.h"
 #include "core/sha256.h"
 #include "gfapi/overlay_delete.h"
+#include "gfapi/qcow2.h"
+#include "gfapi/volume_path.h"
 
 namespace gdr::gfapi {
 
@@ -35,7 +37,7 @@ std::optional<std::string> checkDefinition(Volume& volume, const api::PointDefin
   return std::nullopt;
 }
 
-std::optional<std::string> checkDisk(Volume& volume, const api::PointDisk& d, std::uint64_t& bytes) {
+std::optional<std::string> checkImage(Volume& volume, const api::PointImage& d, std::uint64_t& bytes) {
   if (!volume.lookup(volpath::split(d.path))) return d.path + " is missing";
   const api::ImageInfoResult info = imageInfo(volume, d.path);
   if (info.format != d.format) return d.path + " is " + info.format + ", not " + d.format;
@@ -61,6 +63,40 @@ std::optional<std::string> checkDisk(Volume& volume, const api::PointDisk& d, st
   return d.path + " differs from the point in " + std::to_string(differing) + " of " +
          std::to_string(d.sample.rangeSums.size()) + " sampled ranges" +
          (first == SIZE_MAX ? std::string() : ", the first at byte " + std::to_string(first * d.sample.stride));
+}
+
+// A delta must be read through its own base, and nothing else.
+std::optional<std::string> checkDeltaBacking(Volume& volume, const api::PointDisk& d) {
+  const auto header = qcow2::parseHeader(volume.readPrefix(volpath::split(d.delta->path), qcow2::kHeaderReadSize));
+  if (!header || !header->backingFile) return d.delta->path + " names no backing file";
+  auto dir = volpath::split(d.delta->path);
+  dir.pop_back();
+  if (!volpath::backingDesignates(*header->backingFile, dir, volpath::split(d.path))) {
+    return d.delta->path + " is backed by '" + *header->backingFile + "', not by " + d.path;
+  }
+  return std::nullopt;
+}
+
+// A disk of a point: its base, or its base under its delta. A base that
+// differs from the manifest under an intact delta is reported apart
+// (`underway`): it is the delta's commit travelling, and the caller
+// decides whether that may be so.
+void checkDisk(Volume& volume, const std::string& vm, const api::PointDisk& d, api::PointCheckResult& out) {
+  if (d.delta) {
+    if (!volume.lookup(volpath::split(d.delta->path)))
+      return out.problems.push_back({vm, d.drive, d.delta->path + " is missing"});
+    if (auto why = checkDeltaBacking(volume, d)) return out.problems.push_back({vm, d.drive, *why});
+    if (auto why = checkImage(volume, *d.delta, out.bytesRead)) return out.problems.push_back({vm, d.drive, *why});
+  }
+  auto why = checkImage(volume, d, out.bytesRead);
+  if (!why) return;
+  // The base's header must still be the base's: only its contents move.
+  const bool headerIntact = volume.lookup(volpath::split(d.path)).has_value() && [&] {
+    const api::ImageInfoResult info = imageInfo(volume, d.path);
+    return info.format == d.format && info.virtualSize == d.virtualSize;
+  }();
+  if (d.delta && headerIntact) return out.basesUnderway.push_back({vm, d.drive, *why});
+  out.problems.push_back({vm, d.drive, *why});
 }
 
 }  // namespace
@@ -115,20 +151,39 @@ api::PointManifest readManifest(Volume& volume, const std::string& id) {
   return manifest;
 }
 
-api::PointCheckResult checkPoint(Volume& volume, const api::PointManifest& manifest) {
+api::PointCheckResult checkPoint(Volume& volume, const api::PointManifest& manifest, bool basesMayBeUnderway) {
   api::PointCheckResult out;
   out.id = manifest.id;
   for (const auto& vm : manifest.vms) {
     if (auto why = checkDefinition(volume, vm.definition, out.bytesRead)) {
       out.problems.push_back({vm.name, "definition", vm.definition.path + ": " + *why});
     }
-    for (const auto& disk : vm.disks) {
-      if (auto why = checkDisk(volume, disk, out.bytesRead)) out.problems.push_back({vm.name, disk.drive, *why});
-    }
+    for (const auto& disk : vm.disks) checkDisk(volume, vm.name, disk, out);
   }
   if (manifest.vms.empty()) out.problems.push_back({"", "manifest", "names no VM"});
+  if (!basesMayBeUnderway) {
+    for (auto& p : out.basesUnderway) {
+      p.why += " (a later point's commit has reached it)";
+      out.problems.push_back(std::move(p));
+    }
+    out.basesUnderway.clear();
+  }
   out.complete = out.problems.empty();
   return out;
+}
+
+api::PointCheckResult checkPointInPlace(Volume& volume, const std::string& id) {
+  const api::PointManifest target = readManifest(volume, id);  // refuses a bad id first
+  bool newerComplete = false;
+  for (const auto& newer : pointIds(volume)) {
+    if (newer <= id || newerComplete) break;
+    try {
+      newerComplete = checkPoint(volume, readManifest(volume, newer), true).complete;
+    } catch (const AgentError&) {
+      // an unreadable newer point is not complete
+    }
+  }
+  return checkPoint(volume, target, !newerComplete);
 }
 
 std::vector<std::string> pointStates(const std::vector<bool>& completeNewestFirst) {
@@ -144,6 +199,7 @@ std::vector<std::string> pointStates(const std::vector<bool>& completeNewestFirs
 api::PointListResult listPoints(Volume& volume) {
   api::PointListResult out;
   std::vector<bool> complete;
+  bool completeSeen = false;
   for (const auto& id : pointIds(volume)) {
     api::PointSummary s;
     s.id = id;
@@ -152,9 +208,11 @@ api::PointListResult listPoints(Volume& volume) {
       s.time = manifest.time;
       for (const auto& vm : manifest.vms) {
         s.vms.push_back(vm.name);
-        for (const auto& d : vm.disks) s.bytes += d.actualSize;
+        for (const auto& d : vm.disks) s.bytes += d.actualSize + (d.delta ? d.delta->actualSize : 0);
       }
-      s.problems = checkPoint(volume, manifest).problems;
+      const api::PointCheckResult checked = checkPoint(volume, manifest, !completeSeen);
+      s.problems = checked.problems;
+      s.basesUnderway = checked.basesUnderway;
     } catch (const AgentError& e) {
       if (e.code() != Code::PointManifestInvalid && e.code() != Code::FileNotFound &&
           e.code() != Code::NotRegularFile) {
@@ -163,6 +221,7 @@ api::PointListResult listPoints(Volume& volume) {
       s.problems.push_back({"", "manifest", e.what()});
     }
     complete.push_back(s.problems.empty());
+    completeSeen = completeSeen || s.problems.empty();
     out.points.push_back(std::move(s));
   }
   const auto states = pointStates(complete);

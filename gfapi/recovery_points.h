@@ -33,10 +33,19 @@ std::vector<std::string> pointIds(Volume& volume);
 // JSON or not a manifest of that id.
 api::PointManifest readManifest(Volume& volume, const std::string& id);
 
-// Every file of the point against its manifest.
-api::PointCheckResult checkPoint(Volume& volume, const api::PointManifest& manifest);
+// Every file of the point against its manifest. A base that differs under
+// an intact delta counts as complete only when `basesMayBeUnderway`: on the
+// newest point that can be complete, the difference is the commit of that
+// very delta travelling (the delta covers every range it rewrites); on an
+// older one, a later commit has reached the base.
+api::PointCheckResult checkPoint(Volume& volume, const api::PointManifest& manifest, bool basesMayBeUnderway);
 
-// The state of each point, newest first, from whether each checked out:
+// Point `id` checked as listPoints would: bases underway allowed unless a
+// newer point is complete.
+api::PointCheckResult checkPointInPlace(Volume& volume, const std::string& id);
+
+// The state of each point, newest first, from whether each checked out
+// (bases underway allowed until the first complete one):
 // complete; incomplete until the first complete one; superseded after it.
 std::vector<std::string> pointStates(const std::vector<bool>& completeNewestFirst);
 

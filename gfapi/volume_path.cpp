@@ -81,4 +81,18 @@ bool backingDesignates(const std::string& backing, const Components& overlayDir,
   return std::equal(expected.rbegin(), expected.rend(), absolute->rbegin());
 }
 
+bool isDeltaBeside(const std::string& delta, const std::string& base) {
+  try {
+    Components d = split(delta), b = split(base);
+    const std::string name = d.back();
+    if (name.size() <= 6 || name.compare(name.size() - 6, 6, ".qcow2") != 0) return false;
+    d.pop_back();
+    b.pop_back();
+    b.push_back(kSnapshotDirName);
+    return d == b;
+  } catch (const AgentError&) {
+    return false;  // not a volume path at all
+  }
+}
+
 }  // namespace gdr::volpath

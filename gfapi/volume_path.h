@@ -29,4 +29,9 @@ bool insideAllowedPrefix(const Components& path, const std::vector<std::string>&
 // primary) matches when its trailing components are exactly `expected`.
 bool backingDesignates(const std::string& backing, const Components& overlayDir, const Components& expected);
 
+// Whether `delta` (volume-relative) is an overlay gdr made for `base`: a
+// .qcow2 file in the snapshot directory beside it. Only such files are
+// ever removed as a point's delta.
+bool isDeltaBeside(const std::string& delta, const std::string& base);
+
 }  // namespace gdr::volpath

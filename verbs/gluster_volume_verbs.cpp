@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
+#include <set>
 #include <type_traits>
 
 #include "api/gluster_volume.h"
@@ -12,15 +14,16 @@
 #include "core/durable_file.h"
 #include "core/errors.h"
 #include "core/job_store.h"
+#include "core/json_util.h"
 #include "gfapi/glfs_volume.h"
 #include "gfapi/overlay_delete.h"
 #include "gfapi/recovery_points.h"
 #include "gluster/cli.h"
 #include "gluster/georep_sync.h"
-#include "core/json_util.h"
+#include "verbs/all_verbs.h"
+#include "virt/definition.h"
 #include "virt/gluster_mounts.h"
 #include "virt/vm_listing.h"
-#include "verbs/all_verbs.h"
 
 namespace gdr {
 
@@ -123,8 +126,9 @@ class GlusterVolumeVerbs {
     if (std::find(deletable.begin(), deletable.end(), p.volumeName) == deletable.end()) {
       Json::Value data;
       data["volume"] = p.volumeName;
-      throw AgentError(Code::VolumeNotDeletable, "overlayDelete is not enabled for volume '" + p.volumeName +
-                                                     "' on this agent (delete_volumes); nothing was deleted",
+      throw AgentError(Code::VolumeNotDeletable,
+                       "overlayDelete is not enabled for volume '" + p.volumeName +
+                           "' on this agent (delete_volumes); nothing was deleted",
                        data);
     }
     volfileServers_.check(p.volfileServers);
@@ -139,9 +143,8 @@ class GlusterVolumeVerbs {
     request.cache = &services_.imageHeaders;
     request.cacheScope = p.volumeName;
     return onVolume(p.volfileServers, p.volumeName, [&](gfapi::Volume& volume) {
-      request.openByVms = virt::imagesOnVolume(vms, p.volumeName, [&](const api::GlusterLocation& disk) {
-        return sameVolume(volume, disk);
-      });
+      request.openByVms = virt::imagesOnVolume(
+          vms, p.volumeName, [&](const api::GlusterLocation& disk) { return sameVolume(volume, disk); });
       return gfapi::deleteOverlays(volume, request);
     });
   }
@@ -188,7 +191,7 @@ class GlusterVolumeVerbs {
 
   api::PointCheckResult recoveryPointCheck(const api::PointCheckParams& p) {
     return onVolume(p.volfileServers, p.volumeName,
-                    [&](gfapi::Volume& v) { return gfapi::checkPoint(v, gfapi::readManifest(v, p.pointId)); });
+                    [&](gfapi::Volume& v) { return gfapi::checkPointInPlace(v, p.pointId); });
   }
 
   // Manifests are written and pruned on the primary, through this host's
@@ -197,9 +200,11 @@ class GlusterVolumeVerbs {
   api::PointSaveResult recoveryPointSave(const api::PointSaveParams& p) {
     const api::PointManifest& m = p.manifest;
     auto refuse = [](const std::string& why) { throw AgentError(Code::InvalidParameter, "manifest: " + why); };
-    if (!gfapi::isPointId(m.id)) refuse("'" + json::printable(m.id, 40) + "' is not a point id (YYYYMMDDTHHMMSSZ-XXXXXXXX)");
+    if (!gfapi::isPointId(m.id))
+      refuse("'" + json::printable(m.id, 40) + "' is not a point id (YYYYMMDDTHHMMSSZ-XXXXXXXX)");
     if (m.format != api::kPointFormat) refuse("format " + std::to_string(m.format) + " is unknown");
-    if (m.volume != p.volumeName) refuse("it describes volume " + json::printable(m.volume, 100) + ", not " + p.volumeName);
+    if (m.volume != p.volumeName)
+      refuse("it describes volume " + json::printable(m.volume, 100) + ", not " + p.volumeName);
     if (m.vms.empty()) refuse("it names no VM");
     for (const auto& vm : m.vms) {
       volpath::split(vm.definition.path);  // each a valid volume-relative path (PathRejected otherwise)
@@ -216,7 +221,8 @@ class GlusterVolumeVerbs {
   }
 
   api::PointPruneResult recoveryPointPrune(const api::PointPruneParams& p) {
-    const std::filesystem::path dir = mountOf(p.volumeName) / gfapi::kPointDir;
+    const std::filesystem::path mount = mountOf(p.volumeName);
+    const std::filesystem::path dir = mount / gfapi::kPointDir;
     std::vector<std::string> ids;
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
@@ -225,6 +231,32 @@ class GlusterVolumeVerbs {
     }
     std::sort(ids.rbegin(), ids.rend());  // newest first
     api::PointPruneResult out;
+    // Deltas named by a kept point stay; so does any image a VM here uses.
+    std::set<std::string> keptDeltas, removable, keptDefinitions, oldDefinitions;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      std::optional<api::PointManifest> m;
+      try {
+        std::ifstream in(dir / (ids[i] + ".json"));
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (text.size() > gfapi::kMaxManifestBytes) continue;
+        auto parsed = json::parse(text);
+        if (!parsed) continue;
+        m = api::decode<api::PointManifest>(*parsed);
+      } catch (const std::exception&) {
+        continue;  // unreadable: names nothing we could remove safely
+      }
+      for (const auto& vm : m->vms) {
+        (std::int64_t(i) < p.keep ? keptDefinitions : oldDefinitions).insert(vm.definition.path);
+        for (const auto& d : vm.disks) {
+          if (!d.delta || !p.removeDeltas) continue;
+          if (std::int64_t(i) < p.keep) {
+            keptDeltas.insert(d.delta->path);
+          } else if (volpath::isDeltaBeside(d.delta->path, d.path)) {
+            removable.insert(d.delta->path);
+          }
+        }
+      }
+    }
     for (size_t i = 0; i < ids.size(); ++i) {
       if (std::int64_t(i) < p.keep) {
         out.kept.push_back(ids[i]);
@@ -234,6 +266,23 @@ class GlusterVolumeVerbs {
         throw AgentError(Code::GeneralException, "cannot remove the manifest of point " + ids[i] + ": " + ec.message());
       }
       out.removed.push_back(ids[i]);
+    }
+    // Definitions are named by their content: one no kept point names is
+    // an older version of a VM's definition.
+    for (const auto& rel : oldDefinitions) {
+      if (keptDefinitions.count(rel) || !virt::isDefinitionPath(rel)) continue;
+      if (std::filesystem::remove(mount / rel, ec)) out.removedDefinitions.push_back(rel);
+    }
+    if (removable.empty()) return out;
+    std::set<std::string> inUse;
+    for (const auto& vm : virt::listRunningVms(services_.hypervisor, virt::readGlusterMounts()).vms) {
+      for (const auto& d : vm.disks) inUse.insert(d.chain.begin(), d.chain.end());
+    }
+    for (const auto& rel : removable) {
+      const std::filesystem::path file = mount / rel;
+      if (keptDeltas.count(rel) || inUse.count(file.string())) continue;
+      if (std::filesystem::remove(file, ec)) out.removedDeltas.push_back(rel);
+      if (ec) spdlog::warn("cannot remove delta {}: {}", file.string(), ec.message());
     }
     return out;
   }
@@ -252,7 +301,8 @@ class GlusterVolumeVerbs {
     const auto remote = remoteOf(p);
     const auto sessions = cli_.geoRepStatus(p.volumeName, remote);
     if (sessions.empty()) {
-      throw AgentError(Code::GeoRepSessionNotFound, "no geo-replication session " + p.volumeName + " -> " + remote.spec());
+      throw AgentError(Code::GeoRepSessionNotFound,
+                       "no geo-replication session " + p.volumeName + " -> " + remote.spec());
     }
     api::SessionStatusResult out;
     for (const auto& w : sessions.front().workers) out.sessionStatus.push_back(workerInfo(w));
@@ -297,9 +347,10 @@ class GlusterVolumeVerbs {
     record.id = p.jobUUID.value_or("");
     try {
       // One sync per session at a time.
-      return {services_.jobs.start(record, makeSyncRunner(), [&](const JobRecord& running) {
-                                 return gluster::sameSession(running, spec);
-                               }).id};
+      return {services_.jobs
+                  .start(record, makeSyncRunner(),
+                         [&](const JobRecord& running) { return gluster::sameSession(running, spec); })
+                  .id};
     } catch (const AgentError& e) {
       if (e.code() != Code::JobExists || !e.data().isMember("jobId")) throw;
       throw AgentError(Code::JobExists,
@@ -310,8 +361,8 @@ class GlusterVolumeVerbs {
 
  private:
   template <class Fn>
-  std::invoke_result_t<Fn, gfapi::Volume&> onVolume(const std::vector<std::string>& servers,
-                                                    const std::string& volume, Fn&& fn) {
+  std::invoke_result_t<Fn, gfapi::Volume&> onVolume(const std::vector<std::string>& servers, const std::string& volume,
+                                                    Fn&& fn) {
     volfileServers_.check(servers);
     return services_.volumes.with(servers, volume, std::forward<Fn>(fn));
   }
@@ -332,8 +383,8 @@ class GlusterVolumeVerbs {
     const std::string targetId = target.volumeId();
     if (targetId.empty()) return true;
     try {
-      const std::string diskId = services_.volumes.with({disk.server}, disk.volume,
-                                                        [](gfapi::Volume& v) { return v.volumeId(); });
+      const std::string diskId =
+          services_.volumes.with({disk.server}, disk.volume, [](gfapi::Volume& v) { return v.volumeId(); });
       return diskId.empty() || diskId == targetId;
     } catch (const AgentError& e) {
       spdlog::warn("overlayDelete: cannot identify volume {} of a running VM via {}: {}", disk.volume, disk.server,

@@ -1,5 +1,6 @@
 // VM.*: snapshots and live merges of running VMs.
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 
 #include "api/vm.h"
@@ -78,13 +79,24 @@ class VmVerbs {
         virt::recoveryDefinition(domain->definitionXml(), virt::parseDomainXml(domain->xml()),
                                  [&](const std::string& path) { return virt::locateOnVolume(mounts, path); });
     const virt::VolumeLocation& home = definition.home();
-    const std::string relative = std::string(virt::kDefinitionDir) + "/" + domain->uuid() + ".xml";
+    const std::string sha = sha256Hex(definition.xml);
+    const std::string relative = virt::definitionPath(domain->uuid(), sha);
     const std::filesystem::path file = std::filesystem::path(home.mountPoint) / relative;
     try {
       // One writer at a time: two calls for one VM would share the temporary file.
       std::lock_guard<std::mutex> lock(definitionMutex_);
       std::filesystem::create_directories(file.parent_path());
-      writeFileDurably(file, definition.xml, 0600);
+      // Named by its content: a file a point names is never rewritten
+      // (geo-replication would replace it on the secondary, mid-sync,
+      // before its bytes arrive); an unchanged definition is not written.
+      std::error_code ec;
+      const bool same = std::filesystem::file_size(file, ec) == definition.xml.size() && !ec && [&] {
+        std::ifstream in(file, std::ios::binary);
+        return sha256Hex(std::string(std::istreambuf_iterator<char>(in), {})) == sha;
+      }();
+      if (!same) {
+        writeFileDurably(file, definition.xml, 0600);
+      }
     } catch (const std::exception& e) {
       Json::Value data;
       data["path"] = file.string();
@@ -93,7 +105,7 @@ class VmVerbs {
     }
     api::SaveDefinitionResult out;
     out.definition = {home.volume, relative};
-    out.sha256 = sha256Hex(definition.xml);
+    out.sha256 = sha;
     out.size = definition.xml.size();
     out.savedAt = nowSeconds();
     for (const auto& d : definition.disks) {
@@ -135,8 +147,7 @@ class VmVerbs {
 void registerVmVerbs(Registry& registry, AgentServices& services) {
   auto verbs = std::make_shared<VmVerbs>(services);
   registry.add<api::VmSnapshot>([verbs](const auto& p, const CallContext&) { return verbs->snapshot(p); });
-  registry.add<api::VmSaveDefinition>(
-      [verbs](const auto& p, const CallContext&) { return verbs->saveDefinition(p); });
+  registry.add<api::VmSaveDefinition>([verbs](const auto& p, const CallContext&) { return verbs->saveDefinition(p); });
   registry.add<api::VmMerge>([verbs](const auto& p, const CallContext&) { return verbs->merge(p); });
 }
 

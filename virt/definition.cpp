@@ -3,6 +3,7 @@
 #include <tinyxml2.h>
 
 #include <filesystem>
+#include <regex>
 
 #include "core/errors.h"
 #include "gfapi/volume_path.h"
@@ -124,6 +125,16 @@ RecoveryDefinition recoveryDefinition(std::string_view inactiveXml, const Domain
   doc.Print(&printer);
   out.xml = printer.CStr();
   return out;
+}
+
+std::string definitionPath(const std::string& uuid, const std::string& sha256) {
+  return std::string(kDefinitionDir) + "/" + uuid + "-" + sha256.substr(0, 16) + ".xml";
+}
+
+bool isDefinitionPath(const std::string& path) {
+  static const std::regex pattern(
+      "^\\.gdr/vms/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}-[0-9a-f]{16}\\.xml$");
+  return path.size() < 100 && std::regex_match(path, pattern);
 }
 
 }  // namespace gdr::virt

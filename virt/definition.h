@@ -20,6 +20,14 @@ inline constexpr const char* kDefinitionNamespace = "urn:gdr:recovery:1";
 // Where definitions live, relative to the volume root of the VM's disks.
 inline constexpr const char* kDefinitionDir = ".gdr/vms";
 
+// .gdr/vms/UUID-SHA.xml (SHA: the first 16 hex digits of the content's
+// SHA-256): each version of a definition its own file, which no later
+// cycle rewrites while a recovery point names it.
+std::string definitionPath(const std::string& uuid, const std::string& sha256);
+// Whether a volume-relative path is such a file (the only ones a prune
+// removes as definitions).
+bool isDefinitionPath(const std::string& path);
+
 struct DefinitionDisk {
   std::string target;  // vda
   std::string base;    // the base image on this host (the path the definition names)

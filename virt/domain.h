@@ -38,14 +38,20 @@ class Domain {
   virtual std::string xml() = 0;
   // The persistent (inactive) definition's XML: what the VM boots from.
   virtual std::string definitionXml() = 0;
-  // An external, disk-only, atomic snapshot without libvirt metadata,
-  // quiesced through the guest agent when `quiesce`. Throws
+  // An external, disk-only, atomic snapshot without libvirt metadata onto
+  // overlays the caller has created (REUSE_EXT: their headers name their
+  // backing files, relative, as the caller chose), quiesced through the
+  // guest agent when `quiesce`. Throws
   // AgentError(SnapshotFailed); data["agentUnavailable"] is true when the
   // failure was the guest agent's.
   virtual void snapshot(const std::string& snapshotXml, bool quiesce) = 0;
-  // Active commit of `disk`'s active layer into `base` (flags ACTIVE |
-  // RELATIVE), `bandwidthMiB` 0 for unlimited.
-  virtual void blockCommit(const std::string& disk, const std::string& base, unsigned long bandwidthMiB) = 0;
+  // Commit into `base` (flag RELATIVE, `bandwidthMiB` 0 for unlimited): of
+  // `disk`'s active layer when `top` is empty (flag ACTIVE: a mirror to
+  // pivot), else of the image `top` (the job ends by itself).
+  virtual void blockCommit(const std::string& disk, const std::string& base, const std::string& top,
+                           unsigned long bandwidthMiB) = 0;
+  // The virtual size of `disk`, in bytes.
+  virtual std::uint64_t capacity(const std::string& disk) = 0;
   // nullopt when no block job runs on `disk`.
   virtual std::optional<BlockJobInfo> blockJobInfo(const std::string& disk) = 0;
   // Ends the job: pivots to the new image when `pivot`, else cancels it.

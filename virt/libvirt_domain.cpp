@@ -2,7 +2,6 @@
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
-
 #include <spdlog/spdlog.h>
 
 #include "core/errors.h"
@@ -80,7 +79,7 @@ class LibvirtDomain : public Domain {
 
   void snapshot(const std::string& snapshotXml, bool quiesce) override {
     unsigned flags = VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY | VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC |
-                     VIR_DOMAIN_SNAPSHOT_CREATE_NO_METADATA;
+                     VIR_DOMAIN_SNAPSHOT_CREATE_NO_METADATA | VIR_DOMAIN_SNAPSHOT_CREATE_REUSE_EXT;
     if (quiesce) flags |= VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE;
     SnapshotPtr snapshot(virDomainSnapshotCreateXML(domain_.get(), snapshotXml.c_str(), flags));
     if (!snapshot) {
@@ -89,18 +88,29 @@ class LibvirtDomain : public Domain {
       data["libvirtMessage"] = lastMessage();
       // No guest agent, or one that does not answer.
       const int code = lastCode();
-      data["agentUnavailable"] = quiesce && (code == VIR_ERR_AGENT_UNRESPONSIVE || code == VIR_ERR_ARGUMENT_UNSUPPORTED ||
-                                             code == VIR_ERR_OPERATION_UNSUPPORTED ||
-                                             lastMessage().find("agent") != std::string::npos);
+      data["agentUnavailable"] =
+          quiesce && (code == VIR_ERR_AGENT_UNRESPONSIVE || code == VIR_ERR_ARGUMENT_UNSUPPORTED ||
+                      code == VIR_ERR_OPERATION_UNSUPPORTED || lastMessage().find("agent") != std::string::npos);
       throw AgentError(Code::SnapshotFailed, "snapshot of " + name_ + ": " + lastMessage(), data);
     }
   }
 
-  void blockCommit(const std::string& disk, const std::string& base, unsigned long bandwidthMiB) override {
-    const unsigned flags = VIR_DOMAIN_BLOCK_COMMIT_ACTIVE | VIR_DOMAIN_BLOCK_COMMIT_RELATIVE;
-    if (virDomainBlockCommit(domain_.get(), disk.c_str(), base.c_str(), nullptr, bandwidthMiB, flags) < 0) {
+  void blockCommit(const std::string& disk, const std::string& base, const std::string& top,
+                   unsigned long bandwidthMiB) override {
+    unsigned flags = VIR_DOMAIN_BLOCK_COMMIT_RELATIVE;
+    if (top.empty()) flags |= VIR_DOMAIN_BLOCK_COMMIT_ACTIVE;
+    if (virDomainBlockCommit(domain_.get(), disk.c_str(), base.c_str(), top.empty() ? nullptr : top.c_str(),
+                             bandwidthMiB, flags) < 0) {
       fail(Code::MergeFailed, "blockCommit " + name_ + " " + disk);
     }
+  }
+
+  std::uint64_t capacity(const std::string& disk) override {
+    virDomainBlockInfo info{};
+    if (virDomainGetBlockInfo(domain_.get(), disk.c_str(), &info, 0) < 0) {
+      fail(Code::SnapshotFailed, "size of " + name_ + " " + disk);
+    }
+    return info.capacity;
   }
 
   std::optional<BlockJobInfo> blockJobInfo(const std::string& disk) override {

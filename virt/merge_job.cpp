@@ -28,12 +28,13 @@ api::MergeJobDetails MergeSpec::toDetails() const {
   d.baseVolume = base;
   d.bandwidth = bandwidthMiB;
   d.deleteTop = deleteTop;
+  d.active = active;
   return d;
 }
 
 MergeSpec MergeSpec::fromDetails(const Json::Value& details) {
   const auto d = api::decode<api::MergeJobDetails>(details);
-  return {d.vmId, d.drive, d.topVolume, d.baseVolume, static_cast<unsigned long>(d.bandwidth), d.deleteTop};
+  return {d.vmId, d.drive, d.topVolume, d.baseVolume, static_cast<unsigned long>(d.bandwidth), d.deleteTop, d.active};
 }
 
 JobRecord newMergeRecord(const MergeSpec& spec) {
@@ -132,19 +133,27 @@ void MergeJob::step(JobControl& job, State state) {
   }
   Step s{job, api::decode<api::MergeJobDetails>(job.record().details), *domain, nullptr, std::nullopt};
   if (state != State::Init) {
+    // The job first, then the chain: a job that ends in between shows as a
+    // job and a chain without the top, never as neither.
+    s.blockJob = domain->blockJobInfo(spec_.drive);
     const DomainInfo info = parseDomainXml(domain->xml());
     const DiskInfo* disk = info.disk(spec_.drive);
     if (!disk) fail("the VM no longer has drive " + spec_.drive);
     DiskInfo copy = *disk;  // outlives `info`
     s.disk = &copy;
-    s.blockJob = domain->blockJobInfo(spec_.drive);
     switch (state) {
-      case State::Commit: return commit(s);
-      case State::Ready: return ready(s);
-      case State::Pivot: return pivot(s);
-      case State::Cleanup: return cleanup(s);
-      case State::Aborting: return aborting(s);
-      default: fail("unexpected state " + std::string(api::enumName(state)));
+      case State::Commit:
+        return commit(s);
+      case State::Ready:
+        return ready(s);
+      case State::Pivot:
+        return pivot(s);
+      case State::Cleanup:
+        return cleanup(s);
+      case State::Aborting:
+        return aborting(s);
+      default:
+        fail("unexpected state " + std::string(api::enumName(state)));
     }
   }
   init(s);
@@ -154,12 +163,13 @@ void MergeJob::step(JobControl& job, State state) {
 // libvirt got as far as starting the job.
 void MergeJob::init(Step& s) {
   moveTo(s.job, State::Commit, 5, [](api::MergeJobDetails& d) { ++d.commitStarts; });
-  s.domain.blockCommit(spec_.drive, spec_.base, spec_.bandwidthMiB);
+  s.domain.blockCommit(spec_.drive, spec_.base, spec_.active ? std::string() : spec_.top, spec_.bandwidthMiB);
 }
 
 void MergeJob::commit(Step& s) {
+  // Pivoted (before a restart), or a commit under the active layer ended.
+  if (!chainHolds(*s.disk, spec_.top)) return moveTo(s.job, State::Cleanup, 95);
   if (!s.blockJob) {
-    if (!chainHolds(*s.disk, spec_.top)) return moveTo(s.job, State::Cleanup, 95);  // pivoted before a restart
     // The commit never started, or ended without a pivot.
     if (s.details.commitStarts >= tuning_.maxCommitStarts) {
       fail("the block job vanished " + std::to_string(tuning_.maxCommitStarts) + " times");

@@ -4,12 +4,15 @@
 // state, each state persisted before the libvirt call it leads to:
 //
 //   INIT      persist COMMIT, then blockCommit                     -> COMMIT
-//   COMMIT    poll the block job until the mirror is ready         -> READY | CLEANUP (pivoted already) | INIT (job gone)
+//   COMMIT    poll the block job until the mirror is ready         -> READY | CLEANUP (pivoted already) | INIT (job
+//   gone)
+//             (a commit of the image under the active layer ends by
+//             itself: the job is gone and the chain no longer holds the
+//             top                                                  -> CLEANUP)
 //   READY     optional hold (tests), then                          -> PIVOT
-//   PIVOT     blockJobAbort(pivot), bounded retries, then confirm  -> CLEANUP | COMMIT (not ready) | INIT (ended unpivoted)
-//   CLEANUP   the chain no longer holds the top; remove it         -> DONE
-//   ABORTING  cancel the block job (abort requested before PIVOT)  -> ABORTED | CLEANUP (it pivoted first)
-//   any       -> FAILED
+//   PIVOT     blockJobAbort(pivot), bounded retries, then confirm  -> CLEANUP | COMMIT (not ready) | INIT (ended
+//   unpivoted) CLEANUP   the chain no longer holds the top; remove it         -> DONE ABORTING  cancel the block job
+//   (abort requested before PIVOT)  -> ABORTED | CLEANUP (it pivoted first) any       -> FAILED
 //
 // libvirt traps handled here: cur == end also holds at the very start of a
 // commit, so only the domain XML's <mirror ready='yes'> means "ready"; a
@@ -42,6 +45,9 @@ struct MergeSpec {
   std::string vmId, drive, top, base;
   unsigned long bandwidthMiB = 0;
   bool deleteTop = false;
+  // The top is the active layer (commit, then pivot); otherwise the image
+  // under it, and the commit ends by itself, without a pivot.
+  bool active = true;
 
   api::MergeJobDetails toDetails() const;
   static MergeSpec fromDetails(const Json::Value& details);
@@ -51,7 +57,7 @@ struct MergeTuning {
   std::chrono::milliseconds pollInterval{200};
   int maxPivotAttempts = 3;
   int maxCommitStarts = 3;
-  std::chrono::seconds libvirtOutage{60};  // how long libvirt may be unreachable
+  std::chrono::seconds libvirtOutage{60};   // how long libvirt may be unreachable
   std::chrono::milliseconds pivotDelay{0};  // pause in READY before the pivot (tests stop the agent there)
 };
 

@@ -1,5 +1,7 @@
 #include "virt/merge_plan.h"
 
+#include <algorithm>
+
 #include "core/errors.h"
 
 namespace gdr::virt {
@@ -21,14 +23,23 @@ MergeSpec planMerge(const DomainInfo& domain, const std::string& vmName, const a
   spec.vmId = params.vmId;
   spec.drive = params.drive;
   spec.top = params.topVolume.value_or(disk->path);
-  spec.base = params.baseVolume.value_or(*disk->backing());
-  if (spec.top != disk->path) {
+  // The active layer (active commit, then pivot), or the image right under
+  // it (a plain commit: the VM stays on its active layer, whose backing
+  // becomes the base).
+  const auto at = std::find(disk->chain.begin(), disk->chain.end(), spec.top);
+  const size_t depth = at == disk->chain.end() ? disk->chain.size() : size_t(at - disk->chain.begin());
+  if (depth > 1 || depth + 1 >= disk->chain.size()) {
     data["activeLayer"] = disk->path;
-    throw AgentError(Code::InvalidParameter, "topVolume " + spec.top + " is not the active layer of " + spec.drive,
+    throw AgentError(Code::InvalidParameter,
+                     "topVolume " + spec.top + " is neither the active layer of " + spec.drive +
+                         " nor the image right under it, above a base",
                      data);
   }
-  if (spec.base != *disk->backing()) {
-    data["backing"] = *disk->backing();
+  spec.active = depth == 0;
+  const std::string& under = disk->chain[depth + 1];
+  spec.base = params.baseVolume.value_or(under);
+  if (spec.base != under) {
+    data["backing"] = under;
     throw AgentError(Code::InvalidParameter, "baseVolume " + spec.base + " is not right under " + spec.top, data);
   }
   if (disk->mirror || blockJobRunning) {

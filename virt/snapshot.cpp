@@ -5,6 +5,7 @@
 
 #include "core/errors.h"
 #include "core/job_store.h"
+#include "core/process.h"
 #include "gfapi/volume_path.h"
 
 namespace gdr::virt {
@@ -21,6 +22,20 @@ LocalFiles LocalFiles::real() {
   f.remove = [](const std::string& p) {
     std::error_code ec;
     if (fs::is_regular_file(fs::symlink_status(p, ec))) fs::remove(p, ec);
+  };
+  f.createOverlay = [](const std::string& overlay, const std::string& backing, const std::string& backingFormat,
+                       std::uint64_t virtualSize) {
+    // -u: the backing file is the VM's active layer, locked by QEMU; its
+    // size comes from libvirt instead.
+    const CommandResult r = runCommand({"qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", backing, "-F",
+                                        backingFormat, overlay, std::to_string(virtualSize)},
+                                       std::chrono::seconds(60));
+    if (r.exitCode != 0) {
+      Json::Value data;
+      data["overlayPath"] = overlay;
+      throw AgentError(Code::SnapshotFailed,
+                       "creating overlay " + overlay + ": " + (r.timedOut ? "qemu-img timed out" : r.err), data);
+    }
   };
   return f;
 }
@@ -46,8 +61,12 @@ namespace {
   throw AgentError(Code::InvalidParameter, message, data);
 }
 
-// The overlay must be a new file next to the disk, or in the snapshot
-// directory next to it: the VM's own storage, on the same volume.
+// The image at the bottom of the disk's chain: its overlays, however many,
+// sit beside it.
+const std::string& bottomOf(const DiskInfo& disk) { return disk.chain.empty() ? disk.path : disk.chain.back(); }
+
+// The overlay must be a new file next to the disk's base image, or in the
+// snapshot directory next to it: the VM's own storage, on the same volume.
 void checkOverlay(const DiskInfo& disk, const std::string& overlay, const LocalFiles& files) {
   Json::Value data;
   data["drive"] = disk.target;
@@ -56,7 +75,7 @@ void checkOverlay(const DiskInfo& disk, const std::string& overlay, const LocalF
   if (!p.is_absolute() || p.lexically_normal() != p || overlay.find("/../") != std::string::npos) {
     invalid("overlay path '" + overlay + "' must be absolute and normalized", data);
   }
-  const fs::path diskDir = fs::path(disk.path).parent_path();
+  const fs::path diskDir = fs::path(bottomOf(disk)).parent_path();
   if (p.parent_path() != diskDir && p.parent_path() != diskDir / volpath::kSnapshotDirName) {
     invalid("overlay '" + overlay + "' is outside the VM's storage: it must lie in " + diskDir.string() + " or " +
                 (diskDir / volpath::kSnapshotDirName).string(),
@@ -90,12 +109,12 @@ api::SnapshotResult takeSnapshot(Domain& domain, const SnapshotRequest& request,
       for (const auto& d : disks) {
         if (d.target == wanted.target) invalid("drive '" + wanted.target + "' listed twice");
       }
-      disks.push_back({wanted.target, wanted.overlayPath.empty() ? defaultOverlayPath(disk->path, when)
-                                                                 : wanted.overlayPath});
+      disks.push_back(
+          {wanted.target, wanted.overlayPath.empty() ? defaultOverlayPath(bottomOf(*disk), when) : wanted.overlayPath});
     }
   } else {
     for (const auto& d : before.disks) {
-      if (d.device == "disk" && d.type == "file") disks.push_back({d.target, defaultOverlayPath(d.path, when)});
+      if (d.device == "disk" && d.type == "file") disks.push_back({d.target, defaultOverlayPath(bottomOf(d), when)});
     }
   }
   if (disks.empty()) invalid("VM " + domain.name() + " has no file-backed disk to snapshot");
@@ -109,11 +128,17 @@ api::SnapshotResult takeSnapshot(Domain& domain, const SnapshotRequest& request,
     }
     checkOverlay(disk, d.overlayPath, files);
   }
-  for (const auto& d : disks) files.makeDirectory(fs::path(d.overlayPath).parent_path().string());
-
   const std::string xml = snapshotXml(disks, allTargets);
   bool quiesced = request.quiesce;
   try {
+    for (const auto& d : disks) {
+      const DiskInfo& disk = *before.disk(d.target);
+      const fs::path dir = fs::path(d.overlayPath).parent_path();
+      files.makeDirectory(dir.string());
+      const std::string format = disk.format.empty() ? "qcow2" : disk.format;
+      files.createOverlay(d.overlayPath, fs::path(disk.path).lexically_relative(dir).string(), format,
+                          domain.capacity(d.target));
+    }
     try {
       domain.snapshot(xml, request.quiesce);
     } catch (const AgentError& e) {

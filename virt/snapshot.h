@@ -20,6 +20,11 @@ struct LocalFiles {
   std::function<bool(const std::string& path)> exists;
   std::function<void(const std::string& dir)> makeDirectory;
   std::function<void(const std::string& path)> remove;
+  // A new, empty qcow2 overlay of `virtualSize` bytes whose header names
+  // `backing` (relative to the overlay's directory) of `backingFormat`.
+  std::function<void(const std::string& overlay, const std::string& backing, const std::string& backingFormat,
+                     std::uint64_t virtualSize)>
+      createOverlay;
   static LocalFiles real();
 };
 
@@ -33,7 +38,9 @@ struct SnapshotRequest {
 // DIR/.gdr-snapshots/NAME.YYYYMMDDTHHMMSSZ.RANDOM.qcow2
 std::string defaultOverlayPath(const std::string& diskPath, std::int64_t when);
 
-// The overlays now in use, each over its frozen base. On any
+// The overlays now in use, each over its frozen base. Each overlay is
+// created first and names its backing file relative to itself, so a copy
+// of the chain (on the secondary, under another mount) opens as it is. On any
 // failure the domain XML is read again: the error's data holds each disk's
 // true state, and an overlay file libvirt did not start using is removed.
 api::SnapshotResult takeSnapshot(Domain& domain, const SnapshotRequest& request, const LocalFiles& files);

@@ -51,16 +51,18 @@ for cycle in 1 2 3; do
   done
   # Each VM's definition travelled with its disks, naming its base.
   uuid0=$(virsh domuuid "${vms[0]}")
+  definition0=$mnt/$(json_get "[v for v in d['vms'] if v['name'] == '${vms[0]}'][0]['definition']['path']" <<<"$report")
   for i in "${!vms[@]}"; do
-    uuid=$(virsh domuuid "${vms[$i]}")
     virsh dumpxml --inactive "${vms[$i]}" >"$state/primary.xml"
     sha=$(json_get "[v for v in d['vms'] if v['name'] == '${vms[$i]}'][0]['definition']['sha256']" <<<"$report")
-    "$ROOT/tests/integration/check_definition.py" "$mnt/.gdr/vms/$uuid.xml" "$state/primary.xml" \
+    definition=$(json_get "[v for v in d['vms'] if v['name'] == '${vms[$i]}'][0]['definition']['path']" <<<"$report")
+    [[ $definition == .gdr/vms/$(virsh domuuid "${vms[$i]}")-${sha:0:16}.xml ]] || fail "definition saved at $definition"
+    "$ROOT/tests/integration/check_definition.py" "$mnt/$definition" "$state/primary.xml" \
       "$GDR_LAB_PRIMARY_MOUNT" "$mnt" "$sha" "${disks[$i]}" || { umount "$mnt"; fail "definition of ${vms[$i]}"; }
   done
   if [ "$cycle" = 1 ]; then  # the check has teeth: a definition naming an overlay, or another VM, is rejected
-    sed "s|${disks[0]}|${disks[0]%/*}/.gdr-snapshots/gdr-lab-vm1.x.qcow2|" "$mnt/.gdr/vms/$uuid0.xml" >"$state/overlay.xml"
-    sed "s|<uuid>$uuid0</uuid>|<uuid>00000000-0000-4000-8000-000000000000</uuid>|" "$mnt/.gdr/vms/$uuid0.xml" >"$state/other.xml"
+    sed "s|${disks[0]}|${disks[0]%/*}/.gdr-snapshots/gdr-lab-vm1.x.qcow2|" "$definition0" >"$state/overlay.xml"
+    sed "s|<uuid>$uuid0</uuid>|<uuid>00000000-0000-4000-8000-000000000000</uuid>|" "$definition0" >"$state/other.xml"
     virsh dumpxml --inactive "${vms[0]}" >"$state/primary.xml"
     for broken in overlay other; do
       if "$ROOT/tests/integration/check_definition.py" "$state/$broken.xml" "$state/primary.xml" "$GDR_LAB_PRIMARY_MOUNT" \

@@ -23,8 +23,22 @@ void expectMatches(const typename Verb::Result& result) {
 }
 
 api::GeoRepWorkerInfo worker(bool full) {
-  api::GeoRepWorkerInfo w{"node1", "uuid", "/bricks/b1", "root", "ssh://127.0.0.2::sec", "127.0.0.2", "Active",
-                          "Changelog Crawl", "No", {}, {}, {}, {}, {}, {}, {}};
+  api::GeoRepWorkerInfo w{"node1",
+                          "uuid",
+                          "/bricks/b1",
+                          "root",
+                          "ssh://127.0.0.2::sec",
+                          "127.0.0.2",
+                          "Active",
+                          "Changelog Crawl",
+                          "No",
+                          {},
+                          {},
+                          {},
+                          {},
+                          {},
+                          {},
+                          {}};
   if (full) {
     w.entry = w.data = w.meta = w.failures = 0;
     w.lastSynced = w.checkpointTime = w.checkpointCompletionTime = 1700000000;
@@ -45,12 +59,13 @@ TEST(Contract, HostResultsMatchTheSchema) {
   job.error = api::JobError{52, "merge failed"};
   job.endTime = 1700000001;
   expectMatches<api::HostAbortJob>({job});
-  api::VmDisk disk{"vda", "disk", "file", "/mnt/p/images/vm1.qcow2", "qcow2", {"/mnt/p/images/vm1.qcow2"}, false,
-                   std::nullopt, std::nullopt};
+  api::VmDisk disk{"vda", "disk",       "file",      "/mnt/p/images/vm1.qcow2", "qcow2", {"/mnt/p/images/vm1.qcow2"},
+                   false, std::nullopt, std::nullopt};
   api::VmList list{{{"uuid", "vm1", "running", {disk}}}};
   expectMatches<api::HostGetVMList>(list);
   disk.mirror = api::MirrorInfo{"active-commit", true};
-  disk.gluster = api::GlusterLocation{"127.0.0.2", "gdr-primary", "images/vm1.qcow2", {"images/vm1.qcow2", std::nullopt}};
+  disk.gluster =
+      api::GlusterLocation{"127.0.0.2", "gdr-primary", "images/vm1.qcow2", {"images/vm1.qcow2", std::nullopt}};
   list.vms[0].disks = {disk};
   expectMatches<api::HostGetVMList>(list);
 }
@@ -58,10 +73,12 @@ TEST(Contract, HostResultsMatchTheSchema) {
 TEST(Contract, VmResultsMatchTheSchema) {
   expectMatches<api::VmSnapshot>({true, 1700000000, {{"vda", "/o.qcow2", "/b.qcow2", std::nullopt}}});
   expectMatches<api::VmSnapshot>(
-      {true, 1700000000, {{"vda", "/m/i/.gdr-snapshots/o.qcow2", "/m/i/b.qcow2", api::VolumePath{"pri", "i/.gdr-snapshots/o.qcow2"}}}});
+      {true,
+       1700000000,
+       {{"vda", "/m/i/.gdr-snapshots/o.qcow2", "/m/i/b.qcow2", api::VolumePath{"pri", "i/.gdr-snapshots/o.qcow2"}}}});
   expectMatches<api::VmMerge>({"0f0e0d0c-0b0a-4908-8706-050403020100"});
-  expectMatches<api::VmSaveDefinition>({{"pri", ".gdr/vms/u.xml"}, "ab", 1234, 1700000000,
-                                        {{"vda", "/m/i/b.qcow2", "qcow2", {"pri", "i/b.qcow2"}}}});
+  expectMatches<api::VmSaveDefinition>(
+      {{"pri", ".gdr/vms/u.xml"}, "ab", 1234, 1700000000, {{"vda", "/m/i/b.qcow2", "qcow2", {"pri", "i/b.qcow2"}}}});
 }
 
 TEST(Contract, RecoveryPointResultsAndTheManifestMatchTheSchema) {
@@ -70,13 +87,18 @@ TEST(Contract, RecoveryPointResultsAndTheManifestMatchTheSchema) {
   m.time = 1764681300;
   m.volume = "pri";
   m.flowId = "f";
-  m.vms.push_back({"u", "vm1", {".gdr/vms/u.xml", "ab", 12},
-                   {{"vda", "i/b.qcow2", "qcow2", 1 << 30, 65536, {4 << 20, 65536, "ab", {"0123456789abcdef"}}}}});
+  api::PointDisk disk;
+  static_cast<api::PointImage&>(disk) = {
+      "i/b.qcow2", "qcow2", 1 << 30, 65536, {4 << 20, 65536, "ab", {"0123456789abcdef"}}};
+  disk.drive = "vda";
+  disk.delta = api::PointImage{"i/.gdr-snapshots/b.1.qcow2", "qcow2", 1 << 30, 327680, {4 << 20, 65536, "cd", {}}};
+  m.vms.push_back({"u", "vm1", {".gdr/vms/u.xml", "ab", 12}, {disk}});
   expectMatches<api::RecoveryPointSave>({{"pri", ".gdr/points/" + m.id + ".json"}});
-  expectMatches<api::RecoveryPointPrune>({{"20261202T131000Z-0a1b2c3d"}, {m.id}});
+  expectMatches<api::RecoveryPointPrune>(
+      {{"20261202T131000Z-0a1b2c3d"}, {m.id}, {"i/.gdr-snapshots/b.0.qcow2"}, {".gdr/vms/u-0123456789abcdef.xml"}});
   expectMatches<api::RecoveryPointList>(
-      {{{m.id, m.time, "incomplete", {"vm1"}, 65536, {{"vm1", "vda", "i/b.qcow2 is missing"}}}}});
-  expectMatches<api::RecoveryPointCheck>({m.id, true, 131072, {}});
+      {{{m.id, m.time, "incomplete", {"vm1"}, 65536, {{"vm1", "vda", "i/b.qcow2 is missing"}}, {}}}});
+  expectMatches<api::RecoveryPointCheck>({m.id, true, 131072, {}, {{"vm1", "vda", "i/b.qcow2 differs"}}});
   // What gdr-sync sends is what the agent accepts: the manifest passes the
   // schema as recoveryPointSave's parameter, and a wrong one does not.
   const Schema& schema = builtinSchema();

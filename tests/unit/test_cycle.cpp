@@ -2,13 +2,12 @@
 // order, and that once a snapshot exists every failure still merges every
 // VM back, with the exit codes gdr-sync returns.
 #include <gtest/gtest.h>
+#include <json/json.h>
 
 #include <algorithm>
 #include <map>
 #include <mutex>
 #include <set>
-
-#include <json/json.h>
 
 #include "client/cycle.h"
 
@@ -53,11 +52,12 @@ class FakeAgent : public AgentApi {
     }
   }
   bool onOneImage(const std::string& id) { return find(id).disks.front().chain.size() == 1; }
+  api::VmInfo& find(const std::string& id) { return findVm(id); }
   void removeVms() { vms_.clear(); }
 
   // Knobs.
   bool unreachable = false;
-  std::set<std::string> snapshotFails;  // VM ids
+  std::set<std::string> snapshotFails;    // VM ids
   std::set<std::string> definitionFails;  // VM ids
   bool manifestFails = false;
   std::vector<api::PointManifest> manifests;
@@ -68,6 +68,9 @@ class FakeAgent : public AgentApi {
   int secondaryReadErrors = 0;   // secondary imageInfo calls that fail before one succeeds
   bool overlayDeleteFails = false;
   std::set<std::string> mergeFails;  // VM ids
+  // Snapshots and merges change the chains as libvirt does (overlays named
+  // NAME.1, NAME.2, ... in the order made).
+  bool realChains = false;
 
   // What was asked.
   std::vector<std::string> calls;
@@ -86,11 +89,17 @@ class FakeAgent : public AgentApi {
   api::SnapshotResult snapshot(const api::SnapshotParams& p) override {
     record("snapshot " + p.vmId);
     if (snapshotFails.count(p.vmId)) throw ClientError(ClientError::Kind::Verb, "snapshot refused", 48);
-    const api::VmInfo& vm = find(p.vmId);
+    api::VmInfo& vm = find(p.vmId);
     api::SnapshotResult out{true, 1700000000 + std::int64_t(calls.size()), {}};
-    for (const auto& d : vm.disks) {
-      out.disks.push_back({d.target, "/mnt/primary/images/.gdr-snapshots/" + vm.name + ".1.qcow2", d.path,
-                           api::VolumePath{kPrimary, "images/.gdr-snapshots/" + vm.name + ".1.qcow2"}});
+    const std::string n = realChains ? std::to_string(++overlaysMade_) : "1";
+    for (auto& d : vm.disks) {
+      out.disks.push_back({d.target, "/mnt/primary/images/.gdr-snapshots/" + vm.name + "." + n + ".qcow2", d.path,
+                           api::VolumePath{kPrimary, "images/.gdr-snapshots/" + vm.name + "." + n + ".qcow2"}});
+      if (realChains) {
+        d.path = out.disks.back().top;
+        d.chain.insert(d.chain.begin(), d.path);
+        d.gluster->path = out.disks.back().topOnVolume->path;
+      }
     }
     return out;
   }
@@ -115,7 +124,17 @@ class FakeAgent : public AgentApi {
     jobs_[id] = job(id, api::kMergeJobType, mergeFails.count(p.vmId) ? api::kJobFailed : api::kJobDone);
     for (auto& vm : vms_) {
       auto& disk = vm.disks.front();
-      if (vm.vmId == p.vmId && !mergeFails.count(p.vmId) && disk.chain.size() == 2 && disk.chain[0] == p.topVolume) {
+      if (vm.vmId != p.vmId || mergeFails.count(p.vmId)) continue;
+      if (realChains) {  // the top leaves the chain; an active commit pivots
+        const auto top = std::find(disk.chain.begin(), disk.chain.end(), *p.topVolume);
+        if (top == disk.chain.end()) continue;
+        const bool active = top == disk.chain.begin();
+        disk.chain.erase(top);
+        if (active) {
+          disk.path = disk.chain.front();
+          disk.gluster->path = disk.path.substr(std::string("/mnt/primary/").size());
+        }
+      } else if (disk.chain.size() == 2 && disk.chain[0] == p.topVolume) {
         disk.chain = {disk.chain[1]};
         disk.path = disk.chain[0];
       }
@@ -131,8 +150,7 @@ class FakeAgent : public AgentApi {
       jobs_["sync-earlier"] = job("sync-earlier", api::kGeoRepSyncJobType, api::kJobDone);
       Json::Value data;
       data["jobId"] = "sync-earlier";
-      throw ClientError(ClientError::Kind::Verb, "a geo-replication sync of this session is already running", 69,
-                        data);
+      throw ClientError(ClientError::Kind::Verb, "a geo-replication sync of this session is already running", 69, data);
     }
     const std::string id = "sync-" + std::to_string(calls.size());
     api::Job j = job(id, api::kGeoRepSyncJobType, georepOutcome);
@@ -194,8 +212,8 @@ class FakeAgent : public AgentApi {
   }
 
   api::PointPruneResult recoveryPointPrune(const api::PointPruneParams& p) override {
-    record("recoveryPointPrune " + p.volumeName + " " + std::to_string(p.keep));
-    return {{"20231114T000000Z-00000000"}, {}};
+    record("recoveryPointPrune " + p.volumeName + " " + std::to_string(p.keep) + (p.removeDeltas ? " deltas" : ""));
+    return {{"20231114T000000Z-00000000"}, {}, {}, {}};
   }
 
   api::PointListResult recoveryPointList(const api::VolumeRef& p) override {
@@ -236,8 +254,9 @@ class FakeAgent : public AgentApi {
     std::lock_guard<std::mutex> lock(mutex_);
     calls.push_back(call);
   }
-  const api::VmInfo& find(const std::string& id) {
-    for (const auto& vm : vms_) {
+  // (public, see below)
+  api::VmInfo& findVm(const std::string& id) {
+    for (auto& vm : vms_) {
       if (vm.vmId == id) return vm;
     }
     throw ClientError(ClientError::Kind::Verb, "no such VM", 1);
@@ -253,6 +272,7 @@ class FakeAgent : public AgentApi {
 
   std::string endpoint_;
   std::vector<api::VmInfo> vms_;
+  int overlaysMade_ = 0;
   std::map<std::string, api::Job> jobs_;
   std::mutex mutex_;
 };
@@ -313,8 +333,8 @@ TEST_F(CycleTest, ASuccessfulCycleAcrossTwoHosts) {
   EXPECT_EQ(report["outcome"].asInt(), kSuccess);
   EXPECT_EQ(report["status"], "success");
   EXPECT_FALSE(report.isMember("alert"));
-  EXPECT_EQ(stepNames(report), (std::vector<std::string>{"discover:ok", "snapshot:ok", "definitions:ok", "manifest:ok", "georep:ok",
-                                                          "verify:ok", "overlay-delete:ok", "merge:ok"}));
+  EXPECT_EQ(stepNames(report), (std::vector<std::string>{"discover:ok", "snapshot:ok", "definitions:ok", "manifest:ok",
+                                                         "georep:ok", "verify:ok", "overlay-delete:ok", "merge:ok"}));
   EXPECT_EQ(report["flowId"], "gdr-sync-test");
   EXPECT_TRUE(report["recoveryPoint"].isIntegral());
   // Geo-replication once, through the first host.
@@ -462,9 +482,10 @@ TEST_F(CycleTest, AFailedGeoReplicationMergesEveryVmBack) {
   host1_.georepOutcome = api::kJobFailed;
   const Json::Value report = run();
   EXPECT_EQ(report["outcome"].asInt(), kFailedMergedBack);
-  EXPECT_NE(report["alert"].asString().find("geo-replication failed: 3101"), std::string::npos) << report["alert"].asString();
-  EXPECT_EQ(stepNames(report),
-            (std::vector<std::string>{"discover:ok", "snapshot:ok", "definitions:ok", "manifest:ok", "georep:failed", "merge:ok"}));
+  EXPECT_NE(report["alert"].asString().find("geo-replication failed: 3101"), std::string::npos)
+      << report["alert"].asString();
+  EXPECT_EQ(stepNames(report), (std::vector<std::string>{"discover:ok", "snapshot:ok", "definitions:ok", "manifest:ok",
+                                                         "georep:failed", "merge:ok"}));
   EXPECT_TRUE(host1_.deletions.empty());
   expectAllMergedBack();
 }
@@ -474,7 +495,8 @@ TEST_F(CycleTest, ACopyThatDiffersFailsVerificationKeepsTheOverlaysAndMergesBack
   const Json::Value report = run();
   EXPECT_EQ(report["outcome"].asInt(), kFailedMergedBack);
   EXPECT_NE(report["alert"].asString().find("verification of the secondary failed"), std::string::npos);
-  EXPECT_NE(report["alert"].asString().find("images/vm2.qcow2 differs"), std::string::npos) << report["alert"].asString();
+  EXPECT_NE(report["alert"].asString().find("images/vm2.qcow2 differs"), std::string::npos)
+      << report["alert"].asString();
   EXPECT_TRUE(host1_.deletions.empty());
   EXPECT_TRUE(host2_.deletions.empty());
   EXPECT_TRUE(host2_.resyncs.empty());  // content differing under the right ids is not resent by default
@@ -493,7 +515,8 @@ TEST_F(CycleTest, OneSnapshotFailingMergesBackTheOthers) {
   host2_.snapshotFails = {"vm-2"};
   const Json::Value report = run();
   EXPECT_EQ(report["outcome"].asInt(), kFailedMergedBack);
-  EXPECT_NE(report["alert"].asString().find("snapshot failed: vm2: 48"), std::string::npos) << report["alert"].asString();
+  EXPECT_NE(report["alert"].asString().find("snapshot failed: vm2: 48"), std::string::npos)
+      << report["alert"].asString();
   EXPECT_EQ(host1_.count("geoRepSync"), 0u);
   ASSERT_EQ(host1_.merges.size(), 1u);
   EXPECT_TRUE(host2_.merges.empty());  // nothing to merge: no overlay was made
@@ -571,9 +594,9 @@ TEST_F(CycleTest, APieceUnderAnotherGfidIsResyncedAndCheckedAgain) {
   host1_.foreignShardReadings = 1;
   const Json::Value report = run();
   EXPECT_EQ(report["outcome"].asInt(), kSuccess) << report["alert"].asString();
-  EXPECT_EQ(stepNames(report),
-            (std::vector<std::string>{"discover:ok", "snapshot:ok", "definitions:ok", "manifest:ok", "georep:ok", "verify:ok",
-                                      "georep-repair:ok", "verify-repair:ok", "overlay-delete:ok", "merge:ok"}));
+  EXPECT_EQ(stepNames(report), (std::vector<std::string>{"discover:ok", "snapshot:ok", "definitions:ok", "manifest:ok",
+                                                         "georep:ok", "verify:ok", "georep-repair:ok",
+                                                         "verify-repair:ok", "overlay-delete:ok", "merge:ok"}));
   ASSERT_EQ(host1_.resyncs.size(), 1u);
   EXPECT_EQ(host1_.resyncs[0].volumeName, kPrimary);
   EXPECT_EQ(host1_.resyncs[0].offsets, std::vector<std::uint64_t>{4u << 20});
@@ -601,6 +624,78 @@ TEST_F(CycleTest, ADryRunPlansAndTouchesNothing) {
   EXPECT_EQ(report["plan"].size(), 2u);
   EXPECT_EQ(host1_.count("snapshot"), 0u);
   EXPECT_EQ(host2_.count("merge"), 0u);
+}
+
+// The delta layout, cycle by cycle: the first leaves each VM on its new
+// overlay; the next freezes that overlay as the point's delta, ships it,
+// and only then commits it into the base (no pivot, no deletion), and the
+// point before goes with its delta.
+TEST_F(CycleTest, TheDeltaLayoutShipsEachOverlayBeforeCommittingIt) {
+  options_.layout = Layout::Delta;
+  host1_.realChains = host2_.realChains = true;
+  Json::Value report = run();
+  ASSERT_EQ(report["outcome"].asInt(), kSuccess) << report["alert"].asString();
+  EXPECT_EQ(stepNames(report), (std::vector<std::string>{"discover:ok", "snapshot:ok", "definitions:ok", "manifest:ok",
+                                                         "georep:ok", "verify:ok", "overlay-delete:ok", "commit:ok"}));
+  EXPECT_TRUE(host1_.deletions.empty());  // the overlay on the secondary is the next delta: it stays
+  EXPECT_TRUE(host1_.merges.empty());     // nothing under the overlay to commit yet
+  EXPECT_EQ(
+      host1_.find("vm-1").disks[0].chain,
+      (std::vector<std::string>{"/mnt/primary/images/.gdr-snapshots/vm1.1.qcow2", "/mnt/primary/images/vm1.qcow2"}));
+  ASSERT_EQ(host1_.manifests.size(), 1u);
+  EXPECT_FALSE(host1_.manifests[0].vms[0].disks[0].delta);  // this point is the base alone
+  EXPECT_EQ(host1_.count("recoveryPointPrune gdr-primary 1 deltas"), 1u);
+
+  report = run();
+  ASSERT_EQ(report["outcome"].asInt(), kSuccess) << report["alert"].asString();
+  ASSERT_EQ(host1_.manifests.size(), 2u);
+  const api::PointDisk& disk = host1_.manifests[1].vms[0].disks[0];
+  EXPECT_EQ(disk.path, "images/vm1.qcow2");
+  ASSERT_TRUE(disk.delta);
+  EXPECT_EQ(disk.delta->path, "images/.gdr-snapshots/vm1.1.qcow2");
+  // Both images of the point compared on both sides after the sync.
+  EXPECT_TRUE(report["vms"][0]["secondary"]["vda"].isMember("base"));
+  EXPECT_TRUE(report["vms"][0]["secondary"]["vda"].isMember("delta"));
+  ASSERT_EQ(host1_.merges.size(), 1u);
+  EXPECT_EQ(host1_.merges[0].topVolume, "/mnt/primary/images/.gdr-snapshots/vm1.1.qcow2");
+  EXPECT_EQ(host1_.merges[0].baseVolume, "/mnt/primary/images/vm1.qcow2");
+  EXPECT_FALSE(host1_.merges[0].deleteTop);
+  EXPECT_GT(host1_.position("merge"), host1_.position("geoRepSync"));
+  EXPECT_EQ(
+      host1_.find("vm-1").disks[0].chain,
+      (std::vector<std::string>{"/mnt/primary/images/.gdr-snapshots/vm1.2.qcow2", "/mnt/primary/images/vm1.qcow2"}));
+}
+
+// A failed sync in the delta layout: the delta is not committed (the
+// previous point, under it, stays the one to recover); the new overlay is
+// merged back into it, and nothing is pruned.
+TEST_F(CycleTest, ADeltaLayoutCycleThatFailsMergesTheNewOverlayBackIntoTheDelta) {
+  options_.layout = Layout::Delta;
+  host1_.realChains = host2_.realChains = true;
+  ASSERT_EQ(run()["outcome"].asInt(), kSuccess);
+  host1_.georepOutcome = api::kJobFailed;
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kFailedMergedBack);
+  ASSERT_EQ(host1_.merges.size(), 1u);
+  EXPECT_EQ(host1_.merges[0].topVolume, "/mnt/primary/images/.gdr-snapshots/vm1.2.qcow2");
+  EXPECT_EQ(host1_.merges[0].baseVolume, "/mnt/primary/images/.gdr-snapshots/vm1.1.qcow2");
+  EXPECT_TRUE(host1_.merges[0].deleteTop);
+  EXPECT_EQ(host1_.count("recoveryPointPrune"), 1u);  // the first cycle's only
+  EXPECT_EQ(host1_.find("vm-1").disks[0].chain.size(), 2u);
+}
+
+// A VM whose drive runs on an overlay that is not gdr's is left alone.
+TEST_F(CycleTest, TheDeltaLayoutRefusesAnOverlayItDidNotMake) {
+  options_.layout = Layout::Delta;
+  host1_.putOnOverlay("vm-1");
+  auto& disk = host1_.find("vm-1").disks[0];
+  disk.path = "/mnt/primary/images/other/vm1-top.qcow2";
+  disk.chain[0] = disk.path;
+  disk.gluster->path = "images/other/vm1-top.qcow2";
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kFailedUnchanged);
+  EXPECT_NE(report["alert"].asString().find("not an overlay of gdr's"), std::string::npos) << report["alert"];
+  EXPECT_EQ(host1_.count("snapshot"), 0u);
 }
 
 TEST(Durations, ParseUnits) {

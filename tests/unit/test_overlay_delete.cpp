@@ -2,16 +2,15 @@
 // volume: every refusal deletes nothing.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
-#include <map>
-
 #include "core/errors.h"
-#include "gfapi/overlay_delete.h"
-#include "gfapi/recovery_points.h"
 #include "core/json_util.h"
 #include "core/sha256.h"
+#include "gfapi/overlay_delete.h"
 #include "gfapi/qcow2.h"
+#include "gfapi/recovery_points.h"
 #include "gfapi/volume_path.h"
 
 namespace gdr::gfapi {
@@ -337,7 +336,8 @@ TEST_F(OverlayDeleteTest, MarksOnlyRegularFilesForResync) {
   EXPECT_EQ(code("images/nosuch.qcow2"), Code::FileNotFound);
   EXPECT_EQ(code("images"), Code::NotRegularFile);
   EXPECT_EQ(volume.marked.size(), 1u);
-  EXPECT_EQ(api::encode(markForGeoRepResync(volume, "images/base.qcow2", {4u << 20, 12u << 20}))["marked"].asUInt64(), 2u);
+  EXPECT_EQ(api::encode(markForGeoRepResync(volume, "images/base.qcow2", {4u << 20, 12u << 20}))["marked"].asUInt64(),
+            2u);
   EXPECT_EQ(volume.markedOffsets, (std::vector<std::uint64_t>{4u << 20, 12u << 20}));
 }
 
@@ -407,29 +407,29 @@ TEST(Qcow2Header, TruncatedAndHostileHeaders) {
     return false;
   };
   const std::string good = qcow2Image("base.qcow2");
-  EXPECT_TRUE(corrupt(good.substr(0, 50)));           // truncated header
-  EXPECT_TRUE(corrupt(good.substr(0, 80)));           // truncated v3 header
-  EXPECT_TRUE(corrupt(good.substr(0, 115)));          // truncated backing name
+  EXPECT_TRUE(corrupt(good.substr(0, 50)));   // truncated header
+  EXPECT_TRUE(corrupt(good.substr(0, 80)));   // truncated v3 header
+  EXPECT_TRUE(corrupt(good.substr(0, 115)));  // truncated backing name
   std::string bad = good;
-  bad.replace(4, 4, be32(7));                         // unknown version
+  bad.replace(4, 4, be32(7));  // unknown version
   EXPECT_TRUE(corrupt(bad));
   bad = good;
-  bad.replace(16, 4, be32(5000));                     // backing name too long
+  bad.replace(16, 4, be32(5000));  // backing name too long
   EXPECT_TRUE(corrupt(bad));
   bad = good;
-  bad.replace(8, 8, be64(40));                        // name overlapping the header
+  bad.replace(8, 8, be64(40));  // name overlapping the header
   EXPECT_TRUE(corrupt(bad));
   bad = good;
-  bad.replace(8, 8, be64(0xFFFFFFFFFFFFFFF0ULL));     // offset overflow
+  bad.replace(8, 8, be64(0xFFFFFFFFFFFFFFF0ULL));  // offset overflow
   EXPECT_TRUE(corrupt(bad));
   bad = good;
-  bad.replace(20, 4, be32(40));                       // absurd cluster size
+  bad.replace(20, 4, be32(40));  // absurd cluster size
   EXPECT_TRUE(corrupt(bad));
   bad = good;
-  bad[114] = '\0';                                    // NUL in the name
+  bad[114] = '\0';  // NUL in the name
   EXPECT_TRUE(corrupt(bad));
   bad = good;
-  bad.replace(100, 4, be32(20));                      // header_length too small
+  bad.replace(100, 4, be32(20));  // header_length too small
   EXPECT_TRUE(corrupt(bad));
 }
 
@@ -444,6 +444,18 @@ TEST(VolumePath, SplitJoinAndPrefixes) {
   EXPECT_FALSE(volpath::insideAllowedPrefix(volpath::split("x/.gdr-snapshots/deeper/o"), {}));
   EXPECT_TRUE(volpath::insideAllowedPrefix(volpath::split("a/b/c"), {"a/b"}));
   EXPECT_FALSE(volpath::insideAllowedPrefix(volpath::split("a/bc/d"), {"a/b"}));
+}
+
+// The only files ever removed as a point's delta.
+TEST(VolumePath, ADeltaIsAQcow2InTheSnapshotDirectoryBesideItsBase) {
+  EXPECT_TRUE(volpath::isDeltaBeside("images/.gdr-snapshots/vm1.20261202T131500Z.abcdef.qcow2", "images/vm1.qcow2"));
+  EXPECT_TRUE(volpath::isDeltaBeside(".gdr-snapshots/a.qcow2", "a.qcow2"));
+  EXPECT_FALSE(volpath::isDeltaBeside("images/vm1.qcow2", "images/vm1.qcow2"));                  // the base itself
+  EXPECT_FALSE(volpath::isDeltaBeside("other/.gdr-snapshots/vm1.1.qcow2", "images/vm1.qcow2"));  // beside another dir
+  EXPECT_FALSE(volpath::isDeltaBeside("images/.gdr-snapshots/vm1.1.raw", "images/vm1.qcow2"));
+  EXPECT_FALSE(volpath::isDeltaBeside("images/.gdr-snapshots/../vm2.qcow2", "images/vm1.qcow2"));
+  EXPECT_FALSE(volpath::isDeltaBeside("/images/.gdr-snapshots/vm1.1.qcow2", "images/vm1.qcow2"));
+  EXPECT_FALSE(volpath::isDeltaBeside("images/.gdr-snapshots/.qcow2", "images/vm1.qcow2"));
 }
 
 TEST(VolumePath, BackingDesignates) {
@@ -488,7 +500,6 @@ TEST(FileChecksum, TooManySampledRangesAreRefusedBeforeAnyRead) {
   EXPECT_EQ(fileChecksum(volume, "big.bin", 0, std::nullopt, sampling).ranges, 16u);
 }
 
-
 // Recovery points: a point's files checked against its manifest.
 class RecoveryPointTest : public ::testing::Test {
  protected:
@@ -508,15 +519,36 @@ class RecoveryPointTest : public ::testing::Test {
     m.time = time;
     m.volume = "gdr-primary";
     m.flowId = "flow";
-    api::PointVm vm{"u1", "vm1", {".gdr/vms/u1.xml", sha256Hex(volume.nodes.at(".gdr/vms/u1.xml").content),
-                                  volume.nodes.at(".gdr/vms/u1.xml").content.size()}, {}};
-    const auto info = imageInfo(volume, "images/vm1.qcow2");
-    const auto sums = fileChecksum(volume, "images/vm1.qcow2", 0, std::nullopt, Sampling{4 << 20, 64 << 10});
-    vm.disks.push_back({"vda", "images/vm1.qcow2", info.format, info.virtualSize, info.actualSize,
-                        {4 << 20, 64 << 10, sums.sha256, *sums.rangeSums}});
+    api::PointVm vm{"u1",
+                    "vm1",
+                    {".gdr/vms/u1.xml", sha256Hex(volume.nodes.at(".gdr/vms/u1.xml").content),
+                     volume.nodes.at(".gdr/vms/u1.xml").content.size()},
+                    {}};
+    api::PointDisk disk;
+    static_cast<api::PointImage&>(disk) = image("images/vm1.qcow2");
+    disk.drive = "vda";
+    if (volume.nodes.count(kDelta)) disk.delta = image(kDelta);
+    vm.disks.push_back(disk);
     m.vms.push_back(vm);
     return m;
   }
+  api::PointImage image(const std::string& path) {
+    const auto info = imageInfo(volume, path);
+    const auto sums = fileChecksum(volume, path, 0, std::nullopt, Sampling{4 << 20, 64 << 10});
+    return {path, info.format, info.virtualSize, info.actualSize, {4 << 20, 64 << 10, sums.sha256, *sums.rangeSums}};
+  }
+  // The delta layout: a frozen overlay over the base, naming it relative.
+  void addDelta(const std::string& backing = "../vm1.qcow2") {
+    std::string delta(5 << 20, 'd');
+    delta.replace(0, 4096, qcow2Image(backing, 2ull << 30));
+    volume.file(kDelta, delta);
+  }
+  // The base as the commit of the delta leaves it, part-way: one sampled
+  // range rewritten.
+  void rewriteBaseInOneRange() {
+    volume.nodes.at("images/vm1.qcow2").content[sampleRanges(base_.size(), Sampling{4 << 20, 64 << 10})[2].first] ^= 1;
+  }
+  static constexpr const char* kDelta = "images/.gdr-snapshots/vm1.20261202T131500Z.abcdef.qcow2";
   void save(const api::PointManifest& m) { volume.file(".gdr/points/" + m.id + ".json", json::pretty(api::encode(m))); }
 
   std::string base_;
@@ -537,7 +569,7 @@ TEST(RecoveryPointStates, CompleteIncompleteUntilOneIsCompleteSupersededAfter) {
 
 TEST_F(RecoveryPointTest, APointWhoseFilesMatchItsManifestIsComplete) {
   save(manifest("20261202T131500Z-00000001", 1764681300));
-  const api::PointCheckResult r = checkPoint(volume, readManifest(volume, "20261202T131500Z-00000001"));
+  const api::PointCheckResult r = checkPoint(volume, readManifest(volume, "20261202T131500Z-00000001"), false);
   EXPECT_TRUE(r.complete) << (r.problems.empty() ? "" : r.problems[0].why);
   EXPECT_GT(r.bytesRead, 3u * (64 << 10));  // every shard sampled, and the definition
 }
@@ -548,7 +580,7 @@ TEST_F(RecoveryPointTest, ABaseRewrittenInOneSampledRangeIsNotComplete) {
   // What a sync cut off mid-way leaves: one shard already of a later point.
   const auto& ranges = sampleRanges(base_.size(), Sampling{4 << 20, 64 << 10});
   volume.nodes.at("images/vm1.qcow2").content[ranges[1].first + 10] ^= 1;
-  const api::PointCheckResult r = checkPoint(volume, m);
+  const api::PointCheckResult r = checkPoint(volume, m, false);
   EXPECT_FALSE(r.complete);
   ASSERT_EQ(r.problems.size(), 1u);
   EXPECT_EQ(r.problems[0].vm, "vm1");
@@ -561,18 +593,18 @@ TEST_F(RecoveryPointTest, ABaseRewrittenInOneSampledRangeIsNotComplete) {
 TEST_F(RecoveryPointTest, ADefinitionChangedOrMissingAndABaseResizedAreEachNamed) {
   const api::PointManifest m = manifest("20261202T131500Z-00000001", 1764681300);
   volume.nodes.at(".gdr/vms/u1.xml").content = "<domain><name>vm2</name></domain>";  // same size
-  auto r = checkPoint(volume, m);
+  auto r = checkPoint(volume, m, false);
   ASSERT_EQ(r.problems.size(), 1u);
   EXPECT_EQ(r.problems[0].what, "definition");
   EXPECT_NE(r.problems[0].why.find("its bytes differ"), std::string::npos);
   volume.nodes.erase(".gdr/vms/u1.xml");
   volume.nodes.at("images/vm1.qcow2").content += std::string(4096, 'z');
-  r = checkPoint(volume, m);
+  r = checkPoint(volume, m, false);
   ASSERT_EQ(r.problems.size(), 2u);
   EXPECT_NE(r.problems[0].why.find("missing"), std::string::npos);
   EXPECT_NE(r.problems[1].why.find("is 12587008 bytes long, not 12582912"), std::string::npos) << r.problems[1].why;
   volume.nodes.erase("images/vm1.qcow2");
-  r = checkPoint(volume, m);
+  r = checkPoint(volume, m, false);
   EXPECT_NE(r.problems[1].why.find("images/vm1.qcow2 is missing"), std::string::npos);
 }
 
@@ -601,7 +633,8 @@ TEST_F(RecoveryPointTest, ListedNewestFirstWithTheirStates) {
 
 TEST_F(RecoveryPointTest, AManifestOfAnotherIdOrNoneIsRefused) {
   save(manifest("20261202T131500Z-00000001", 1764681300));
-  volume.nodes[".gdr/points/20261202T131500Z-00000002.json"] = volume.nodes.at(".gdr/points/20261202T131500Z-00000001.json");
+  volume.nodes[".gdr/points/20261202T131500Z-00000002.json"] =
+      volume.nodes.at(".gdr/points/20261202T131500Z-00000001.json");
   auto refusal = [&](const std::string& id) {
     try {
       readManifest(volume, id);
@@ -614,6 +647,70 @@ TEST_F(RecoveryPointTest, AManifestOfAnotherIdOrNoneIsRefused) {
   EXPECT_NE(refusal("20261202T131500Z-00000002").find("names point 20261202T131500Z-00000001"), std::string::npos);
   EXPECT_NE(refusal("20261202T140000Z-00000009").find("no manifest"), std::string::npos);
   EXPECT_NE(refusal("../../etc/passwd").find("not a recovery point id"), std::string::npos);
+}
+
+// A delta point while the next commit travels: the base differs, its delta
+// covers it; complete on the newest point only.
+TEST_F(RecoveryPointTest, ABaseChangingUnderAnIntactDeltaIsCompleteOnlyOnTheNewestPoint) {
+  addDelta();
+  const api::PointManifest m = manifest("20261202T131500Z-00000001", 1764681300);
+  ASSERT_TRUE(m.vms[0].disks[0].delta);
+  EXPECT_TRUE(checkPoint(volume, m, false).complete);
+  rewriteBaseInOneRange();
+  auto r = checkPoint(volume, m, true);
+  EXPECT_TRUE(r.complete);
+  ASSERT_EQ(r.basesUnderway.size(), 1u);
+  EXPECT_EQ(r.basesUnderway[0].what, "vda");
+  r = checkPoint(volume, m, false);  // an older point: a later commit reached the base
+  EXPECT_FALSE(r.complete);
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_NE(r.problems[0].why.find("a later point's commit"), std::string::npos) << r.problems[0].why;
+}
+
+// The teeth: the delta is what makes the point; a delta not all there, or
+// over another image, or a base whose header changed, is not complete.
+TEST_F(RecoveryPointTest, ADeltaNotAllThereOrOverAnotherImageIsNotComplete) {
+  addDelta();
+  const api::PointManifest m = manifest("20261202T131500Z-00000001", 1764681300);
+  rewriteBaseInOneRange();
+  volume.nodes.at(kDelta).content[(4 << 20) + 7] ^= 1;  // its second shard not synced yet
+  auto r = checkPoint(volume, m, true);
+  EXPECT_FALSE(r.complete);
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_NE(r.problems[0].why.find(kDelta), std::string::npos) << r.problems[0].why;
+  addDelta("../vm2.qcow2");
+  r = checkPoint(volume, m, true);
+  EXPECT_FALSE(r.complete);
+  EXPECT_NE(r.problems.at(0).why.find("not by images/vm1.qcow2"), std::string::npos) << r.problems[0].why;
+  addDelta();
+  volume.nodes.at("images/vm1.qcow2").content.replace(0, 4096, qcow2Image("", 4ull << 30));  // resized
+  r = checkPoint(volume, m, true);
+  EXPECT_FALSE(r.complete);
+  EXPECT_TRUE(r.basesUnderway.empty());
+  volume.nodes.erase(kDelta);
+  EXPECT_FALSE(checkPoint(volume, m, true).complete);
+}
+
+TEST_F(RecoveryPointTest, TheNewestDeltaPointWithItsBaseUnderwayIsTheCompleteOne) {
+  addDelta();
+  save(manifest("20261202T130000Z-00000001", 1764680400));
+  rewriteBaseInOneRange();
+  api::PointManifest newest = manifest("20261202T131000Z-00000002", 1764681000);
+  newest.vms[0].disks[0].delta->sample.sha256 = "0";  // its delta still arriving
+  save(newest);
+  auto list = listPoints(volume);
+  ASSERT_EQ(list.points.size(), 2u);
+  EXPECT_EQ(list.points[0].state, "incomplete");
+  EXPECT_EQ(list.points[1].state, "complete");
+  EXPECT_EQ(list.points[1].basesUnderway.size(), 1u);
+  EXPECT_EQ(list.points[1].bytes, (12u << 20) + (5u << 20));
+  EXPECT_TRUE(checkPointInPlace(volume, "20261202T130000Z-00000001").complete);
+  // Once the newer point is complete, the older one is superseded.
+  save(manifest("20261202T131000Z-00000002", 1764681000));
+  list = listPoints(volume);
+  EXPECT_EQ(list.points[0].state, "complete");
+  EXPECT_EQ(list.points[1].state, "superseded");
+  EXPECT_FALSE(checkPointInPlace(volume, "20261202T130000Z-00000001").complete);
 }
 
 }  // namespace

@@ -4,12 +4,12 @@
 // a failed cycle: shard 34 held on the secondary under a gfid that the
 // primary's changelog recorded for its creation but the shard never had.
 #include <gtest/gtest.h>
-
 #include <json/json.h>
 
 #include <fstream>
 
 #include "client/shard_identity.h"
+#include "client/verification.h"
 
 namespace gdr::sync {
 namespace {
@@ -37,7 +37,8 @@ TEST(ShardIdentity, SameLayoutsMatch) {
 }
 
 TEST(ShardIdentity, AMissingShardIsLocated) {
-  const LayoutComparison c = compareShardLayouts(fixture("layout-primary.json"), fixture("layout-secondary-behind.json"));
+  const LayoutComparison c =
+      compareShardLayouts(fixture("layout-primary.json"), fixture("layout-secondary-behind.json"));
   ASSERT_EQ(c.mismatches.size(), 1u);
   EXPECT_EQ(c.mismatches[0].index, 77u);
   EXPECT_EQ(c.mismatches[0].offset, 77u * (4u << 20));
@@ -53,15 +54,17 @@ TEST(ShardIdentity, AShardUnderAnotherGfidIsLocated) {
   EXPECT_EQ(c.mismatches[0].offset, 34u * (4u << 20));
   EXPECT_EQ(c.mismatches[0].primaryGfid, primary["pieces"][34]["gfid"].asString());
   EXPECT_EQ(c.mismatches[0].secondaryGfid, "e7a6fdd5-923a-4a43-9671-8802f663be8a");
-  EXPECT_EQ(describeMismatches(c.mismatches), "shard 34 is another file (gfid e7a6fdd5-923a-4a43-9671-8802f663be8a "
-                                              "where the primary's is " +
-                                                  primary["pieces"][34]["gfid"].asString() + ")");
+  EXPECT_EQ(describeMismatches(c.mismatches),
+            "shard 34 is another file (gfid e7a6fdd5-923a-4a43-9671-8802f663be8a "
+            "where the primary's is " +
+                primary["pieces"][34]["gfid"].asString() + ")");
 }
 
 TEST(ShardIdentity, ExtraPiecesOnTheSecondaryAreLeftToTheContentCheck) {
   // The secondary may still hold shards the primary no longer has; what
   // they hold is judged by comparing content, not ids.
-  const LayoutComparison c = compareShardLayouts(fixture("layout-secondary-behind.json"), fixture("layout-primary.json"));
+  const LayoutComparison c =
+      compareShardLayouts(fixture("layout-secondary-behind.json"), fixture("layout-primary.json"));
   EXPECT_TRUE(c.mismatches.empty());
   EXPECT_EQ(c.piecesCompared, 77u);
 }
@@ -88,6 +91,28 @@ TEST(ShardIdentity, TheFileItselfUnderAnotherGfidMismatchesEveryPiece) {
   ASSERT_EQ(c.mismatches.size(), 78u);
   EXPECT_EQ(describeMismatches(c.mismatches).substr(0, 42), "its first block is another file (gfid 0000");
   EXPECT_NE(describeMismatches(c.mismatches).find("; and 75 more"), std::string::npos);
+}
+
+// A copy's header must be the primary's: a base names no backing file, a
+// delta the very backing file the primary's names.
+TEST(Verification, TheCopysHeaderNamesTheSameBackingFileAsThePrimarys) {
+  api::ImageInfoResult primary;
+  primary.format = "qcow2";
+  primary.virtualSize = 2ull << 30;
+  primary.actualSize = 12517376;
+  api::ImageInfoResult copy = primary;
+  EXPECT_FALSE(headerDifference("images/vm1.qcow2", primary, copy));
+  copy.backingFile = "../vm1.qcow2";  // a base on the primary, an overlay on the secondary
+  EXPECT_TRUE(headerDifference("images/vm1.qcow2", primary, copy));
+  primary.backingFile = "../vm1.qcow2";  // a delta: the same name on both sides
+  EXPECT_FALSE(headerDifference("images/.gdr-snapshots/vm1.1.qcow2", primary, copy));
+  copy.backingFile = "../vm2.qcow2";
+  const auto why = headerDifference("images/.gdr-snapshots/vm1.1.qcow2", primary, copy);
+  ASSERT_TRUE(why);
+  EXPECT_NE(why->find("backing \"../vm2.qcow2\""), std::string::npos) << *why;
+  copy.backingFile = primary.backingFile;
+  copy.actualSize = 0;  // created, not yet written
+  EXPECT_TRUE(headerDifference("images/.gdr-snapshots/vm1.1.qcow2", primary, copy));
 }
 
 }  // namespace

@@ -3,8 +3,6 @@
 // on a fake domain that replays XML per state and injects failures.
 #include <gtest/gtest.h>
 
-#include "virt/vm_listing.h"
-
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -13,13 +11,15 @@
 
 #include "core/errors.h"
 #include "core/job_store.h"
-#include "virt/domain.h"
 #include "virt/definition.h"
+#include "virt/domain.h"
 #include "virt/domain_xml.h"
 #include "virt/gluster_mounts.h"
 #include "virt/merge_job.h"
+#include "virt/merge_plan.h"
 #include "virt/snapshot.h"
 #include "virt/vm_activity.h"
+#include "virt/vm_listing.h"
 
 namespace gdr::virt {
 namespace {
@@ -37,6 +37,7 @@ std::string fixture(const std::string& name) {
 // Paths in the recorded XML (the lab's).
 const std::string kBase = "/var/lib/gdr-lab/mnt/primary/images/gdr-lab-vm1.qcow2";
 const std::string kTop = "/var/lib/gdr-lab/mnt/primary/images/.gdr-snapshots/gdr-lab-vm1.fixture.qcow2";
+const std::string kNext = "/var/lib/gdr-lab/mnt/primary/images/.gdr-snapshots/gdr-lab-vm1.next.qcow2";
 
 TEST(DomainXml, ParsesChainsAndMirrors) {
   DomainInfo base = parseDomainXml(fixture("domain-base.xml"));
@@ -74,10 +75,12 @@ TEST(DomainXml, SnapshotXmlNamesEveryDisk) {
 // A domain whose XML follows what libvirt would show; failures on demand.
 class FakeDomain : public Domain {
  public:
-  std::string phase = "snapshot";  // base, snapshot, commit, ready
-  int readyAfterPolls = 2;         // commit -> ready after this many job polls
+  // base, snapshot, commit, ready; delta (next over top over base),
+  // delta-commit (top being committed under next), delta-committed.
+  std::string phase = "snapshot";
+  int readyAfterPolls = 2;  // commit -> ready after this many job polls
   int pivotFailures = 0;
-  bool jobVanishes = false;        // the block job disappears without a pivot
+  bool jobVanishes = false;  // the block job disappears without a pivot
   bool snapshotFails = false;
   bool agentAnswers = true;
   std::vector<std::string> calls;
@@ -89,7 +92,7 @@ class FakeDomain : public Domain {
   bool running() override { return true; }
   std::string xml() override {
     std::lock_guard<std::mutex> lock(mutex);
-    return fixture("domain-" + phase + ".xml");
+    return fixture("domain-" + (phase == "delta-commit" ? std::string("delta") : phase) + ".xml");
   }
   std::string definitionXml() override { return fixture("domain-inactive.xml"); }
   void snapshot(const std::string& xml, bool quiesce) override {
@@ -104,15 +107,26 @@ class FakeDomain : public Domain {
     if (snapshotFails) throw AgentError(Code::SnapshotFailed, "snapshot: injected failure");
     phase = "snapshot";
   }
-  void blockCommit(const std::string& disk, const std::string& base, unsigned long) override {
+  void blockCommit(const std::string& disk, const std::string& base, const std::string& top, unsigned long) override {
     std::lock_guard<std::mutex> lock(mutex);
-    calls.push_back("blockCommit " + disk + " " + base);
+    calls.push_back("blockCommit " + disk + " " + base + (top.empty() ? "" : " top=" + top));
     if (!commitRefusal.empty()) throw AgentError(Code::MergeFailed, commitRefusal);
-    phase = "commit";
+    phase = top.empty() ? "commit" : "delta-commit";
     polls_ = 0;
   }
+  std::uint64_t capacity(const std::string&) override { return 2ull << 30; }
   std::optional<BlockJobInfo> blockJobInfo(const std::string&) override {
     std::lock_guard<std::mutex> lock(mutex);
+    if (phase == "delta-commit") {  // ends by itself, no mirror, no pivot
+      if (++polls_ > readyAfterPolls) {
+        phase = "delta-committed";
+        return std::nullopt;
+      }
+      BlockJobInfo info;
+      info.end = 1000;
+      info.cur = std::min<std::uint64_t>(1000, 300 * polls_);
+      return info;
+    }
     if (phase != "commit" && phase != "ready") return std::nullopt;
     if (jobVanishes) {
       jobVanishes = false;
@@ -175,7 +189,10 @@ class FakeHypervisor : public Hypervisor {
     std::string xml() override { return d->xml(); }
     std::string definitionXml() override { return d->definitionXml(); }
     void snapshot(const std::string& x, bool q) override { d->snapshot(x, q); }
-    void blockCommit(const std::string& a, const std::string& b, unsigned long c) override { d->blockCommit(a, b, c); }
+    void blockCommit(const std::string& a, const std::string& b, const std::string& t, unsigned long c) override {
+      d->blockCommit(a, b, t, c);
+    }
+    std::uint64_t capacity(const std::string& a) override { return d->capacity(a); }
     std::optional<BlockJobInfo> blockJobInfo(const std::string& a) override { return d->blockJobInfo(a); }
     void blockJobAbort(const std::string& a, bool p) override { d->blockJobAbort(a, p); }
   };
@@ -200,8 +217,8 @@ class MergeJobTest : public ::testing::Test {
     tuning.pivotDelay = pivotDelay;
     tuning.pollInterval = 5ms;
     tuning.libvirtOutage = 3s;
-    return std::make_unique<MergeJob>(hv_, activity_, [this](const std::string& p) { removed_.push_back(p); },
-                                      tuning);
+    return std::make_unique<MergeJob>(
+        hv_, activity_, [this](const std::string& p) { removed_.push_back(p); }, tuning);
   }
   JobRecord waitEnd(JobStore& store, const std::string& id) {
     for (int i = 0; i < 2000; ++i) {
@@ -234,6 +251,48 @@ TEST_F(MergeJobTest, CommitsWaitsForReadyPivotsAndCleansUp) {
   EXPECT_EQ(removed_, std::vector<std::string>{kTop});
   // The drive is free again.
   EXPECT_NO_THROW(activity_.beginMerge(hv_.domain->uuid(), "vda", "next"));
+}
+
+// The image under the active layer (a recovery point's delta) is committed
+// into the base; the VM stays on its active layer, no pivot.
+TEST_F(MergeJobTest, ACommitUnderTheActiveLayerEndsByItselfWithoutAPivot) {
+  hv_.domain->phase = "delta";
+  const DomainInfo info = parseDomainXml(hv_.domain->xml());
+  api::MergeParams params;
+  params.vmId = hv_.domain->uuid();
+  params.drive = "vda";
+  params.topVolume = kTop;
+  const MergeSpec planned = planMerge(info, "gdr-lab-vm1", params, false);
+  EXPECT_FALSE(planned.active);
+  EXPECT_EQ(planned.base, kBase);
+  JobStore store(dir_, 3600s);
+  activity_.beginMerge(hv_.domain->uuid(), "vda", "x");
+  const JobRecord r = waitEnd(store, store.start(newMergeRecord(planned), runner()).id);
+  EXPECT_EQ(r.state, kJobDone) << (r.error ? r.error->message : "");
+  EXPECT_TRUE(hv_.domain->called("blockCommit vda " + kBase + " top=" + kTop));
+  EXPECT_FALSE(hv_.domain->called("pivot"));
+  EXPECT_EQ(hv_.domain->phase, "delta-committed");
+  EXPECT_TRUE(removed_.empty());                               // deleteTop was not asked
+  EXPECT_EQ(MergeSpec::fromDetails(r.details).active, false);  // persisted
+}
+
+TEST(MergePlan, TheTopIsTheActiveLayerOrTheImageUnderItAboveABase) {
+  const DomainInfo delta = parseDomainXml(fixture("domain-delta.xml"));
+  api::MergeParams params;
+  params.vmId = "a6830fcc-caf3-4238-bbf8-d1371c691477";
+  params.drive = "vda";
+  EXPECT_TRUE(planMerge(delta, "vm1", params, false).active);  // default: the active layer into the delta
+  EXPECT_EQ(planMerge(delta, "vm1", params, false).base, kTop);
+  params.topVolume = kBase;  // the base has nothing under it
+  EXPECT_THROW(planMerge(delta, "vm1", params, false), AgentError);
+  params.topVolume = kTop;
+  params.baseVolume = kNext;  // not under the top
+  EXPECT_THROW(planMerge(delta, "vm1", params, false), AgentError);
+  // On a two-image chain only the active layer can be merged.
+  const DomainInfo two = parseDomainXml(fixture("domain-snapshot.xml"));
+  params.baseVolume.reset();
+  params.topVolume = kBase;
+  EXPECT_THROW(planMerge(two, "vm1", params, false), AgentError);
 }
 
 TEST_F(MergeJobTest, CurEqualsEndIsNotReady) {
@@ -321,7 +380,7 @@ TEST_F(MergeJobTest, APivotDelayHoldsTheJobInReadyAndAStopLeavesItThere) {
     std::this_thread::sleep_for(50ms);
     EXPECT_EQ(store.get(id).state, "READY");
     EXPECT_FALSE(hv_.domain->called("pivot"));
-  }  // the store stops its runners, as the agent does when it stops
+  }                                               // the store stops its runners, as the agent does when it stops
   activity_.endMerge(hv_.domain->uuid(), "vda");  // a new agent process starts with no claims
   JobStore store(dir_, 3600s);
   store.registerType(kMergeJobType, [this](const JobRecord& record) {
@@ -468,8 +527,9 @@ TEST_F(RecoveryDefinitionTest, ADiskThatCannotTravelIsRefusedByName) {
   // Only overlays in the chain: no base to name.
   DomainInfo overlaysOnly = live_;
   overlaysOnly.disks[0].chain = {"/m/images/.gdr-snapshots/a.qcow2", "/m/images/.gdr-snapshots/b.qcow2"};
-  EXPECT_NE(refusedFor([&] { recoveryDefinition(fixture("domain-inactive.xml"), overlaysOnly, locate_); })
-                .find("vda: disk vda of gdr-lab-vm1 has no base image outside .gdr-snapshots"),
+  EXPECT_NE(refusedFor([&] {
+              recoveryDefinition(fixture("domain-inactive.xml"), overlaysOnly, locate_);
+            }).find("vda: disk vda of gdr-lab-vm1 has no base image outside .gdr-snapshots"),
             std::string::npos);
   // Defined, but not in the running VM (a disk hot-unplugged).
   DomainInfo fewer = live_;
@@ -478,6 +538,19 @@ TEST_F(RecoveryDefinitionTest, ADiskThatCannotTravelIsRefusedByName) {
             std::string::npos);
   EXPECT_NE(refusedFor([&] { recoveryDefinition("<domain", live_, locate_); }).find("does not parse"),
             std::string::npos);
+}
+
+TEST(Definition, EachVersionHasItsOwnFileNamedByItsContent) {
+  const std::string sha = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+  const std::string path = definitionPath("a6830fcc-caf3-4238-bbf8-d1371c691477", sha);
+  EXPECT_EQ(path, ".gdr/vms/a6830fcc-caf3-4238-bbf8-d1371c691477-0123456789abcdef.xml");
+  EXPECT_TRUE(isDefinitionPath(path));
+  for (const char* other : {".gdr/vms/a6830fcc-caf3-4238-bbf8-d1371c691477.xml", "images/vm1.qcow2",
+                            ".gdr/vms/../images/a6830fcc-caf3-4238-bbf8-d1371c691477-0123456789abcdef.xml",
+                            ".gdr/points/20261202T131500Z-0a1b2c3d.json",
+                            ".gdr/vms/a6830fcc-caf3-4238-bbf8-d1371c691477-0123456789abcdef.xml.tmp"}) {
+    EXPECT_FALSE(isDefinitionPath(other)) << other;
+  }
 }
 
 TEST(VmActivity, TwoSnapshotsNeverCreateTheSameOverlay) {
@@ -515,6 +588,10 @@ class SnapshotTest : public ::testing::Test {
     files_.exists = [this](const std::string& p) { return existing_.count(p) > 0; };
     files_.makeDirectory = [this](const std::string& d) { made_.push_back(d); };
     files_.remove = [this](const std::string& p) { removedFiles_.push_back(p); };
+    files_.createOverlay = [this](const std::string& overlay, const std::string& backing, const std::string& format,
+                                  std::uint64_t size) {
+      created_.push_back(overlay + " <- " + backing + " (" + format + ", " + std::to_string(size) + ")");
+    };
   }
   Code refusal(const SnapshotRequest& request) {
     auto domain = hv_.lookup(hv_.domain->uuid());
@@ -529,7 +606,7 @@ class SnapshotTest : public ::testing::Test {
   FakeHypervisor hv_;
   LocalFiles files_;
   std::set<std::string> existing_;
-  std::vector<std::string> made_, removedFiles_;
+  std::vector<std::string> made_, removedFiles_, created_;
 };
 
 TEST_F(SnapshotTest, AllDisksQuiescedWhenTheAgentAnswers) {
@@ -544,6 +621,23 @@ TEST_F(SnapshotTest, AllDisksQuiescedWhenTheAgentAnswers) {
   EXPECT_EQ(out["disks"][0]["base"], kBase);
   EXPECT_TRUE(hv_.domain->called("snapshot+quiesce"));
   EXPECT_NE(hv_.domain->snapshotXmlSeen.find(kTop), std::string::npos);
+  // Created first, naming its backing file relative to itself.
+  EXPECT_EQ(created_, std::vector<std::string>{kTop + " <- ../gdr-lab-vm1.qcow2 (qcow2, 2147483648)"});
+}
+
+TEST_F(SnapshotTest, AnOverlayOverAnOverlayNamesItBySiblingName) {
+  hv_.domain->phase = "snapshot";
+  SnapshotRequest request;
+  request.drives = std::vector<SnapshotDisk>{{"vda", ""}};  // named after the base, beside it
+  request.quiesce = false;
+  hv_.domain->snapshotFails = true;  // the chain stays as it was: the created overlay goes
+  EXPECT_EQ(refusal(request), Code::SnapshotFailed);
+  ASSERT_EQ(created_.size(), 1u);
+  const std::string overlay = created_[0].substr(0, created_[0].find(' '));
+  EXPECT_EQ(overlay.rfind("/var/lib/gdr-lab/mnt/primary/images/.gdr-snapshots/gdr-lab-vm1.", 0), 0u) << overlay;
+  EXPECT_EQ(overlay.find("fixture"), std::string::npos) << overlay;  // the name does not grow cycle by cycle
+  EXPECT_EQ(created_[0], overlay + " <- gdr-lab-vm1.fixture.qcow2 (qcow2, 2147483648)");
+  EXPECT_EQ(removedFiles_, std::vector<std::string>{overlay});
 }
 
 TEST_F(SnapshotTest, WithoutAGuestAgentCrashConsistentUnlessRequired) {
@@ -589,9 +683,11 @@ TEST_F(SnapshotTest, FailedSnapshotRemovesTheStrayOverlayAndReportsTheTrueState)
 }
 
 TEST(VmListing, ImagesOnAVolumeAreThoseOfThatVeryVolume) {
-  api::VmDisk disk{"vda", "disk", "file", "/mnt/p/images/.gdr-snapshots/o.qcow2", "qcow2", {}, false,
-                   std::nullopt, std::nullopt};
-  disk.gluster = api::GlusterLocation{"127.0.0.2", "store", "images/.gdr-snapshots/o.qcow2",
+  api::VmDisk disk{"vda", "disk",       "file",      "/mnt/p/images/.gdr-snapshots/o.qcow2", "qcow2", {},
+                   false, std::nullopt, std::nullopt};
+  disk.gluster = api::GlusterLocation{"127.0.0.2",
+                                      "store",
+                                      "images/.gdr-snapshots/o.qcow2",
                                       {"images/.gdr-snapshots/o.qcow2", "images/b.qcow2", std::nullopt}};
   api::VmDisk local{"vdb", "disk", "file", "/var/lib/x.qcow2", "qcow2", {}, false, std::nullopt, std::nullopt};
   const api::VmList vms{{{"0f0e", "vm1", "running", {disk, local}}}};

@@ -1,0 +1,76 @@
+#!/bin/bash
+# The price of the delta layout (printed, not asserted), next to the flat
+# one, on the lab with its guests writing: per cycle, the wall time, the
+# geo-replication step, and the bytes the secondary's brick wrote (its
+# process's write calls: an upper bound on what crossed the WAN, as rsync
+# may send less); and the space the secondary's brick holds afterwards.
+#   bench/layout_bench.sh [CYCLES] [PAUSE_SECONDS]
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${GDR_BIN_DIR:-$ROOT/build/bin}
+LAB="$ROOT/scripts/lab"
+cycles=${1:-4}
+pause=${2:-20}
+eval "$("$LAB" env)"
+dir=$(mktemp -d /tmp/gdr-layout-bench-XXXXXX)
+"$BIN/gdr-agent" --config /dev/null --listen "unix:$dir/agent.sock" --state-dir "$dir/state" \
+  --log-file "$dir/agent.log" &
+agent=$!
+# Back to the flat layout: each VM merged into its base, deltas removed.
+flatten() {
+  local vm id top job
+  for vm in $(virsh list --name | grep '^gdr-lab-vm'); do
+    top=$(virsh domblklist "$vm" | awk '$1 == "vda" {print $2}')
+    case "$top" in */.gdr-snapshots/*) ;; *) continue ;; esac
+    id=$(virsh domuuid "$vm")
+    job=$("$BIN/gdr-client" -s "$dir/agent.sock" VM merge vmID="$id" drive=vda deleteTop=true |
+      python3 -c 'import json, sys; print(json.load(sys.stdin)["jobId"])')
+    for _ in $(seq 600); do
+      "$BIN/gdr-client" -s "$dir/agent.sock" Host getJobs jobIds="[\"$job\"]" | grep -q '"endTime" : null' || break
+      sleep 0.2
+    done
+  done
+  rm -f "$GDR_LAB_PRIMARY_MOUNT"/images/.gdr-snapshots/gdr-lab-vm*.qcow2
+}
+cleanup() {
+  flatten || true
+  kill "$agent" 2>/dev/null || true
+  wait "$agent" 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+for _ in $(seq 100); do [ -S "$dir/agent.sock" ] && break; sleep 0.1; done
+
+brick_pid() {
+  gluster --mode=script volume status "$GDR_LAB_SECONDARY" --xml | python3 -c '
+import sys, xml.etree.ElementTree as ET
+for node in ET.parse(sys.stdin).iter("node"):
+    if node.findtext("path", "").startswith("/"):
+        print(node.findtext("pid")); break'
+}
+written() { awk '$1 == "wchar:" {print $2}' "/proc/$(brick_pid)/io"; }
+
+run() { # run LAYOUT: prints one line per cycle
+  local layout=$1 i before after report
+  for ((i = 0; i <= cycles; i++)); do
+    sleep "$pause"
+    before=$(written)
+    report=$("$BIN/gdr-sync" --hosts "unix:$dir/agent.sock" --volume "$GDR_LAB_PRIMARY" \
+      --secondary "$GDR_LAB_SECONDARY_URL" --state-dir "$dir/sync-$layout" --layout "$layout" --json)
+    after=$(written)
+    [ "$i" = 0 ] && continue  # the first cycle moves the layout in place
+    python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["status"] == "success", d.get("alert")
+geo = sum(s["duration"] for s in d["steps"] if s["step"].startswith("georep"))
+print("%-6s cycle %d  %6.1f s  georep %5.1f s  written on the secondary %7.1f MiB" %
+      (sys.argv[2], int(sys.argv[3]), d["duration"], geo, (int(sys.argv[5]) - int(sys.argv[4])) / 2**20))' \
+      "$report" "$layout" "$i" "$before" "$after"
+  done
+  echo "$layout: the secondary's brick holds $(du -s --block-size=1M "$GDR_LAB_SECONDARY_BRICK" | cut -f1) MiB"
+}
+
+echo "$(virsh list --name | grep -c '^gdr-lab-vm') VMs writing, $pause s between cycles"
+run flat
+run delta
