@@ -14,7 +14,7 @@ pause=${2:-20}
 eval "$("$LAB" env)"
 dir=$(mktemp -d /tmp/gdr-layout-bench-XXXXXX)
 "$BIN/gdr-agent" --config /dev/null --listen "unix:$dir/agent.sock" --state-dir "$dir/state" \
-  --log-file "$dir/agent.log" &
+  --log-file "$dir/agent.log" --delete-volumes "$GDR_LAB_SECONDARY" &
 agent=$!
 # Back to the flat layout: each VM merged into its base, deltas removed.
 flatten() {
@@ -56,7 +56,7 @@ run() { # run LAYOUT: prints one line per cycle
     sleep "$pause"
     before=$(written)
     report=$("$BIN/gdr-sync" --hosts "unix:$dir/agent.sock" --volume "$GDR_LAB_PRIMARY" \
-      --secondary "$GDR_LAB_SECONDARY_URL" --state-dir "$dir/sync-$layout" --layout "$layout" --json)
+      --secondary "$GDR_LAB_SECONDARY_URL" --state-dir "$dir/sync-$layout" --layout "$layout" --json) || true
     after=$(written)
     [ "$i" = 0 ] && continue  # the first cycle moves the layout in place
     python3 -c '
