@@ -443,6 +443,37 @@ TEST_F(CycleTest, AnInterruptedCycleIsAdoptedItsOverlaysMergedBackThenANewCycleR
   EXPECT_FALSE(journal.current);
 }
 
+// Delta layout: a run that got its point onto the secondary but not its
+// deltas committed (here the commit failed; a kill would leave the same)
+// is finished by the next run, which commits them and goes on.
+TEST_F(CycleTest, TheDeltaLayoutFinishesTheCommitAnInterruptedRunLeft) {
+  MemoryJournal journal;
+  options_.journal = &journal;
+  options_.layout = Layout::Delta;
+  host1_.realChains = host2_.realChains = true;
+  ASSERT_EQ(run()["outcome"].asInt(), kSuccess);
+  host1_.mergeFails = {"vm-1"};
+  Json::Value report = run();
+  ASSERT_EQ(report["outcome"].asInt(), kMergeBackFailed);
+  EXPECT_NE(report["alert"].asString().find("committing the deltas failed"), std::string::npos) << report["alert"];
+  ASSERT_TRUE(journal.current);
+  EXPECT_EQ((*journal.current)["step"], "commit");
+  EXPECT_EQ(host1_.find("vm-1").disks[0].chain.size(), 3u);
+  host1_.mergeFails.clear();
+  host1_.merges.clear();
+  report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kSuccess) << report.toStyledString();
+  EXPECT_EQ(report["interrupted"]["step"], "commit");
+  EXPECT_EQ(report["steps"][0]["merged"].asInt(), 1);
+  ASSERT_EQ(host1_.merges.size(), 2u);  // the interrupted run's commit, then this cycle's
+  EXPECT_EQ(host1_.merges[0].topVolume, "/mnt/primary/images/.gdr-snapshots/vm1.1.qcow2");
+  EXPECT_EQ(host1_.merges[0].baseVolume, "/mnt/primary/images/vm1.qcow2");
+  EXPECT_FALSE(host1_.merges[0].deleteTop);
+  EXPECT_EQ(host1_.merges[1].topVolume, "/mnt/primary/images/.gdr-snapshots/vm1.2.qcow2");
+  EXPECT_EQ(host1_.find("vm-1").disks[0].chain.size(), 2u);
+  EXPECT_FALSE(journal.current);
+}
+
 TEST_F(CycleTest, WhenAdoptingFailsNoNewCycleStartsAndTheJournalStays) {
   MemoryJournal journal;
   options_.journal = &journal;
