@@ -140,12 +140,13 @@ struct PointSummary {
   std::string state;
   std::vector<std::string> vms;  // names
   std::uint64_t bytes = 0;       // the bases' sizes, added up
+  bool sealed = false;           // as PointCheckResult's
   std::vector<PointProblem> problems;
   std::vector<PointProblem> basesUnderway;  // as PointCheckResult's
   template <class V>
   void visit(V& v) {
-    v("id", id)("time", time)("state", state)("vms", vms)("bytes", bytes)("problems", problems)("basesUnderway",
-                                                                                                basesUnderway);
+    v("id", id)("time", time)("state", state)("vms", vms)("bytes", bytes)("sealed", sealed)("problems", problems)(
+        "basesUnderway", basesUnderway);
   }
 };
 
@@ -168,6 +169,9 @@ struct PointCheckParams {
 struct PointCheckResult {
   std::string id;
   bool complete = false;
+  // Whether the cycle that made the point sealed it on this volume (see
+  // PointSeal); an unsealed point is never complete.
+  bool sealed = false;
   std::uint64_t bytesRead = 0;
   std::vector<PointProblem> problems;
   // Bases that differ from the manifest under an intact delta: the commit
@@ -176,7 +180,36 @@ struct PointCheckResult {
   std::vector<PointProblem> basesUnderway;
   template <class V>
   void visit(V& v) {
-    v("id", id)("complete", complete)("bytesRead", bytesRead)("problems", problems)("basesUnderway", basesUnderway);
+    v("id", id)("complete", complete)("sealed", sealed)("bytesRead", bytesRead)("problems", problems)("basesUnderway",
+                                                                                                      basesUnderway);
+  }
+};
+
+// The secondary's word that a point arrived whole: written there
+// (.gdr/points/ID.seal, never on the primary) by the cycle once the
+// geo-replication checkpoint after the snapshot completed and the copies
+// were verified, before anything of the next point can reach the volume.
+// Sampled checksums cannot tell a file still being rewritten in place from
+// a finished one; the seal can. It names the manifest it vouches for.
+inline constexpr int kSealFormat = 1;
+struct PointSeal {
+  int format = kSealFormat;
+  std::string id;
+  std::string manifestSha256;  // of the manifest's bytes on the volume
+  std::int64_t time = 0;       // when it was sealed
+  template <class V>
+  void visit(V& v) {
+    v("format", format)("id", id)("manifestSha256", manifestSha256)("time", time);
+  }
+};
+
+struct PointSealResult {
+  VolumePath seal;
+  PointCheckResult check;            // the point as it was sealed
+  std::vector<std::string> removed;  // seals whose manifest is gone (pruned)
+  template <class V>
+  void visit(V& v) {
+    v("seal", seal)("check", check)("removed", removed);
   }
 };
 
@@ -184,5 +217,6 @@ GDR_VERB(RecoveryPointSave, "GlusterVolume.recoveryPointSave", PointSaveParams, 
 GDR_VERB(RecoveryPointPrune, "GlusterVolume.recoveryPointPrune", PointPruneParams, PointPruneResult);
 GDR_VERB(RecoveryPointList, "GlusterVolume.recoveryPointList", VolumeRef, PointListResult);
 GDR_VERB(RecoveryPointCheck, "GlusterVolume.recoveryPointCheck", PointCheckParams, PointCheckResult);
+GDR_VERB(RecoveryPointSeal, "GlusterVolume.recoveryPointSeal", PointCheckParams, PointSealResult);
 
 }  // namespace gdr::api

@@ -37,6 +37,7 @@ class AgentApi {
   virtual api::PointSaveResult recoveryPointSave(const api::PointSaveParams& params) = 0;
   virtual api::PointPruneResult recoveryPointPrune(const api::PointPruneParams& params) = 0;
   virtual api::PointListResult recoveryPointList(const api::VolumeRef& params) = 0;
+  virtual api::PointSealResult recoveryPointSeal(const api::PointCheckParams& params) = 0;
 
   // Follows a job to its end (DONE, FAILED or ABORTED), calling `onPoll`
   // with each reading. Rides out an agent restart (its jobs survive one);
@@ -73,6 +74,7 @@ class RpcAgent : public AgentApi {
   api::PointSaveResult recoveryPointSave(const api::PointSaveParams& params) override;
   api::PointPruneResult recoveryPointPrune(const api::PointPruneParams& params) override;
   api::PointListResult recoveryPointList(const api::VolumeRef& params) override;
+  api::PointSealResult recoveryPointSeal(const api::PointCheckParams& params) override;
   api::Job waitJob(const std::string& jobId, const std::function<void(const api::Job&)>& onPoll,
                    std::chrono::seconds timeout) override;
 

@@ -125,6 +125,7 @@ class Cycle {
   void georepSync(const std::string& stepName = "georep");
   void verifyBases();
   void deleteOverlays();
+  void sealPoint();
   // Merges every new overlay back, or (delta layout, `pointShipped`)
   // commits every delta into its base; false when some disk failed.
   bool mergeAll(bool pointShipped);
@@ -654,6 +655,43 @@ void Cycle::deleteOverlays() {
   s.ok();
 }
 
+// The point is whole on the secondary now (the checkpoint after its
+// snapshot completed, the copies verified), and nothing of the next point
+// has left the primary yet: the secondary records it (.gdr/points/ID.seal).
+// A recovery trusts sealed points only; sampled checksums alone cannot tell
+// a delta still being rewritten in place from a finished one.
+void Cycle::sealPoint() {
+  StepReport s = step("seal");
+  if (!report_.isMember("point")) {  // no VM, no point
+    s["note"] = "no recovery point";
+    s.ok();
+    return;
+  }
+  const std::string id = report_["point"]["id"].asString();
+  const api::PointCheckParams params{{options_.secondaryHost}, options_.secondaryVolume, id};
+  try {
+    for (int attempt = 1;; ++attempt) {
+      try {
+        const api::PointSealResult r = agents_[vms_.front().host]->recoveryPointSeal(params);
+        report_["point"]["seal"] = r.seal.path;
+        s["bytesRead"] = Json::UInt64(r.check.bytesRead);
+        for (const auto& old : r.removed) s["removedSeals"].append(old);
+        break;
+      } catch (const client::ClientError& e) {
+        // A file that differs stays so; a read error may be the secondary settling.
+        if (e.code() == int(Code::PointIncomplete) || attempt >= options_.settleAttempts) throw;
+        progress_("seal",
+                  describe(e) + "; trying again in " + std::to_string(options_.settleWait.count() / 1000) + " s", true);
+        sleep_(options_.settleWait);
+      }
+    }
+  } catch (const std::exception& e) {
+    s.failed(describe(e));
+    throw std::runtime_error("sealing the recovery point on the secondary failed: " + describe(e));
+  }
+  s.ok();
+}
+
 bool Cycle::mergeAll(bool pointShipped) {
   // Delta layout, once the point is on the secondary: commit each delta
   // into its base; the VM stays on the new overlay. Otherwise merge the new
@@ -922,6 +960,7 @@ Json::Value Cycle::run() {
         // bring them back.
         verifyBases();
         deleteOverlays();
+        sealPoint();
         pointShipped = true;
         if (options_.layout == Layout::Delta) journal("commit");
       } catch (const std::exception& e) {

@@ -131,7 +131,8 @@ int points(AgentApi& agent, const std::string& host, const std::string& volume, 
   std::printf("%-26s %-20s %-11s %4s %10s  %s\n", "point", "time (UTC)", "state", "VMs", "MiB", "problems");
   for (const auto& p : list.points) {
     std::string problems;
-    for (const auto& q : p.problems) problems += (problems.empty() ? "" : "; ") + q.vm + " " + q.what + ": " + q.why;
+    for (const auto& q : p.problems)
+      problems += (problems.empty() ? "" : "; ") + (q.vm.empty() ? "" : q.vm + " ") + q.what + ": " + q.why;
     if (!p.basesUnderway.empty() && problems.empty()) {
       problems = std::to_string(p.basesUnderway.size()) + " base(s) being updated under their delta";
     }

@@ -52,6 +52,9 @@ api::PointPruneResult RpcAgent::recoveryPointPrune(const api::PointPruneParams& 
   return call<api::RecoveryPointPrune>(p);
 }
 api::PointListResult RpcAgent::recoveryPointList(const api::VolumeRef& p) { return call<api::RecoveryPointList>(p); }
+api::PointSealResult RpcAgent::recoveryPointSeal(const api::PointCheckParams& p) {
+  return call<api::RecoveryPointSeal>(p);
+}
 api::SaveDefinitionResult RpcAgent::saveDefinition(const api::VmParams& p) { return call<api::VmSaveDefinition>(p); }
 std::string RpcAgent::startMerge(const api::MergeParams& p) {
   // With a job id of its own, a start whose reply was lost (the agent

@@ -5,12 +5,11 @@
 #include <fcntl.h>
 #include <glusterfs/api/glfs-handles.h>
 #include <glusterfs/api/glfs.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
-#include <spdlog/spdlog.h>
-
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <map>
 #include <set>
@@ -71,9 +70,9 @@ EntryInfo toEntry(const struct stat& st) {
   e.size = static_cast<std::uint64_t>(st.st_size);
   e.mtime = st.st_mtime;
   e.mode = st.st_mode & 07777;
-  e.version = std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
-              std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ":" +
-              std::to_string(st.st_ctim.tv_sec) + "." + std::to_string(st.st_ctim.tv_nsec);
+  e.version = std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) +
+              "." + std::to_string(st.st_mtim.tv_nsec) + ":" + std::to_string(st.st_ctim.tv_sec) + "." +
+              std::to_string(st.st_ctim.tv_nsec);
   return e;
 }
 
@@ -223,9 +222,9 @@ class Connection : public Volume {
         if (const std::string checked = checkedGfid(path); !checked.empty() && checked != gfidOf(target.get())) {
           Json::Value data;
           data["path"] = volpath::join(path);
-          throw AgentError(Code::FileChanged,
-                           "'" + volpath::join(path) + "' was replaced by another file after it was checked; not deleted",
-                           data);
+          throw AgentError(
+              Code::FileChanged,
+              "'" + volpath::join(path) + "' was replaced by another file after it was checked; not deleted", data);
         }
         char value[64];
         sharded = glfs_h_getxattrs(fs_, target.get(), "trusted.glusterfs.shard.block-size", value, sizeof value) > 0;
@@ -256,9 +255,8 @@ class Connection : public Volume {
 
   ShardLayout shardLayout(const volpath::Components& path) override {
     std::map<std::uint64_t, std::string> pieces;
-    ShardLayout layout = forEachPiece(path, {}, [&](std::uint64_t index, glfs_object* piece, const std::string&) {
-      pieces[index] = gfidOf(piece);
-    });
+    ShardLayout layout = forEachPiece(
+        path, {}, [&](std::uint64_t index, glfs_object* piece, const std::string&) { pieces[index] = gfidOf(piece); });
     layout.pieces = std::move(pieces);
     return layout;
   }
@@ -267,9 +265,34 @@ class Connection : public Volume {
     unsigned char id[16];
     if (glfs_get_volumeid(fs_, reinterpret_cast<char*>(id), sizeof id) != sizeof id) return {};
     char text[37];
-    std::snprintf(text, sizeof text, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", id[0], id[1],
-                  id[2], id[3], id[4], id[5], id[6], id[7], id[8], id[9], id[10], id[11], id[12], id[13], id[14], id[15]);
+    std::snprintf(text, sizeof text, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", id[0],
+                  id[1], id[2], id[3], id[4], id[5], id[6], id[7], id[8], id[9], id[10], id[11], id[12], id[13], id[14],
+                  id[15]);
     return text;
+  }
+
+  void writeFile(const volpath::Components& path, const std::string& content) override {
+    const std::string target = "/" + volpath::join(path);
+    volpath::Components temporary = path;
+    temporary.back() = "." + temporary.back() + ".part";
+    const std::string staged = "/" + volpath::join(temporary);
+    InternalClient internal(fs_, "write on a read-only geo-replication secondary");
+    {
+      FdPtr fd(glfs_creat(fs_, staged.c_str(), O_WRONLY | O_TRUNC, 0600));
+      if (!fd) ioError("cannot create", staged, errno);
+      for (size_t done = 0; done < content.size();) {
+        const ssize_t n = glfs_write(fd.get(), content.data() + done, content.size() - done, 0);
+        if (n <= 0) ioError("cannot write", staged, n < 0 ? errno : EIO);
+        done += size_t(n);
+      }
+      if (glfs_fsync(fd.get(), nullptr, nullptr) != 0) ioError("cannot sync", staged, errno);
+    }
+    forget(path);
+    if (glfs_rename(fs_, staged.c_str(), target.c_str()) != 0) {
+      const int err = errno;
+      glfs_unlink(fs_, staged.c_str());
+      ioError("cannot rename into place", target, err);
+    }
   }
 
   void touch(const volpath::Components& path) override {
@@ -320,7 +343,8 @@ class Connection : public Volume {
     if (layout.blockSize == 0) {
       indices.insert(0);
     } else if (offsets.empty()) {
-      for (std::uint64_t index = 0; index == 0 || index * layout.blockSize < layout.size; ++index) indices.insert(index);
+      for (std::uint64_t index = 0; index == 0 || index * layout.blockSize < layout.size; ++index)
+        indices.insert(index);
     } else {
       for (std::uint64_t offset : offsets) indices.insert(offset / layout.blockSize);
     }
@@ -441,9 +465,10 @@ class Connection : public Volume {
     Json::Value data;
     data["path"] = volpath::join(path);
     data["component"] = walked;
-    throw AgentError(Code::NotRegularFile,
-                     "'" + walked + "' is a " + typeName(toEntry(st).type) + ", not a directory (symlinks are never followed)",
-                     data);
+    throw AgentError(
+        Code::NotRegularFile,
+        "'" + walked + "' is a " + typeName(toEntry(st).type) + ", not a directory (symlinks are never followed)",
+        data);
   }
 
   glfs_t* fs_;
@@ -466,7 +491,13 @@ bool VolumePool::retryable(const std::exception& e) {
   if (agentError->code() != Code::GfapiIOError) return false;
   // Errors that say the connection, not the file, is the problem.
   switch (agentError->data().get("errno", 0).asInt()) {
-    case ENOTCONN: case ETIMEDOUT: case ECONNREFUSED: case ECONNRESET: case EIO: case ESHUTDOWN: case EPIPE:
+    case ENOTCONN:
+    case ETIMEDOUT:
+    case ECONNREFUSED:
+    case ECONNRESET:
+    case EIO:
+    case ESHUTDOWN:
+    case EPIPE:
     case EBADF:
       return true;
     default:
@@ -508,8 +539,8 @@ std::shared_ptr<Connection> VolumePool::acquire(const std::vector<std::string>& 
   // header (up to a second old, and racing other clients' changes) could
   // show a deleted file as present or miss a new backing reference. The
   // agent's reads are a few KiB of metadata; no client-side caching.
-  for (const char* xlator : {"*-md-cache", "*-quick-read", "*-io-cache", "*-read-ahead", "*-readdir-ahead",
-                             "*-open-behind", "*-nl-cache"}) {
+  for (const char* xlator :
+       {"*-md-cache", "*-quick-read", "*-io-cache", "*-read-ahead", "*-readdir-ahead", "*-open-behind", "*-nl-cache"}) {
     glfs_set_xlator_option(fs, xlator, "pass-through", "true");
   }
   const auto started = std::chrono::steady_clock::now();
@@ -524,8 +555,9 @@ std::shared_ptr<Connection> VolumePool::acquire(const std::vector<std::string>& 
                          " volfile servers): " + std::strerror(err ? err : EIO),
                      data);
   }
-  spdlog::info("gfapi: connected to {} in {} ms", key,
-               std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
+  spdlog::info(
+      "gfapi: connected to {} in {} ms", key,
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
   auto connection = std::make_shared<Connection>(fs, key, [this](glfs_t* handle) { retire(handle); });
   connection->lastUsed = now;
   std::lock_guard<std::mutex> lock(mutex_);
@@ -542,7 +574,8 @@ void VolumePool::makeRoom(std::vector<std::shared_ptr<Connection>>& released) {
   // only reference).
   auto victim = connections_.end();
   for (auto it = connections_.begin(); it != connections_.end(); ++it) {
-    if (it->second.use_count() == 1 && (victim == connections_.end() || it->second->lastUsed < victim->second->lastUsed)) {
+    if (it->second.use_count() == 1 &&
+        (victim == connections_.end() || it->second->lastUsed < victim->second->lastUsed)) {
       victim = it;
     }
   }
@@ -588,8 +621,9 @@ void VolumePool::reap() {
     lock.unlock();
     const auto started = std::chrono::steady_clock::now();
     glfs_fini(fs);
-    spdlog::debug("gfapi: glfs_fini took {} ms",
-                  std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
+    spdlog::debug(
+        "gfapi: glfs_fini took {} ms",
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
     lock.lock();
     --finishing_;
     reaperIdle_.notify_all();

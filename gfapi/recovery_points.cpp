@@ -14,6 +14,8 @@ namespace gdr::gfapi {
 
 namespace {
 
+constexpr size_t kMaxSealBytes = 4096;
+
 [[noreturn]] void invalid(const std::string& id, const std::string& why) {
   Json::Value data;
   data["pointId"] = id;
@@ -128,7 +130,7 @@ std::vector<std::string> pointIds(Volume& volume) {
   return ids;
 }
 
-api::PointManifest readManifest(Volume& volume, const std::string& id) {
+LoadedManifest loadManifest(Volume& volume, const std::string& id) {
   if (!isPointId(id)) invalid(id, "not a recovery point id (YYYYMMDDTHHMMSSZ-XXXXXXXX)");
   const auto entry = volume.lookup(manifestPath(id));
   if (!entry) invalid(id, "no manifest at " + std::string(kPointDir) + "/" + id + ".json");
@@ -139,16 +141,43 @@ api::PointManifest readManifest(Volume& volume, const std::string& id) {
   std::string error;
   const auto json = json::parse(text, &error);
   if (!json) invalid(id, "its manifest is not JSON (" + error + ")");
-  api::PointManifest manifest;
+  LoadedManifest out;
   try {
-    manifest = api::decode<api::PointManifest>(*json);
+    out.manifest = api::decode<api::PointManifest>(*json);
   } catch (const std::exception& e) {
     invalid(id, std::string("its manifest is not a manifest: ") + e.what());
   }
-  if (manifest.format != api::kPointFormat)
-    invalid(id, "manifest format " + std::to_string(manifest.format) + " is unknown");
-  if (manifest.id != id) invalid(id, "its manifest names point " + manifest.id);
-  return manifest;
+  if (out.manifest.format != api::kPointFormat)
+    invalid(id, "manifest format " + std::to_string(out.manifest.format) + " is unknown");
+  if (out.manifest.id != id) invalid(id, "its manifest names point " + out.manifest.id);
+  out.sha256 = sha256Hex(text);
+  return out;
+}
+
+api::PointManifest readManifest(Volume& volume, const std::string& id) { return loadManifest(volume, id).manifest; }
+
+volpath::Components sealPath(const std::string& id) {
+  return volpath::split(std::string(kPointDir) + "/" + id + ".seal");
+}
+
+std::optional<std::string> sealProblem(Volume& volume, const LoadedManifest& loaded) {
+  const std::string& id = loaded.manifest.id;
+  const auto entry = volume.lookup(sealPath(id));
+  if (!entry) return "not sealed: the sync that ships it has not finished (or its cycle failed)";
+  if (entry->type != EntryInfo::Type::Regular) return "its seal is not a regular file";
+  if (entry->size > kMaxSealBytes) return "its seal is larger than a seal can be";
+  const auto json = json::parse(volume.readPrefix(sealPath(id), entry->size));
+  api::PointSeal seal;
+  try {
+    if (!json) throw std::runtime_error("not JSON");
+    seal = api::decode<api::PointSeal>(*json);
+  } catch (const std::exception& e) {
+    return std::string("its seal is unreadable: ") + e.what();
+  }
+  if (seal.format != api::kSealFormat) return "its seal's format " + std::to_string(seal.format) + " is unknown";
+  if (seal.id != id) return "its seal names point " + seal.id;
+  if (seal.manifestSha256 != loaded.sha256) return "its seal vouches for another manifest (SHA-256 differs)";
+  return std::nullopt;
 }
 
 api::PointCheckResult checkPoint(Volume& volume, const api::PointManifest& manifest, bool basesMayBeUnderway) {
@@ -172,18 +201,76 @@ api::PointCheckResult checkPoint(Volume& volume, const api::PointManifest& manif
   return out;
 }
 
+namespace {
+
+// The seal's verdict added to a check of the files.
+void addSeal(Volume& volume, const LoadedManifest& loaded, api::PointCheckResult& out) {
+  const auto why = sealProblem(volume, loaded);
+  out.sealed = !why;
+  if (why) out.problems.insert(out.problems.begin(), {"", "seal", *why});
+  out.complete = out.problems.empty();
+}
+
+// Whether `loaded` is sealed and its files check out (bases underway allowed).
+bool completeAsNewest(Volume& volume, const LoadedManifest& loaded) {
+  if (sealProblem(volume, loaded)) return false;
+  return checkPoint(volume, loaded.manifest, true).complete;
+}
+
+}  // namespace
+
 api::PointCheckResult checkPointInPlace(Volume& volume, const std::string& id) {
-  const api::PointManifest target = readManifest(volume, id);  // refuses a bad id first
+  const LoadedManifest target = loadManifest(volume, id);  // refuses a bad id first
   bool newerComplete = false;
   for (const auto& newer : pointIds(volume)) {
     if (newer <= id || newerComplete) break;
     try {
-      newerComplete = checkPoint(volume, readManifest(volume, newer), true).complete;
+      newerComplete = completeAsNewest(volume, loadManifest(volume, newer));
     } catch (const AgentError&) {
       // an unreadable newer point is not complete
     }
   }
-  return checkPoint(volume, target, !newerComplete);
+  api::PointCheckResult out = checkPoint(volume, target.manifest, !newerComplete);
+  addSeal(volume, target, out);
+  return out;
+}
+
+api::PointSealResult sealPoint(Volume& volume, const std::string& id, std::int64_t now) {
+  const LoadedManifest loaded = loadManifest(volume, id);
+  api::PointSealResult out;
+  out.check = checkPoint(volume, loaded.manifest, false);
+  if (!out.check.complete) {
+    Json::Value data = api::encode(out.check);
+    data["pointId"] = id;
+    const api::PointProblem& first = out.check.problems.front();
+    throw AgentError(Code::PointIncomplete,
+                     "recovery point " + id + " is not sealed: " + std::to_string(out.check.problems.size()) +
+                         " problem(s), the first: " + (first.vm.empty() ? "" : first.vm + " ") + first.what + ": " +
+                         first.why,
+                     data);
+  }
+  api::PointSeal seal;
+  seal.id = id;
+  seal.manifestSha256 = loaded.sha256;
+  seal.time = now;
+  volume.writeFile(sealPath(id), json::pretty(api::encode(seal)));
+  out.check.sealed = true;
+  out.seal = {"", volpath::join(sealPath(id))};
+  // Seals outlive their manifests (geo-replication removes a pruned
+  // manifest here; the seal is this volume's own): the older ones go.
+  const auto dir = volpath::split(kPointDir);
+  for (const auto& [name, info] : volume.list(dir)) {
+    constexpr std::string_view kSuffix = ".seal";
+    if (info.type != EntryInfo::Type::Regular || name.size() <= kSuffix.size() ||
+        name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
+      continue;
+    }
+    const std::string other = name.substr(0, name.size() - kSuffix.size());
+    if (!isPointId(other) || other >= id || volume.lookup(manifestPath(other))) continue;
+    volume.unlink(sealPath(other));
+    out.removed.push_back(other);
+  }
+  return out;
 }
 
 std::vector<std::string> pointStates(const std::vector<bool>& completeNewestFirst) {
@@ -204,15 +291,21 @@ api::PointListResult listPoints(Volume& volume) {
     api::PointSummary s;
     s.id = id;
     try {
-      const api::PointManifest manifest = readManifest(volume, id);
+      const LoadedManifest loaded = loadManifest(volume, id);
+      const api::PointManifest& manifest = loaded.manifest;
       s.time = manifest.time;
       for (const auto& vm : manifest.vms) {
         s.vms.push_back(vm.name);
         for (const auto& d : vm.disks) s.bytes += d.actualSize + (d.delta ? d.delta->actualSize : 0);
       }
-      const api::PointCheckResult checked = checkPoint(volume, manifest, !completeSeen);
-      s.problems = checked.problems;
-      s.basesUnderway = checked.basesUnderway;
+      if (auto why = sealProblem(volume, loaded)) {
+        s.problems.push_back({"", "seal", *why});  // its files are not read: it cannot be complete
+      } else {
+        s.sealed = true;
+        const api::PointCheckResult checked = checkPoint(volume, manifest, !completeSeen);
+        s.problems = checked.problems;
+        s.basesUnderway = checked.basesUnderway;
+      }
     } catch (const AgentError& e) {
       if (e.code() != Code::PointManifestInvalid && e.code() != Code::FileNotFound &&
           e.code() != Code::NotRegularFile) {

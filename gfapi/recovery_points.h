@@ -2,8 +2,10 @@
 // Recovery points as the secondary holds them: each point's manifest
 // (.gdr/points/ID.json, shipped by geo-replication with the data) and the
 // files it names, read through a Volume and checked against it. A point is
-// complete when every file is as its manifest says: the definition's bytes,
-// each base's format, sizes and sampled checksums.
+// complete when the cycle that made it sealed it on this volume (once its
+// sync had finished: see api::PointSeal) and every file is as its manifest
+// says: the definition's bytes, each image's format, sizes and sampled
+// checksums.
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,23 +35,44 @@ std::vector<std::string> pointIds(Volume& volume);
 // JSON or not a manifest of that id.
 api::PointManifest readManifest(Volume& volume, const std::string& id);
 
-// Every file of the point against its manifest. A base that differs under
+// A manifest with the SHA-256 of its bytes, which a seal names.
+struct LoadedManifest {
+  api::PointManifest manifest;
+  std::string sha256;
+};
+LoadedManifest loadManifest(Volume& volume, const std::string& id);
+
+// Where the seal of point `id` lives (.gdr/points/ID.seal).
+volpath::Components sealPath(const std::string& id);
+
+// Why the point is not sealed for this very manifest, or nothing.
+std::optional<std::string> sealProblem(Volume& volume, const LoadedManifest& loaded);
+
+// Seals point `id` on the volume once every file matches its manifest
+// exactly (no base underway): the sync that ships it has finished. Throws
+// AgentError(PointIncomplete) with the problems otherwise, writing nothing.
+// Seals older than `id` whose manifest is gone (pruned) are removed.
+api::PointSealResult sealPoint(Volume& volume, const std::string& id, std::int64_t now);
+
+// Every file of the point against its manifest (not the seal). A base that differs under
 // an intact delta counts as complete only when `basesMayBeUnderway`: on the
 // newest point that can be complete, the difference is the commit of that
 // very delta travelling (the delta covers every range it rewrites); on an
 // older one, a later commit has reached the base.
 api::PointCheckResult checkPoint(Volume& volume, const api::PointManifest& manifest, bool basesMayBeUnderway);
 
-// Point `id` checked as listPoints would: bases underway allowed unless a
-// newer point is complete.
+// Point `id` checked as listPoints would, its seal included: bases
+// underway allowed unless a newer point is complete. Its files are checked
+// even when it is not sealed (the operator asked about this one).
 api::PointCheckResult checkPointInPlace(Volume& volume, const std::string& id);
 
-// The state of each point, newest first, from whether each checked out
-// (bases underway allowed until the first complete one):
+// The state of each point, newest first, from whether each is sealed and
+// checked out (bases underway allowed until the first complete one):
 // complete; incomplete until the first complete one; superseded after it.
 std::vector<std::string> pointStates(const std::vector<bool>& completeNewestFirst);
 
-// Every point, newest first, each checked.
+// Every point, newest first, each checked; the files of an unsealed point
+// are not read (it cannot be complete).
 api::PointListResult listPoints(Volume& volume);
 
 }  // namespace gdr::gfapi

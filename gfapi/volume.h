@@ -70,6 +70,11 @@ class Volume {
   // unknown. Two volumes of one name at two sites differ in it.
   virtual std::string volumeId() { return {}; }
 
+  // Puts `content` at `path` whole or not at all (a temporary file beside
+  // it, synced, renamed over it), as an internal client like unlink, so it
+  // works on a read-only secondary too. The directory must exist.
+  virtual void writeFile(const volpath::Components& path, const std::string& content) = 0;
+
   // Sets the modification time of `path` (the root when empty) to now.
   virtual void touch(const volpath::Components& path) = 0;
 

@@ -11,6 +11,7 @@
 
 #include "api/gluster_volume.h"
 #include "api/recovery_point.h"
+#include "core/clock.h"
 #include "core/durable_file.h"
 #include "core/errors.h"
 #include "core/job_store.h"
@@ -192,6 +193,16 @@ class GlusterVolumeVerbs {
   api::PointCheckResult recoveryPointCheck(const api::PointCheckParams& p) {
     return onVolume(p.volfileServers, p.volumeName,
                     [&](gfapi::Volume& v) { return gfapi::checkPointInPlace(v, p.pointId); });
+  }
+
+  // Written on the secondary itself, through libgfapi: the one thing gdr
+  // puts there that the primary never holds.
+  api::PointSealResult recoveryPointSeal(const api::PointCheckParams& p) {
+    return onVolume(p.volfileServers, p.volumeName, [&](gfapi::Volume& v) {
+      api::PointSealResult out = gfapi::sealPoint(v, p.pointId, nowSeconds());
+      out.seal.volume = p.volumeName;
+      return out;
+    });
   }
 
   // Manifests are written and pruned on the primary, through this host's
@@ -418,6 +429,7 @@ void registerGlusterVolumeVerbs(Registry& registry, AgentServices& services) {
   registry.add<api::RecoveryPointPrune>([v](const auto& p, const CallContext&) { return v->recoveryPointPrune(p); });
   registry.add<api::RecoveryPointList>([v](const auto& p, const CallContext&) { return v->recoveryPointList(p); });
   registry.add<api::RecoveryPointCheck>([v](const auto& p, const CallContext&) { return v->recoveryPointCheck(p); });
+  registry.add<api::RecoveryPointSeal>([v](const auto& p, const CallContext&) { return v->recoveryPointSeal(p); });
   registry.add<api::GeoRepSessionList>([v](const auto& p, const CallContext&) { return v->geoRepSessionList(p); });
   registry.add<api::GeoRepSessionStatus>([v](const auto& p, const CallContext&) { return v->geoRepSessionStatus(p); });
   using gluster::GeoRepAction;

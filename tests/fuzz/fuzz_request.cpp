@@ -20,9 +20,7 @@ namespace {
 // fuzzed here, the edge in front of them is.
 template <class... Verbs>
 void registerDefaults(gdr::Registry& registry) {
-  (registry.add<Verbs>([](const typename Verbs::Params&, const gdr::CallContext&) {
-    return typename Verbs::Result{};
-  }),
+  (registry.add<Verbs>([](const typename Verbs::Params&, const gdr::CallContext&) { return typename Verbs::Result{}; }),
    ...);
 }
 
@@ -33,10 +31,10 @@ const gdr::Dispatcher& dispatcher() {
     registerDefaults<HostPing, HostGetCapabilities, HostGetJobs, HostAbortJob, HostGetVMList, VmSnapshot,
                      VmSaveDefinition, VmMerge, OverlayDelete, FileStat, GeoRepResyncFile, FileChecksum, ImageInfo,
                      ShardLayout, RecoveryPointSave, RecoveryPointPrune, RecoveryPointList, RecoveryPointCheck,
-                     VolumeEmptyCheck, GeoRepSessionList, GeoRepSessionStatus, GeoRepSessionCreate,
+                     RecoveryPointSeal, VolumeEmptyCheck, GeoRepSessionList, GeoRepSessionStatus, GeoRepSessionCreate,
                      GeoRepSessionStart, GeoRepSessionStop, GeoRepSessionPause, GeoRepSessionResume,
-                     GeoRepSessionDelete, GeoRepConfigList, GeoRepConfigSet, GeoRepConfigReset,
-                     GeoRepCheckpointSet, GeoRepSync>(r);
+                     GeoRepSessionDelete, GeoRepConfigList, GeoRepConfigSet, GeoRepConfigReset, GeoRepCheckpointSet,
+                     GeoRepSync>(r);
     return r;
   }();
   static const gdr::Dispatcher instance(gdr::builtinSchema(), registry, /*checkResults=*/false, /*maxBatch=*/100);

@@ -97,8 +97,11 @@ TEST(Contract, RecoveryPointResultsAndTheManifestMatchTheSchema) {
   expectMatches<api::RecoveryPointPrune>(
       {{"20261202T131000Z-0a1b2c3d"}, {m.id}, {"i/.gdr-snapshots/b.0.qcow2"}, {".gdr/vms/u-0123456789abcdef.xml"}});
   expectMatches<api::RecoveryPointList>(
-      {{{m.id, m.time, "incomplete", {"vm1"}, 65536, {{"vm1", "vda", "i/b.qcow2 is missing"}}, {}}}});
-  expectMatches<api::RecoveryPointCheck>({m.id, true, 131072, {}, {{"vm1", "vda", "i/b.qcow2 differs"}}});
+      {{{m.id, m.time, "incomplete", {"vm1"}, 65536, true, {{"vm1", "vda", "i/b.qcow2 is missing"}}, {}}}});
+  const api::PointCheckResult checked{m.id, true, true, 131072, {}, {{"vm1", "vda", "i/b.qcow2 differs"}}};
+  expectMatches<api::RecoveryPointCheck>(checked);
+  expectMatches<api::RecoveryPointSeal>(
+      {{"sec", ".gdr/points/" + m.id + ".seal"}, checked, {"20261202T131000Z-0a1b2c3d"}});
   // What gdr-sync sends is what the agent accepts: the manifest passes the
   // schema as recoveryPointSave's parameter, and a wrong one does not.
   const Schema& schema = builtinSchema();

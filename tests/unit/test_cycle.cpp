@@ -60,6 +60,8 @@ class FakeAgent : public AgentApi {
   std::set<std::string> snapshotFails;    // VM ids
   std::set<std::string> definitionFails;  // VM ids
   bool manifestFails = false;
+  int sealFailures = 0;  // the next seals fail (3232: a file differs when -1 for ever)
+  std::vector<std::string> sealed;
   std::vector<api::PointManifest> manifests;
   std::string georepOutcome = api::kJobDone;
   bool syncAlreadyRunning = false;  // the first start finds an earlier run's sync job
@@ -216,6 +218,24 @@ class FakeAgent : public AgentApi {
     return {{"20231114T000000Z-00000000"}, {}, {}, {}};
   }
 
+  api::PointSealResult recoveryPointSeal(const api::PointCheckParams& p) override {
+    record("recoveryPointSeal " + p.volumeName + " " + p.pointId);
+    if (sealFailures < 0) {
+      throw ClientError(ClientError::Kind::Verb, "recovery point " + p.pointId + " is not sealed: vm1 vda: differs",
+                        3232);
+    }
+    if (sealFailures > 0) {
+      --sealFailures;
+      throw ClientError(ClientError::Kind::Verb, "cannot read '.gdr/points': Stale file handle", 4570);
+    }
+    sealed.push_back(p.pointId);
+    api::PointSealResult out;
+    out.seal = {p.volumeName, ".gdr/points/" + p.pointId + ".seal"};
+    out.check.id = p.pointId;
+    out.check.complete = out.check.sealed = true;
+    return out;
+  }
+
   api::PointListResult recoveryPointList(const api::VolumeRef& p) override {
     record("recoveryPointList " + p.volumeName);
     return {};
@@ -333,8 +353,9 @@ TEST_F(CycleTest, ASuccessfulCycleAcrossTwoHosts) {
   EXPECT_EQ(report["outcome"].asInt(), kSuccess);
   EXPECT_EQ(report["status"], "success");
   EXPECT_FALSE(report.isMember("alert"));
-  EXPECT_EQ(stepNames(report), (std::vector<std::string>{"discover:ok", "snapshot:ok", "definitions:ok", "manifest:ok",
-                                                         "georep:ok", "verify:ok", "overlay-delete:ok", "merge:ok"}));
+  EXPECT_EQ(stepNames(report),
+            (std::vector<std::string>{"discover:ok", "snapshot:ok", "definitions:ok", "manifest:ok", "georep:ok",
+                                      "verify:ok", "overlay-delete:ok", "seal:ok", "merge:ok"}));
   EXPECT_EQ(report["flowId"], "gdr-sync-test");
   EXPECT_TRUE(report["recoveryPoint"].isIntegral());
   // Geo-replication once, through the first host.
@@ -577,6 +598,41 @@ TEST_F(CycleTest, AManifestThatCannotBeSavedFailsTheCycleBeforeTheSyncAndPrunesN
   expectAllMergedBack();
 }
 
+// The seal comes after the sync and its verification, on the secondary,
+// and names the point the manifest step wrote.
+TEST_F(CycleTest, TheSecondarySealsThePointAfterVerification) {
+  const Json::Value report = run();
+  ASSERT_EQ(report["outcome"].asInt(), kSuccess) << report["alert"].asString();
+  ASSERT_EQ(host1_.sealed.size(), 1u);
+  EXPECT_EQ(host1_.sealed[0], report["point"]["id"].asString());
+  EXPECT_EQ(host1_.count("recoveryPointSeal gdr-secondary " + host1_.sealed[0]), 1u);
+  EXPECT_GT(host1_.position("recoveryPointSeal"), host1_.position("geoRepSync"));
+  EXPECT_LT(host1_.position("recoveryPointSeal"), host1_.position("recoveryPointPrune"));
+  EXPECT_EQ(report["point"]["seal"], ".gdr/points/" + host1_.sealed[0] + ".seal");
+}
+
+TEST_F(CycleTest, ASealThatFailsWhileTheSecondarySettlesIsTriedAgain) {
+  host1_.sealFailures = 2;
+  const Json::Value report = run();
+  ASSERT_EQ(report["outcome"].asInt(), kSuccess) << report["alert"].asString();
+  EXPECT_EQ(host1_.count("recoveryPointSeal"), 3u);
+  EXPECT_EQ(host1_.sealed.size(), 1u);
+}
+
+// A point whose files differ from its manifest after a completed sync is
+// not sealed, and the cycle fails: no point is pruned, every VM merged back.
+TEST_F(CycleTest, APointTheSecondaryRefusesToSealFailsTheCycle) {
+  host1_.sealFailures = -1;
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kFailedMergedBack);
+  EXPECT_NE(report["alert"].asString().find("sealing the recovery point on the secondary failed: 3232"),
+            std::string::npos)
+      << report["alert"].asString();
+  EXPECT_EQ(host1_.count("recoveryPointSeal"), 1u);  // a difference is not retried
+  EXPECT_EQ(host1_.count("recoveryPointPrune"), 0u);
+  expectAllMergedBack();
+}
+
 TEST_F(CycleTest, NoVmOnTheVolumeMakesNoPointAndPrunesNothing) {
   host1_.removeVms();
   host2_.removeVms();
@@ -625,9 +681,10 @@ TEST_F(CycleTest, APieceUnderAnotherGfidIsResyncedAndCheckedAgain) {
   host1_.foreignShardReadings = 1;
   const Json::Value report = run();
   EXPECT_EQ(report["outcome"].asInt(), kSuccess) << report["alert"].asString();
-  EXPECT_EQ(stepNames(report), (std::vector<std::string>{"discover:ok", "snapshot:ok", "definitions:ok", "manifest:ok",
-                                                         "georep:ok", "verify:ok", "georep-repair:ok",
-                                                         "verify-repair:ok", "overlay-delete:ok", "merge:ok"}));
+  EXPECT_EQ(
+      stepNames(report),
+      (std::vector<std::string>{"discover:ok", "snapshot:ok", "definitions:ok", "manifest:ok", "georep:ok", "verify:ok",
+                                "georep-repair:ok", "verify-repair:ok", "overlay-delete:ok", "seal:ok", "merge:ok"}));
   ASSERT_EQ(host1_.resyncs.size(), 1u);
   EXPECT_EQ(host1_.resyncs[0].volumeName, kPrimary);
   EXPECT_EQ(host1_.resyncs[0].offsets, std::vector<std::uint64_t>{4u << 20});
@@ -666,8 +723,9 @@ TEST_F(CycleTest, TheDeltaLayoutShipsEachOverlayBeforeCommittingIt) {
   host1_.realChains = host2_.realChains = true;
   Json::Value report = run();
   ASSERT_EQ(report["outcome"].asInt(), kSuccess) << report["alert"].asString();
-  EXPECT_EQ(stepNames(report), (std::vector<std::string>{"discover:ok", "snapshot:ok", "definitions:ok", "manifest:ok",
-                                                         "georep:ok", "verify:ok", "overlay-delete:ok", "commit:ok"}));
+  EXPECT_EQ(stepNames(report),
+            (std::vector<std::string>{"discover:ok", "snapshot:ok", "definitions:ok", "manifest:ok", "georep:ok",
+                                      "verify:ok", "overlay-delete:ok", "seal:ok", "commit:ok"}));
   EXPECT_TRUE(host1_.deletions.empty());  // the overlay on the secondary is the next delta: it stays
   EXPECT_TRUE(host1_.merges.empty());     // nothing under the overlay to commit yet
   EXPECT_EQ(

@@ -99,6 +99,12 @@ class FakeVolume : public Volume {
     return true;  // a sharded volume
   }
   void touch(const Components&) override {}
+  void writeFile(const Components& path, const std::string& content) override {
+    if (path.size() > 1 && !lookup(Components(path.begin(), path.end() - 1))) {
+      throw AgentError(Code::FileNotFound, "no directory for " + volpath::join(path));
+    }
+    file(volpath::join(path), content);
+  }
   size_t markForGeoRepResync(const Components& path, const std::vector<std::uint64_t>& offsets) override {
     marked.push_back(volpath::join(path));
     markedOffsets = offsets;
@@ -550,6 +556,8 @@ class RecoveryPointTest : public ::testing::Test {
   }
   static constexpr const char* kDelta = "images/.gdr-snapshots/vm1.20261202T131500Z.abcdef.qcow2";
   void save(const api::PointManifest& m) { volume.file(".gdr/points/" + m.id + ".json", json::pretty(api::encode(m))); }
+  // What the cycle does once the sync that ships point `id` has finished.
+  api::PointSealResult seal(const std::string& id) { return sealPoint(volume, id, 1764690000); }
 
   std::string base_;
   FakeVolume volume;
@@ -610,8 +618,10 @@ TEST_F(RecoveryPointTest, ADefinitionChangedOrMissingAndABaseResizedAreEachNamed
 
 TEST_F(RecoveryPointTest, ListedNewestFirstWithTheirStates) {
   save(manifest("20261202T130000Z-00000001", 1764680400));  // older: its base since rewritten
+  seal("20261202T130000Z-00000001");
   volume.nodes.at("images/vm1.qcow2").content[sampleRanges(base_.size(), Sampling{4 << 20, 64 << 10})[1].first] ^= 1;
   save(manifest("20261202T131000Z-00000002", 1764681000));  // complete
+  seal("20261202T131000Z-00000002");
   api::PointManifest newest = manifest("20261202T132000Z-00000003", 1764681600);
   newest.vms[0].disks[0].sample.sha256 = "0";  // its data not all there yet
   save(newest);
@@ -623,8 +633,11 @@ TEST_F(RecoveryPointTest, ListedNewestFirstWithTheirStates) {
   EXPECT_EQ(list.points[0].state, "incomplete");
   EXPECT_NE(list.points[0].problems.at(0).why.find("not JSON"), std::string::npos);
   EXPECT_EQ(list.points[1].state, "incomplete");
+  EXPECT_FALSE(list.points[1].sealed);
+  EXPECT_EQ(list.points[1].problems.at(0).what, "seal");
   EXPECT_EQ(list.points[2].id, "20261202T131000Z-00000002");
   EXPECT_EQ(list.points[2].state, "complete");
+  EXPECT_TRUE(list.points[2].sealed);
   EXPECT_EQ(list.points[2].time, 1764681000);
   EXPECT_EQ(list.points[2].vms, std::vector<std::string>{"vm1"});
   EXPECT_EQ(list.points[2].bytes, 12u << 20);
@@ -694,6 +707,7 @@ TEST_F(RecoveryPointTest, ADeltaNotAllThereOrOverAnotherImageIsNotComplete) {
 TEST_F(RecoveryPointTest, TheNewestDeltaPointWithItsBaseUnderwayIsTheCompleteOne) {
   addDelta();
   save(manifest("20261202T130000Z-00000001", 1764680400));
+  seal("20261202T130000Z-00000001");
   rewriteBaseInOneRange();
   api::PointManifest newest = manifest("20261202T131000Z-00000002", 1764681000);
   newest.vms[0].disks[0].delta->sample.sha256 = "0";  // its delta still arriving
@@ -707,10 +721,110 @@ TEST_F(RecoveryPointTest, TheNewestDeltaPointWithItsBaseUnderwayIsTheCompleteOne
   EXPECT_TRUE(checkPointInPlace(volume, "20261202T130000Z-00000001").complete);
   // Once the newer point is complete, the older one is superseded.
   save(manifest("20261202T131000Z-00000002", 1764681000));
+  seal("20261202T131000Z-00000002");
   list = listPoints(volume);
   EXPECT_EQ(list.points[0].state, "complete");
   EXPECT_EQ(list.points[1].state, "superseded");
   EXPECT_FALSE(checkPointInPlace(volume, "20261202T130000Z-00000001").complete);
+}
+
+// What a disaster mid-sync can leave: the newest point's manifest has
+// arrived, its delta (rewritten in place: it was the active overlay during
+// the previous sync) matches every sampled range, its base is still being
+// brought up to date. Sampling cannot see that; the missing seal does.
+TEST_F(RecoveryPointTest, AnUnsealedPointIsNeverCompleteEvenWhenItsSampledRangesMatch) {
+  addDelta();
+  save(manifest("20261202T130000Z-00000001", 1764680400));
+  seal("20261202T130000Z-00000001");
+  save(manifest("20261202T131000Z-00000002", 1764681000));
+  rewriteBaseInOneRange();  // the sync shipping point 2 has not finished
+  const api::PointListResult list = listPoints(volume);
+  ASSERT_EQ(list.points.size(), 2u);
+  EXPECT_EQ(list.points[0].state, "incomplete");
+  ASSERT_EQ(list.points[0].problems.size(), 1u);
+  EXPECT_NE(list.points[0].problems[0].why.find("not sealed"), std::string::npos) << list.points[0].problems[0].why;
+  EXPECT_EQ(list.points[1].state, "complete");
+  EXPECT_EQ(list.points[1].basesUnderway.size(), 1u);  // point 1's delta covers the rewrite
+  const api::PointCheckResult r = checkPointInPlace(volume, "20261202T131000Z-00000002");
+  EXPECT_FALSE(r.complete);
+  EXPECT_FALSE(r.sealed);
+  // Its files are still checked when it is asked about by name.
+  EXPECT_EQ(r.problems.size(), 1u);
+  EXPECT_EQ(r.basesUnderway.size(), 1u);
+  EXPECT_TRUE(checkPointInPlace(volume, "20261202T130000Z-00000001").complete);
+}
+
+TEST_F(RecoveryPointTest, APointIsSealedOnlyWhenEveryFileMatchesExactly) {
+  addDelta();
+  save(manifest("20261202T130000Z-00000001", 1764680400));
+  rewriteBaseInOneRange();  // a base underway is not enough for a seal
+  try {
+    seal("20261202T130000Z-00000001");
+    ADD_FAILURE() << "sealed";
+  } catch (const AgentError& e) {
+    EXPECT_EQ(e.code(), Code::PointIncomplete);
+    EXPECT_NE(std::string(e.what()).find("vm1 vda: images/vm1.qcow2 differs"), std::string::npos) << e.what();
+    EXPECT_EQ(e.data()["problems"].size(), 1u);
+  }
+  EXPECT_FALSE(volume.lookup(sealPath("20261202T130000Z-00000001")));
+  rewriteBaseInOneRange();  // the same byte back: the sync finished
+  const api::PointSealResult r = seal("20261202T130000Z-00000001");
+  EXPECT_TRUE(r.check.complete);
+  EXPECT_TRUE(r.check.sealed);
+  EXPECT_EQ(r.seal.path, ".gdr/points/20261202T130000Z-00000001.seal");
+  EXPECT_TRUE(checkPointInPlace(volume, "20261202T130000Z-00000001").complete);
+  // No seal for a point that has no manifest.
+  try {
+    seal("20261202T140000Z-00000009");
+    ADD_FAILURE() << "sealed";
+  } catch (const AgentError& e) {
+    EXPECT_EQ(e.code(), Code::PointManifestInvalid);
+  }
+}
+
+// A seal vouches for one manifest's bytes: a manifest replaced since, or a
+// seal that is not one, seals nothing.
+TEST_F(RecoveryPointTest, ASealOfAnotherManifestOrADamagedOneIsNoSeal) {
+  const std::string id = "20261202T130000Z-00000001";
+  save(manifest(id, 1764680400));
+  seal(id);
+  ASSERT_TRUE(checkPointInPlace(volume, id).complete);
+  api::PointManifest other = manifest(id, 1764680400);
+  other.flowId = "another-flow";
+  save(other);
+  auto r = checkPointInPlace(volume, id);
+  EXPECT_FALSE(r.complete);
+  EXPECT_NE(r.problems.at(0).why.find("another manifest"), std::string::npos) << r.problems[0].why;
+  seal(id);
+  EXPECT_TRUE(checkPointInPlace(volume, id).complete);
+  for (const std::string& bad : {std::string("{not json"), std::string(5000, ' '), std::string("{\"format\": 7}")}) {
+    volume.file(".gdr/points/" + id + ".seal", bad);
+    r = checkPointInPlace(volume, id);
+    EXPECT_FALSE(r.complete) << bad;
+    EXPECT_EQ(r.problems.at(0).what, "seal");
+  }
+  volume.node(".gdr/points/" + id + ".seal", EntryInfo::Type::Directory);
+  EXPECT_FALSE(checkPointInPlace(volume, id).complete);
+  EXPECT_EQ(listPoints(volume).points.at(0).state, "incomplete");
+}
+
+// Geo-replication removes a pruned manifest on the secondary; the seal is
+// the secondary's own, and the next seal takes the older orphans away.
+TEST_F(RecoveryPointTest, SealsWhoseManifestIsGoneAreRemovedByTheNextSeal) {
+  save(manifest("20261202T130000Z-00000001", 1764680400));
+  seal("20261202T130000Z-00000001");
+  save(manifest("20261202T131000Z-00000002", 1764681000));
+  seal("20261202T131000Z-00000002");
+  volume.nodes.erase(".gdr/points/20261202T130000Z-00000001.json");  // pruned
+  volume.file(".gdr/points/20261202T140000Z-00000004.seal", "{}");   // newer: not touched
+  volume.file(".gdr/points/notes.seal", "{}");                       // not a point's
+  save(manifest("20261202T132000Z-00000003", 1764681600));
+  const api::PointSealResult r = seal("20261202T132000Z-00000003");
+  EXPECT_EQ(r.removed, std::vector<std::string>{"20261202T130000Z-00000001"});
+  EXPECT_FALSE(volume.lookup(sealPath("20261202T130000Z-00000001")));
+  EXPECT_TRUE(volume.lookup(sealPath("20261202T131000Z-00000002")));
+  EXPECT_TRUE(volume.lookup(sealPath("20261202T140000Z-00000004")));
+  EXPECT_TRUE(volume.lookup(volpath::split(".gdr/points/notes.seal")));
 }
 
 }  // namespace
