@@ -90,19 +90,24 @@ SetFsPid findSetFsPid() {
 }
 
 // While alive, this thread acts on `fs` as one of gluster's internal
-// clients (a negative pid), as geo-replication's own worker does: the
-// read-only translator of a geo-replication secondary lets those through,
-// and the shard translator shows its shards and xattrs to them only. The
-// identity is per thread; it is dropped however the scope ends.
+// clients (a negative pid): the read-only translator of a geo-replication
+// secondary lets any of those through. Which one matters to the shard
+// translator: to geo-replication's own worker (the default) it shows the
+// shards and their xattrs as they are and keeps no file size for its
+// writes (the worker copies the size xattr itself); to the others it is the
+// sharded volume ordinary clients see. The identity is per thread; it is
+// dropped however the scope ends.
 class InternalClient {
  public:
+  static constexpr int kGeoRepWorker = -1;  // GF_CLIENT_PID_GSYNCD
+  static constexpr int kNoRootSquash = -4;  // GF_CLIENT_PID_NO_ROOT_SQUASH
   // `purpose` completes the error when libgfapi cannot do this.
-  InternalClient(glfs_t* fs, const char* purpose) : fs_(fs), setFsPid_(findSetFsPid()) {
+  InternalClient(glfs_t* fs, const char* purpose, int pid = kGeoRepWorker) : fs_(fs), setFsPid_(findSetFsPid()) {
     if (!setFsPid_) {
       throw AgentError(Code::ReadOnlyBypassUnavailable,
                        std::string("this libgfapi has no glfs_setfspid (GFAPI_PRIVATE_6.1): cannot ") + purpose);
     }
-    setFsPid_(fs_, -1);
+    setFsPid_(fs_, pid);
   }
   ~InternalClient() { setFsPid_(fs_, 0); }
   InternalClient(const InternalClient&) = delete;
@@ -276,7 +281,9 @@ class Connection : public Volume {
     volpath::Components temporary = path;
     temporary.back() = "." + temporary.back() + ".part";
     const std::string staged = "/" + volpath::join(temporary);
-    InternalClient internal(fs_, "write on a read-only geo-replication secondary");
+    // Not as geo-replication's worker: the file's size must be kept, as
+    // for any file written through the volume.
+    InternalClient internal(fs_, "write on a read-only geo-replication secondary", InternalClient::kNoRootSquash);
     {
       FdPtr fd(glfs_creat(fs_, staged.c_str(), O_WRONLY | O_TRUNC, 0600));
       if (!fd) ioError("cannot create", staged, errno);
