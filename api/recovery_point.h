@@ -12,15 +12,19 @@
 
 namespace gdr::api {
 
-// Sampled checksums of a file: `length` bytes of every `stride`, the whole
-// digest and a short digest of each range (so a difference is located).
+// Sampled checksums of a file: `length` bytes of every `stride` from
+// `offset` (0 when absent), the whole digest and a short digest of each
+// range (so a difference is located). A delta's sums start after its
+// header cluster: committing the delta under it rewrites its backing file
+// name there, and nothing else of it.
 struct SampleSums {
   std::uint64_t stride = 0, length = 0;
+  std::optional<std::uint64_t> offset;
   std::string sha256;
   std::vector<std::string> rangeSums;
   template <class V>
   void visit(V& v) {
-    v("stride", stride)("length", length)("sha256", sha256)("rangeSums", rangeSums);
+    v("stride", stride)("length", length).omitIfEmpty("offset", offset)("sha256", sha256)("rangeSums", rangeSums);
   }
 };
 
@@ -36,18 +40,30 @@ struct PointImage {
 };
 
 // A disk of a point: its base image and, in the delta layout, the frozen
-// overlay over it (the writes since the base was last brought up to date),
-// which names the base as its backing file. The point is the base read
-// through the delta; the next cycle commits the delta into the base, and
-// while that rewrite travels the delta covers every range it changes.
+// overlays over it, oldest first: `olderDeltas` (earlier points' deltas,
+// not yet committed into the base), then `delta`, this point's own (the
+// writes since the previous point). The point is the base read through
+// them all, in that order, whatever their headers name as backing: a
+// cycle commits the oldest delta into the base once a later point no
+// longer needs it apart, which rewrites the backing name of the delta
+// above it, and while that commit travels to the secondary the committed
+// delta still covers every range it changes.
 struct PointDisk : PointImage {
   std::string drive;
   std::optional<PointImage> delta;
+  std::vector<PointImage> olderDeltas;
   template <class V>
   void visit(V& v) {
     v("drive", drive);
     PointImage::visit(v);
-    v.omitIfEmpty("delta", delta);
+    v.omitIfEmpty("delta", delta).orDefault("olderDeltas", olderDeltas);
+  }
+  // The images read over the base, oldest first.
+  std::vector<const PointImage*> deltas() const {
+    std::vector<const PointImage*> out;
+    for (const auto& d : olderDeltas) out.push_back(&d);
+    if (delta) out.push_back(&*delta);
+    return out;
   }
 };
 
@@ -103,8 +119,10 @@ struct PointSaveResult {
 struct PointPruneParams {
   std::string volumeName;
   std::int64_t keep = 3;
-  // Also remove the delta images the removed points name (and no kept
-  // point does): their changes are in the bases by now.
+  // Also remove the delta images older points name and the newest does
+  // not: they were committed into their bases before the newest point's
+  // snapshot, and its seal on the secondary verified those bases. Called
+  // after a point is sealed, never before.
   bool removeDeltas = false;
   template <class V>
   void visit(V& v) {

@@ -1,5 +1,6 @@
 #!/bin/bash
-# The price of the delta layout (printed, not asserted), next to the flat
+# The price of the delta layout, one point kept and three (printed, not
+# asserted), next to the flat
 # one, on the lab with its guests writing: per cycle, the wall time, the
 # geo-replication step, and the bytes the secondary's brick wrote (its
 # process's write calls: an upper bound on what crossed the WAN, as rsync
@@ -20,8 +21,9 @@ agent=$!
 flatten() {
   local vm id top job
   for vm in $(virsh list --name | grep '^gdr-lab-vm'); do
+   for _ in 1 2 3 4 5 6 7 8; do  # a chain of kept deltas: one merge per image
     top=$(virsh domblklist "$vm" | awk '$1 == "vda" {print $2}')
-    case "$top" in */.gdr-snapshots/*) ;; *) continue ;; esac
+    case "$top" in */.gdr-snapshots/*) ;; *) break ;; esac
     id=$(virsh domuuid "$vm")
     job=$("$BIN/gdr-client" -s "$dir/agent.sock" VM merge vmID="$id" drive=vda deleteTop=true |
       python3 -c 'import json, sys; print(json.load(sys.stdin)["jobId"])')
@@ -29,6 +31,7 @@ flatten() {
       "$BIN/gdr-client" -s "$dir/agent.sock" Host getJobs jobIds="[\"$job\"]" | grep -q '"endTime" : null' || break
       sleep 0.2
     done
+   done
   done
   rm -f "$GDR_LAB_PRIMARY_MOUNT"/images/.gdr-snapshots/gdr-lab-vm*.qcow2
 }
@@ -50,13 +53,13 @@ for node in ET.parse(sys.stdin).iter("node"):
 }
 written() { awk '$1 == "wchar:" {print $2}' "/proc/$(brick_pid)/io"; }
 
-run() { # run LAYOUT: prints one line per cycle
-  local layout=$1 i before after report
+run() { # run LAYOUT KEEP: prints one line per cycle
+  local layout=$1 keep=$2 i before after report
   for ((i = 0; i <= cycles; i++)); do
     sleep "$pause"
     before=$(written)
     report=$("$BIN/gdr-sync" --hosts "unix:$dir/agent.sock" --volume "$GDR_LAB_PRIMARY" \
-      --secondary "$GDR_LAB_SECONDARY_URL" --state-dir "$dir/sync-$layout" --layout "$layout" --json) || true
+      --secondary "$GDR_LAB_SECONDARY_URL" --state-dir "$dir/sync-$layout-$keep" --layout "$layout" --keep-points "$keep" --json) || true
     after=$(written)
     [ "$i" = 0 ] && continue  # the first cycle moves the layout in place
     python3 -c '
@@ -64,13 +67,15 @@ import json, sys
 d = json.loads(sys.argv[1])
 assert d["status"] == "success", d.get("alert")
 geo = sum(s["duration"] for s in d["steps"] if s["step"].startswith("georep"))
-print("%-6s cycle %d  %6.1f s  georep %5.1f s  written on the secondary %7.1f MiB" %
+print("%-8s cycle %d  %6.1f s  georep %5.1f s  written on the secondary %7.1f MiB" %
       (sys.argv[2], int(sys.argv[3]), d["duration"], geo, (int(sys.argv[5]) - int(sys.argv[4])) / 2**20))' \
-      "$report" "$layout" "$i" "$before" "$after"
+      "$report" "$layout/$keep" "$i" "$before" "$after"
   done
-  echo "$layout: the secondary's brick holds $(du -s --block-size=1M "$GDR_LAB_SECONDARY_BRICK" | cut -f1) MiB"
+  echo "$layout, $keep points kept: the secondary's brick holds $(du -s --block-size=1M "$GDR_LAB_SECONDARY_BRICK" | cut -f1) MiB"
 }
 
 echo "$(virsh list --name | grep -c '^gdr-lab-vm') VMs writing, $pause s between cycles"
-run flat
-run delta
+run flat 3
+run delta 1
+flatten
+run delta 3

@@ -56,17 +56,44 @@ std::string pointId(std::int64_t time, const std::string& flowId) {
   return utcStamp(time, "%Y%m%dT%H%M%SZ") + "-" + sha256Hex(flowId).substr(0, 8);
 }
 
+// The deepest chain the delta layout takes on: a base, the deltas of the
+// points kept apart, and the overlay the VM writes.
+constexpr size_t kMaxDeltaChain = 64;
+
+struct Image {
+  std::string path, rel;  // host path and volume-relative path
+};
+
 // One disk of one VM taking part in the cycle.
 struct Disk {
   std::string drive;
   std::string basePath, baseRel;    // host path and volume-relative path
   std::string deltaPath, deltaRel;  // delta layout: the overlay the VM ran on since the last cycle
-  std::string topPath, topRel;      // the overlay, once snapshotted
-  std::string server;               // a volfile server of the primary
+  // Delta layout: earlier points' deltas between the base and that
+  // overlay, oldest first (not yet committed: a kept point needs them).
+  std::vector<Image> olderDeltas;
+  std::string topPath, topRel;  // the overlay, once snapshotted
+  std::string server;           // a volfile server of the primary
   // The image the snapshot freezes: the delta, or the base.
   const std::string& frozenPath() const { return deltaPath.empty() ? basePath : deltaPath; }
   const std::string& frozenRel() const { return deltaRel.empty() ? baseRel : deltaRel; }
+  // Delta layout, once the snapshot froze the overlay: the deltas over
+  // the base, oldest first.
+  std::vector<Image> frozenDeltas() const {
+    std::vector<Image> out = olderDeltas;
+    if (!deltaPath.empty()) out.push_back({deltaPath, deltaRel});
+    return out;
+  }
 };
+
+// How many of `frozen` deltas (oldest first) to commit into the base so
+// that `keepPoints` points stay recoverable apart: the newest keepPoints-1
+// stay over the base (with the overlay the VM writes, the next point's
+// delta, that is keepPoints points' worth), the older ones go in.
+size_t deltasToCommit(size_t frozen, int keepPoints) {
+  const size_t stay = keepPoints > 1 ? size_t(keepPoints - 1) : 0;
+  return frozen > stay ? frozen - stay : 0;
+}
 
 // `hostPath` on the volume, given another image whose host and volume
 // paths are known (the same mount); nullopt when it is not on that mount.
@@ -185,25 +212,31 @@ void Cycle::discover() {
           continue;
         }
         const bool delta = options_.layout == Layout::Delta;
-        if (disk.blockJob || disk.chain.empty() || disk.chain.size() > (delta ? 2u : 1u)) {
+        if (disk.blockJob || disk.chain.empty() || disk.chain.size() > (delta ? kMaxDeltaChain : 1u)) {
           throw std::runtime_error("VM " + v.name + " drive " + disk.target + " is not on " +
-                                   (delta ? "its base or one overlay over it" : "a single image") +
+                                   (delta ? "its base and gdr's deltas over it" : "a single image") +
                                    " (a previous cycle left an overlay, or a block job runs): resolve it first");
         }
         Disk d;
         d.drive = disk.target;
         d.server = disk.gluster->server;
-        if (disk.chain.size() == 2) {  // delta layout: the overlay the last cycle left
+        if (disk.chain.size() >= 2) {  // delta layout: the overlay the last cycle left, over kept deltas
           d.deltaPath = disk.path;
           d.deltaRel = disk.gluster->path;
-          d.basePath = disk.chain[1];
+          d.basePath = disk.chain.back();
           const auto baseRel = onVolume(d.basePath, d.deltaPath, d.deltaRel);
-          if (!baseRel || !volpath::isDeltaBeside(d.deltaRel, *baseRel)) {
-            throw std::runtime_error("VM " + v.name + " drive " + disk.target + " runs on " + disk.path + " over " +
-                                     d.basePath +
-                                     ", which is not an overlay of gdr's beside its base: resolve it first");
-          }
+          auto notGdrs = [&](const std::string& image) {
+            return std::runtime_error("VM " + v.name + " drive " + disk.target + " runs on " + image + " over " +
+                                      d.basePath +
+                                      ", which is not an overlay of gdr's beside its base: resolve it first");
+          };
+          if (!baseRel || !volpath::isDeltaBeside(d.deltaRel, *baseRel)) throw notGdrs(disk.path);
           d.baseRel = *baseRel;
+          for (size_t i = disk.chain.size() - 2; i >= 1; --i) {  // oldest first
+            const auto rel = onVolume(disk.chain[i], d.deltaPath, d.deltaRel);
+            if (!rel || !volpath::isDeltaBeside(*rel, d.baseRel)) throw notGdrs(disk.chain[i]);
+            d.olderDeltas.push_back({disk.chain[i], *rel});
+          }
         } else {
           d.basePath = disk.path;
           d.baseRel = disk.gluster->path;
@@ -341,12 +374,15 @@ void Cycle::saveManifest() {
       pv.definition = {def["path"].asString(), def["sha256"].asString(), def["size"].asUInt64()};
       for (const auto& d : vm.disks) {
         AgentApi& agent = *agents_[vm.host];
-        auto describeImage = [&](const std::string& rel) {
+        // A delta is sampled after its header cluster: a later commit
+        // under it rewrites the backing file name there.
+        auto describeImage = [&](const std::string& rel, bool delta) {
           const api::ImageInfoResult info = agent.imageInfo({{d.server}, options_.volume, rel});
           api::ChecksumParams q;
           q.volfileServers = {d.server};
           q.volumeName = options_.volume;
           q.path = rel;
+          q.offset = delta ? info.clusterSize.value_or(64 << 10) : 0;
           q.sampleStride = kPointSampleStride;
           q.sampleLength = kPointSampleLength;
           const api::ChecksumResult sums = agent.fileChecksum(q);
@@ -355,14 +391,18 @@ void Cycle::saveManifest() {
           image.format = info.format;
           image.virtualSize = info.virtualSize;
           image.actualSize = info.actualSize;
-          image.sample = {kPointSampleStride, kPointSampleLength, sums.sha256,
-                          sums.rangeSums.value_or(std::vector<std::string>{})};
+          image.sample.stride = kPointSampleStride;
+          image.sample.length = kPointSampleLength;
+          if (delta) image.sample.offset = q.offset;
+          image.sample.sha256 = sums.sha256;
+          image.sample.rangeSums = sums.rangeSums.value_or(std::vector<std::string>{});
           return image;
         };
         api::PointDisk disk;
-        static_cast<api::PointImage&>(disk) = describeImage(d.baseRel);
+        static_cast<api::PointImage&>(disk) = describeImage(d.baseRel, false);
         disk.drive = d.drive;
-        if (!d.deltaRel.empty()) disk.delta = describeImage(d.deltaRel);
+        for (const auto& older : d.olderDeltas) disk.olderDeltas.push_back(describeImage(older.rel, true));
+        if (!d.deltaRel.empty()) disk.delta = describeImage(d.deltaRel, true);
         pv.disks.push_back(std::move(disk));
       }
       m.vms.push_back(std::move(pv));
@@ -377,16 +417,15 @@ void Cycle::saveManifest() {
   s.ok();
 }
 
-// After a successful cycle only: the newest point is then complete. In the
-// delta layout an older point cannot be recovered once the next commit
-// reaches its base: only the newest is kept, and the deltas of the others
-// (in the bases now, and on the secondary too: this cycle's sync verified
-// it) go.
+// After a successful cycle only: the newest point is then sealed. In the
+// delta layout the deltas it does not name go too: they were committed
+// into the bases before its snapshot, and its seal verified those bases on
+// the secondary.
 void Cycle::prunePoints() {
   try {
     api::PointPruneParams params;
     params.volumeName = options_.volume;
-    params.keep = options_.layout == Layout::Delta ? 1 : options_.keepPoints;
+    params.keep = options_.keepPoints;
     params.removeDeltas = options_.layout == Layout::Delta;
     const api::PointPruneResult r = agents_[vms_.front().host]->recoveryPointPrune(params);
     for (const auto& id : r.removed) report_["point"]["pruned"].append(id);
@@ -693,8 +732,9 @@ void Cycle::sealPoint() {
 }
 
 bool Cycle::mergeAll(bool pointShipped) {
-  // Delta layout, once the point is on the secondary: commit each delta
-  // into its base; the VM stays on the new overlay. Otherwise merge the new
+  // Delta layout, once the point is on the secondary: commit the oldest
+  // deltas into the base, all but the newest keepPoints-1 (the points kept
+  // apart); the VM stays on the new overlay. Otherwise merge the new
   // overlay back into the image it froze.
   const bool commitDeltas = pointShipped && options_.layout == Layout::Delta;
   StepReport s = step(commitDeltas ? "commit" : "merge");
@@ -705,34 +745,46 @@ bool Cycle::mergeAll(bool pointShipped) {
   for (auto& vm : vms_) {
     if (!vm.snapshotted) continue;
     for (const auto& d : vm.disks) {
-      if (commitDeltas && d.deltaRel.empty()) {
-        // The first cycle in this layout: nothing under the new overlay to
-        // commit; it becomes the next point's delta.
+      const std::vector<Image> frozen = d.frozenDeltas();
+      const size_t commits = deltasToCommit(frozen.size(), options_.keepPoints);
+      if (commitDeltas && commits == 0) {
+        // The new overlay becomes the next point's delta; the deltas under
+        // it stay apart (or, the first cycle in this layout, there are none).
         std::lock_guard<std::mutex> lock(mutex_);
         vm.report["merge"][d.drive]["status"] = "ok";
-        vm.report["merge"][d.drive]["note"] = "the new overlay stays: the next point's delta";
+        vm.report["merge"][d.drive]["note"] = frozen.empty()
+                                                  ? "the new overlay stays: the next point's delta"
+                                                  : "the new overlay stays, over " + std::to_string(frozen.size()) +
+                                                        " deltas kept apart for the points kept";
         ++done;
         continue;
       }
-      work.push_back(std::async(std::launch::async, [&, d] {
+      work.push_back(std::async(std::launch::async, [&, d, frozen, commits] {
         const auto t = Clock::now();
         Json::Value r;
         try {
-          api::MergeParams params;
-          params.vmId = vm.id;
-          params.drive = d.drive;
-          params.topVolume = commitDeltas ? d.deltaPath : d.topPath;
-          params.baseVolume = commitDeltas ? d.basePath : d.frozenPath();
-          // A committed delta stays until the next point is on the secondary.
-          params.deleteTop = !commitDeltas;
-          if (options_.mergeBandwidth) params.bandwidth = options_.mergeBandwidth;
           AgentApi& agent = *agents_[vm.host];
-          const std::string jobId = agent.startMerge(params);
-          r["jobId"] = jobId;
-          const api::Job job = agent.waitJob(
-              jobId, [](const api::Job&) {}, std::chrono::hours(6));
-          r["status"] = job.done() ? "ok" : "failed";
-          if (!job.done()) r["error"] = describe(job);
+          // One merge, or the commits oldest first (each right above the base).
+          for (size_t i = 0; i < (commitDeltas ? commits : 1); ++i) {
+            api::MergeParams params;
+            params.vmId = vm.id;
+            params.drive = d.drive;
+            params.topVolume = commitDeltas ? frozen[i].path : d.topPath;
+            params.baseVolume = commitDeltas ? d.basePath : d.frozenPath();
+            // A committed delta stays until the next point is on the secondary.
+            params.deleteTop = !commitDeltas;
+            if (options_.mergeBandwidth) params.bandwidth = options_.mergeBandwidth;
+            const std::string jobId = agent.startMerge(params);
+            r["jobId"] = jobId;
+            if (commitDeltas) r["committed"].append(frozen[i].rel);
+            const api::Job job = agent.waitJob(
+                jobId, [](const api::Job&) {}, std::chrono::hours(6));
+            r["status"] = job.done() ? "ok" : "failed";
+            if (!job.done()) {
+              r["error"] = describe(job);
+              break;
+            }
+          }
         } catch (const std::exception& e) {
           r["status"] = "failed";
           r["error"] = describe(e);
@@ -781,7 +833,12 @@ void Cycle::journal(const std::string& stepName) {
       Json::Value disk;
       disk["drive"] = d.drive;
       disk["base"] = d.basePath;
+      for (const auto& older : d.olderDeltas) disk["olderDeltas"].append(older.path);
       if (!d.deltaPath.empty()) disk["delta"] = d.deltaPath;
+      // Delta layout: how many of the frozen deltas the commit step takes.
+      if (options_.layout == Layout::Delta) {
+        disk["commits"] = Json::UInt64(deltasToCommit(d.frozenDeltas().size(), options_.keepPoints));
+      }
       disk["top"] = d.topPath;
       v["disks"].append(disk);
     }
@@ -793,6 +850,13 @@ void Cycle::journal(const std::string& stepName) {
 bool Cycle::adoptDisk(AgentApi& agent, const std::string& vmId, const Json::Value& journaled, bool shipped) {
   const std::string drive = journaled["drive"].asString(), base = journaled["base"].asString();
   const std::string delta = journaled.get("delta", "").asString();
+  std::vector<std::string> frozen;  // the deltas over the base, oldest first
+  for (const auto& older : journaled["olderDeltas"]) frozen.push_back(older.asString());
+  if (!delta.empty()) frozen.push_back(delta);
+  // A journal of one delta and no count (written before deltas were kept
+  // apart) commits that delta.
+  const size_t commits = std::min<size_t>(frozen.size(), journaled.get("commits", 1).asUInt64());
+  bool merged = false;
   // A block job on the drive (the interrupted cycle's own merge, still
   // running on the agent) is waited for, up to six hours.
   for (int polls = 0;; ++polls) {
@@ -818,22 +882,24 @@ bool Cycle::adoptDisk(AgentApi& agent, const std::string& vmId, const Json::Valu
     if (options_.mergeBandwidth) params.bandwidth = options_.mergeBandwidth;
     if (shipped) {
       // The point reached the secondary (delta layout): finish committing
-      // the delta, if it is still there; the VM stays on its overlay.
-      if (delta.empty() || (chain.size() == 2 && chain[1] == base)) return false;
-      if (chain.size() != 3 || chain[1] != delta || chain[2] != base) {
-        throw std::runtime_error("its chain is not " + base + " under " + delta +
-                                 " under one overlay; left for an operator");
+      // the oldest deltas, those still there; the VM stays on its overlay.
+      // Each is committed right above the base, oldest first.
+      size_t next = 0;
+      while (next < commits && std::find(chain.begin(), chain.end(), frozen[next]) == chain.end()) ++next;
+      if (next == commits) return merged;
+      if (chain.size() < 3 || chain.back() != base || chain[chain.size() - 2] != frozen[next]) {
+        throw std::runtime_error("its chain does not hold " + frozen[next] + " right above " + base +
+                                 " under an overlay; left for an operator");
       }
-      params.topVolume = delta;
+      params.topVolume = frozen[next];
       params.baseVolume = base;
       params.deleteTop = false;
     } else {
-      // Never snapshotted, or already merged back.
-      if (chain.size() == 1 || (!delta.empty() && chain.size() == 2 && chain[0] == delta && chain[1] == base)) {
-        return false;
-      }
+      // Never snapshotted, or already merged back: the VM writes the image
+      // the snapshot froze, over the deltas under it and the base.
       const std::string& under = delta.empty() ? base : delta;
-      if (chain.size() != (delta.empty() ? 2u : 3u) || chain[1] != under) {
+      if (chain.front() == under) return false;
+      if (chain.size() != frozen.size() + 2 || chain[1] != under || chain.back() != base) {
         throw std::runtime_error("its chain is not " + under + " under one overlay; left for an operator");
       }
       params.topVolume = chain[0];
@@ -843,7 +909,9 @@ bool Cycle::adoptDisk(AgentApi& agent, const std::string& vmId, const Json::Valu
     const api::Job job = agent.waitJob(
         agent.startMerge(params), [](const api::Job&) {}, std::chrono::hours(6));
     if (!job.done()) throw std::runtime_error("merging " + *params.topVolume + ": " + describe(job));
-    return true;
+    if (!shipped) return true;
+    // Read the chain again: the next commit, if any.
+    merged = true;
   }
 }
 
@@ -887,9 +955,12 @@ void Cycle::addPlan() {
   for (const auto& vm : vms_) {
     for (const auto& d : vm.disks) {
       if (options_.layout == Layout::Delta) {
-        plan.append("snapshot " + vm.name + " " + d.drive + " (" + d.frozenRel() + "), geo-replicate, " +
-                    (d.deltaRel.empty() ? std::string("keep the new overlay as the next delta")
-                                        : "commit " + d.deltaRel + " into " + d.baseRel));
+        const std::vector<Image> frozen = d.frozenDeltas();
+        const size_t commits = deltasToCommit(frozen.size(), options_.keepPoints);
+        std::string then = "keep the new overlay as the next delta";
+        for (size_t i = 0; i < commits; ++i) then += (i ? ", " : ", commit ") + frozen[i].rel;
+        if (commits) then += " into " + d.baseRel;
+        plan.append("snapshot " + vm.name + " " + d.drive + " (" + d.frozenRel() + "), geo-replicate, " + then);
         continue;
       }
       plan.append("snapshot " + vm.name + " " + d.drive + " (" + d.baseRel +

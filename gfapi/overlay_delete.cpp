@@ -241,7 +241,9 @@ api::ChecksumResult fileChecksum(Volume& volume, const std::string& path, std::u
   if (sampling) {
     // Also a short digest of each range, so a difference can be located
     // (and only that piece sent again).
-    const std::uint64_t count = (entry.size + sampling->stride - 1) / sampling->stride;
+    // From `offset` on: the ranges of the file's tail, as of a file of its own.
+    const std::uint64_t from = std::min(offset, entry.size);
+    const std::uint64_t count = (entry.size - from + sampling->stride - 1) / sampling->stride;
     if (count > sampling->maxRanges) {
       Json::Value data;
       data["ranges"] = Json::UInt64(count);
@@ -252,17 +254,18 @@ api::ChecksumResult fileChecksum(Volume& volume, const std::string& path, std::u
                            ": use a larger stride",
                        data);
     }
-    const auto ranges = sampleRanges(entry.size, *sampling);
+    const auto ranges = sampleRanges(entry.size - from, *sampling);
     out.rangeSums.emplace();
     for (const auto& [at, n] : ranges) {
       Sha256 range;
-      bytes += volume.readRange(parts, at, n, [&](const char* data, size_t length) {
+      bytes += volume.readRange(parts, from + at, n, [&](const char* data, size_t length) {
         digest(data, length);
         range.update(data, length);
       });
       out.rangeSums->push_back(range.hex().substr(0, 16));
     }
     out.ranges = ranges.size();
+    if (from) out.offset = from;
     out.sampleStride = sampling->stride;
     out.sampleLength = sampling->length;
   } else {

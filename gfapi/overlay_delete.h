@@ -70,7 +70,8 @@ std::vector<std::pair<std::uint64_t, std::uint64_t>> sampleRanges(std::uint64_t 
 
 // {path, offset, bytes, sha256 (hex)} of `length` bytes from `offset`
 // (to the end of the file when absent); with `sampling`, of the sampled
-// ranges of the whole file, in order ({path, bytes, ranges, sha256}).
+// ranges of the file from `offset` on, in order ({path, bytes, ranges,
+// sha256}; offset when not 0).
 api::ChecksumResult fileChecksum(Volume& volume, const std::string& path, std::uint64_t offset,
                          std::optional<std::uint64_t> length, std::optional<Sampling> sampling = std::nullopt);
 

@@ -50,8 +50,9 @@ std::optional<std::string> checkImage(Volume& volume, const api::PointImage& d, 
   if (info.actualSize != d.actualSize) {
     return d.path + " is " + std::to_string(info.actualSize) + " bytes long, not " + std::to_string(d.actualSize);
   }
+  const std::uint64_t offset = d.sample.offset.value_or(0);
   const api::ChecksumResult sums =
-      fileChecksum(volume, d.path, 0, std::nullopt, Sampling{d.sample.stride, d.sample.length});
+      fileChecksum(volume, d.path, offset, std::nullopt, Sampling{d.sample.stride, d.sample.length});
   bytes += sums.bytes;
   if (sums.sha256 == d.sample.sha256) return std::nullopt;
   size_t differing = 0, first = SIZE_MAX;
@@ -64,31 +65,39 @@ std::optional<std::string> checkImage(Volume& volume, const api::PointImage& d, 
   }
   return d.path + " differs from the point in " + std::to_string(differing) + " of " +
          std::to_string(d.sample.rangeSums.size()) + " sampled ranges" +
-         (first == SIZE_MAX ? std::string() : ", the first at byte " + std::to_string(first * d.sample.stride));
+         (first == SIZE_MAX ? std::string()
+                            : ", the first at byte " + std::to_string(offset + first * d.sample.stride));
 }
 
-// A delta must be read through its own base, and nothing else.
-std::optional<std::string> checkDeltaBacking(Volume& volume, const api::PointDisk& d) {
-  const auto header = qcow2::parseHeader(volume.readPrefix(volpath::split(d.delta->path), qcow2::kHeaderReadSize));
-  if (!header || !header->backingFile) return d.delta->path + " names no backing file";
-  auto dir = volpath::split(d.delta->path);
+// Delta `at` of a disk must name as its backing file an image under it in
+// the point: the delta right under it, or, once that was committed, an
+// older one or the base. The point is read through the manifest's chain,
+// never through these names; a name outside the chain is a foreign file.
+std::optional<std::string> checkDeltaBacking(Volume& volume, const api::PointDisk& d, size_t at) {
+  const auto deltas = d.deltas();
+  const std::string& path = deltas[at]->path;
+  const auto header = qcow2::parseHeader(volume.readPrefix(volpath::split(path), qcow2::kHeaderReadSize));
+  if (!header || !header->backingFile) return path + " names no backing file";
+  auto dir = volpath::split(path);
   dir.pop_back();
-  if (!volpath::backingDesignates(*header->backingFile, dir, volpath::split(d.path))) {
-    return d.delta->path + " is backed by '" + *header->backingFile + "', not by " + d.path;
+  if (volpath::backingDesignates(*header->backingFile, dir, volpath::split(d.path))) return std::nullopt;
+  for (size_t i = 0; i < at; ++i) {
+    if (volpath::backingDesignates(*header->backingFile, dir, volpath::split(deltas[i]->path))) return std::nullopt;
   }
-  return std::nullopt;
+  return path + " is backed by '" + *header->backingFile + "', not by " + d.path + " or a delta under it";
 }
 
-// A disk of a point: its base, or its base under its delta. A base that
-// differs from the manifest under an intact delta is reported apart
-// (`underway`): it is the delta's commit travelling, and the caller
+// A disk of a point: its base, or its base under its deltas. A base that
+// differs from the manifest under intact deltas is reported apart
+// (`underway`): it is the oldest delta's commit travelling, and the caller
 // decides whether that may be so.
 void checkDisk(Volume& volume, const std::string& vm, const api::PointDisk& d, api::PointCheckResult& out) {
-  if (d.delta) {
-    if (!volume.lookup(volpath::split(d.delta->path)))
-      return out.problems.push_back({vm, d.drive, d.delta->path + " is missing"});
-    if (auto why = checkDeltaBacking(volume, d)) return out.problems.push_back({vm, d.drive, *why});
-    if (auto why = checkImage(volume, *d.delta, out.bytesRead)) return out.problems.push_back({vm, d.drive, *why});
+  const auto deltas = d.deltas();
+  for (size_t i = 0; i < deltas.size(); ++i) {
+    if (!volume.lookup(volpath::split(deltas[i]->path)))
+      return out.problems.push_back({vm, d.drive, deltas[i]->path + " is missing"});
+    if (auto why = checkDeltaBacking(volume, d, i)) return out.problems.push_back({vm, d.drive, *why});
+    if (auto why = checkImage(volume, *deltas[i], out.bytesRead)) return out.problems.push_back({vm, d.drive, *why});
   }
   auto why = checkImage(volume, d, out.bytesRead);
   if (!why) return;
@@ -97,8 +106,33 @@ void checkDisk(Volume& volume, const std::string& vm, const api::PointDisk& d, a
     const api::ImageInfoResult info = imageInfo(volume, d.path);
     return info.format == d.format && info.virtualSize == d.virtualSize;
   }();
-  if (d.delta && headerIntact) return out.basesUnderway.push_back({vm, d.drive, *why});
+  if (!deltas.empty() && headerIntact) return out.basesUnderway.push_back({vm, d.drive, *why});
   out.problems.push_back({vm, d.drive, *why});
+}
+
+bool sameImage(const api::PointImage& a, const api::PointImage& b) {
+  return a.path == b.path && a.format == b.format && a.virtualSize == b.virtualSize && a.actualSize == b.actualSize &&
+         a.sample.stride == b.sample.stride && a.sample.length == b.sample.length &&
+         a.sample.offset == b.sample.offset && a.sample.sha256 == b.sample.sha256;
+}
+
+// Whether disk `older` of an earlier point is the base of `newer` (a disk
+// of the newest complete point) read through the first deltas of its
+// chain: the earlier point's own delta is among them, and every delta of
+// the newer chain up to it ends the earlier chain, recorded the same.
+// Those deltas and that base were checked with the newer point, so the
+// earlier one needs no reading of its own.
+bool coveredBy(const api::PointDisk& older, const api::PointDisk& newer) {
+  if (!older.delta || older.path != newer.path || older.drive != newer.drive) return false;
+  const auto mine = older.deltas(), theirs = newer.deltas();
+  size_t k = 0;
+  while (k < theirs.size() && theirs[k]->path != older.delta->path) ++k;
+  if (k == theirs.size() || k + 1 > mine.size()) return false;
+  const size_t shift = mine.size() - (k + 1);
+  for (size_t i = 0; i <= k; ++i) {
+    if (!sameImage(*mine[shift + i], *theirs[i])) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -201,6 +235,38 @@ api::PointCheckResult checkPoint(Volume& volume, const api::PointManifest& manif
   return out;
 }
 
+api::PointCheckResult checkPointUnder(Volume& volume, const api::PointManifest& manifest,
+                                      const api::PointManifest& newest) {
+  api::PointCheckResult out;
+  out.id = manifest.id;
+  for (const auto& vm : manifest.vms) {
+    if (auto why = checkDefinition(volume, vm.definition, out.bytesRead)) {
+      out.problems.push_back({vm.name, "definition", vm.definition.path + ": " + *why});
+    }
+    const auto later =
+        std::find_if(newest.vms.begin(), newest.vms.end(), [&](const api::PointVm& v) { return v.vmId == vm.vmId; });
+    for (const auto& disk : vm.disks) {
+      if (later != newest.vms.end() &&
+          std::any_of(later->disks.begin(), later->disks.end(), [&](const auto& d) { return coveredBy(disk, d); })) {
+        continue;
+      }
+      // Not read through the newer point's chain: a later point's commit
+      // (or, in the flat layout, merge) may have reached its base, and
+      // sampled checksums cannot tell a base rewritten outside the ranges
+      // they read from one that was not. Superseded, unread.
+      out.problems.push_back({vm.name, disk.drive,
+                              disk.delta ? "its delta " + disk.delta->path +
+                                               " is not in the chain of the newest complete point " + newest.id +
+                                               ": a later point's commit has reached its base"
+                                         : "its base " + disk.path + " read alone, under the newest complete point " +
+                                               newest.id + ": a later point's commit or merge may have reached it"});
+    }
+  }
+  if (manifest.vms.empty()) out.problems.push_back({"", "manifest", "names no VM"});
+  out.complete = out.problems.empty();
+  return out;
+}
+
 namespace {
 
 // The seal's verdict added to a check of the files.
@@ -221,16 +287,18 @@ bool completeAsNewest(Volume& volume, const LoadedManifest& loaded) {
 
 api::PointCheckResult checkPointInPlace(Volume& volume, const std::string& id) {
   const LoadedManifest target = loadManifest(volume, id);  // refuses a bad id first
-  bool newerComplete = false;
+  std::optional<api::PointManifest> newerComplete;
   for (const auto& newer : pointIds(volume)) {
     if (newer <= id || newerComplete) break;
     try {
-      newerComplete = completeAsNewest(volume, loadManifest(volume, newer));
+      LoadedManifest loaded = loadManifest(volume, newer);
+      if (completeAsNewest(volume, loaded)) newerComplete = std::move(loaded.manifest);
     } catch (const AgentError&) {
       // an unreadable newer point is not complete
     }
   }
-  api::PointCheckResult out = checkPoint(volume, target.manifest, !newerComplete);
+  api::PointCheckResult out = newerComplete ? checkPointUnder(volume, target.manifest, *newerComplete)
+                                            : checkPoint(volume, target.manifest, true);
   addSeal(volume, target, out);
   return out;
 }
@@ -286,7 +354,7 @@ std::vector<std::string> pointStates(const std::vector<bool>& completeNewestFirs
 api::PointListResult listPoints(Volume& volume) {
   api::PointListResult out;
   std::vector<bool> complete;
-  bool completeSeen = false;
+  std::optional<api::PointManifest> newestComplete;
   for (const auto& id : pointIds(volume)) {
     api::PointSummary s;
     s.id = id;
@@ -296,15 +364,20 @@ api::PointListResult listPoints(Volume& volume) {
       s.time = manifest.time;
       for (const auto& vm : manifest.vms) {
         s.vms.push_back(vm.name);
-        for (const auto& d : vm.disks) s.bytes += d.actualSize + (d.delta ? d.delta->actualSize : 0);
+        for (const auto& d : vm.disks) {
+          s.bytes += d.actualSize;
+          for (const auto* delta : d.deltas()) s.bytes += delta->actualSize;
+        }
       }
       if (auto why = sealProblem(volume, loaded)) {
         s.problems.push_back({"", "seal", *why});  // its files are not read: it cannot be complete
       } else {
         s.sealed = true;
-        const api::PointCheckResult checked = checkPoint(volume, manifest, !completeSeen);
+        const api::PointCheckResult checked =
+            newestComplete ? checkPointUnder(volume, manifest, *newestComplete) : checkPoint(volume, manifest, true);
         s.problems = checked.problems;
         s.basesUnderway = checked.basesUnderway;
+        if (checked.complete && !newestComplete) newestComplete = manifest;
       }
     } catch (const AgentError& e) {
       if (e.code() != Code::PointManifestInvalid && e.code() != Code::FileNotFound &&
@@ -314,7 +387,6 @@ api::PointListResult listPoints(Volume& volume) {
       s.problems.push_back({"", "manifest", e.what()});
     }
     complete.push_back(s.problems.empty());
-    completeSeen = completeSeen || s.problems.empty();
     out.points.push_back(std::move(s));
   }
   const auto states = pointStates(complete);

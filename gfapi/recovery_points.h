@@ -54,12 +54,21 @@ std::optional<std::string> sealProblem(Volume& volume, const LoadedManifest& loa
 // Seals older than `id` whose manifest is gone (pruned) are removed.
 api::PointSealResult sealPoint(Volume& volume, const std::string& id, std::int64_t now);
 
-// Every file of the point against its manifest (not the seal). A base that differs under
-// an intact delta counts as complete only when `basesMayBeUnderway`: on the
-// newest point that can be complete, the difference is the commit of that
-// very delta travelling (the delta covers every range it rewrites); on an
-// older one, a later commit has reached the base.
+// Every file of the point against its manifest (not the seal). A base that
+// differs under intact deltas counts as complete only when
+// `basesMayBeUnderway`: on the newest point that can be complete, the
+// difference is the commit of its oldest delta travelling (that delta
+// covers every range the commit rewrites).
 api::PointCheckResult checkPoint(Volume& volume, const api::PointManifest& manifest, bool basesMayBeUnderway);
+
+// An earlier point checked under `newest`, the newest complete point: each
+// disk whose delta is in the newest point's chain (recorded the same) is
+// the newest point's base read through that chain up to it, and needs no
+// reading of its own. Any other disk makes the point superseded: a later
+// commit or merge may have reached its base, and sampled checksums cannot
+// prove a base untouched. The definitions are read.
+api::PointCheckResult checkPointUnder(Volume& volume, const api::PointManifest& manifest,
+                                      const api::PointManifest& newest);
 
 // Point `id` checked as listPoints would, its seal included: bases
 // underway allowed unless a newer point is complete. Its files are checked
@@ -67,8 +76,9 @@ api::PointCheckResult checkPoint(Volume& volume, const api::PointManifest& manif
 api::PointCheckResult checkPointInPlace(Volume& volume, const std::string& id);
 
 // The state of each point, newest first, from whether each is sealed and
-// checked out (bases underway allowed until the first complete one):
-// complete; incomplete until the first complete one; superseded after it.
+// checked out (the newest complete one with bases underway allowed, the
+// earlier ones under it): complete; incomplete until the first complete
+// one; superseded after it.
 std::vector<std::string> pointStates(const std::vector<bool>& completeNewestFirst);
 
 // Every point, newest first, each checked; the files of an unsealed point

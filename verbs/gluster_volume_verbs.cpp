@@ -162,8 +162,9 @@ class GlusterVolumeVerbs {
   api::ChecksumResult fileChecksum(const api::ChecksumParams& p) {
     std::optional<gfapi::Sampling> sampling;
     if (p.sampleStride) {
-      if (p.length || p.offset != 0) {
-        throw AgentError(Code::InvalidParameter, "sampleStride samples the whole file: offset and length do not apply");
+      if (p.length) {
+        throw AgentError(Code::InvalidParameter,
+                         "sampleStride samples the file from offset to its end: length does not apply");
       }
       sampling = gfapi::Sampling{*p.sampleStride, p.sampleLength};
       if (sampling->length > sampling->stride) {
@@ -242,7 +243,8 @@ class GlusterVolumeVerbs {
     }
     std::sort(ids.rbegin(), ids.rend());  // newest first
     api::PointPruneResult out;
-    // Deltas named by a kept point stay; so does any image a VM here uses.
+    // Deltas the newest point names stay (the older ones were committed
+    // into their bases before its snapshot); so does any image a VM here uses.
     std::set<std::string> keptDeltas, removable, keptDefinitions, oldDefinitions;
     for (size_t i = 0; i < ids.size(); ++i) {
       std::optional<api::PointManifest> m;
@@ -259,11 +261,13 @@ class GlusterVolumeVerbs {
       for (const auto& vm : m->vms) {
         (std::int64_t(i) < p.keep ? keptDefinitions : oldDefinitions).insert(vm.definition.path);
         for (const auto& d : vm.disks) {
-          if (!d.delta || !p.removeDeltas) continue;
-          if (std::int64_t(i) < p.keep) {
-            keptDeltas.insert(d.delta->path);
-          } else if (volpath::isDeltaBeside(d.delta->path, d.path)) {
-            removable.insert(d.delta->path);
+          if (!p.removeDeltas) continue;
+          for (const api::PointImage* delta : d.deltas()) {
+            if (i == 0) {
+              keptDeltas.insert(delta->path);
+            } else if (volpath::isDeltaBeside(delta->path, d.path)) {
+              removable.insert(delta->path);
+            }
           }
         }
       }

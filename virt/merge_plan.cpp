@@ -23,17 +23,15 @@ MergeSpec planMerge(const DomainInfo& domain, const std::string& vmName, const a
   spec.vmId = params.vmId;
   spec.drive = params.drive;
   spec.top = params.topVolume.value_or(disk->path);
-  // The active layer (active commit, then pivot), or the image right under
-  // it (a plain commit: the VM stays on its active layer, whose backing
-  // becomes the base).
+  // The active layer (active commit, then pivot), or an image under it (a
+  // plain commit: the VM stays on its active layer, and the image over the
+  // top is backed by the base from then on).
   const auto at = std::find(disk->chain.begin(), disk->chain.end(), spec.top);
   const size_t depth = at == disk->chain.end() ? disk->chain.size() : size_t(at - disk->chain.begin());
-  if (depth > 1 || depth + 1 >= disk->chain.size()) {
+  if (depth + 1 >= disk->chain.size()) {
     data["activeLayer"] = disk->path;
     throw AgentError(Code::InvalidParameter,
-                     "topVolume " + spec.top + " is neither the active layer of " + spec.drive +
-                         " nor the image right under it, above a base",
-                     data);
+                     "topVolume " + spec.top + " is not an image of " + spec.drive + "'s chain above a base", data);
   }
   spec.active = depth == 0;
   const std::string& under = disk->chain[depth + 1];

@@ -1,8 +1,8 @@
 #pragma once
 // VM.merge's checks, before any job exists: the drive has an overlay, the
-// caller's top is its active layer (or the image right under that, when a
-// base lies below), the base is the image right under the top, and no
-// block job runs on it. Pure: decided on the parsed domain XML.
+// caller's top is its active layer or an image of its chain with a base
+// below, the base is the image right under the top, and no block job runs
+// on it. Pure: decided on the parsed domain XML.
 #include <string>
 
 #include "api/vm.h"

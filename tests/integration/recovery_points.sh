@@ -1,21 +1,24 @@
 #!/bin/bash
 # The delta layout's promise: at every moment, a sync under way included,
-# the secondary holds a complete recovery point, and the newest point gdr
-# reports complete is crash-consistent.
+# the secondary holds the three newest recovery points complete, and each
+# point gdr reports complete is crash-consistent.
 #
 # A third VM writes records at random places over its whole disk (as a
 # filesystem scatters its writes; its copy is the one that tears); the
-# lab's other two write in order. Three cycles in the delta layout; during
-# the third one's sync the session is paused at ten moments (a disaster
-# freezes the secondary as it is), and at each the random writer's disk in
-# the newest point gdr reports complete (sealed, and its files as its
-# manifest says) is read from the secondary through a fresh mount: it must
-# pass the prefix check and hold at least the records of the point before. Its in-place base is checked too, and how often that
-# copy was itself consistent is printed. The sequential writers (their
-# disks hold every record since the lab came up: slow to read) are checked
-# on the final point. Then: the check's teeth (a disk made of two points'
-# shards is rejected), the definitions, and retention (one point, no
-# stray delta).
+# lab's other two write in order. Five cycles in the delta layout, three
+# points kept: cycle 4 is the first to commit a delta into the bases, and
+# cycle 5's sync ships that commit. During it the session is paused at ten
+# moments (a disaster freezes the secondary as it is). At each, exactly
+# three points are complete, and the random writer's disk in the newest
+# and in the oldest of them is read from the secondary through a fresh
+# mount, through the chain the manifest names: each must pass the prefix
+# check and hold at least the records it held when it was made. Its
+# in-place base is checked too, and how often that copy was itself
+# consistent is printed. The sequential writers (their disks hold every
+# record since the lab came up: slow to read) are checked on the final
+# point. Then: the check's teeth (a disk made of two points' shards is
+# rejected), the definitions, and retention (three points, the deltas
+# they need and no other).
 source "$(dirname "$0")/lib.sh"
 require_lab
 start_agent
@@ -29,7 +32,6 @@ SNAPDIR=$GDR_LAB_PRIMARY_MOUNT/images/.gdr-snapshots
 FRESH=$state/secondary
 freeze_view() { mkdir -p "$FRESH"; mount -t glusterfs -o ro "$GDR_LAB_HOST:/$GDR_LAB_SECONDARY" "$FRESH"; }
 thaw_view() { if mountpoint -q "$FRESH"; then umount "$FRESH"; fi; }
-secondary_url() { echo "$FRESH/$1"; }
 
 # Back to the flat layout, whatever happened: the cycle under way stopped
 # (by pid), each VM merged into its base, the deltas no VM uses and this
@@ -43,7 +45,7 @@ cleanup() {
   georep resume force >/dev/null 2>&1 || true
   local vm id top job f
   for vm in $(virsh list --name | grep '^gdr-lab-vm'); do
-    for _ in 1 2 3; do  # a drive may be two overlays deep
+    for _ in 1 2 3 4 5; do  # a drive may be four overlays deep
       id=$(virsh domuuid "$vm")
       top=$(virsh domblklist "$vm" | awk '$1 == "vda" {print $2}')
       case "$top" in */.gdr-snapshots/*) ;; *) break ;; esac
@@ -84,17 +86,17 @@ complete = [p for p in points if p["state"] == "complete"]
 if complete:
     print(complete[0]["id"])' 
 }
-images_of() { # images_of ID -> "VM IMAGE" lines, from the manifest on the primary
-  python3 - "$GDR_LAB_PRIMARY_MOUNT/.gdr/points/$1.json" "$state/manifests/$1.json" <<'EOF'
-import json, os, shutil, sys
-path, copy = sys.argv[1], sys.argv[2]
-if os.path.exists(path):  # kept: a later cycle may prune it on the primary
-    os.makedirs(os.path.dirname(copy), exist_ok=True)
-    shutil.copy(path, copy)
-for vm in json.load(open(copy))["vms"]:
-    for d in vm["disks"]:
-        print(vm["name"], (d.get("delta") or d)["path"], d["path"])
-EOF
+# The complete points, newest first, as listed by the last newest_complete.
+complete_points() { json_get '" ".join(p["id"] for p in d["points"] if p["state"] == "complete")' <"$state/points.json"; }
+# images_of ID -> "VM IMAGE BASE" lines: IMAGE reads the point's disk on
+# the fresh mount through the chain its manifest names (a copy kept: a
+# later cycle prunes it on the primary), BASE is its base there.
+images_of() {
+  mkdir -p "$state/manifests"
+  if [ -e "$GDR_LAB_PRIMARY_MOUNT/.gdr/points/$1.json" ]; then
+    cp "$GDR_LAB_PRIMARY_MOUNT/.gdr/points/$1.json" "$state/manifests/"
+  fi
+  "$ROOT/tests/integration/point_image.py" "$state/manifests/$1.json" "$FRESH" | cut -d' ' -f1,3,4
 }
 check_image() { "$LAB" check-consistency "$1"; }
 
@@ -116,33 +118,41 @@ done
 # moments below fall while files are being written on the secondary.
 georep config rsync-options " $rsync_options --bwlimit=$BWLIMIT_KIB" >/dev/null
 sleep 5
-note "cycle 2: the first point with deltas (rsync at most $BWLIMIT_KIB KiB/s)"
-cycle c2 || fail "cycle 2: $(cat "$state/c2.json" "$state/c2.log")"
-p2=$(point_of c2)
-[ "$(newest_complete)" = "$p2" ] || fail "the newest complete point is not cycle 2's $p2"
-declare -A before
-freeze_view
-while read -r vm image base; do
-  case "$image" in images/.gdr-snapshots/*) ;; *) fail "$vm's point has no delta: $image" ;; esac
-  # The lab's sequential writers hold every record since the lab came up
-  # (slow to read): they are checked once, at the end.
-  [ "$vm" = "$vm3" ] || continue
-  r=$(check_image "$(secondary_url "$image")") || fail "$vm in point $p2 is not consistent: $r"
-  before[$vm]=$(json_get 'd["records"]' <<<"$r")
-  [ "${before[$vm]}" -gt 0 ] || fail "$vm in point $p2 holds no records"
-  qemu-img convert -U -O raw -S 4k "$(secondary_url "$image")" "$state/p2.raw"
-done < <(images_of "$p2")
-thaw_view
-note "point $p2: $vm3 holds records 1..${before[$vm3]}"
-sync_seconds=$(json_get '[s for s in d["steps"] if s["step"] == "georep"][0]["duration"]' <"$state/c2.json")
+# records[ID]: the random writer's records in point ID, read once it was sealed.
+declare -A records
+sealed_point() { # sealed_point N: cycle N ran; its point is the newest complete one, read
+  local p
+  p=$(point_of "c$1")
+  [ "$(newest_complete)" = "$p" ] || fail "the newest complete point is not cycle $1's $p: $(cat "$state/points.json")"
+  freeze_view
+  while read -r vm image base; do
+    [ "$vm" = "$vm3" ] || continue  # the sequential writers: once, at the end (slow to read)
+    case "$image" in json:*) ;; *) fail "$vm's point $p has no delta: $image" ;; esac
+    r=$(check_image "$image") || fail "$vm in point $p is not consistent: $r"
+    records[$p]=$(json_get 'd["records"]' <<<"$r")
+    [ "${records[$p]}" -gt 0 ] || fail "$vm in point $p holds no records"
+    qemu-img convert -U -O raw -S 4k "$image" "$state/$p.raw"
+  done < <(images_of "$p")
+  thaw_view
+  note "point $p: $vm3 holds records 1..${records[$p]}"
+}
+for n in 2 3 4; do
+  note "cycle $n (rsync at most $BWLIMIT_KIB KiB/s)"
+  cycle "c$n" || fail "cycle $n: $(cat "$state/c$n.json" "$state/c$n.log")"
+  sealed_point $n
+done
+p2=$(point_of c2) p4=$(point_of c4)
+# Cycle 4 made the fourth point: the first delta went into the bases.
+committed=$(json_get "[v['merge']['vda'].get('committed', []) for v in d['vms'] if v['name'] == '$vm3'][0]" <"$state/c4.json")
+[[ $committed == *"$vm3"* ]] || fail "cycle 4 committed no delta of $vm3: $(cat "$state/c4.json")"
+sync_seconds=$(json_get '[s for s in d["steps"] if s["step"] == "georep"][0]["duration"]' <"$state/c4.json")
 
 sleep 10
-# Cycle 3 ships its deltas and, once more, cycle 2's (committed into the
-# bases). Its moments are spread over 80 % of cycle 2's sync, pauses left
-# out: during a pause gluster's changelogs keep rolling over, so the sync
-# catches up quickly after each.
-note "cycle 3, frozen at ten moments of its sync (cycle 2's took ${sync_seconds} s)"
-cycle c3 &
+# Cycle 5 ships its deltas and that commit. Its moments are spread over
+# 80 % of cycle 4's sync, pauses left out: during a pause gluster's
+# changelogs keep rolling over, so the sync catches up quickly after each.
+note "cycle 5, frozen at ten moments of its sync (cycle 4's took ${sync_seconds} s)"
+cycle c5 &
 cycle_pid=$!
 for ((i = 0; i < 600; i++)); do
   [[ $(client Host getJobs) == *'"georep.sync"'* ]] && break
@@ -163,55 +173,69 @@ sys.exit(0 if any(j["type"] == "georep.sync" and j["endTime"] is None for j in j
   frozen=$SECONDS
   freeze_view
   [ $syncing = yes ] && midsync=$((midsync + 1))
-  id=$(newest_complete) || true
-  [ -n "$id" ] || { georep resume force >/dev/null 2>&1; fail "moment $m: no complete point on the secondary"; }
-  # Cycle 3's manifest already there, its point not sealed yet: the case
+  newest_complete >/dev/null || true
+  read -r -a complete <<<"$(complete_points)"
+  [ "${#complete[@]}" = 3 ] || {
+    georep resume force >/dev/null 2>&1
+    fail "moment $m: ${#complete[@]} complete points, not 3: $(cat "$state/points.json")"
+  }
+  # The first cycle's point (its bases alone), pruned on the primary by
+  # cycle 4, may still be listed here: superseded, never complete.
+  [[ " ${complete[*]} " != *" $(point_of c1) "* ]] || fail "moment $m: cycle 1's point, bases read alone, is complete"
+  # Cycle 5's manifest already there, its point not sealed yet: the case
   # sampled checksums alone got wrong.
   newest=$(json_get 'd["points"][0]["id"] + " " + str(d["points"][0]["sealed"])' <"$state/points.json")
-  [ "$newest" = "$id True" ] || unsealed=$((unsealed + 1))
-  while read -r vm image base; do
-    [ "$vm" = "$vm3" ] || continue
-    # The point and the in-place base, read side by side.
-    check_image "$(secondary_url "$base")" >"$state/inplace.json" &
-    inplace=$!
-    r=$(check_image "$(secondary_url "$image")") || {
-      georep resume force >/dev/null 2>&1
-      fail "moment $m (syncing: $syncing): $vm in the complete point $id is not consistent: $r"
-    }
-    n=$(json_get 'd["records"]' <<<"$r")
-    [ "$n" -ge "${before[$vm]}" ] || fail "moment $m: $vm in point $id holds $n records, fewer than point $p2's ${before[$vm]}"
-    inplace_checked=$((inplace_checked + 1))
-    if wait $inplace; then inplace_consistent=$((inplace_consistent + 1)); fi
-  done < <(images_of "$id")
+  [ "$newest" = "${complete[0]} True" ] || unsealed=$((unsealed + 1))
+  # The newest and the oldest complete point, and the in-place base, read
+  # side by side.
+  inplace=""
+  for id in "${complete[0]}" "${complete[2]}"; do
+    while read -r vm image base; do
+      [ "$vm" = "$vm3" ] || continue
+      if [ -z "$inplace" ]; then
+        check_image "$base" >"$state/inplace.json" &
+        inplace=$!
+      fi
+      r=$(check_image "$image") || {
+        georep resume force >/dev/null 2>&1
+        fail "moment $m (syncing: $syncing): $vm in the complete point $id is not consistent: $r"
+      }
+      n=$(json_get 'd["records"]' <<<"$r")
+      [ "$n" -ge "${records[$id]:-0}" ] ||
+        fail "moment $m: $vm in point $id holds $n records, fewer than the ${records[$id]} it held when sealed"
+    done < <(images_of "$id")
+  done
+  inplace_checked=$((inplace_checked + 1))
+  if wait $inplace; then inplace_consistent=$((inplace_consistent + 1)); fi
   thaw_view
   georep resume force >/dev/null 2>&1 || true
-  note "moment $m: syncing $syncing, newest complete point $id consistent ($((SECONDS - frozen)) s frozen)"
+  note "moment $m: syncing $syncing, complete points ${complete[*]} (newest and oldest consistent; $((SECONDS - frozen)) s frozen)"
 done
-wait $cycle_pid || { cycle_pid=""; fail "cycle 3: $(cat "$state/c3.json" "$state/c3.log")"; }
+wait $cycle_pid || { cycle_pid=""; fail "cycle 5: $(cat "$state/c5.json" "$state/c5.log")"; }
 cycle_pid=""
-p3=$(point_of c3)
+p5=$(point_of c5)
 [ "$midsync" -ge 5 ] || fail "only $midsync of the 10 moments fell inside the sync: the test did not test"
-note "moments inside the sync: $midsync of 10, with cycle 3's point listed but not sealed: $unsealed; the in-place copy of $vm3's base consistent at $inplace_consistent of $inplace_checked"
+note "moments inside the sync: $midsync of 10, with cycle 5's point listed but not sealed: $unsealed; the in-place copy of $vm3's base consistent at $inplace_consistent of $inplace_checked"
 
-note "after cycle 3: its point is complete, each VM consistent and further on"
-[ "$(newest_complete)" = "$p3" ] || fail "the newest complete point is not cycle 3's $p3"
+note "after cycle 5: its point is complete, each VM consistent and further on"
+[ "$(newest_complete)" = "$p5" ] || fail "the newest complete point is not cycle 5's $p5"
 freeze_view
 # The seal is the secondary's own: written there, never on the primary.
-[ -s "$FRESH/.gdr/points/$p3.seal" ] || fail "no seal of $p3 on the secondary: $(ls "$FRESH/.gdr/points")"
-[ ! -e "$GDR_LAB_PRIMARY_MOUNT/.gdr/points/$p3.seal" ] || fail "a seal of $p3 on the primary"
+[ -s "$FRESH/.gdr/points/$p5.seal" ] || fail "no seal of $p5 on the secondary: $(ls "$FRESH/.gdr/points")"
+[ ! -e "$GDR_LAB_PRIMARY_MOUNT/.gdr/points/$p5.seal" ] || fail "a seal of $p5 on the primary"
 while read -r vm image base; do
-  r=$(check_image "$(secondary_url "$image")") || fail "$vm in point $p3 is not consistent: $r"
+  r=$(check_image "$image") || fail "$vm in point $p5 is not consistent: $r"
   n=$(json_get 'd["records"]' <<<"$r")
-  [ "$n" -gt "${before[$vm]:-0}" ] || fail "$vm in point $p3 holds $n records, not more than $p2's ${before[$vm]:-0}"
+  [ "$n" -gt "${records[$p4]:-0}" ] || fail "$vm in point $p5 holds $n records, not more than $p4's ${records[$p4]:-0}"
   note "$vm: records 1..$n"
-  if [ "$vm" = "$vm3" ]; then qemu-img convert -U -O raw -S 4k "$(secondary_url "$image")" "$state/p3.raw"; fi
-done < <(images_of "$p3")
+  if [ "$vm" = "$vm3" ]; then qemu-img convert -U -O raw -S 4k "$image" "$state/p5.raw"; fi
+done < <(images_of "$p5")
 thaw_view
 
 note "the check has teeth: $vm3's disk made of the shards of two points is rejected"
-# The first half of its 4 MiB shards from point 3, the rest from point 2:
+# The first half of its 4 MiB shards from point 5, the rest from point 2:
 # each half is consistent on its own, together they are no prefix.
-python3 - "$state/p3.raw" "$state/p2.raw" "$state/torn.raw" <<'EOF'
+python3 - "$state/p5.raw" "$state/$p2.raw" "$state/torn.raw" <<'EOF'
 import os, sys
 newer, older, out = sys.argv[1:4]
 size = os.path.getsize(newer)
@@ -234,19 +258,29 @@ mnt=$(mktemp -d)
 mount -t glusterfs -o ro "$GDR_LAB_HOST:/$GDR_LAB_SECONDARY" "$mnt"
 trap 'umount "$mnt"; rmdir "$mnt"; cleanup' EXIT
 virsh dumpxml --inactive "$vm3" >"$state/primary.xml"
-sha=$(json_get "[v for v in d['vms'] if v['name'] == '$vm3'][0]['definition']['sha256']" <"$state/c3.json")
-definition=$(json_get "[v for v in d['vms'] if v['name'] == '$vm3'][0]['definition']['path']" <"$state/c3.json")
+sha=$(json_get "[v for v in d['vms'] if v['name'] == '$vm3'][0]['definition']['sha256']" <"$state/c5.json")
+definition=$(json_get "[v for v in d['vms'] if v['name'] == '$vm3'][0]['definition']['path']" <"$state/c5.json")
 "$ROOT/tests/integration/check_definition.py" "$mnt/$definition" "$state/primary.xml" \
   "$GDR_LAB_PRIMARY_MOUNT" "$mnt" "$sha" "$GDR_LAB_PRIMARY_MOUNT/images/$vm3.qcow2" || fail "the definition of $vm3"
 
-note "retention: one point on the primary, and per VM its delta and its overlay only"
-[ "$(ls "$GDR_LAB_PRIMARY_MOUNT/.gdr/points" | grep -c '\.json$')" = 1 ] || fail "points kept: $(ls "$GDR_LAB_PRIMARY_MOUNT/.gdr/points")"
+note "retention: three points, and per VM the deltas they need and its overlay only"
+newest_complete >/dev/null
+read -r -a complete <<<"$(complete_points)"
+[ "${complete[*]}" = "$p5 $p4 $(point_of c3)" ] || fail "complete points: ${complete[*]}: $(cat "$state/points.json")"
+[ "$(ls "$GDR_LAB_PRIMARY_MOUNT/.gdr/points" | grep -c '\.json$')" = 3 ] || fail "points kept: $(ls "$GDR_LAB_PRIMARY_MOUNT/.gdr/points")"
+[[ $(json_get 'd["point"]["pruned"]' <"$state/c5.json") == *"$p2"* ]] || fail "cycle 5 did not prune $p2"
+# Point 5 stands on deltas 2, 3 and 4 (2 committed into the base by
+# cycle 5, kept until the next point is sealed); delta 1 is gone.
 for vm in gdr-lab-vm1 gdr-lab-vm2 $vm3; do
   n=$(ls "$SNAPDIR" | grep -c "^$vm\.")
-  [ "$n" = 2 ] || fail "$vm has $n files in the snapshot directory: $(ls "$SNAPDIR")"
+  [ "$n" = 4 ] || fail "$vm has $n files in the snapshot directory: $(ls "$SNAPDIR")"
+  n=$(virsh dumpxml "$vm" | grep -c "<source file=")
+  [ "$n" = 4 ] || fail "$vm's chain holds $n images, not its base, two deltas and its overlay"
 done
-[[ $(json_get 'd["point"]["removedDeltas"]' <"$state/c3.json") == *"$vm3"* ]] || fail "cycle 3 removed no delta of $vm3"
+[[ $(json_get 'd["point"]["removedDeltas"]' <"$state/c5.json") == *"$vm3"* ]] || fail "cycle 5 removed no delta of $vm3"
 while read -r vm image base; do
-  [ -e "$GDR_LAB_PRIMARY_MOUNT/$image" ] && fail "point $p2's delta $image is still on the primary"
+  [ "$vm" = "$vm3" ] || continue
+  first=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1][5:])["file"]["filename"])' "$image")
+  [ -e "$GDR_LAB_PRIMARY_MOUNT/${first#"$FRESH"/}" ] && fail "point $p2's delta $first is still on the primary"
 done < <(images_of "$p2")
 note "ok"

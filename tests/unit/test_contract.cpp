@@ -89,9 +89,13 @@ TEST(Contract, RecoveryPointResultsAndTheManifestMatchTheSchema) {
   m.flowId = "f";
   api::PointDisk disk;
   static_cast<api::PointImage&>(disk) = {
-      "i/b.qcow2", "qcow2", 1 << 30, 65536, {4 << 20, 65536, "ab", {"0123456789abcdef"}}};
+      "i/b.qcow2", "qcow2", 1 << 30, 65536, {4 << 20, 65536, std::nullopt, "ab", {"0123456789abcdef"}}};
   disk.drive = "vda";
-  disk.delta = api::PointImage{"i/.gdr-snapshots/b.1.qcow2", "qcow2", 1 << 30, 327680, {4 << 20, 65536, "cd", {}}};
+  // Deltas are sampled after their header cluster.
+  disk.delta =
+      api::PointImage{"i/.gdr-snapshots/b.2.qcow2", "qcow2", 1 << 30, 327680, {4 << 20, 65536, 65536, "cd", {}}};
+  disk.olderDeltas.push_back(
+      api::PointImage{"i/.gdr-snapshots/b.1.qcow2", "qcow2", 1 << 30, 327680, {4 << 20, 65536, 65536, "ef", {}}});
   m.vms.push_back({"u", "vm1", {".gdr/vms/u.xml", "ab", 12}, {disk}});
   expectMatches<api::RecoveryPointSave>({{"pri", ".gdr/points/" + m.id + ".json"}});
   expectMatches<api::RecoveryPointPrune>(

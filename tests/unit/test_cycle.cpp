@@ -471,6 +471,7 @@ TEST_F(CycleTest, TheDeltaLayoutFinishesTheCommitAnInterruptedRunLeft) {
   MemoryJournal journal;
   options_.journal = &journal;
   options_.layout = Layout::Delta;
+  options_.keepPoints = 1;  // each delta committed by the cycle that ships it
   host1_.realChains = host2_.realChains = true;
   ASSERT_EQ(run()["outcome"].asInt(), kSuccess);
   host1_.mergeFails = {"vm-1"};
@@ -714,12 +715,13 @@ TEST_F(CycleTest, ADryRunPlansAndTouchesNothing) {
   EXPECT_EQ(host2_.count("merge"), 0u);
 }
 
-// The delta layout, cycle by cycle: the first leaves each VM on its new
-// overlay; the next freezes that overlay as the point's delta, ships it,
-// and only then commits it into the base (no pivot, no deletion), and the
-// point before goes with its delta.
+// The delta layout, cycle by cycle, one point kept: the first leaves each
+// VM on its new overlay; the next freezes that overlay as the point's
+// delta, ships it, and only then commits it into the base (no pivot, no
+// deletion), and the point before goes with its delta.
 TEST_F(CycleTest, TheDeltaLayoutShipsEachOverlayBeforeCommittingIt) {
   options_.layout = Layout::Delta;
+  options_.keepPoints = 1;
   host1_.realChains = host2_.realChains = true;
   Json::Value report = run();
   ASSERT_EQ(report["outcome"].asInt(), kSuccess) << report["alert"].asString();
@@ -742,6 +744,8 @@ TEST_F(CycleTest, TheDeltaLayoutShipsEachOverlayBeforeCommittingIt) {
   EXPECT_EQ(disk.path, "images/vm1.qcow2");
   ASSERT_TRUE(disk.delta);
   EXPECT_EQ(disk.delta->path, "images/.gdr-snapshots/vm1.1.qcow2");
+  EXPECT_EQ(disk.delta->sample.offset, 65536u);  // past its header cluster
+  EXPECT_FALSE(disk.sample.offset);
   // Both images of the point compared on both sides after the sync.
   EXPECT_TRUE(report["vms"][0]["secondary"]["vda"].isMember("base"));
   EXPECT_TRUE(report["vms"][0]["secondary"]["vda"].isMember("delta"));
@@ -771,6 +775,113 @@ TEST_F(CycleTest, ADeltaLayoutCycleThatFailsMergesTheNewOverlayBackIntoTheDelta)
   EXPECT_TRUE(host1_.merges[0].deleteTop);
   EXPECT_EQ(host1_.count("recoveryPointPrune"), 1u);  // the first cycle's only
   EXPECT_EQ(host1_.find("vm-1").disks[0].chain.size(), 2u);
+}
+
+// Three points kept (the default): a delta is committed only once three
+// points stand over it, the oldest first, right above the base; each
+// manifest names the deltas under its own, oldest first.
+TEST_F(CycleTest, TheDeltaLayoutKeepsThreePointsApartOverOneBase) {
+  options_.layout = Layout::Delta;
+  ASSERT_EQ(options_.keepPoints, 3);
+  host1_.realChains = host2_.realChains = true;
+  const std::string snaps = "/mnt/primary/images/.gdr-snapshots/vm1.";
+  for (int cycle = 1; cycle <= 5; ++cycle) {
+    host1_.merges.clear();
+    const Json::Value report = run();
+    ASSERT_EQ(report["outcome"].asInt(), kSuccess) << cycle << ": " << report["alert"].asString();
+    EXPECT_EQ(host1_.count("recoveryPointPrune gdr-primary 3 deltas"), size_t(cycle));
+    const api::PointDisk& disk = host1_.manifests.back().vms[0].disks[0];
+    std::vector<std::string> chain;  // the point's deltas, oldest first
+    for (const auto* d : disk.deltas()) chain.push_back(d->path);
+    const auto& vm1Merges = [&] {
+      std::vector<std::string> tops;
+      for (const auto& m : host1_.merges) {
+        if (m.vmId == "vm-1") tops.push_back(*m.topVolume);
+      }
+      return tops;
+    }();
+    switch (cycle) {
+      case 1:  // the base alone; the VM moves onto overlay 1
+        EXPECT_TRUE(chain.empty());
+        EXPECT_TRUE(vm1Merges.empty());
+        break;
+      case 2:
+        EXPECT_EQ(chain, (std::vector<std::string>{"images/.gdr-snapshots/vm1.1.qcow2"}));
+        EXPECT_TRUE(vm1Merges.empty());
+        break;
+      case 3:  // three points: the base, and the base through 1, and through 1 and 2
+        EXPECT_EQ(chain,
+                  (std::vector<std::string>{"images/.gdr-snapshots/vm1.1.qcow2", "images/.gdr-snapshots/vm1.2.qcow2"}));
+        EXPECT_TRUE(vm1Merges.empty());
+        EXPECT_EQ(report["vms"][0]["merge"]["vda"]["note"],
+                  "the new overlay stays, over 2 deltas kept apart for the points kept");
+        break;
+      case 4:  // a fourth point: delta 1 goes into the base, after the seal
+        EXPECT_EQ(chain.size(), 3u);
+        EXPECT_EQ(vm1Merges, (std::vector<std::string>{snaps + "1.qcow2"}));
+        EXPECT_GT(host1_.position("merge"), host1_.position("recoveryPointSeal"));
+        EXPECT_EQ(host1_.merges[0].baseVolume, "/mnt/primary/images/vm1.qcow2");
+        EXPECT_FALSE(host1_.merges[0].deleteTop);
+        break;
+      case 5:  // its manifest no longer names delta 1
+        EXPECT_EQ(chain,
+                  (std::vector<std::string>{"images/.gdr-snapshots/vm1.2.qcow2", "images/.gdr-snapshots/vm1.3.qcow2",
+                                            "images/.gdr-snapshots/vm1.4.qcow2"}));
+        EXPECT_EQ(vm1Merges, (std::vector<std::string>{snaps + "2.qcow2"}));
+        EXPECT_EQ(report["vms"][0]["merge"]["vda"]["committed"][0], "images/.gdr-snapshots/vm1.2.qcow2");
+        break;
+    }
+  }
+  // The VM writes overlay 5, over deltas 3 and 4 and the base.
+  EXPECT_EQ(host1_.find("vm-1").disks[0].chain,
+            (std::vector<std::string>{snaps + "5.qcow2", snaps + "4.qcow2", snaps + "3.qcow2",
+                                      "/mnt/primary/images/vm1.qcow2"}));
+}
+
+// Fewer points asked for than the chain holds: the cycle commits the
+// surplus, oldest first, one after the other.
+TEST_F(CycleTest, TheDeltaLayoutCommitsEverySurplusDeltaWhenFewerPointsAreKept) {
+  options_.layout = Layout::Delta;
+  host1_.realChains = host2_.realChains = true;
+  for (int cycle = 1; cycle <= 3; ++cycle) ASSERT_EQ(run()["outcome"].asInt(), kSuccess);
+  options_.keepPoints = 1;
+  host1_.merges.clear();
+  const Json::Value report = run();
+  ASSERT_EQ(report["outcome"].asInt(), kSuccess) << report["alert"].asString();
+  std::vector<std::string> tops;
+  for (const auto& m : host1_.merges) {
+    if (m.vmId == "vm-1") tops.push_back(*m.topVolume);
+  }
+  EXPECT_EQ(tops, (std::vector<std::string>{"/mnt/primary/images/.gdr-snapshots/vm1.1.qcow2",
+                                            "/mnt/primary/images/.gdr-snapshots/vm1.2.qcow2",
+                                            "/mnt/primary/images/.gdr-snapshots/vm1.3.qcow2"}));
+  EXPECT_EQ(host1_.find("vm-1").disks[0].chain.size(), 2u);
+}
+
+// Killed in the commit step with three points kept: the next run commits
+// what the journal says was due, those still in the chain, oldest first.
+TEST_F(CycleTest, TheDeltaLayoutFinishesAnInterruptedCommitOfTheOldestDelta) {
+  MemoryJournal journal;
+  options_.journal = &journal;
+  options_.layout = Layout::Delta;
+  host1_.realChains = host2_.realChains = true;
+  for (int cycle = 1; cycle <= 3; ++cycle) ASSERT_EQ(run()["outcome"].asInt(), kSuccess);
+  host1_.mergeFails = {"vm-1"};
+  ASSERT_EQ(run()["outcome"].asInt(), kMergeBackFailed);
+  ASSERT_TRUE(journal.current);
+  EXPECT_EQ((*journal.current)["step"], "commit");
+  EXPECT_EQ((*journal.current)["vms"][0]["disks"][0]["commits"].asInt(), 1);
+  EXPECT_EQ((*journal.current)["vms"][0]["disks"][0]["olderDeltas"].size(), 2u);
+  EXPECT_EQ(host1_.find("vm-1").disks[0].chain.size(), 5u);
+  host1_.mergeFails.clear();
+  host1_.merges.clear();
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kSuccess) << report.toStyledString();
+  EXPECT_EQ(report["interrupted"]["step"], "commit");
+  ASSERT_GE(host1_.merges.size(), 2u);
+  EXPECT_EQ(host1_.merges[0].topVolume, "/mnt/primary/images/.gdr-snapshots/vm1.1.qcow2");  // the adopted commit
+  EXPECT_EQ(host1_.merges[1].topVolume, "/mnt/primary/images/.gdr-snapshots/vm1.2.qcow2");  // this cycle's
+  EXPECT_EQ(host1_.find("vm-1").disks[0].chain.size(), 4u);
 }
 
 // A VM whose drive runs on an overlay that is not gdr's is left alone.

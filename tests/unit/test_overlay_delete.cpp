@@ -490,6 +490,29 @@ TEST(EmptyCheck, GlusterOwnDirectoriesDoNotCount) {
   EXPECT_EQ(used.entries, (std::vector<std::string>{"images", "notes.txt"}));
 }
 
+// A sample from an offset is the sample of the file's tail: what lies
+// before it (a delta's header, rewritten by a later commit) counts for
+// nothing, and the ranges are those of the tail as a file of its own.
+TEST(FileChecksum, ASampleFromAnOffsetLeavesTheBytesBeforeItOut) {
+  FakeVolume volume;
+  std::string content(9 << 20, 'a');
+  for (size_t i = 0; i < content.size(); i += 4096) content[i] = char('a' + (i / 4096) % 26);
+  volume.file("delta.qcow2", content);
+  const Sampling sampling{4 << 20, 64 << 10};
+  const api::ChecksumResult before = fileChecksum(volume, "delta.qcow2", 65536, std::nullopt, sampling);
+  EXPECT_EQ(before.offset, 65536u);
+  EXPECT_EQ(before.ranges, 3u);                      // (9 MiB - 64 KiB) in strides of 4 MiB
+  volume.nodes.at("delta.qcow2").content[100] ^= 1;  // the header
+  EXPECT_EQ(fileChecksum(volume, "delta.qcow2", 65536, std::nullopt, sampling).sha256, before.sha256);
+  EXPECT_NE(fileChecksum(volume, "delta.qcow2", 0, std::nullopt, sampling).sha256, before.sha256);
+  const std::uint64_t first = 65536 + sampleRanges(content.size() - 65536, sampling)[0].first;
+  volume.nodes.at("delta.qcow2").content[first + 1] ^= 1;  // inside the first range
+  const api::ChecksumResult after = fileChecksum(volume, "delta.qcow2", 65536, std::nullopt, sampling);
+  EXPECT_NE(after.sha256, before.sha256);
+  EXPECT_NE(after.rangeSums->at(0), before.rangeSums->at(0));
+  EXPECT_EQ(after.rangeSums->at(1), before.rangeSums->at(1));
+}
+
 TEST(FileChecksum, TooManySampledRangesAreRefusedBeforeAnyRead) {
   FakeVolume volume;
   volume.file("big.bin", std::string(64 << 10, 'x'));
@@ -533,28 +556,51 @@ class RecoveryPointTest : public ::testing::Test {
     api::PointDisk disk;
     static_cast<api::PointImage&>(disk) = image("images/vm1.qcow2");
     disk.drive = "vda";
-    if (volume.nodes.count(kDelta)) disk.delta = image(kDelta);
+    if (chain.empty() && volume.nodes.count(kDelta)) disk.delta = image(kDelta, true);
+    for (size_t i = 0; i < chain.size(); ++i) {
+      (i + 1 < chain.size() ? disk.olderDeltas.emplace_back() : disk.delta.emplace()) = image(chain[i], true);
+    }
     vm.disks.push_back(disk);
     m.vms.push_back(vm);
     return m;
   }
-  api::PointImage image(const std::string& path) {
+  // As the cycle samples them: a delta after its header cluster.
+  api::PointImage image(const std::string& path, bool delta = false) {
     const auto info = imageInfo(volume, path);
-    const auto sums = fileChecksum(volume, path, 0, std::nullopt, Sampling{4 << 20, 64 << 10});
-    return {path, info.format, info.virtualSize, info.actualSize, {4 << 20, 64 << 10, sums.sha256, *sums.rangeSums}};
+    const std::uint64_t offset = delta ? *info.clusterSize : 0;
+    const auto sums = fileChecksum(volume, path, offset, std::nullopt, Sampling{4 << 20, 64 << 10});
+    api::PointImage out{path, info.format, info.virtualSize, info.actualSize, {}};
+    out.sample.stride = 4 << 20;
+    out.sample.length = 64 << 10;
+    if (delta) out.sample.offset = offset;
+    out.sample.sha256 = sums.sha256;
+    out.sample.rangeSums = *sums.rangeSums;
+    return out;
   }
   // The delta layout: a frozen overlay over the base, naming it relative.
-  void addDelta(const std::string& backing = "../vm1.qcow2") {
-    std::string delta(5 << 20, 'd');
+  void addDelta(const std::string& backing = "../vm1.qcow2", const std::string& path = kDelta, char fill = 'd') {
+    std::string delta(5 << 20, fill);
     delta.replace(0, 4096, qcow2Image(backing, 2ull << 30));
-    volume.file(kDelta, delta);
+    volume.file(path, delta);
   }
+  // Deltas kept apart (volume-relative, oldest first) for the next
+  // manifests; none: the one delta kDelta, if it is there.
+  std::vector<std::string> chain;
   // The base as the commit of the delta leaves it, part-way: one sampled
   // range rewritten.
   void rewriteBaseInOneRange() {
     volume.nodes.at("images/vm1.qcow2").content[sampleRanges(base_.size(), Sampling{4 << 20, 64 << 10})[2].first] ^= 1;
   }
+  // One byte of a delta's sampled range `k` (sampled past its 64 KiB header
+  // cluster) flipped: a delta not all there.
+  void flipDeltaRange(const std::string& path, size_t k) {
+    std::string& content = volume.nodes.at(path).content;
+    content[(64 << 10) + sampleRanges(content.size() - (64 << 10), Sampling{4 << 20, 64 << 10})[k].first + 7] ^= 1;
+  }
   static constexpr const char* kDelta = "images/.gdr-snapshots/vm1.20261202T131500Z.abcdef.qcow2";
+  static constexpr const char* kDelta2 = "images/.gdr-snapshots/vm1.20261202T132000Z.abcdef.qcow2";
+  static constexpr const char* kDelta3 = "images/.gdr-snapshots/vm1.20261202T132500Z.abcdef.qcow2";
+  static constexpr const char* kDelta4 = "images/.gdr-snapshots/vm1.20261202T133000Z.abcdef.qcow2";
   void save(const api::PointManifest& m) { volume.file(".gdr/points/" + m.id + ".json", json::pretty(api::encode(m))); }
   // What the cycle does once the sync that ships point `id` has finished.
   api::PointSealResult seal(const std::string& id) { return sealPoint(volume, id, 1764690000); }
@@ -686,7 +732,7 @@ TEST_F(RecoveryPointTest, ADeltaNotAllThereOrOverAnotherImageIsNotComplete) {
   addDelta();
   const api::PointManifest m = manifest("20261202T131500Z-00000001", 1764681300);
   rewriteBaseInOneRange();
-  volume.nodes.at(kDelta).content[(4 << 20) + 7] ^= 1;  // its second shard not synced yet
+  flipDeltaRange(kDelta, 1);  // its second shard not synced yet
   auto r = checkPoint(volume, m, true);
   EXPECT_FALSE(r.complete);
   ASSERT_EQ(r.problems.size(), 1u);
@@ -719,7 +765,11 @@ TEST_F(RecoveryPointTest, TheNewestDeltaPointWithItsBaseUnderwayIsTheCompleteOne
   EXPECT_EQ(list.points[1].basesUnderway.size(), 1u);
   EXPECT_EQ(list.points[1].bytes, (12u << 20) + (5u << 20));
   EXPECT_TRUE(checkPointInPlace(volume, "20261202T130000Z-00000001").complete);
-  // Once the newer point is complete, the older one is superseded.
+  // Once the newer point is complete (its own delta over the base the
+  // commit left, the older delta not in its chain), the older one is
+  // superseded.
+  addDelta("../vm1.qcow2", kDelta2, 'e');
+  chain = {kDelta2};
   save(manifest("20261202T131000Z-00000002", 1764681000));
   seal("20261202T131000Z-00000002");
   list = listPoints(volume);
@@ -825,6 +875,125 @@ TEST_F(RecoveryPointTest, SealsWhoseManifestIsGoneAreRemovedByTheNextSeal) {
   EXPECT_TRUE(volume.lookup(sealPath("20261202T131000Z-00000002")));
   EXPECT_TRUE(volume.lookup(sealPath("20261202T140000Z-00000004")));
   EXPECT_TRUE(volume.lookup(volpath::split(".gdr/points/notes.seal")));
+}
+
+// Keeping three points in the delta layout: each point is the base read
+// through the deltas not yet committed, its own the newest of them. The
+// oldest delta is committed only once three points stand over it, and it
+// stays on the secondary until the next point is sealed, covering the
+// commit as it travels. Every moment: the three newest sealed points are
+// complete, the newest checked file by file, the others under it.
+TEST_F(RecoveryPointTest, ThreePointsStandOnOneBaseAndAChainOfDeltas) {
+  const std::string p1 = "20261202T131500Z-00000001", p2 = "20261202T132000Z-00000002",
+                    p3 = "20261202T132500Z-00000003", p4 = "20261202T133000Z-00000004";
+  addDelta("../vm1.qcow2", kDelta, 'd');
+  chain = {kDelta};
+  save(manifest(p1, 1764681300));
+  seal(p1);
+  addDelta("vm1.20261202T131500Z.abcdef.qcow2", kDelta2, 'e');
+  chain = {kDelta, kDelta2};
+  save(manifest(p2, 1764681600));
+  seal(p2);
+  addDelta("vm1.20261202T132000Z.abcdef.qcow2", kDelta3, 'f');
+  chain = {kDelta, kDelta2, kDelta3};
+  save(manifest(p3, 1764681900));
+  seal(p3);
+  auto states = [&] {
+    std::string out;
+    for (const auto& p : listPoints(volume).points) out += p.state.substr(0, 1);
+    return out;
+  };
+  EXPECT_EQ(states(), "ccc");
+  // Cycle 3 commits kDelta into the base: the name in kDelta2's header
+  // becomes the base's, and the base changes under it. Point 1 stays
+  // complete while that travels (kDelta is still there, and in point 3's
+  // chain), and points 2 and 3 too.
+  volume.nodes.at(kDelta2).content.replace(0, 4096, qcow2Image("../vm1.qcow2", 2ull << 30));
+  rewriteBaseInOneRange();
+  auto list = listPoints(volume);
+  EXPECT_EQ(states(), "ccc") << (list.points[0].problems.empty() ? "" : list.points[0].problems[0].why);
+  EXPECT_EQ(list.points[0].basesUnderway.size(), 1u);
+  EXPECT_TRUE(list.points[1].problems.empty());
+  EXPECT_EQ(list.points[2].bytes, (12u << 20) + (5u << 20));
+  EXPECT_TRUE(checkPointInPlace(volume, p1).complete);
+  // Point 4 arrives (unsealed yet: listed, never complete).
+  addDelta("vm1.20261202T132500Z.abcdef.qcow2", kDelta4, 'g');
+  chain = {kDelta2, kDelta3, kDelta4};
+  save(manifest(p4, 1764682200));
+  EXPECT_EQ(states(), "iccc");
+  // Sealed: the commit of kDelta has arrived whole. Point 1 goes with the
+  // next prune, and kDelta with it; the three newest need neither.
+  seal(p4);
+  volume.nodes.erase(".gdr/points/" + p1 + ".json");
+  volume.nodes.erase(kDelta);
+  EXPECT_EQ(states(), "ccc");
+  EXPECT_TRUE(checkPointInPlace(volume, p2).complete);
+  EXPECT_EQ(checkPointInPlace(volume, p2).bytesRead, volume.nodes.at(".gdr/vms/u1.xml").content.size());
+}
+
+// A point of bases alone, once a newer point is complete: even with its
+// base matching every sampled range, it is superseded (sampling cannot
+// prove a base untouched, and a commit will reach it).
+TEST_F(RecoveryPointTest, ABaseAloneUnderANewerCompletePointIsSuperseded) {
+  save(manifest("20261202T131500Z-00000001", 1764681300));
+  seal("20261202T131500Z-00000001");
+  addDelta();
+  chain = {kDelta};
+  save(manifest("20261202T132000Z-00000002", 1764681600));
+  seal("20261202T132000Z-00000002");
+  const auto list = listPoints(volume);
+  ASSERT_EQ(list.points.size(), 2u);
+  EXPECT_EQ(list.points[0].state, "complete");
+  EXPECT_EQ(list.points[1].state, "superseded");
+  EXPECT_NE(list.points[1].problems.at(0).why.find("read alone"), std::string::npos) << list.points[1].problems[0].why;
+  EXPECT_FALSE(checkPointInPlace(volume, "20261202T131500Z-00000001").complete);
+}
+
+// The teeth of the chain: an earlier point is complete under the newest
+// only while its own delta is in the newest chain, recorded the same; a
+// delta of the chain damaged, or backed by a file outside the chain, is
+// no point at all.
+TEST_F(RecoveryPointTest, AnEarlierPointOutsideTheNewestChainOrWithADeltaChangedSinceIsNotComplete) {
+  const std::string p1 = "20261202T131500Z-00000001", p2 = "20261202T132000Z-00000002",
+                    p3 = "20261202T132500Z-00000003";
+  addDelta("../vm1.qcow2", kDelta, 'd');
+  chain = {kDelta};
+  save(manifest(p1, 1764681300));
+  seal(p1);
+  addDelta("vm1.20261202T131500Z.abcdef.qcow2", kDelta2, 'e');
+  chain = {kDelta, kDelta2};
+  save(manifest(p2, 1764681600));
+  seal(p2);
+  // Point 3 stands on a base that took kDelta in, without kDelta in its
+  // chain: point 1 cannot be read apart any more.
+  volume.nodes.at(kDelta2).content.replace(0, 4096, qcow2Image("../vm1.qcow2", 2ull << 30));
+  rewriteBaseInOneRange();
+  addDelta("vm1.20261202T132000Z.abcdef.qcow2", kDelta3, 'f');
+  chain = {kDelta2, kDelta3};
+  save(manifest(p3, 1764681900));
+  seal(p3);
+  auto list = listPoints(volume);
+  ASSERT_EQ(list.points.size(), 3u);
+  EXPECT_EQ(list.points[0].state, "complete");
+  EXPECT_EQ(list.points[1].state, "complete");
+  EXPECT_EQ(list.points[2].state, "superseded");
+  EXPECT_NE(list.points[2].problems.at(0).why.find("a later point's commit"), std::string::npos)
+      << list.points[2].problems[0].why;
+  // kDelta2 rewritten after point 2 recorded it (past its header): point 2
+  // is not point 3's chain up to kDelta2 any more, and point 3 fails its
+  // own check.
+  flipDeltaRange(kDelta2, 1);
+  list = listPoints(volume);
+  EXPECT_EQ(list.points[0].state, "incomplete");
+  EXPECT_NE(list.points[0].problems.at(0).why.find(kDelta2), std::string::npos) << list.points[0].problems[0].why;
+  EXPECT_EQ(list.points[1].state, "incomplete");
+  flipDeltaRange(kDelta2, 1);
+  // A delta of the chain backed by an image outside it.
+  volume.nodes.at(kDelta3).content.replace(0, 4096, qcow2Image("../vm2.qcow2", 2ull << 30));
+  const auto r = checkPointInPlace(volume, p3);
+  EXPECT_FALSE(r.complete);
+  EXPECT_NE(r.problems.at(0).why.find("not by images/vm1.qcow2 or a delta under it"), std::string::npos)
+      << r.problems[0].why;
 }
 
 }  // namespace

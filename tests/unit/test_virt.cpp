@@ -276,7 +276,7 @@ TEST_F(MergeJobTest, ACommitUnderTheActiveLayerEndsByItselfWithoutAPivot) {
   EXPECT_EQ(MergeSpec::fromDetails(r.details).active, false);  // persisted
 }
 
-TEST(MergePlan, TheTopIsTheActiveLayerOrTheImageUnderItAboveABase) {
+TEST(MergePlan, TheTopIsTheActiveLayerOrAnImageUnderItAboveABase) {
   const DomainInfo delta = parseDomainXml(fixture("domain-delta.xml"));
   api::MergeParams params;
   params.vmId = "a6830fcc-caf3-4238-bbf8-d1371c691477";
@@ -293,6 +293,23 @@ TEST(MergePlan, TheTopIsTheActiveLayerOrTheImageUnderItAboveABase) {
   params.baseVolume.reset();
   params.topVolume = kBase;
   EXPECT_THROW(planMerge(two, "vm1", params, false), AgentError);
+  // Deeper (deltas kept apart for several points): the oldest delta, right
+  // above the base, is committed under two images.
+  std::string xml = fixture("domain-delta.xml");
+  const std::string under = "<source file='" + kTop + "'/>";
+  const std::string older = "/var/lib/gdr-lab/mnt/primary/images/.gdr-snapshots/gdr-lab-vm1.older.qcow2";
+  xml.replace(xml.find(under), under.size(),
+              under + "<backingStore type='file' index='9'><format type='qcow2'/><source file='" + older + "'/>");
+  xml.replace(xml.find("</backingStore>\n      </backingStore>"), 0, "</backingStore>");
+  const DomainInfo deep = parseDomainXml(xml);
+  ASSERT_EQ(deep.disk("vda")->chain, (std::vector<std::string>{kNext, kTop, older, kBase}));
+  params.topVolume = older;
+  const MergeSpec spec = planMerge(deep, "vm1", params, false);
+  EXPECT_FALSE(spec.active);
+  EXPECT_EQ(spec.base, kBase);
+  params.baseVolume = kBase;
+  params.topVolume = kTop;  // the base is not right under it
+  EXPECT_THROW(planMerge(deep, "vm1", params, false), AgentError);
 }
 
 TEST_F(MergeJobTest, CurEqualsEndIsNotReady) {
