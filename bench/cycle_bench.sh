@@ -28,7 +28,7 @@ sub() { python3 -c "print('%.2f' % ($1 - $2))"; }
 gdr_cycle() { # prints "total georep verify"
   local report
   report=$("$BIN/gdr-sync" --hosts "unix:$dir/agent.sock" --volume "$GDR_LAB_PRIMARY" \
-    --secondary "$GDR_LAB_SECONDARY_URL" --state-dir "$dir/sync" --json)
+    --secondary "$GDR_LAB_SECONDARY_URL" --state-dir "$dir/sync" --layout flat --json)  # the flat layout: the steps of the reference way
   python3 -c '
 import json, sys
 d = json.load(sys.stdin)

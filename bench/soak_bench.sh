@@ -35,7 +35,7 @@ failed=0 repaired_cycles=0 repaired_pieces=0
 for ((c = 1; c <= cycles; c++)); do
   rc=0
   report=$("$BIN/gdr-sync" --hosts "unix:$dir/agent.sock" --volume "$GDR_LAB_PRIMARY" \
-    --secondary "$GDR_LAB_SECONDARY_URL" --state-dir "$dir/sync" --verify shards --json) || rc=$?
+    --secondary "$GDR_LAB_SECONDARY_URL" --state-dir "$dir/sync" --verify shards --layout flat --json) || rc=$?
   read -r seconds outcome pieces < <(python3 -c '
 import json, sys
 d = json.load(sys.stdin)

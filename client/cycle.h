@@ -33,6 +33,10 @@ namespace gdr::sync {
 //         moment, at the price of shipping each change twice.
 enum class Layout { Flat, Delta };
 
+// The most points the delta layout keeps apart: each is an image in every
+// VM's chain.
+inline constexpr int kMaxDeltaPoints = 32;
+
 struct CycleOptions {
   std::string volume;  // the primary volume
   std::string secondaryHost, secondaryVolume;
@@ -44,7 +48,7 @@ struct CycleOptions {
   // Manifests of recovery points kept on the volume after a successful
   // cycle (the newest ones); each cycle writes one before its sync.
   int keepPoints = 3;
-  Layout layout = Layout::Flat;
+  Layout layout = Layout::Delta;
   std::string flowId;  // carried by every call, named in the report
   // Just after a sync the secondary can still be settling (a shard being
   // replaced reads as absent for a while): reads are retried.

@@ -33,14 +33,14 @@ const char* const kUsageText =
     "                [--verify none|sample|shards|full] [--timeout DURATION] [--json] [--dry-run] [--every DURATION]\n"
     "                [--repair] [--merge-bandwidth MIB_S] [--state-dir DIR]\n"
     "                [--cafile F --cert F --key F | --insecure]\n"
-    "                [--keep-points N] [--layout flat|delta]\n"
+    "                [--keep-points N] [--layout delta|flat]\n"
     "       gdr-sync history [--state-dir DIR] [--last N] [--json]\n"
     "       gdr-sync points --hosts H --secondary HOST::VOLUME [--json] [TLS options]\n"
     "       gdr-sync check [--state-dir DIR] [--warning DURATION] [--critical DURATION]\n"
     "\n"
     "Runs a disaster-recovery cycle: snapshots every VM on PRIMARY on the hosts,\n"
-    "geo-replicates a checkpoint to the secondary, deletes the overlays there,\n"
-    "checks the bases, and merges every overlay back. A host is unix:/path/to/socket\n"
+    "geo-replicates a checkpoint to the secondary, checks the copies there, seals\n"
+    "the recovery point, and commits (or merges back). A host is unix:/path/to/socket\n"
     "or https://host:port. --verify checks that the secondary holds each piece of\n"
     "each base under the primary's gluster id, then compares content on both sides\n"
     "(default sample: 16 ranges of 1 MiB; shards: 64 KiB of every 4 MiB, locating\n"
@@ -53,13 +53,13 @@ const char* const kUsageText =
     "Each cycle writes its recovery point's manifest (.gdr/points/ID.json: every\n"
     "VM's definition, every base's sizes and sampled checksums) on the primary\n"
     "before the sync; after a successful cycle the newest --keep-points (3) are kept.\n"
-    "--layout delta keeps --keep-points complete recovery points on the secondary\n"
-    "at every moment, a sync under way included: each VM runs on a chain of\n"
-    "frozen overlays (the points' deltas) and the overlay it writes; a cycle\n"
-    "freezes that one, ships it, and only then commits the oldest delta into the\n"
-    "base (each change crosses the WAN twice). --layout flat (the\n"
-    "default) merges every overlay back and rewrites the secondary's bases in\n"
-    "place: a disaster during a sync can leave them torn.\n"
+    "--layout delta (the default) keeps --keep-points complete recovery points on\n"
+    "the secondary at every moment, a sync under way included: each VM runs on a\n"
+    "chain of frozen overlays (the points' deltas, at most 32) and the overlay it\n"
+    "writes; a cycle freezes that one, ships it, and only then commits the oldest\n"
+    "delta into the base (each change crosses the WAN twice). --layout flat\n"
+    "deletes the overlays on the secondary and merges them back, rewriting the\n"
+    "secondary's bases in place: a disaster during a sync can leave them torn.\n"
     "`points` lists the recovery points the secondary holds, newest first, each\n"
     "checked against its manifest (complete, incomplete, superseded), through the\n"
     "first host's agent; it exits 0 when one is complete, 1 when none is.\n"
@@ -309,6 +309,10 @@ int main(int argc, char** argv) {
     }
     options.secondaryHost = secondary.substr(0, sep);
     options.secondaryVolume = secondary.substr(sep + 2);
+    if (options.layout == Layout::Delta && options.keepPoints > kMaxDeltaPoints) {
+      throw std::invalid_argument("--keep-points in the delta layout is at most " + std::to_string(kMaxDeltaPoints) +
+                                  ": each point kept apart is an image in every VM's chain");
+    }
   } catch (const std::exception& e) {
     std::cerr << "gdr-sync: " << e.what() << "\n";
     // A monitoring plugin's own trouble is UNKNOWN (3), never CRITICAL (2).

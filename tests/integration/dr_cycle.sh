@@ -1,5 +1,6 @@
 #!/bin/bash
-# gdr-sync on the lab, with every guest writing: three cycles in a row
+# gdr-sync on the lab in the flat layout (the delta layout, the default,
+# is the recovery_points test's), with every guest writing: three cycles in a row
 # succeed, each leaving a crash-consistent copy of every VM on the
 # secondary that holds more records than the one before, and each VM's
 # definition beside its disks (the same VM, naming its base), and the
@@ -20,7 +21,7 @@ state=$(mktemp -d /tmp/gdr-sync-XXXXXX)
 trap 'stop_agent; rm -rf "$state"' EXIT
 sync() {
   "$BIN/gdr-sync" --hosts "$AGENT_URL" "${TLS_ARGS[@]}" --volume "$GDR_LAB_PRIMARY" \
-    --secondary "$GDR_LAB_SECONDARY_URL" --state-dir "$state" --timeout 5m --json "$@"
+    --secondary "$GDR_LAB_SECONDARY_URL" --state-dir "$state" --timeout 5m --layout flat --json "$@"
 }
 IFS=, read -r -a vms <<<"$GDR_LAB_VMS"
 IFS=, read -r -a disks <<<"$GDR_LAB_DISKS"
@@ -200,7 +201,8 @@ done
 
 note "gdr-sync itself killed with -9 mid-cycle: the next run adopts its overlays"
 (exec "$BIN/gdr-sync" --hosts "$AGENT_URL" "${TLS_ARGS[@]}" --volume "$GDR_LAB_PRIMARY" \
-  --secondary "$GDR_LAB_SECONDARY_URL" --state-dir "$state" --timeout 5m --json >"$state/sync-killed.json" 2>&1) &
+  --secondary "$GDR_LAB_SECONDARY_URL" --state-dir "$state" --timeout 5m --layout flat --json \
+  >"$state/sync-killed.json" 2>&1) &
 sync_pid=$!
 on_overlays=""
 for ((i = 0; i < 600; i++)); do

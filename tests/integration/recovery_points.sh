@@ -96,7 +96,7 @@ images_of() {
   if [ -e "$GDR_LAB_PRIMARY_MOUNT/.gdr/points/$1.json" ]; then
     cp "$GDR_LAB_PRIMARY_MOUNT/.gdr/points/$1.json" "$state/manifests/"
   fi
-  "$ROOT/tests/integration/point_image.py" "$state/manifests/$1.json" "$FRESH" | cut -d' ' -f1,3,4
+  "$LAB" point-image "$state/manifests/$1.json" "$FRESH" | cut -d' ' -f1,3,4
 }
 check_image() { "$LAB" check-consistency "$1"; }
 

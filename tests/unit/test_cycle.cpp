@@ -306,6 +306,7 @@ class CycleTest : public ::testing::Test {
     options_.secondaryHost = "127.0.0.2";
     options_.secondaryVolume = kSecondary;
     options_.flowId = "gdr-sync-test";
+    options_.layout = Layout::Flat;  // the delta layout's tests ask for it
   }
 
   Json::Value run() {

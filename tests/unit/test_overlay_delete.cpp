@@ -586,6 +586,15 @@ class RecoveryPointTest : public ::testing::Test {
   // Deltas kept apart (volume-relative, oldest first) for the next
   // manifests; none: the one delta kDelta, if it is there.
   std::vector<std::string> chain;
+  // A cycle of the delta layout, up to its seal: a new delta at `path`
+  // (over `backing`) ends the chain of point `id`.
+  void sealedDeltaPoint(const std::string& id, std::int64_t time, const std::string& backing, const std::string& path,
+                        char fill, std::vector<std::string> newChain) {
+    addDelta(backing, path, fill);
+    chain = std::move(newChain);
+    save(manifest(id, time));
+    seal(id);
+  }
   // The base as the commit of the delta leaves it, part-way: one sampled
   // range rewritten.
   void rewriteBaseInOneRange() {
@@ -886,18 +895,9 @@ TEST_F(RecoveryPointTest, SealsWhoseManifestIsGoneAreRemovedByTheNextSeal) {
 TEST_F(RecoveryPointTest, ThreePointsStandOnOneBaseAndAChainOfDeltas) {
   const std::string p1 = "20261202T131500Z-00000001", p2 = "20261202T132000Z-00000002",
                     p3 = "20261202T132500Z-00000003", p4 = "20261202T133000Z-00000004";
-  addDelta("../vm1.qcow2", kDelta, 'd');
-  chain = {kDelta};
-  save(manifest(p1, 1764681300));
-  seal(p1);
-  addDelta("vm1.20261202T131500Z.abcdef.qcow2", kDelta2, 'e');
-  chain = {kDelta, kDelta2};
-  save(manifest(p2, 1764681600));
-  seal(p2);
-  addDelta("vm1.20261202T132000Z.abcdef.qcow2", kDelta3, 'f');
-  chain = {kDelta, kDelta2, kDelta3};
-  save(manifest(p3, 1764681900));
-  seal(p3);
+  sealedDeltaPoint(p1, 1764681300, "../vm1.qcow2", kDelta, 'd', {kDelta});
+  sealedDeltaPoint(p2, 1764681600, "vm1.20261202T131500Z.abcdef.qcow2", kDelta2, 'e', {kDelta, kDelta2});
+  sealedDeltaPoint(p3, 1764681900, "vm1.20261202T132000Z.abcdef.qcow2", kDelta3, 'f', {kDelta, kDelta2, kDelta3});
   auto states = [&] {
     std::string out;
     for (const auto& p : listPoints(volume).points) out += p.state.substr(0, 1);
@@ -956,22 +956,13 @@ TEST_F(RecoveryPointTest, ABaseAloneUnderANewerCompletePointIsSuperseded) {
 TEST_F(RecoveryPointTest, AnEarlierPointOutsideTheNewestChainOrWithADeltaChangedSinceIsNotComplete) {
   const std::string p1 = "20261202T131500Z-00000001", p2 = "20261202T132000Z-00000002",
                     p3 = "20261202T132500Z-00000003";
-  addDelta("../vm1.qcow2", kDelta, 'd');
-  chain = {kDelta};
-  save(manifest(p1, 1764681300));
-  seal(p1);
-  addDelta("vm1.20261202T131500Z.abcdef.qcow2", kDelta2, 'e');
-  chain = {kDelta, kDelta2};
-  save(manifest(p2, 1764681600));
-  seal(p2);
+  sealedDeltaPoint(p1, 1764681300, "../vm1.qcow2", kDelta, 'd', {kDelta});
+  sealedDeltaPoint(p2, 1764681600, "vm1.20261202T131500Z.abcdef.qcow2", kDelta2, 'e', {kDelta, kDelta2});
   // Point 3 stands on a base that took kDelta in, without kDelta in its
   // chain: point 1 cannot be read apart any more.
   volume.nodes.at(kDelta2).content.replace(0, 4096, qcow2Image("../vm1.qcow2", 2ull << 30));
   rewriteBaseInOneRange();
-  addDelta("vm1.20261202T132000Z.abcdef.qcow2", kDelta3, 'f');
-  chain = {kDelta2, kDelta3};
-  save(manifest(p3, 1764681900));
-  seal(p3);
+  sealedDeltaPoint(p3, 1764681900, "vm1.20261202T132000Z.abcdef.qcow2", kDelta3, 'f', {kDelta2, kDelta3});
   auto list = listPoints(volume);
   ASSERT_EQ(list.points.size(), 3u);
   EXPECT_EQ(list.points[0].state, "complete");
