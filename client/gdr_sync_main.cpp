@@ -16,10 +16,13 @@
 #include <sstream>
 #include <thread>
 
+#include "client/alerts.h"
 #include "client/cycle.h"
+#include "client/metrics.h"
 #include "client/report_store.h"
 #include "client/rpo_check.h"
 #include "core/clock.h"
+#include "core/durable_file.h"
 #include "core/json_util.h"
 #include "core/uuid.h"
 
@@ -33,7 +36,9 @@ const char* const kUsageText =
     "                [--verify none|sample|shards|full] [--timeout DURATION] [--json] [--dry-run] [--every DURATION]\n"
     "                [--repair] [--merge-bandwidth MIB_S] [--state-dir DIR]\n"
     "                [--cafile F --cert F --key F | --insecure]\n"
-    "                [--keep-points N] [--layout delta|flat]\n"
+    "                [--keep-points N] [--layout delta|flat] [--metrics-file FILE]\n"
+    "                [--alert-webhook URL [--alert-token-file F]] [--alert-command CMD]\n"
+    "                [--alert-mail ADDR[,ADDR...]] [--alert-syslog] [--alert-on failure|always]\n"
     "       gdr-sync history [--state-dir DIR] [--last N] [--json]\n"
     "       gdr-sync points --hosts H --secondary HOST::VOLUME [--json] [TLS options]\n"
     "       gdr-sync check [--state-dir DIR] [--warning DURATION] [--critical DURATION]\n"
@@ -50,6 +55,15 @@ const char* const kUsageText =
     "--timeout bounds the geo-replication step (default 10m);\n"
     "--merge-bandwidth caps each merge's copy rate in MiB/s (default: unlimited);\n"
     "--every repeats the cycle at that interval until SIGTERM.\n"
+    "--metrics-file writes Prometheus metrics there after each cycle (for\n"
+    "node_exporter's textfile collector: a FILE.prom in its directory).\n"
+    "Alerts go, once the cycle has ended, to any of: a webhook (the report POSTed\n"
+    "as JSON, a bearer token from --alert-token-file, 3 attempts), a command\n"
+    "(/bin/sh -c; the report on stdin, GDR_STATUS, GDR_ALERT, ... in its\n"
+    "environment), mail through /usr/sbin/sendmail, syslog (err, or notice for a\n"
+    "success). --alert-on always: every cycle, not only those that failed. A\n"
+    "delivery that fails is said and kept in the report; the exit code stays the\n"
+    "cycle's.\n"
     "Each cycle writes its recovery point's manifest (.gdr/points/ID.json: every\n"
     "VM's definition, every base's sizes and sampled checksums) on the primary\n"
     "before the sync; after a successful cycle the newest --keep-points (3) are kept.\n"
@@ -119,6 +133,20 @@ std::vector<std::string> split(const std::string& s, char sep) {
     if (!item.empty()) out.push_back(item);
   }
   return out;
+}
+
+// A secret kept in a file (the webhook's token): its first line. Not in
+// the arguments, where every user of the host could read it.
+std::string readSecret(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) throw std::invalid_argument("cannot read a token from " + path);
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  if (line.empty() || line.size() > 4096 ||
+      std::any_of(line.begin(), line.end(), [](unsigned char c) { return c < ' ' || c == 0x7f; })) {
+    throw std::invalid_argument(path + " holds no token on its first line");
+  }
+  return line;
 }
 
 int points(AgentApi& agent, const std::string& host, const std::string& volume, bool json) {
@@ -220,6 +248,8 @@ int main(int argc, char** argv) {
   std::string secondary;
   bool json = false;
   std::optional<std::chrono::seconds> every;
+  std::string metricsFile;
+  AlertTargets alerts;
   size_t last = 20;
   bool historyMode = false;
   bool pointsMode = false;
@@ -279,6 +309,33 @@ int main(int argc, char** argv) {
         json = true;
       } else if (a == "--dry-run") {
         options.dryRun = true;
+      } else if (a == "--metrics-file") {
+        metricsFile = value();
+      } else if (a == "--alert-webhook") {
+        alerts.webhookUrl = value();
+        if ((alerts.webhookUrl.rfind("http://", 0) != 0 && alerts.webhookUrl.rfind("https://", 0) != 0) ||
+            alerts.webhookUrl.find_first_of(" \t\r\n") != std::string::npos) {
+          throw std::invalid_argument("--alert-webhook takes an http:// or https:// URL");
+        }
+      } else if (a == "--alert-token-file") {
+        alerts.webhookToken = readSecret(value());
+      } else if (a == "--alert-command") {
+        alerts.command = value();
+        if (alerts.command.empty()) throw std::invalid_argument("--alert-command takes a command");
+      } else if (a == "--alert-mail") {
+        alerts.mailTo = split(value(), ',');
+        for (const auto& address : alerts.mailTo) {
+          if (address.find('@') == std::string::npos || address[0] == '-' ||
+              std::any_of(address.begin(), address.end(), [](unsigned char c) { return c <= ' ' || c == 0x7f; })) {
+            throw std::invalid_argument("--alert-mail takes mail addresses, separated by commas: '" + address + "'");
+          }
+        }
+      } else if (a == "--alert-syslog") {
+        alerts.syslog = true;
+      } else if (a == "--alert-on") {
+        const std::string v = value();
+        if (v != "failure" && v != "always") throw std::invalid_argument("--alert-on takes failure or always");
+        alerts.everyCycle = v == "always";
       } else if (a == "--every") {
         every = parseDuration(value());
       } else if (a == "--state-dir") {
@@ -349,13 +406,28 @@ int main(int argc, char** argv) {
       agents.push_back(std::make_unique<RpcAgent>(host, agentOptions, options.flowId));
       seams.push_back(agents.back().get());
     }
-    const Json::Value report = runCycle(options, seams, progressPrinter(json));
+    Json::Value report = runCycle(options, seams, progressPrinter(json));
     rc = report["outcome"].asInt();
+    // After the cycle, its merge-back done; never its outcome.
+    const std::vector<Delivery> deliveries = deliverAlerts(report, alerts, systemAlertTransport());
+    if (!deliveries.empty()) report["alerts"] = deliveriesJson(deliveries);
+    for (const auto& d : deliveries) {
+      if (!d.ok) std::cerr << "gdr-sync: the alert did not reach the " << d.target << ": " << d.error << "\n";
+    }
     if (!options.dryRun) {
       try {
         saveReport(stateDir, report);
       } catch (const std::exception& e) {
         std::cerr << "gdr-sync: cannot keep the report under " << stateDir << ": " << e.what() << "\n";
+      }
+      // Never the cycle's outcome: a metrics file that cannot be written is said, and that is all.
+      if (!metricsFile.empty()) {
+        try {
+          gdr::writeFileDurably(metricsFile, cycleMetrics(report, reportHistory(stateDir, 1000), std::time(nullptr)),
+                                0644);
+        } catch (const std::exception& e) {
+          std::cerr << "gdr-sync: cannot write the metrics to " << metricsFile << ": " << e.what() << "\n";
+        }
       }
     }
     if (json) {

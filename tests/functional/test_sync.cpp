@@ -1,9 +1,11 @@
 // gdr-sync as a program: --every sleeps between cycles until SIGTERM, which
 // ends it at once (taken by a sigwait thread, not a signal handler).
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -51,13 +53,14 @@ TEST(GdrSync, SigtermEndsTheWaitBetweenCyclesAtOnce) {
   const fs::path dir = fs::path(::testing::TempDir()) / ("gdr-sync-" + newUuid());
   fs::create_directories(dir);
   const std::string out = (dir / "out.txt").string();
-  const pid_t pid = spawnSync(out, {"--hosts", "unix:" + (dir / "none.sock").string(), "--volume", "gdr-primary",
-                                    "--secondary", "127.0.0.2::gdr-secondary", "--every", "1h", "--state-dir",
-                                    (dir / "state").string()});
+  const pid_t pid =
+      spawnSync(out, {"--hosts", "unix:" + (dir / "none.sock").string(), "--volume", "gdr-primary", "--secondary",
+                      "127.0.0.2::gdr-secondary", "--every", "1h", "--state-dir", (dir / "state").string()});
   ASSERT_GT(pid, 0);
 
   // The first cycle fails at discovery (no agent there) and prints its summary.
-  for (int i = 0; i < 500 && readFile(out).find("DR cycle") == std::string::npos; ++i) std::this_thread::sleep_for(10ms);
+  for (int i = 0; i < 500 && readFile(out).find("DR cycle") == std::string::npos; ++i)
+    std::this_thread::sleep_for(10ms);
   ASSERT_NE(readFile(out).find("DR cycle"), std::string::npos) << readFile(out);
   std::this_thread::sleep_for(100ms);  // now waiting for the next interval
 
@@ -94,8 +97,8 @@ std::pair<int, std::string> runSync(const fs::path& dir, const std::vector<std::
 TEST(GdrSync, CheckReadsTheKeptReports) {
   const fs::path dir = fs::path(::testing::TempDir()) / ("gdr-sync-" + newUuid());
   fs::create_directories(dir / "state" / "reports");
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                       std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::ofstream(dir / "state" / "reports" / "20261202T120000Z-gdr-sync-1.json")
       << R"({"status": "success", "outcome": 0, "volume": "gdr-primary", "flowId": "gdr-sync-1", "vms": [], "recoveryPoint": )"
       << now - 600 << "}\n";
@@ -111,13 +114,122 @@ TEST(GdrSync, CheckReadsTheKeptReports) {
   EXPECT_EQ(code, 1) << out;
   EXPECT_NE(out.find("the last cycle failed: geo-replication failed: 3101"), std::string::npos) << out;
 
-  std::tie(code, out) = runSync(dir, {"check", "--state-dir", (dir / "state").string(), "--warning", "1m",
-                                      "--critical", "5m"});
+  std::tie(code, out) =
+      runSync(dir, {"check", "--state-dir", (dir / "state").string(), "--warning", "1m", "--critical", "5m"});
   EXPECT_EQ(code, 2) << out;
 
   std::tie(code, out) = runSync(dir, {"check", "--warning", "soon"});  // the plugin's own trouble: UNKNOWN
   EXPECT_EQ(code, 3) << out;
   EXPECT_EQ(out.rfind("GDR UNKNOWN - ", 0), 0u) << out;
+  fs::remove_all(dir);
+}
+
+// A webhook on loopback that answers `statuses` in turn (200 after them),
+// keeping each request it got whole.
+class WebhookListener {
+ public:
+  explicit WebhookListener(std::vector<int> statuses) : statuses_(std::move(statuses)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(fd_, 8) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      throw std::runtime_error("cannot listen on loopback");
+    }
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~WebhookListener() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/gdr"; }
+  std::vector<std::string> requests;
+
+ private:
+  void serve() {
+    for (size_t n = 0;; ++n) {
+      const int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) return;
+      std::string request;
+      char buf[65536];
+      // Headers, then as many body bytes as Content-Length says.
+      for (;;) {
+        const ssize_t got = ::recv(c, buf, sizeof buf, 0);
+        if (got <= 0) break;
+        request.append(buf, size_t(got));
+        const size_t end = request.find("\r\n\r\n");
+        if (end == std::string::npos) continue;
+        const size_t at = request.find("Content-Length: ");
+        const size_t length = at == std::string::npos ? 0 : std::stoul(request.substr(at + 16));
+        if (request.size() >= end + 4 + length) break;
+      }
+      requests.push_back(request);
+      const int status = n < statuses_.size() ? statuses_[n] : 200;
+      const std::string reply =
+          "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      ::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
+      ::close(c);
+    }
+  }
+  std::vector<int> statuses_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+// A cycle that fails (no agent answers): the alert reaches a real webhook
+// on loopback (its first answer a 503, so the second attempt delivers it)
+// and a command hook, with the bearer token and the report; gdr-sync's
+// exit code stays the cycle's, and the report keeps the deliveries. A
+// webhook that never answers 2xx is reported, and still changes nothing.
+TEST(GdrSync, AFailedCycleAlertsAWebhookAndACommandHook) {
+  const fs::path dir = fs::path(::testing::TempDir()) / ("gdr-sync-" + newUuid());
+  fs::create_directories(dir);
+  std::ofstream(dir / "token") << "t0ken-123\n";
+  WebhookListener hook({503});
+  const std::string command = "cat > " + (dir / "hook-stdin.json").string() + "; echo \"$GDR_STATUS $GDR_OUTCOME\" > " +
+                              (dir / "hook-env.txt").string();
+  const std::vector<std::string> cycle = {"--hosts",
+                                          "unix:" + (dir / "none.sock").string(),
+                                          "--volume",
+                                          "gdr-primary",
+                                          "--secondary",
+                                          "127.0.0.2::gdr-secondary",
+                                          "--state-dir",
+                                          (dir / "state").string(),
+                                          "--json",
+                                          "--alert-webhook",
+                                          hook.url(),
+                                          "--alert-token-file",
+                                          (dir / "token").string(),
+                                          "--alert-command",
+                                          command};
+  auto [code, out] = runSync(dir, cycle);
+  EXPECT_EQ(code, 3) << out;  // failed before any snapshot, as without alerts
+  ASSERT_EQ(hook.requests.size(), 2u);
+  const std::string& request = hook.requests[1];
+  EXPECT_EQ(request.rfind("POST /gdr HTTP/1.1\r\n", 0), 0u) << request;
+  EXPECT_NE(request.find("Authorization: Bearer t0ken-123\r\n"), std::string::npos) << request;
+  EXPECT_NE(request.find("Content-Type: application/json\r\n"), std::string::npos) << request;
+  const std::string body = request.substr(request.find("\r\n\r\n") + 4);
+  EXPECT_NE(body.find("\"status\": \"failed\""), std::string::npos) << body;
+  EXPECT_EQ(readFile(dir / "hook-stdin.json"), body);
+  EXPECT_EQ(readFile(dir / "hook-env.txt"), "failed 3\n");
+  // The report printed and kept says who was told.
+  EXPECT_NE(out.find("\"target\": \"webhook\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"attempts\": 2"), std::string::npos) << out;
+
+  WebhookListener refusing({500, 500, 500});
+  std::vector<std::string> again = cycle;
+  again[again.size() - 5] = refusing.url();
+  std::tie(code, out) = runSync(dir, again);
+  EXPECT_EQ(code, 3) << out;
+  EXPECT_EQ(refusing.requests.size(), 3u);
+  EXPECT_NE(out.find("\"error\": \"HTTP status 500\""), std::string::npos) << out;
   fs::remove_all(dir);
 }
 

@@ -148,6 +148,36 @@ wait_job() { # wait_job ID SECONDS -> prints the final state, or TIMEOUT
   echo "TIMEOUT"
 }
 
+# The manifests and definitions gdr keeps on the primary, one per line.
+gdr_files() {
+  ls -d "$GDR_LAB_PRIMARY_MOUNT"/.gdr/points/*.json "$GDR_LAB_PRIMARY_MOUNT"/.gdr/vms/*.xml 2>/dev/null || true
+}
+
+# flatten_lab_vms BEFORE: back to the flat layout after delta-layout
+# cycles, through the running agent: each lab VM merged into its base
+# (one merge per image of its chain), the deltas no VM uses removed, and
+# the manifests and definitions not listed in BEFORE (gdr_files' output
+# when the test began) removed.
+flatten_lab_vms() {
+  local vm id top job f inuse
+  for vm in $(virsh list --name | grep '^gdr-lab-vm'); do
+    for _ in $(seq 34); do  # at most 32 deltas kept apart, and the overlay
+      id=$(virsh domuuid "$vm")
+      top=$(virsh domblklist "$vm" | awk '$1 == "vda" {print $2}')
+      case "$top" in */.gdr-snapshots/*) ;; *) break ;; esac
+      job=$(client VM merge vmID="$id" drive=vda deleteTop=true 2>/dev/null | json_get 'd["jobId"]') || break
+      wait_job "$job" 300 >/dev/null || true
+    done
+  done
+  inuse=$(for vm in $(virsh list --name); do virsh dumpxml "$vm"; done | grep -o "source file='[^']*'")
+  for f in "$GDR_LAB_PRIMARY_MOUNT"/images/.gdr-snapshots/gdr-lab-vm*.qcow2; do
+    [ -e "$f" ] && [[ $inuse != *"'$f'"* ]] && rm -f "$f"
+  done
+  for f in $(gdr_files); do
+    grep -qxF "$f" "$1" || rm -f "$f"
+  done
+}
+
 json_get() { # json_get EXPR < json  (EXPR in Python, the document is 'd')
   python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"
 }

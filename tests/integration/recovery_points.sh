@@ -43,30 +43,13 @@ cleanup() {
   georep config rsync-options " $rsync_options" >/dev/null 2>&1 || true
   if [ -n "$cycle_pid" ]; then kill "$cycle_pid" 2>/dev/null || true; wait "$cycle_pid" 2>/dev/null || true; fi
   georep resume force >/dev/null 2>&1 || true
-  local vm id top job f
-  for vm in $(virsh list --name | grep '^gdr-lab-vm'); do
-    for _ in 1 2 3 4 5; do  # a drive may be four overlays deep
-      id=$(virsh domuuid "$vm")
-      top=$(virsh domblklist "$vm" | awk '$1 == "vda" {print $2}')
-      case "$top" in */.gdr-snapshots/*) ;; *) break ;; esac
-      job=$(client VM merge vmID="$id" drive=vda deleteTop=true 2>/dev/null | json_get 'd["jobId"]') || break
-      wait_job "$job" 300 >/dev/null || true
-    done
-  done
-  local inuse
-  inuse=$(for vm in $(virsh list --name); do virsh dumpxml "$vm"; done | grep -o "source file='[^']*'")
-  for f in "$SNAPDIR"/gdr-lab-vm*.qcow2; do
-    [ -e "$f" ] && [[ $inuse != *"'$f'"* ]] && rm -f "$f"
-  done
-  for f in "$GDR_LAB_PRIMARY_MOUNT"/.gdr/points/*.json "$GDR_LAB_PRIMARY_MOUNT"/.gdr/vms/*.xml; do
-    [ -e "$f" ] && ! grep -qxF "$f" "$state/gdr-before" && rm -f "$f"
-  done
+  flatten_lab_vms "$state/gdr-before"
   stop_agent
   "$LAB" shrink --vms 2 >/dev/null 2>&1 || true
   rm -rf "$state"
 }
 trap cleanup EXIT
-ls -d "$GDR_LAB_PRIMARY_MOUNT"/.gdr/points/*.json "$GDR_LAB_PRIMARY_MOUNT"/.gdr/vms/*.xml 2>/dev/null >"$state/gdr-before" || true
+gdr_files >"$state/gdr-before"
 
 cycle() { # cycle NAME: one delta-layout cycle, its report in $state/NAME.json
   "$BIN/gdr-sync" --hosts "$AGENT_URL" "${TLS_ARGS[@]}" --volume "$GDR_LAB_PRIMARY" \

@@ -10,16 +10,10 @@
 
 #include "client/shard_identity.h"
 #include "client/verification.h"
+#include "tests/unit/sync_fixtures.h"
 
 namespace gdr::sync {
 namespace {
-
-Json::Value fixture(const std::string& name) {
-  std::ifstream in(std::string(GDR_SOURCE_DIR) + "/tests/fixtures/sync/" + name);
-  Json::Value out;
-  in >> out;
-  return out;
-}
 
 // Two GlusterVolume.shardLayout replies, as the client decodes them.
 LayoutComparison compareShardLayouts(const Json::Value& primary, const Json::Value& secondary) {
@@ -28,7 +22,7 @@ LayoutComparison compareShardLayouts(const Json::Value& primary, const Json::Val
 }
 
 TEST(ShardIdentity, SameLayoutsMatch) {
-  const Json::Value primary = fixture("layout-primary.json");
+  const Json::Value primary = syncFixture("layout-primary.json");
   const LayoutComparison c = compareShardLayouts(primary, primary);
   EXPECT_TRUE(c.problem.empty());
   EXPECT_TRUE(c.mismatches.empty());
@@ -38,7 +32,7 @@ TEST(ShardIdentity, SameLayoutsMatch) {
 
 TEST(ShardIdentity, AMissingShardIsLocated) {
   const LayoutComparison c =
-      compareShardLayouts(fixture("layout-primary.json"), fixture("layout-secondary-behind.json"));
+      compareShardLayouts(syncFixture("layout-primary.json"), syncFixture("layout-secondary-behind.json"));
   ASSERT_EQ(c.mismatches.size(), 1u);
   EXPECT_EQ(c.mismatches[0].index, 77u);
   EXPECT_EQ(c.mismatches[0].offset, 77u * (4u << 20));
@@ -47,8 +41,8 @@ TEST(ShardIdentity, AMissingShardIsLocated) {
 }
 
 TEST(ShardIdentity, AShardUnderAnotherGfidIsLocated) {
-  const Json::Value primary = fixture("layout-primary.json");
-  const LayoutComparison c = compareShardLayouts(primary, fixture("layout-secondary-foreign-shard.json"));
+  const Json::Value primary = syncFixture("layout-primary.json");
+  const LayoutComparison c = compareShardLayouts(primary, syncFixture("layout-secondary-foreign-shard.json"));
   ASSERT_EQ(c.mismatches.size(), 1u);
   EXPECT_EQ(c.mismatches[0].index, 34u);
   EXPECT_EQ(c.mismatches[0].offset, 34u * (4u << 20));
@@ -64,13 +58,13 @@ TEST(ShardIdentity, ExtraPiecesOnTheSecondaryAreLeftToTheContentCheck) {
   // The secondary may still hold shards the primary no longer has; what
   // they hold is judged by comparing content, not ids.
   const LayoutComparison c =
-      compareShardLayouts(fixture("layout-secondary-behind.json"), fixture("layout-primary.json"));
+      compareShardLayouts(syncFixture("layout-secondary-behind.json"), syncFixture("layout-primary.json"));
   EXPECT_TRUE(c.mismatches.empty());
   EXPECT_EQ(c.piecesCompared, 77u);
 }
 
 TEST(ShardIdentity, AnotherBlockSizeCannotBeComparedPieceByPiece) {
-  const Json::Value primary = fixture("layout-primary.json");
+  const Json::Value primary = syncFixture("layout-primary.json");
   Json::Value secondary = primary;
   secondary["shardBlockSize"] = Json::UInt64(64u << 20);
   const LayoutComparison c = compareShardLayouts(primary, secondary);
@@ -81,7 +75,7 @@ TEST(ShardIdentity, AnotherBlockSizeCannotBeComparedPieceByPiece) {
 TEST(ShardIdentity, TheFileItselfUnderAnotherGfidMismatchesEveryPiece) {
   // Shards are named after the file's gfid: a file re-created under another
   // id on the secondary has none of the primary's shards.
-  const Json::Value primary = fixture("layout-primary.json");
+  const Json::Value primary = syncFixture("layout-primary.json");
   Json::Value secondary = primary;
   secondary["pieces"] = Json::Value(Json::arrayValue);
   secondary["pieces"][0]["index"] = 0;
