@@ -84,16 +84,17 @@ struct Disk {
     if (!deltaPath.empty()) out.push_back({deltaPath, deltaRel});
     return out;
   }
+  // The frozen deltas to commit into the base, oldest first, so that
+  // `keepPoints` points stay recoverable apart: the newest keepPoints-1
+  // stay over the base (with the overlay the VM writes, the next point's
+  // delta, that is keepPoints points' worth), the older ones go in.
+  std::vector<Image> commitsDue(int keepPoints) const {
+    std::vector<Image> frozen = frozenDeltas();
+    const size_t stay = keepPoints > 1 ? size_t(keepPoints - 1) : 0;
+    frozen.resize(frozen.size() > stay ? frozen.size() - stay : 0);
+    return frozen;
+  }
 };
-
-// How many of `frozen` deltas (oldest first) to commit into the base so
-// that `keepPoints` points stay recoverable apart: the newest keepPoints-1
-// stay over the base (with the overlay the VM writes, the next point's
-// delta, that is keepPoints points' worth), the older ones go in.
-size_t deltasToCommit(size_t frozen, int keepPoints) {
-  const size_t stay = keepPoints > 1 ? size_t(keepPoints - 1) : 0;
-  return frozen > stay ? frozen - stay : 0;
-}
 
 // `hostPath` on the volume, given another image whose host and volume
 // paths are known (the same mount); nullopt when it is not on that mount.
@@ -156,6 +157,9 @@ class Cycle {
   // Merges every new overlay back, or (delta layout, `pointShipped`)
   // commits every delta into its base; false when some disk failed.
   bool mergeAll(bool pointShipped);
+  // One disk's merge back, or (`commitDeltas`) its due commits, oldest
+  // first: the report's merge entry for the drive.
+  Json::Value mergeDisk(const Vm& vm, const Disk& d, bool commitDeltas);
   // Finishes what an earlier run's journal says it left; false when some
   // of its VMs is still on an overlay.
   bool adopt(const Json::Value& journal);
@@ -737,7 +741,8 @@ bool Cycle::mergeAll(bool pointShipped) {
   // apart); the VM stays on the new overlay. Otherwise merge the new
   // overlay back into the image it froze.
   const bool commitDeltas = pointShipped && options_.layout == Layout::Delta;
-  StepReport s = step(commitDeltas ? "commit" : "merge");
+  const char* const name = commitDeltas ? "commit" : "merge";
+  StepReport s = step(name);
   std::atomic<size_t> done{0};
   size_t total = 0;
   for (const auto& vm : vms_) total += vm.snapshotted ? vm.disks.size() : 0;
@@ -745,74 +750,79 @@ bool Cycle::mergeAll(bool pointShipped) {
   for (auto& vm : vms_) {
     if (!vm.snapshotted) continue;
     for (const auto& d : vm.disks) {
-      const std::vector<Image> frozen = d.frozenDeltas();
-      const size_t commits = deltasToCommit(frozen.size(), options_.keepPoints);
-      if (commitDeltas && commits == 0) {
+      if (commitDeltas && d.commitsDue(options_.keepPoints).empty()) {
         // The new overlay becomes the next point's delta; the deltas under
         // it stay apart (or, the first cycle in this layout, there are none).
+        const size_t kept = d.frozenDeltas().size();
         std::lock_guard<std::mutex> lock(mutex_);
         vm.report["merge"][d.drive]["status"] = "ok";
-        vm.report["merge"][d.drive]["note"] = frozen.empty()
-                                                  ? "the new overlay stays: the next point's delta"
-                                                  : "the new overlay stays, over " + std::to_string(frozen.size()) +
-                                                        " deltas kept apart for the points kept";
+        vm.report["merge"][d.drive]["note"] = kept == 0 ? "the new overlay stays: the next point's delta"
+                                                        : "the new overlay stays, over " + std::to_string(kept) +
+                                                              " deltas kept apart for the points kept";
         ++done;
         continue;
       }
-      work.push_back(std::async(std::launch::async, [&, d, frozen, commits] {
-        const auto t = Clock::now();
-        Json::Value r;
-        try {
-          AgentApi& agent = *agents_[vm.host];
-          // One merge, or the commits oldest first (each right above the base).
-          for (size_t i = 0; i < (commitDeltas ? commits : 1); ++i) {
-            api::MergeParams params;
-            params.vmId = vm.id;
-            params.drive = d.drive;
-            params.topVolume = commitDeltas ? frozen[i].path : d.topPath;
-            params.baseVolume = commitDeltas ? d.basePath : d.frozenPath();
-            // A committed delta stays until the next point is on the secondary.
-            params.deleteTop = !commitDeltas;
-            if (options_.mergeBandwidth) params.bandwidth = options_.mergeBandwidth;
-            const std::string jobId = agent.startMerge(params);
-            r["jobId"] = jobId;
-            if (commitDeltas) r["committed"].append(frozen[i].rel);
-            const api::Job job = agent.waitJob(
-                jobId, [](const api::Job&) {}, std::chrono::hours(6));
-            r["status"] = job.done() ? "ok" : "failed";
-            if (!job.done()) {
-              r["error"] = describe(job);
-              break;
-            }
-          }
-        } catch (const std::exception& e) {
-          r["status"] = "failed";
-          r["error"] = describe(e);
-        }
-        r["duration"] = secondsSince(t);
+      work.push_back(std::async(std::launch::async, [&, d] {
+        Json::Value r = mergeDisk(vm, d, commitDeltas);
         std::lock_guard<std::mutex> lock(mutex_);
         vm.report["merge"][d.drive] = r;
-        progress_(commitDeltas ? "commit" : "merge", std::to_string(++done) + "/" + std::to_string(total), false);
+        progress_(name, std::to_string(++done) + "/" + std::to_string(total), false);
       }));
     }
   }
   for (auto& w : work) w.get();
   std::string error;
   for (const auto& vm : vms_) {
-    for (const auto& name : vm.report["merge"].getMemberNames()) {
-      if (vm.report["merge"][name]["status"] != "ok") {
+    for (const auto& drive : vm.report["merge"].getMemberNames()) {
+      if (vm.report["merge"][drive]["status"] != "ok") {
         error +=
-            (error.empty() ? "" : "; ") + vm.name + " " + name + ": " + vm.report["merge"][name]["error"].asString();
+            (error.empty() ? "" : "; ") + vm.name + " " + drive + ": " + vm.report["merge"][drive]["error"].asString();
       }
     }
   }
-  progress_(commitDeltas ? "commit" : "merge", std::to_string(done) + "/" + std::to_string(total), true);
+  progress_(name, std::to_string(done) + "/" + std::to_string(total), true);
   if (!error.empty()) {
     s.failed(error);
     return false;
   }
   s.ok();
   return true;
+}
+
+Json::Value Cycle::mergeDisk(const Vm& vm, const Disk& d, bool commitDeltas) {
+  const auto t = Clock::now();
+  Json::Value r;
+  try {
+    AgentApi& agent = *agents_[vm.host];
+    // One merge, or the commits oldest first (each right above the base).
+    const std::vector<Image> tops =
+        commitDeltas ? d.commitsDue(options_.keepPoints) : std::vector<Image>{{d.topPath, d.topRel}};
+    for (const Image& top : tops) {
+      api::MergeParams params;
+      params.vmId = vm.id;
+      params.drive = d.drive;
+      params.topVolume = top.path;
+      params.baseVolume = commitDeltas ? d.basePath : d.frozenPath();
+      // A committed delta stays until the next point is on the secondary.
+      params.deleteTop = !commitDeltas;
+      if (options_.mergeBandwidth) params.bandwidth = options_.mergeBandwidth;
+      const std::string jobId = agent.startMerge(params);
+      r["jobId"] = jobId;
+      if (commitDeltas) r["committed"].append(top.rel);
+      const api::Job job = agent.waitJob(
+          jobId, [](const api::Job&) {}, std::chrono::hours(6));
+      r["status"] = job.done() ? "ok" : "failed";
+      if (!job.done()) {
+        r["error"] = describe(job);
+        break;
+      }
+    }
+  } catch (const std::exception& e) {
+    r["status"] = "failed";
+    r["error"] = describe(e);
+  }
+  r["duration"] = secondsSince(t);
+  return r;
 }
 
 void Cycle::journal(const std::string& stepName) {
@@ -836,9 +846,7 @@ void Cycle::journal(const std::string& stepName) {
       for (const auto& older : d.olderDeltas) disk["olderDeltas"].append(older.path);
       if (!d.deltaPath.empty()) disk["delta"] = d.deltaPath;
       // Delta layout: how many of the frozen deltas the commit step takes.
-      if (options_.layout == Layout::Delta) {
-        disk["commits"] = Json::UInt64(deltasToCommit(d.frozenDeltas().size(), options_.keepPoints));
-      }
+      if (options_.layout == Layout::Delta) disk["commits"] = Json::UInt64(d.commitsDue(options_.keepPoints).size());
       disk["top"] = d.topPath;
       v["disks"].append(disk);
     }
@@ -955,11 +963,10 @@ void Cycle::addPlan() {
   for (const auto& vm : vms_) {
     for (const auto& d : vm.disks) {
       if (options_.layout == Layout::Delta) {
-        const std::vector<Image> frozen = d.frozenDeltas();
-        const size_t commits = deltasToCommit(frozen.size(), options_.keepPoints);
+        const std::vector<Image> due = d.commitsDue(options_.keepPoints);
         std::string then = "keep the new overlay as the next delta";
-        for (size_t i = 0; i < commits; ++i) then += (i ? ", " : ", commit ") + frozen[i].rel;
-        if (commits) then += " into " + d.baseRel;
+        for (size_t i = 0; i < due.size(); ++i) then += (i ? ", " : ", commit ") + due[i].rel;
+        if (!due.empty()) then += " into " + d.baseRel;
         plan.append("snapshot " + vm.name + " " + d.drive + " (" + d.frozenRel() + "), geo-replicate, " + then);
         continue;
       }

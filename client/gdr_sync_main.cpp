@@ -149,6 +149,61 @@ std::string readSecret(const std::string& path) {
   return line;
 }
 
+// One of the --alert-* flags that take a value (webhook, token-file,
+// command, mail, on), checked.
+void parseAlertFlag(const std::string& flag, const std::string& v, AlertTargets& alerts) {
+  if (flag == "--alert-webhook") {
+    if ((v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) ||
+        v.find_first_of(" \t\r\n") != std::string::npos) {
+      throw std::invalid_argument("--alert-webhook takes an http:// or https:// URL");
+    }
+    alerts.webhookUrl = v;
+  } else if (flag == "--alert-token-file") {
+    alerts.webhookToken = readSecret(v);
+  } else if (flag == "--alert-command") {
+    if (v.empty()) throw std::invalid_argument("--alert-command takes a command");
+    alerts.command = v;
+  } else if (flag == "--alert-mail") {
+    alerts.mailTo = split(v, ',');
+    for (const auto& address : alerts.mailTo) {
+      if (address.find('@') == std::string::npos || address[0] == '-' ||
+          std::any_of(address.begin(), address.end(), [](unsigned char c) { return c <= ' ' || c == 0x7f; })) {
+        throw std::invalid_argument("--alert-mail takes mail addresses, separated by commas: '" + address + "'");
+      }
+    }
+  } else if (flag == "--alert-on") {
+    if (v != "failure" && v != "always") throw std::invalid_argument("--alert-on takes failure or always");
+    alerts.everyCycle = v == "always";
+  }
+}
+
+// Once a cycle has ended (its merge-back done): tell who asked, keep the
+// report under `stateDir` (none: a dry run, nothing kept), write the
+// metrics. None of it changes the cycle's outcome: what fails is said.
+void afterCycle(Json::Value& report, const AlertTargets& alerts, const std::string& stateDir,
+                const std::string& metricsFile) {
+  const std::vector<Delivery> deliveries = deliverAlerts(report, alerts, systemAlertTransport());
+  if (!deliveries.empty()) report["alerts"] = deliveriesJson(deliveries);
+  for (const auto& d : deliveries) {
+    if (!d.ok) std::cerr << "gdr-sync: the alert did not reach the " << d.target << ": " << d.error << "\n";
+  }
+  if (stateDir.empty()) return;
+  try {
+    saveReport(stateDir, report);
+  } catch (const std::exception& e) {
+    std::cerr << "gdr-sync: cannot keep the report under " << stateDir << ": " << e.what() << "\n";
+  }
+  if (metricsFile.empty()) return;
+  try {
+    // The kept reports are read only for a failed cycle: they hold the last success.
+    const Json::Value history =
+        report["status"] == "success" ? Json::Value(Json::arrayValue) : reportHistory(stateDir, 1000);
+    gdr::writeFileDurably(metricsFile, cycleMetrics(report, history, std::time(nullptr)), 0644);
+  } catch (const std::exception& e) {
+    std::cerr << "gdr-sync: cannot write the metrics to " << metricsFile << ": " << e.what() << "\n";
+  }
+}
+
 int points(AgentApi& agent, const std::string& host, const std::string& volume, bool json) {
   const gdr::api::PointListResult list = agent.recoveryPointList({{host}, volume});
   const bool anyComplete =
@@ -311,31 +366,11 @@ int main(int argc, char** argv) {
         options.dryRun = true;
       } else if (a == "--metrics-file") {
         metricsFile = value();
-      } else if (a == "--alert-webhook") {
-        alerts.webhookUrl = value();
-        if ((alerts.webhookUrl.rfind("http://", 0) != 0 && alerts.webhookUrl.rfind("https://", 0) != 0) ||
-            alerts.webhookUrl.find_first_of(" \t\r\n") != std::string::npos) {
-          throw std::invalid_argument("--alert-webhook takes an http:// or https:// URL");
-        }
-      } else if (a == "--alert-token-file") {
-        alerts.webhookToken = readSecret(value());
-      } else if (a == "--alert-command") {
-        alerts.command = value();
-        if (alerts.command.empty()) throw std::invalid_argument("--alert-command takes a command");
-      } else if (a == "--alert-mail") {
-        alerts.mailTo = split(value(), ',');
-        for (const auto& address : alerts.mailTo) {
-          if (address.find('@') == std::string::npos || address[0] == '-' ||
-              std::any_of(address.begin(), address.end(), [](unsigned char c) { return c <= ' ' || c == 0x7f; })) {
-            throw std::invalid_argument("--alert-mail takes mail addresses, separated by commas: '" + address + "'");
-          }
-        }
       } else if (a == "--alert-syslog") {
         alerts.syslog = true;
-      } else if (a == "--alert-on") {
-        const std::string v = value();
-        if (v != "failure" && v != "always") throw std::invalid_argument("--alert-on takes failure or always");
-        alerts.everyCycle = v == "always";
+      } else if (a == "--alert-webhook" || a == "--alert-token-file" || a == "--alert-command" || a == "--alert-mail" ||
+                 a == "--alert-on") {
+        parseAlertFlag(a, value(), alerts);
       } else if (a == "--every") {
         every = parseDuration(value());
       } else if (a == "--state-dir") {
@@ -408,28 +443,7 @@ int main(int argc, char** argv) {
     }
     Json::Value report = runCycle(options, seams, progressPrinter(json));
     rc = report["outcome"].asInt();
-    // After the cycle, its merge-back done; never its outcome.
-    const std::vector<Delivery> deliveries = deliverAlerts(report, alerts, systemAlertTransport());
-    if (!deliveries.empty()) report["alerts"] = deliveriesJson(deliveries);
-    for (const auto& d : deliveries) {
-      if (!d.ok) std::cerr << "gdr-sync: the alert did not reach the " << d.target << ": " << d.error << "\n";
-    }
-    if (!options.dryRun) {
-      try {
-        saveReport(stateDir, report);
-      } catch (const std::exception& e) {
-        std::cerr << "gdr-sync: cannot keep the report under " << stateDir << ": " << e.what() << "\n";
-      }
-      // Never the cycle's outcome: a metrics file that cannot be written is said, and that is all.
-      if (!metricsFile.empty()) {
-        try {
-          gdr::writeFileDurably(metricsFile, cycleMetrics(report, reportHistory(stateDir, 1000), std::time(nullptr)),
-                                0644);
-        } catch (const std::exception& e) {
-          std::cerr << "gdr-sync: cannot write the metrics to " << metricsFile << ": " << e.what() << "\n";
-        }
-      }
-    }
+    afterCycle(report, alerts, options.dryRun ? std::string() : stateDir, metricsFile);
     if (json) {
       std::cout << gdr::json::pretty(report) << "\n";
     } else {
