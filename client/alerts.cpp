@@ -9,6 +9,7 @@
 
 #include "client/cycle.h"
 #include "client/report_store.h"
+#include "client/rpo_check.h"
 #include "core/json_util.h"
 #include "core/process.h"
 
@@ -32,6 +33,21 @@ std::string oneLine(const std::string& text, size_t max = 400) {
 
 bool isSuccess(const Json::Value& report) { return report["status"] == "success" && !report.isMember("alert"); }
 
+bool rpoBreached(const Json::Value& report) { return report["rpo"]["breached"].asBool(); }
+
+// Who the cycle was for: its storage domain, else its volume.
+std::string subjectName(const Json::Value& report) {
+  return oneLine(report["domain"].isString() ? report["domain"].asString() : report["volume"].asString(), 100);
+}
+
+// "recovery point 2 h 5 min old, target 2 h 0 min" or "no recovery point, target 1 h 0 min".
+std::string rpoText(const Json::Value& report) {
+  const Json::Value& rpo = report["rpo"];
+  const std::string target = ", target " + describeAge(rpo["target"].asInt64());
+  return rpo["age"].isIntegral() ? "recovery point " + describeAge(rpo["age"].asInt64()) + " old" + target
+                                 : "no recovery point" + target;
+}
+
 std::string recoveryPointText(const Json::Value& report) {
   return report["recoveryPoint"].isIntegral() ? utcStamp(report["recoveryPoint"].asInt64()) + " UTC" : "none";
 }
@@ -42,16 +58,17 @@ std::string tail(const std::string& text) { return oneLine(text.size() > 300 ? t
 
 bool shouldDeliver(const Json::Value& report, const AlertTargets& targets) {
   if (!targets.any() || report["dryRun"].asBool()) return false;
-  return targets.everyCycle || !isSuccess(report);
+  return targets.everyCycle || !isSuccess(report) || rpoBreached(report);
 }
 
 std::string alertSubject(const Json::Value& report) {
-  const std::string volume = oneLine(report["volume"].asString(), 100);
+  const std::string name = subjectName(report);
+  if (isSuccess(report) && rpoBreached(report)) return "gdr RPO BREACH " + name + ": " + rpoText(report);
   if (isSuccess(report)) {
-    return "gdr OK " + volume + ": " + std::to_string(report["vms"].size()) + " VMs, recovery point " +
+    return "gdr OK " + name + ": " + std::to_string(report["vms"].size()) + " VMs, recovery point " +
            recoveryPointText(report);
   }
-  return oneLine("gdr ALERT " + volume + ": " + report.get("alert", "the cycle failed").asString(), 200);
+  return oneLine("gdr ALERT " + name + ": " + report.get("alert", "the cycle failed").asString(), 200);
 }
 
 std::vector<std::string> hookEnvironment(const Json::Value& report) {
@@ -63,6 +80,10 @@ std::vector<std::string> hookEnvironment(const Json::Value& report) {
       "GDR_RECOVERY_POINT=" + (report["recoveryPoint"].isIntegral() ? report["recoveryPoint"].asString() : ""),
       "GDR_ALERT=" + oneLine(report.get("alert", "").asString(), 2000),
       "GDR_SUBJECT=" + alertSubject(report),
+      "GDR_DOMAIN=" + oneLine(report.get("domain", "").asString(), 100),
+      "GDR_RPO_AGE=" + (report["rpo"]["age"].isIntegral() ? report["rpo"]["age"].asString() : ""),
+      "GDR_RPO_TARGET=" + (report["rpo"]["target"].isIntegral() ? report["rpo"]["target"].asString() : ""),
+      "GDR_RPO_BREACHED=" + std::string(rpoBreached(report) ? "1" : "0"),
   };
 }
 
@@ -79,6 +100,9 @@ std::string mailMessage(const Json::Value& report, const std::vector<std::string
           std::to_string(report["outcome"].asInt()) + ")\n";
   if (report.isMember("alert")) body += "Alert: " + report["alert"].asString() + "\n";
   body += "Recovery point: " + recoveryPointText(report) + "\n";
+  if (report["rpo"].isObject()) {
+    body += "RPO: " + rpoText(report) + (rpoBreached(report) ? " (BREACHED)" : "") + "\n";
+  }
   for (const auto& s : report["steps"]) {
     body += "  " + s["step"].asString() + ": " + s["status"].asString();
     if (s.isMember("error")) body += ": " + oneLine(s["error"].asString(), 1000);
@@ -89,13 +113,14 @@ std::string mailMessage(const Json::Value& report, const std::vector<std::string
 }
 
 int syslogPriority(const Json::Value& report) {
-  if (isSuccess(report)) return LOG_NOTICE;
+  if (isSuccess(report)) return rpoBreached(report) ? LOG_ERR : LOG_NOTICE;
   return report["outcome"].isIntegral() && report["outcome"].asInt() == kMergeBackFailed ? LOG_CRIT : LOG_ERR;
 }
 
 std::string syslogLine(const Json::Value& report) {
-  return std::string(isSuccess(report) ? "GDR_CYCLE_OK" : "GDR_CYCLE_FAILED") +
-         " volume=" + oneLine(report["volume"].asString(), 100) + " flow=" + oneLine(report["flowId"].asString(), 100) +
+  const char* id = !isSuccess(report) ? "GDR_CYCLE_FAILED" : rpoBreached(report) ? "GDR_RPO_BREACHED" : "GDR_CYCLE_OK";
+  return std::string(id) + " volume=" + oneLine(report["volume"].asString(), 100) +
+         " flow=" + oneLine(report["flowId"].asString(), 100) +
          " outcome=" + std::to_string(report["outcome"].asInt()) +
          " point=" + (report["recoveryPoint"].isIntegral() ? report["recoveryPoint"].asString() : "none") + ": " +
          alertSubject(report);

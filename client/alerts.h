@@ -54,7 +54,8 @@ struct Delivery {
 };
 
 // Whether `report` is delivered at all: it raised an alert (or is not a
-// success), or the targets want every cycle. A dry run never is.
+// success), its RPO is breached ("rpo": {breached}), or the targets want
+// every cycle. A dry run never is.
 bool shouldDeliver(const Json::Value& report, const AlertTargets& targets);
 
 // Delivers `report` to every target, each on its own; returns one row per
@@ -62,15 +63,19 @@ bool shouldDeliver(const Json::Value& report, const AlertTargets& targets);
 std::vector<Delivery> deliverAlerts(const Json::Value& report, const AlertTargets& targets, AlertTransport& transport);
 
 // The pieces, pure:
-// "gdr ALERT gdr-primary: geo-replication failed: ..." or "gdr OK gdr-primary: 2 VMs, recovery point ...".
+// "gdr ALERT gdr-primary: geo-replication failed: ...", "gdr RPO BREACH
+// vmstore: recovery point 2 h 5 min old, target 2 h 0 min" or "gdr OK
+// gdr-primary: 2 VMs, recovery point ..." (the report's domain, else its volume).
 std::string alertSubject(const Json::Value& report);
-// GDR_STATUS, GDR_OUTCOME, GDR_VOLUME, GDR_FLOW_ID, GDR_RECOVERY_POINT, GDR_ALERT, GDR_SUBJECT.
+// GDR_STATUS, GDR_OUTCOME, GDR_VOLUME, GDR_FLOW_ID, GDR_RECOVERY_POINT, GDR_ALERT, GDR_SUBJECT,
+// GDR_DOMAIN, GDR_RPO_AGE, GDR_RPO_TARGET (seconds), GDR_RPO_BREACHED (1 or 0).
 std::vector<std::string> hookEnvironment(const Json::Value& report);
 // A whole message for sendmail -t (To, Subject, the report's summary and JSON).
 std::string mailMessage(const Json::Value& report, const std::vector<std::string>& to);
 // syslog: LOG_ERR for an alert (LOG_CRIT when VMs were left on
-// overlays), LOG_NOTICE for a success; the line starts with a stable
-// message id, "GDR_CYCLE_FAILED" or "GDR_CYCLE_OK".
+// overlays) or a breached RPO, LOG_NOTICE for a success; the line starts
+// with a stable message id, "GDR_CYCLE_FAILED", "GDR_RPO_BREACHED" or
+// "GDR_CYCLE_OK".
 int syslogPriority(const Json::Value& report);
 std::string syslogLine(const Json::Value& report);
 

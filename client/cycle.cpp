@@ -1104,7 +1104,10 @@ std::chrono::seconds parseDuration(const std::string& text) {
   if (unit == "m") factor = 60;
   if (unit == "h") factor = 3600;
   if (unit == "d") factor = 86400;
-  if (factor == 0 || n <= 0) throw std::invalid_argument("bad duration '" + text + "' (e.g. 90s, 15m, 1h)");
+  // At most ten years: a figure beyond is a typo, and would overflow.
+  if (factor == 0 || n <= 0 || n > 10LL * 365 * 86400 / factor) {
+    throw std::invalid_argument("bad duration '" + text + "' (e.g. 90s, 15m, 1h)");
+  }
   return std::chrono::seconds(n * factor);
 }
 

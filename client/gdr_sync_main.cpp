@@ -1,6 +1,7 @@
 // gdr-sync: runs disaster-recovery cycles for one primary volume across the
 // gdr-agents of its hosts (the engine's role), and keeps their reports.
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,8 +20,11 @@
 #include "client/alerts.h"
 #include "client/cycle.h"
 #include "client/metrics.h"
+#include "client/progress_lines.h"
 #include "client/report_store.h"
 #include "client/rpo_check.h"
+#include "client/state_lock.h"
+#include "client/sync_settings.h"
 #include "core/clock.h"
 #include "core/durable_file.h"
 #include "core/json_util.h"
@@ -32,16 +36,19 @@ namespace fs = std::filesystem;
 using namespace gdr::sync;
 
 const char* const kUsageText =
-    "Usage: gdr-sync --hosts H1[,H2...] --volume PRIMARY --secondary HOST::VOLUME\n"
-    "                [--verify none|sample|shards|full] [--timeout DURATION] [--json] [--dry-run] [--every DURATION]\n"
-    "                [--repair] [--merge-bandwidth MIB_S] [--state-dir DIR]\n"
-    "                [--cafile F --cert F --key F | --insecure]\n"
-    "                [--keep-points N] [--layout delta|flat] [--metrics-file FILE]\n"
-    "                [--alert-webhook URL [--alert-token-file F]] [--alert-command CMD]\n"
-    "                [--alert-mail ADDR[,ADDR...]] [--alert-syslog] [--alert-on failure|always]\n"
-    "       gdr-sync history [--state-dir DIR] [--last N] [--json]\n"
-    "       gdr-sync points --hosts H --secondary HOST::VOLUME [--json] [TLS options]\n"
-    "       gdr-sync check [--state-dir DIR] [--warning DURATION] [--critical DURATION]\n"
+    "Usage: gdr-sync --hosts H1[,H2...] --volume PRIMARY --secondary HOST::VOLUME [OPTIONS]\n"
+    "       gdr-sync --domain NAME [--if-due] [OPTIONS]\n"
+    "       gdr-sync history [--domain NAME | --state-dir DIR] [--last N] [--json]\n"
+    "       gdr-sync points (--domain NAME | --hosts H --secondary HOST::VOLUME) [--json] [TLS options]\n"
+    "       gdr-sync check [--domain NAME | --state-dir DIR] [--warning DURATION] [--target-rpo DURATION]\n"
+    "\n"
+    "Options: [--verify none|sample|shards|full] [--timeout DURATION] [--json] [--dry-run]\n"
+    "         [--every DURATION] [--repair] [--merge-bandwidth MIB_S] [--state-dir DIR]\n"
+    "         [--cafile F --cert F --key F | --insecure] [--keep-points N] [--layout delta|flat]\n"
+    "         [--metrics-file FILE] [--target-rpo DURATION] [--rpo-warning DURATION]\n"
+    "         [--alert-webhook URL [--alert-token-file F]] [--alert-command CMD]\n"
+    "         [--alert-mail ADDR[,ADDR...]] [--alert-syslog] [--alert-on failure|always]\n"
+    "         [--config-dir DIR] [--interval DURATION]\n"
     "\n"
     "Runs a disaster-recovery cycle: snapshots every VM on PRIMARY on the hosts,\n"
     "geo-replicates a checkpoint to the secondary, checks the copies there, seals\n"
@@ -55,15 +62,30 @@ const char* const kUsageText =
     "--timeout bounds the geo-replication step (default 10m);\n"
     "--merge-bandwidth caps each merge's copy rate in MiB/s (default: unlimited);\n"
     "--every repeats the cycle at that interval until SIGTERM.\n"
-    "--metrics-file writes Prometheus metrics there after each cycle (for\n"
-    "node_exporter's textfile collector: a FILE.prom in its directory).\n"
+    "\n"
+    "Storage domains: --domain NAME reads CONFIG_DIR/NAME.conf (--config-dir,\n"
+    "default /etc/gdr/sync.d): 'key = value' lines, the keys the options' names\n"
+    "with '_' for '-' (hosts, volume, secondary, verify, interval, target_rpo,\n"
+    "alert_mail, ...; yes/no for repair, alert_syslog, insecure), '#' comment\n"
+    "lines. Flags override the file. A domain's state is under\n"
+    "/var/lib/gdr/sync/NAME unless state_dir says otherwise. One cycle at a time\n"
+    "per state dir: a second is refused (exit 3). --if-due (gdr-sync@NAME.timer)\n"
+    "starts a cycle only once the domain's interval has passed since the last.\n"
+    "\n"
+    "RPO: --target-rpo (default 2h) is the age the newest recovery point may not\n"
+    "exceed; --rpo-warning (default half the target, at most 1h) warns before.\n"
+    "Each report carries the point's age (rpo); a cycle after which it is older\n"
+    "than the target raises an alert. --metrics-file writes Prometheus metrics\n"
+    "there after each cycle (for node_exporter's textfile collector: a FILE.prom\n"
+    "in its directory).\n"
     "Alerts go, once the cycle has ended, to any of: a webhook (the report POSTed\n"
     "as JSON, a bearer token from --alert-token-file, 3 attempts), a command\n"
-    "(/bin/sh -c; the report on stdin, GDR_STATUS, GDR_ALERT, ... in its\n"
-    "environment), mail through /usr/sbin/sendmail, syslog (err, or notice for a\n"
-    "success). --alert-on always: every cycle, not only those that failed. A\n"
-    "delivery that fails is said and kept in the report; the exit code stays the\n"
-    "cycle's.\n"
+    "(/bin/sh -c; the report on stdin, GDR_STATUS, GDR_ALERT, GDR_RPO_AGE, ... in\n"
+    "its environment), mail through /usr/sbin/sendmail, syslog (err, or notice\n"
+    "for a success). --alert-on always: every cycle, not only those that failed\n"
+    "or breached the RPO. A delivery that fails is said and kept in the report;\n"
+    "the exit code stays the cycle's.\n"
+    "\n"
     "Each cycle writes its recovery point's manifest (.gdr/points/ID.json: every\n"
     "VM's definition, every base's sizes and sampled checksums) on the primary\n"
     "before the sync; after a successful cycle the newest --keep-points (3) are kept.\n"
@@ -78,13 +100,17 @@ const char* const kUsageText =
     "checked against its manifest (complete, incomplete, superseded), through the\n"
     "first host's agent; it exits 0 when one is complete, 1 when none is.\n"
     "`check` is a monitoring plugin (Nagios, Icinga, Sensu): from the kept reports\n"
-    "only, the age of the newest successful cycle's recovery point against\n"
-    "--warning (1h) and --critical (2h), one status line with perfdata, exit\n"
-    "0/1/2/3 for OK/WARNING/CRITICAL/UNKNOWN.\n"
+    "only, the age of the newest successful cycle's recovery point against the\n"
+    "warning and the target RPO, one status line with perfdata, exit 0/1/2/3 for\n"
+    "OK/WARNING/CRITICAL/UNKNOWN. Without --domain or --state-dir it checks every\n"
+    "domain CONFIG_DIR holds (the worst decides), or the default state dir when\n"
+    "there is none.\n"
     "\n"
-    "Exit codes: 0 success; 1 a step failed after the snapshots (every VM merged\n"
-    "back; the report's alert names the step); 2 usage; 3 failed before any\n"
-    "snapshot (nothing changed); 4 some VM could not be merged back (critical).\n";
+    "Exit codes: 0 success (or, with --if-due, no cycle due); 1 a step failed\n"
+    "after the snapshots (every VM merged back; the report's alert names the\n"
+    "step); 2 usage; 3 failed before any snapshot (nothing changed; another\n"
+    "cycle of the domain running included); 4 some VM could not be merged back\n"
+    "(critical).\n";
 
 // SIGTERM/SIGINT are blocked in every thread and taken by one thread with
 // sigwait(), which may then use any call: a signal handler may not (notify
@@ -125,82 +151,39 @@ class StopSignals {
 
 std::string stamp(std::int64_t epoch) { return utcStamp(epoch); }
 
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, sep)) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-
-// A secret kept in a file (the webhook's token): its first line. Not in
-// the arguments, where every user of the host could read it.
-std::string readSecret(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  if (!in || !std::getline(in, line)) throw std::invalid_argument("cannot read a token from " + path);
-  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-  if (line.empty() || line.size() > 4096 ||
-      std::any_of(line.begin(), line.end(), [](unsigned char c) { return c < ' ' || c == 0x7f; })) {
-    throw std::invalid_argument(path + " holds no token on its first line");
-  }
-  return line;
-}
-
-// One of the --alert-* flags that take a value (webhook, token-file,
-// command, mail, on), checked.
-void parseAlertFlag(const std::string& flag, const std::string& v, AlertTargets& alerts) {
-  if (flag == "--alert-webhook") {
-    if ((v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) ||
-        v.find_first_of(" \t\r\n") != std::string::npos) {
-      throw std::invalid_argument("--alert-webhook takes an http:// or https:// URL");
+// Once a cycle has ended (its merge-back done): judge its RPO, tell who
+// asked, keep the report (not for a dry run), write the metrics. None of
+// it changes the cycle's outcome: what fails is said.
+void afterCycle(Json::Value& report, const SyncSettings& settings) {
+  if (!settings.domain.empty()) report["domain"] = settings.domain;
+  const bool keep = !settings.cycle.dryRun;
+  // The kept reports hold the last success: read them unless this cycle is one.
+  Json::Value history(Json::arrayValue);
+  if (keep && report["status"] != "success") {
+    try {
+      history = reportHistory(settings.stateDir, 1000);
+    } catch (const std::exception& e) {
+      std::cerr << "gdr-sync: cannot read the kept reports under " << settings.stateDir << ": " << e.what() << "\n";
     }
-    alerts.webhookUrl = v;
-  } else if (flag == "--alert-token-file") {
-    alerts.webhookToken = readSecret(v);
-  } else if (flag == "--alert-command") {
-    if (v.empty()) throw std::invalid_argument("--alert-command takes a command");
-    alerts.command = v;
-  } else if (flag == "--alert-mail") {
-    alerts.mailTo = split(v, ',');
-    for (const auto& address : alerts.mailTo) {
-      if (address.find('@') == std::string::npos || address[0] == '-' ||
-          std::any_of(address.begin(), address.end(), [](unsigned char c) { return c <= ' ' || c == 0x7f; })) {
-        throw std::invalid_argument("--alert-mail takes mail addresses, separated by commas: '" + address + "'");
-      }
-    }
-  } else if (flag == "--alert-on") {
-    if (v != "failure" && v != "always") throw std::invalid_argument("--alert-on takes failure or always");
-    alerts.everyCycle = v == "always";
   }
-}
-
-// Once a cycle has ended (its merge-back done): tell who asked, keep the
-// report under `stateDir` (none: a dry run, nothing kept), write the
-// metrics. None of it changes the cycle's outcome: what fails is said.
-void afterCycle(Json::Value& report, const AlertTargets& alerts, const std::string& stateDir,
-                const std::string& metricsFile) {
-  const std::vector<Delivery> deliveries = deliverAlerts(report, alerts, systemAlertTransport());
+  const std::int64_t now = gdr::nowSeconds();
+  if (keep) report["rpo"] = rpoStatus(report, history, now, settings.rpo.critical);
+  const std::vector<Delivery> deliveries = deliverAlerts(report, settings.alerts, systemAlertTransport());
   if (!deliveries.empty()) report["alerts"] = deliveriesJson(deliveries);
   for (const auto& d : deliveries) {
     if (!d.ok) std::cerr << "gdr-sync: the alert did not reach the " << d.target << ": " << d.error << "\n";
   }
-  if (stateDir.empty()) return;
+  if (!keep) return;
   try {
-    saveReport(stateDir, report);
+    saveReport(settings.stateDir, report);
   } catch (const std::exception& e) {
-    std::cerr << "gdr-sync: cannot keep the report under " << stateDir << ": " << e.what() << "\n";
+    std::cerr << "gdr-sync: cannot keep the report under " << settings.stateDir << ": " << e.what() << "\n";
   }
-  if (metricsFile.empty()) return;
+  if (settings.metricsFile.empty()) return;
   try {
-    // The kept reports are read only for a failed cycle: they hold the last success.
-    const Json::Value history =
-        report["status"] == "success" ? Json::Value(Json::arrayValue) : reportHistory(stateDir, 1000);
-    gdr::writeFileDurably(metricsFile, cycleMetrics(report, history, std::time(nullptr)), 0644);
+    gdr::writeFileDurably(settings.metricsFile, cycleMetrics(report, history, now, settings.rpo.critical), 0644);
   } catch (const std::exception& e) {
-    std::cerr << "gdr-sync: cannot write the metrics to " << metricsFile << ": " << e.what() << "\n";
+    std::cerr << "gdr-sync: cannot write the metrics to " << settings.metricsFile << ": " << e.what() << "\n";
   }
 }
 
@@ -227,12 +210,36 @@ int points(AgentApi& agent, const std::string& host, const std::string& volume, 
   return anyComplete ? 0 : 1;
 }
 
-int check(const std::string& stateDir, const RpoThresholds& thresholds) {
+RpoCheck checkStateDir(const std::string& stateDir, const RpoThresholds& thresholds, const std::string& domain) {
   // Far enough back to find the last success of any farm worth watching.
   const Json::Value history = reportHistory(stateDir, 1000);
-  const std::string where =
-      history.empty() ? "state dir " + stateDir : "volume " + history[history.size() - 1]["volume"].asString();
-  const RpoCheck result = checkRpo(history, gdr::nowSeconds(), thresholds, where);
+  const std::string where = !domain.empty()   ? "domain " + domain
+                            : history.empty() ? "state dir " + stateDir
+                                              : "volume " + history[history.size() - 1]["volume"].asString();
+  return checkRpo(history, gdr::nowSeconds(), thresholds, where);
+}
+
+// One domain (or state dir), or every domain the config dir holds when
+// neither is named: the worst decides. A domain whose file cannot be read
+// is UNKNOWN, and the others are still checked.
+int check(const SyncSettings& settings) {
+  const std::vector<std::string> domains =
+      settings.domain.empty() && !settings.stateDirNamed ? listDomains(settings.configDir) : std::vector<std::string>{};
+  if (domains.empty()) {
+    const RpoCheck result = checkStateDir(settings.stateDir, settings.rpo, settings.domain);
+    std::cout << result.line << "\n";
+    return result.status;
+  }
+  std::vector<std::pair<std::string, RpoCheck>> checks;
+  for (const auto& name : domains) {
+    try {
+      const SyncSettings domain = domainSettings(settings.configDir, name);
+      checks.emplace_back(name, checkStateDir(domain.stateDir, domain.rpo, name));
+    } catch (const std::exception& e) {
+      checks.emplace_back(name, unknownCheck("domain " + name, e.what()));
+    }
+  }
+  const RpoCheck result = checks.size() == 1 ? checks.front().second : combineChecks(checks);
   std::cout << result.line << "\n";
   return result.status;
 }
@@ -254,25 +261,32 @@ int history(const std::string& stateDir, size_t last, bool json) {
   return 0;
 }
 
-// Progress on stderr: a live line per step on a terminal, plain lines otherwise.
-ProgressFn progressPrinter(bool quiet) {
-  const bool tty = ::isatty(STDERR_FILENO);
-  auto last = std::make_shared<std::string>();
-  auto mutex = std::make_shared<std::mutex>();
-  return [=](const std::string& step, const std::string& detail, bool done) {
-    if (quiet) return;
-    std::lock_guard<std::mutex> lock(*mutex);
-    const std::string line = step + " " + detail;
-    if (tty) {
-      std::fprintf(stderr, "\r\033[K%s%s", line.c_str(), done ? "\n" : "");
-    } else if (done || line != *last) {
-      if (done || step != "geo-rep" || line.find("workers") != std::string::npos) {
-        std::fprintf(stderr, "%s\n", line.c_str());
-      }
-    }
-    *last = line;
-  };
-}
+// Progress on stderr: a live line per step on a terminal, new lines only
+// otherwise.
+class ProgressPrinter {
+ public:
+  explicit ProgressPrinter(bool quiet) : quiet_(quiet), lines_(terminalColumns()) {}
+  ProgressFn fn() {
+    return [this](const std::string& step, const std::string& detail, bool done) {
+      if (quiet_) return;
+      std::lock_guard<std::mutex> lock(mutex_);
+      std::fputs(lines_.update(step, detail, done).c_str(), stderr);
+    };
+  }
+  void finish() {
+    if (!quiet_) std::fputs(lines_.finish().c_str(), stderr);
+  }
+
+ private:
+  static size_t terminalColumns() {
+    if (!::isatty(STDERR_FILENO)) return 0;
+    winsize size{};
+    return ::ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0 ? size.ws_col : 80;
+  }
+  bool quiet_;
+  std::mutex mutex_;
+  ProgressLines lines_;
+};
 
 void printSummary(const Json::Value& report) {
   std::printf("DR cycle %s: %s, %u VMs, %.1f s", report["flowId"].asCString(), report["status"].asCString(),
@@ -292,139 +306,23 @@ void printSummary(const Json::Value& report) {
   if (report.isMember("alert")) std::printf("ALERT: %s\n", report["alert"].asCString());
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  CycleOptions options;
-  std::vector<std::string> hosts;
-  AgentOptions agentOptions;
-  std::string stateDir = "/var/lib/gdr/sync";
-  std::string secondary;
-  bool json = false;
-  std::optional<std::chrono::seconds> every;
-  std::string metricsFile;
-  AlertTargets alerts;
-  size_t last = 20;
-  bool historyMode = false;
-  bool pointsMode = false;
-  bool checkMode = false;
-  RpoThresholds thresholds;
+// Cycles: once, or --every until SIGTERM, or none when --if-due finds none due.
+int runCycles(SyncSettings& settings) {
+  CycleOptions& options = settings.cycle;
+  std::unique_ptr<StateDirLock> lock;
   try {
-    for (size_t i = 0; i < args.size(); ++i) {
-      const std::string& a = args[i];
-      auto value = [&]() -> std::string {
-        if (i + 1 >= args.size()) throw std::invalid_argument(a + " needs a value");
-        return args[++i];
-      };
-      if (a == "-h" || a == "--help") {
-        std::cout << kUsageText;
-        return 0;
-      } else if (a == "history") {
-        historyMode = true;
-      } else if (a == "points") {
-        pointsMode = true;
-      } else if (a == "check") {
-        checkMode = true;
-      } else if (a == "--warning") {
-        thresholds.warning = parseDuration(value());
-      } else if (a == "--critical") {
-        thresholds.critical = parseDuration(value());
-      } else if (a == "--keep-points") {
-        const std::string v = value();
-        if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 4 || std::stoi(v) == 0) {
-          throw std::invalid_argument("--keep-points takes a whole number from 1 to 9999");
-        }
-        options.keepPoints = std::stoi(v);
-      } else if (a == "--layout") {
-        const std::string v = value();
-        if (v != "flat" && v != "delta") throw std::invalid_argument("--layout takes flat or delta");
-        options.layout = v == "delta" ? Layout::Delta : Layout::Flat;
-      } else if (a == "--hosts") {
-        hosts = split(value(), ',');
-      } else if (a == "--volume") {
-        options.volume = value();
-      } else if (a == "--secondary") {
-        secondary = value();
-      } else if (a == "--verify") {
-        const auto mode = gdr::api::enumFromName<VerifyMode>(value());
-        if (!mode) throw std::invalid_argument("--verify takes none, sample, shards or full");
-        options.verify = *mode;
-      } else if (a == "--timeout") {
-        options.georepTimeout = parseDuration(value());
-      } else if (a == "--repair") {
-        options.repair = true;
-      } else if (a == "--merge-bandwidth") {
-        const std::string v = value();
-        if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 6 || std::stoul(v) == 0) {
-          throw std::invalid_argument("--merge-bandwidth takes a positive whole number of MiB/s");
-        }
-        options.mergeBandwidth = std::stoul(v);
-      } else if (a == "--json") {
-        json = true;
-      } else if (a == "--dry-run") {
-        options.dryRun = true;
-      } else if (a == "--metrics-file") {
-        metricsFile = value();
-      } else if (a == "--alert-syslog") {
-        alerts.syslog = true;
-      } else if (a == "--alert-webhook" || a == "--alert-token-file" || a == "--alert-command" || a == "--alert-mail" ||
-                 a == "--alert-on") {
-        parseAlertFlag(a, value(), alerts);
-      } else if (a == "--every") {
-        every = parseDuration(value());
-      } else if (a == "--state-dir") {
-        stateDir = value();
-      } else if (a == "--last") {
-        last = std::stoul(value());
-      } else if (a == "--cafile") {
-        agentOptions.tls.caFile = value();
-      } else if (a == "--cert") {
-        agentOptions.tls.certFile = value();
-      } else if (a == "--key") {
-        agentOptions.tls.keyFile = value();
-      } else if (a == "--insecure") {
-        agentOptions.tls.insecure = true;
-      } else {
-        throw std::invalid_argument("unknown argument '" + a + "' (see --help)");
-      }
-    }
-    if (historyMode) return history(stateDir, last, json);
-    if (checkMode) {
-      if (thresholds.critical < thresholds.warning) throw std::invalid_argument("--critical is below --warning");
-      return check(stateDir, thresholds);
-    }
-    const auto sep = secondary.find("::");
-    if (hosts.empty() || (options.volume.empty() && !pointsMode) || sep == std::string::npos) {
-      throw std::invalid_argument(pointsMode ? "--hosts and --secondary HOST::VOLUME are required"
-                                             : "--hosts, --volume and --secondary HOST::VOLUME are required");
-    }
-    options.secondaryHost = secondary.substr(0, sep);
-    options.secondaryVolume = secondary.substr(sep + 2);
-    if (options.layout == Layout::Delta && options.keepPoints > kMaxDeltaPoints) {
-      throw std::invalid_argument("--keep-points in the delta layout is at most " + std::to_string(kMaxDeltaPoints) +
-                                  ": each point kept apart is an image in every VM's chain");
-    }
+    lock = std::make_unique<StateDirLock>(settings.stateDir);
   } catch (const std::exception& e) {
     std::cerr << "gdr-sync: " << e.what() << "\n";
-    // A monitoring plugin's own trouble is UNKNOWN (3), never CRITICAL (2).
-    if (checkMode) std::cout << "GDR UNKNOWN - " << e.what() << "\n";
-    return checkMode ? int(kCheckUnknown) : int(kUsage);
+    return kFailedUnchanged;
   }
-
-  if (pointsMode) {
-    try {
-      RpcAgent agent(hosts.front(), agentOptions, "gdr-sync-points-" + gdr::newUuid().substr(0, 8));
-      return points(agent, options.secondaryHost, options.secondaryVolume, json);
-    } catch (const std::exception& e) {
-      std::cerr << "gdr-sync: cannot list the recovery points: " << e.what() << "\n";
-      return kFailedUnchanged;
-    }
+  if (settings.ifDue && !cycleDue(reportHistory(settings.stateDir, 1), gdr::nowSeconds(), settings.interval->count())) {
+    if (!settings.json) std::printf("no cycle due (interval %s)\n", describeAge(settings.interval->count()).c_str());
+    return kSuccess;
   }
-
   // A cycle this process does not finish (kill -9, reboot) is finished by
   // the next run, from the journal in the state dir.
-  FileCycleJournal journal(stateDir);
+  FileCycleJournal journal(settings.stateDir);
   options.journal = &journal;
   // Never destroyed: its thread may still be in sigwait() while the process
   // exits. Held by a static, so it stays reachable (no leak to report).
@@ -437,22 +335,60 @@ int main(int argc, char** argv) {
     // One agent per host, its connections kept for the whole cycle.
     std::vector<std::unique_ptr<RpcAgent>> agents;
     std::vector<AgentApi*> seams;
-    for (const auto& host : hosts) {
-      agents.push_back(std::make_unique<RpcAgent>(host, agentOptions, options.flowId));
+    for (const auto& host : settings.hosts) {
+      agents.push_back(std::make_unique<RpcAgent>(host, settings.agent, options.flowId));
       seams.push_back(agents.back().get());
     }
-    Json::Value report = runCycle(options, seams, progressPrinter(json));
+    ProgressPrinter progress(settings.json);
+    Json::Value report = runCycle(options, seams, progress.fn());
+    progress.finish();
     rc = report["outcome"].asInt();
-    afterCycle(report, alerts, options.dryRun ? std::string() : stateDir, metricsFile);
-    if (json) {
+    afterCycle(report, settings);
+    if (settings.json) {
       std::cout << gdr::json::pretty(report) << "\n";
     } else {
       printSummary(report);
     }
     std::cout.flush();
     std::fflush(stdout);
-    if (!every || signals.stopped()) break;
-    if (signals.sleepUntil(started + *every)) break;
+    if (!settings.every || signals.stopped()) break;
+    if (signals.sleepUntil(started + *settings.every)) break;
   }
   return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  SyncSettings settings;
+  try {
+    settings = parseSyncArgs(std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const std::exception& e) {
+    std::cerr << "gdr-sync: " << e.what() << "\n";
+    // A monitoring plugin's own trouble is UNKNOWN (3), never CRITICAL (2).
+    const bool checking = std::any_of(argv + 1, argv + argc, [](const char* a) { return std::string(a) == "check"; });
+    if (checking) std::cout << "GDR UNKNOWN - " << e.what() << "\n";
+    return checking ? int(kCheckUnknown) : int(kUsage);
+  }
+  if (settings.help) {
+    std::cout << kUsageText;
+    return 0;
+  }
+  switch (settings.command) {
+    case SyncCommand::Cycle:
+      return runCycles(settings);
+    case SyncCommand::History:
+      return history(settings.stateDir, settings.last, settings.json);
+    case SyncCommand::Check:
+      return check(settings);
+    case SyncCommand::Points:
+      try {
+        RpcAgent agent(settings.hosts.front(), settings.agent, "gdr-sync-points-" + gdr::newUuid().substr(0, 8));
+        return points(agent, settings.cycle.secondaryHost, settings.cycle.secondaryVolume, settings.json);
+      } catch (const std::exception& e) {
+        std::cerr << "gdr-sync: cannot list the recovery points: " << e.what() << "\n";
+        return kFailedUnchanged;
+      }
+  }
+  return kUsage;
 }

@@ -44,7 +44,8 @@ std::string escapeLabel(const std::string& value) {
   return out;
 }
 
-std::string cycleMetrics(const Json::Value& report, const Json::Value& history, std::int64_t now) {
+std::string cycleMetrics(const Json::Value& report, const Json::Value& history, std::int64_t now,
+                         std::chrono::seconds targetRpo) {
   std::ostringstream out;
   const std::string volume = "volume=\"" + escapeLabel(report["volume"].asString()) + "\"";
   const bool success = report["status"] == "success";
@@ -84,6 +85,9 @@ std::string cycleMetrics(const Json::Value& report, const Json::Value& history, 
            "gdr_recovery_point_timestamp_seconds is its age now).")
         .sample(volume, double(std::max<std::int64_t>(now - point, 0)));
   }
+
+  Family(out, "gdr_rpo_target_seconds", "The target RPO: how old the newest recovery point may grow.")
+      .sample(volume, double(targetRpo.count()));
 
   double verified = 0, repaired = 0, protectedVms = 0, unprotectedVms = 0;
   for (const auto& vm : report["vms"]) {

@@ -14,6 +14,12 @@ namespace gdr::sync {
 
 namespace fs = std::filesystem;
 
+bool cycleDue(const Json::Value& history, std::int64_t now, std::int64_t interval) {
+  if (!history.isArray() || history.empty()) return true;
+  const Json::Value& last = history[history.size() - 1]["startTime"];
+  return !last.isIntegral() || now - last.asInt64() >= interval - 30;
+}
+
 std::string utcStamp(std::int64_t epoch, const char* format) {
   char buf[64];
   std::tm tm{};

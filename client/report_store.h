@@ -17,6 +17,11 @@ std::string saveReport(const std::string& stateDir, const Json::Value& report);
 // Files that do not parse are skipped.
 Json::Value reportHistory(const std::string& stateDir, size_t last);
 
+// Whether a cycle is due as of `now`: `interval` has passed since the last
+// kept cycle started (less 30 s, the packaged timer's granularity), or none
+// has run. `history`: reportHistory()'s rows.
+bool cycleDue(const Json::Value& history, std::int64_t now, std::int64_t interval);
+
 // "2026-12-01 21:30:00" (UTC), or another strftime format.
 std::string utcStamp(std::int64_t epoch, const char* format = "%Y-%m-%d %H:%M:%S");
 

@@ -124,6 +124,65 @@ TEST(GdrSync, CheckReadsTheKeptReports) {
   fs::remove_all(dir);
 }
 
+// Storage domains: two files in a config dir, their own state dirs. The
+// cycles of one domain never overlap: while one gdr-sync holds it (here
+// waiting between cycles), another is refused at once, changing nothing;
+// the other domain runs meanwhile. `check` alone checks every domain.
+TEST(GdrSync, DomainsRunApartAndOneDomainRunsOneCycleAtATime) {
+  const fs::path dir = fs::path(::testing::TempDir()) / ("gdr-sync-" + newUuid());
+  fs::create_directories(dir / "sync.d");
+  for (const std::string name : {"gold", "bronze"}) {
+    std::ofstream(dir / "sync.d" / (name + ".conf"))
+        << "hosts = unix:" << (dir / "none.sock").string() << "\nvolume = " << name
+        << "\nsecondary = 127.0.0.2::" << name << "-dr\nstate_dir = " << (dir / name).string()
+        << "\ntarget_rpo = 30m\ninterval = 1h\n";
+    fs::permissions(dir / "sync.d" / (name + ".conf"), fs::perms::owner_read | fs::perms::owner_write);
+  }
+  const std::string configDir = (dir / "sync.d").string();
+  const std::string out = (dir / "gold-every.txt").string();
+  const pid_t holder = spawnSync(out, {"--config-dir", configDir, "--domain", "gold", "--every", "1h"});
+  ASSERT_GT(holder, 0);
+  for (int i = 0; i < 500 && readFile(out).find("DR cycle") == std::string::npos; ++i)
+    std::this_thread::sleep_for(10ms);
+  ASSERT_NE(readFile(out).find("DR cycle"), std::string::npos) << readFile(out);
+  auto reports = [&](const std::string& name) {
+    std::error_code error;
+    return std::distance(fs::directory_iterator(dir / name / "reports", error), fs::directory_iterator());
+  };
+  EXPECT_EQ(reports("gold"), 1);
+
+  auto [code, text] = runSync(dir, {"--config-dir", configDir, "--domain", "gold"});
+  EXPECT_EQ(code, 3) << text;
+  EXPECT_EQ(text, "");  // no cycle, no summary
+  EXPECT_EQ(reports("gold"), 1);
+  std::tie(code, text) = runSync(dir, {"--config-dir", configDir, "--domain", "bronze"});
+  EXPECT_EQ(code, 3) << text;  // no agent answers: failed before any snapshot
+  EXPECT_NE(text.find("DR cycle"), std::string::npos) << text;
+  EXPECT_EQ(reports("bronze"), 1);
+  // --if-due: bronze's interval (1 h) has not passed since its cycle.
+  std::tie(code, text) = runSync(dir, {"--config-dir", configDir, "--domain", "bronze", "--if-due"});
+  EXPECT_EQ(code, 0) << text;
+  EXPECT_EQ(text, "no cycle due (interval 60 min)\n");
+  EXPECT_EQ(reports("bronze"), 1);
+
+  ::kill(holder, SIGTERM);
+  int status = 0;
+  ::waitpid(holder, &status, 0);
+  std::tie(code, text) = runSync(dir, {"--config-dir", configDir, "--domain", "gold"});
+  EXPECT_EQ(code, 3) << text;
+  EXPECT_NE(text.find("DR cycle"), std::string::npos) << text;  // the lock went with its holder
+  EXPECT_EQ(reports("gold"), 2);
+
+  std::tie(code, text) = runSync(dir, {"check", "--config-dir", configDir});
+  EXPECT_EQ(code, 2) << text;
+  EXPECT_EQ(text.rfind("GDR CRITICAL - 2 domains: bronze CRITICAL (no recovery point", 0), 0u) << text;
+  EXPECT_NE(text.find("; gold CRITICAL (no recovery point"), std::string::npos) << text;
+  std::tie(code, text) = runSync(dir, {"history", "--config-dir", configDir, "--domain", "gold", "--json"});
+  EXPECT_EQ(code, 0) << text;
+  EXPECT_NE(text.find("\"volume\": \"gold\""), std::string::npos) << text;
+  fs::remove_all(dir);
+}
+
 // A webhook on loopback that answers `statuses` in turn (200 after them),
 // keeping each request it got whole.
 class WebhookListener {

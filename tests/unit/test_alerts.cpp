@@ -10,6 +10,7 @@
 
 #include "client/alerts.h"
 #include "client/cycle.h"
+#include "client/rpo_check.h"
 #include "tests/unit/sync_fixtures.h"
 
 namespace gdr::sync {
@@ -123,6 +124,34 @@ TEST(Alerts, ASuccessIsDeliveredOnlyWhenEveryCycleIsAskedFor) {
   dry["dryRun"] = true;
   EXPECT_FALSE(shouldDeliver(dry, targets));
   EXPECT_FALSE(shouldDeliver(failedReport(), AlertTargets{}));
+}
+
+// A cycle that succeeded but left the newest point older than the target
+// RPO (it took longer than the target) alerts even with "failure only";
+// within the target it does not.
+TEST(Alerts, ASuccessPastTheTargetRpoIsAnAlert) {
+  FakeTransport transport;
+  Json::Value report = syncFixture("report-delta-success.json");
+  report["domain"] = "vmstore";
+  report["rpo"] = rpoStatus(report, Json::Value(Json::arrayValue), report["recoveryPoint"].asInt64() + 600,
+                            std::chrono::seconds(300));
+  EXPECT_EQ(report["rpo"]["age"], 600);
+  EXPECT_TRUE(report["rpo"]["breached"].asBool());
+  ASSERT_EQ(deliverAlerts(report, everyTarget(), transport).size(), 4u);
+  EXPECT_EQ(alertSubject(report), "gdr RPO BREACH vmstore: recovery point 10 min old, target 5 min");
+  EXPECT_EQ(transport.priority, LOG_ERR);
+  EXPECT_EQ(transport.line.rfind("GDR_RPO_BREACHED volume=gdr-primary ", 0), 0u) << transport.line;
+  EXPECT_NE(transport.mail.find("\nRPO: recovery point 10 min old, target 5 min (BREACHED)\n"), std::string::npos)
+      << transport.mail;
+  for (const char* variable : {"GDR_DOMAIN=vmstore", "GDR_RPO_AGE=600", "GDR_RPO_TARGET=300", "GDR_RPO_BREACHED=1"}) {
+    EXPECT_NE(std::find(transport.environment.begin(), transport.environment.end(), variable),
+              transport.environment.end())
+        << variable;
+  }
+  report["rpo"] = rpoStatus(report, Json::Value(Json::arrayValue), report["recoveryPoint"].asInt64() + 600,
+                            std::chrono::seconds(3600));
+  EXPECT_FALSE(report["rpo"]["breached"].asBool());
+  EXPECT_FALSE(shouldDeliver(report, everyTarget()));
 }
 
 TEST(Alerts, VmsLeftOnOverlaysAreCritical) {

@@ -55,7 +55,7 @@ const std::string kVolume = "{volume=\"gdr-primary\"}";
 TEST(Metrics, ASuccessfulCycleGivesItsPointStepsAndVerifiedBytes) {
   const Json::Value report = syncFixture("report-delta-success.json");
   const std::int64_t point = report["recoveryPoint"].asInt64();
-  const std::string text = cycleMetrics(report, Json::Value(Json::arrayValue), point + 90);
+  const std::string text = cycleMetrics(report, Json::Value(Json::arrayValue), point + 90, std::chrono::seconds(7200));
   expectWellFormed(text);
   EXPECT_EQ(sample(text, "gdr_cycle_success" + kVolume), "1");
   EXPECT_EQ(sample(text, "gdr_cycle_outcome" + kVolume), "0");
@@ -102,7 +102,7 @@ TEST(Metrics, AFailedCycleKeepsTheLastSuccessfulPoint) {
   row["recoveryPoint"] = good["recoveryPoint"];
   history.append(row);
   const std::int64_t now = good["recoveryPoint"].asInt64() + 700;
-  const std::string text = cycleMetrics(failed, history, now);
+  const std::string text = cycleMetrics(failed, history, now, std::chrono::seconds(7200));
   expectWellFormed(text);
   EXPECT_EQ(sample(text, "gdr_cycle_success" + kVolume), "0");
   EXPECT_EQ(sample(text, "gdr_cycle_outcome" + kVolume), "1");
@@ -112,7 +112,7 @@ TEST(Metrics, AFailedCycleKeepsTheLastSuccessfulPoint) {
   EXPECT_EQ(sample(text, "gdr_repaired_pieces" + kVolume), "3");
   EXPECT_EQ(sample(text, "gdr_vms{volume=\"gdr-primary\",state=\"unprotected\"}"), "1");
   // No success at all: no point to speak of.
-  const std::string none = cycleMetrics(failed, Json::Value(Json::arrayValue), now);
+  const std::string none = cycleMetrics(failed, Json::Value(Json::arrayValue), now, std::chrono::seconds(7200));
   expectWellFormed(none);
   EXPECT_EQ(sample(none, "gdr_recovery_point_timestamp_seconds" + kVolume), "absent");
   EXPECT_EQ(sample(none, "gdr_cycle_last_success_timestamp_seconds" + kVolume), "absent");
@@ -122,7 +122,7 @@ TEST(Metrics, LabelValuesAreEscaped) {
   EXPECT_EQ(escapeLabel("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
   Json::Value report = syncFixture("report-delta-success.json");
   report["volume"] = "odd\"name";
-  const std::string text = cycleMetrics(report, Json::Value(Json::arrayValue), 0);
+  const std::string text = cycleMetrics(report, Json::Value(Json::arrayValue), 0, std::chrono::seconds(7200));
   expectWellFormed(text);
   EXPECT_NE(sample(text, "gdr_cycle_success{volume=\"odd\\\"name\"}"), "absent");
   EXPECT_EQ(sample(text, "gdr_recovery_point_age_seconds{volume=\"odd\\\"name\"}"), "0");  // never negative

@@ -77,6 +77,42 @@ TEST(RpoCheck, NoSuccessIsCriticalAndNoReportUnknown) {
   EXPECT_EQ(none.line, "GDR UNKNOWN - state dir /var/lib/gdr/sync: no DR cycle has run (no report kept)");
 }
 
+// Every domain at once: the worst status decides (CRITICAL over WARNING over
+// UNKNOWN over OK), each domain's text and perfdata named.
+TEST(RpoCheck, SeveralDomainsAreOneLineAndTheWorstDecides) {
+  const RpoCheck fresh = checkRpo(history({ok(720)}), kNow, {}, "domain gold");
+  const RpoCheck stale = checkRpo(history({ok(3 * 3600)}), kNow, {}, "domain bronze");
+  const RpoCheck unknown = unknownCheck("domain lab", "no DR cycle has run (no report kept)");
+  RpoCheck r = combineChecks({{"gold", fresh}, {"lab", unknown}});
+  EXPECT_EQ(r.status, kCheckUnknown);
+  r = combineChecks({{"gold", fresh}, {"bronze", stale}, {"lab", unknown}});
+  EXPECT_EQ(r.status, kCheckCritical);
+  EXPECT_EQ(r.line,
+            "GDR CRITICAL - 3 domains: gold OK (recovery point 12 min old); bronze CRITICAL (recovery point 3 h 0 min "
+            "old); lab UNKNOWN (no DR cycle has run (no report kept)) | gold_rpo=720s;3600;7200;0 "
+            "gold_failed_cycles=0;;;0 bronze_rpo=10800s;3600;7200;0 bronze_failed_cycles=0;;;0");
+  EXPECT_EQ(combineChecks({}).status, kCheckUnknown);
+}
+
+// The report's "rpo": this cycle's point when it succeeded, else the newest
+// success kept; none at all is a breach.
+TEST(RpoCheck, TheReportSaysHowOldItsPointIsAgainstTheTarget) {
+  const Json::Value failed = json::parseOrThrow(R"({"status": "failed", "recoveryPoint": 1764682100})", "r");
+  const std::string older = ok(7000), newer = ok(5000);  // ok() reuses its buffer
+  Json::Value r = rpoStatus(failed, history({older.c_str(), newer.c_str()}), kNow, std::chrono::seconds(7200));
+  EXPECT_EQ(r["point"], kNow - 5000);
+  EXPECT_EQ(r["age"], 5000);
+  EXPECT_EQ(r["target"], 7200);
+  EXPECT_FALSE(r["breached"].asBool());
+  r = rpoStatus(failed, history({ok(8000)}), kNow, std::chrono::seconds(7200));
+  EXPECT_TRUE(r["breached"].asBool());
+  r = rpoStatus(failed, Json::Value(Json::arrayValue), kNow, std::chrono::seconds(7200));
+  EXPECT_TRUE(r["age"].isNull());
+  EXPECT_TRUE(r["breached"].asBool());
+  r = rpoStatus(json::parseOrThrow(ok(30), "r"), Json::Value(Json::arrayValue), kNow, std::chrono::seconds(7200));
+  EXPECT_EQ(r["age"], 30);
+}
+
 TEST(RpoCheck, AgesReadAsPeopleSayThem) {
   EXPECT_EQ(describeAge(45), "45 s");
   EXPECT_EQ(describeAge(720), "12 min");
