@@ -7,11 +7,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "core/dispatcher.h"
 #include "core/json_util.h"
@@ -29,6 +32,7 @@ struct HttpsServer::Request {
   std::optional<std::string> reply;
   std::mutex mutex;
   MHD_Connection* connection = nullptr;
+  std::atomic<bool> finished{false};  // libmicrohttpd is done with it (sent or gone)
 };
 
 namespace {
@@ -127,6 +131,7 @@ std::optional<ClientIdentity> verifiedClient(MHD_Connection* connection, std::st
 }
 
 void completed(void*, MHD_Connection*, void** con_cls, MHD_RequestTerminationCode) {
+  if (auto* holder = static_cast<Holder*>(*con_cls)) holder->request->finished = true;
   delete static_cast<Holder*>(*con_cls);
   *con_cls = nullptr;
 }
@@ -219,7 +224,7 @@ bool HttpsServer::StartListening() {
       } else {
         std::lock_guard<std::mutex> lock(request->mutex);
         request->ready = true;
-        if (request->suspended) MHD_resume_connection(request->connection);
+        server->resume(*request);
       }
     });
     std::lock_guard<std::mutex> lock(request->mutex);
@@ -228,6 +233,10 @@ bool HttpsServer::StartListening() {
       return respond(connection, MHD_HTTP_OK, *request->reply);
     }
     request->suspended = true;
+    {
+      std::lock_guard<std::mutex> registry(server->suspendedMutex_);
+      server->suspended_.insert(request);
+    }
     MHD_suspend_connection(connection);
     return MHD_YES;
   };
@@ -300,8 +309,21 @@ bool HttpsServer::SendResponse(const std::string& response, void* addInfo) {
   std::lock_guard<std::mutex> lock(request->mutex);
   request->reply = response;
   request->ready = true;
-  if (request->suspended) MHD_resume_connection(request->connection);
+  resume(*request);
   return true;
+}
+
+void HttpsServer::resume(Request& request) {
+  if (!request.suspended) return;
+  request.suspended = false;
+  MHD_resume_connection(request.connection);
+  std::lock_guard<std::mutex> registry(suspendedMutex_);
+  for (auto it = suspended_.begin(); it != suspended_.end(); ++it) {
+    if (it->get() == &request) {
+      suspended_.erase(it);
+      break;
+    }
+  }
 }
 
 void HttpsServer::quiesce() {
@@ -310,6 +332,29 @@ void HttpsServer::quiesce() {
 
 bool HttpsServer::StopListening() {
   if (daemon_) {
+    // A call still running past the shutdown grace (a hung libvirt or
+    // gluster call) gets "the agent is stopping"; its worker's late reply
+    // is dropped. libmicrohttpd aborts the process if it stops with a
+    // connection suspended.
+    std::set<std::shared_ptr<Request>> waiting;
+    {
+      std::lock_guard<std::mutex> registry(suspendedMutex_);
+      waiting = suspended_;
+    }
+    for (const auto& request : waiting) {
+      std::lock_guard<std::mutex> lock(request->mutex);
+      if (!request->suspended) continue;
+      request->reply = Dispatcher::errorReply(Code::ShuttingDown, "the agent is stopping; retry on restart");
+      request->ready = true;
+      resume(*request);
+    }
+    // Those replies go out before the daemon closes the connections (2 s at most).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    for (const auto& request : waiting) {
+      while (!request->finished && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
     MHD_stop_daemon(daemon_);
     daemon_ = nullptr;
   }

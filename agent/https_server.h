@@ -9,7 +9,9 @@
 #include <jsonrpccpp/server/abstractserverconnector.h>
 
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,8 +28,8 @@ class HttpsServer : public jsonrpc::AbstractServerConnector {
   struct Options {
     std::string host;  // numeric IPv4 or IPv6
     int port = 54321;
-    std::string certFile, keyFile;  // PEM; both required: JSON-RPC is never served in plain HTTP
-    std::string caFile;             // PEM: the CA client certificates must verify against
+    std::string certFile, keyFile;            // PEM; both required: JSON-RPC is never served in plain HTTP
+    std::string caFile;                       // PEM: the CA client certificates must verify against
     std::vector<std::string> allowedClients;  // subject CNs or SAN entries
     size_t maxRequestBytes = 1 << 20;
     size_t maxConnections = 1024;
@@ -54,15 +56,22 @@ class HttpsServer : public jsonrpc::AbstractServerConnector {
   // refusing it (client not allowed, cross-origin, not JSON, too large),
   // or nullopt to read its body and run it.
   std::optional<std::pair<unsigned, std::string>> refusal(MHD_Connection* connection, const std::string& method,
-                                                             const std::string& url) const;
+                                                          const std::string& url) const;
   std::string tooLargeReply() const;
 
  private:
   Options options_;
   RequestRunner& runner_;
   std::string cert_, key_, ca_;
+  // Resumes `request`'s connection if it waits suspended (under its mutex).
+  void resume(Request& request);
+
   MHD_Daemon* daemon_ = nullptr;
   std::string lastError_;
+  // The requests whose connections wait suspended for their reply: resumed
+  // before the daemon stops, which may not meet one suspended.
+  std::mutex suspendedMutex_;
+  std::set<std::shared_ptr<Request>> suspended_;
 };
 
 }  // namespace gdr

@@ -1,13 +1,12 @@
 // The built gdr-agent, started for real on a temporary socket and state
 // dir, driven with gdr-client and with raw sockets.
 #include <arpa/inet.h>
+#include <curl/curl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#include <curl/curl.h>
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <filesystem>
@@ -101,11 +100,15 @@ TEST_F(AgentTest, PersistentConnectionAnswersInOrder) {
   for (int i = 1; i <= 3; ++i) {
     burst += R"({"jsonrpc":"2.0","method":"Host.getJobs","id":)" + std::to_string(i) + "}\n";
   }
-  burst += R"({"jsonrpc":"2.0","method":"Host.ping"})" "\n";
-  burst += R"({"jsonrpc":"2.0","method":"Host.getCapabilities","id":"four"})" "\n";
-  burst += R"({"jsonrpc":"2.0","method":"Host.ping","id":5})" "\r\n";
+  burst += R"({"jsonrpc":"2.0","method":"Host.ping"})"
+           "\n";
+  burst += R"({"jsonrpc":"2.0","method":"Host.getCapabilities","id":"four"})"
+           "\n";
+  burst += R"({"jsonrpc":"2.0","method":"Host.ping","id":5})"
+           "\r\n";
   ASSERT_TRUE(c.send(burst));
-  for (const Json::Value& expected : {Json::Value(1), Json::Value(2), Json::Value(3), Json::Value("four"), Json::Value(5)}) {
+  for (const Json::Value& expected :
+       {Json::Value(1), Json::Value(2), Json::Value(3), Json::Value("four"), Json::Value(5)}) {
     const Json::Value reply = parseLine(c.readLine());
     EXPECT_EQ(reply["id"], expected);
     EXPECT_TRUE(reply.isMember("result")) << json::compact(reply);
@@ -113,7 +116,8 @@ TEST_F(AgentTest, PersistentConnectionAnswersInOrder) {
   // Errors do not end the connection.
   ASSERT_TRUE(c.send("{nonsense\n"));
   EXPECT_EQ(parseLine(c.readLine())["error"]["code"], -32700);
-  ASSERT_TRUE(c.send(R"([{"jsonrpc":"2.0","method":"Host.ping","id":1},{"jsonrpc":"2.0","method":"No.such","id":2}])" "\n"));
+  ASSERT_TRUE(c.send(R"([{"jsonrpc":"2.0","method":"Host.ping","id":1},{"jsonrpc":"2.0","method":"No.such","id":2}])"
+                     "\n"));
   const Json::Value batch = parseLine(c.readLine());
   ASSERT_EQ(batch.size(), 2u);
   EXPECT_EQ(batch[1]["error"]["code"], -32601);
@@ -161,8 +165,8 @@ TEST_F(AgentTest, HostileRequestsGetErrorsAndTheAgentStaysUp) {
   EXPECT_EQ(nested["error"]["code"], -32700) << nested.toStyledString();
   // A long string where the schema has a pattern.
   const Json::Value longName = ask(R"({"jsonrpc":"2.0","method":"GlusterVolume.geoRepConfigList","id":2,"params":)"
-                                   R"({"volumeName":")" + std::string(200000, 'a') +
-                                   R"(","remoteHost":"h","remoteVolumeName":"v"}})");
+                                   R"({"volumeName":")" +
+                                   std::string(200000, 'a') + R"(","remoteHost":"h","remoteVolumeName":"v"}})");
   EXPECT_EQ(longName["error"]["code"], -32602) << longName["error"].toStyledString();
   EXPECT_EQ(longName["error"]["data"]["param"], "volumeName");
   // An integer far outside what the parameter holds.
@@ -179,8 +183,7 @@ TEST_F(AgentTest, HostileRequestsGetErrorsAndTheAgentStaysUp) {
 // a million lines in seconds), and serve again once descriptors are free.
 TEST_F(AgentTest, OutOfDescriptorsTheAcceptLoopPausesInsteadOfSpinning) {
   startAgent();
-  const CommandResult limited =
-      runCommand({"prlimit", "--pid", std::to_string(agent_->pid()), "--nofile=48:48"}, 10s);
+  const CommandResult limited = runCommand({"prlimit", "--pid", std::to_string(agent_->pid()), "--nofile=48:48"}, 10s);
   ASSERT_EQ(limited.exitCode, 0) << limited.err;
   std::vector<std::unique_ptr<RawConnection>> held;
   for (int i = 0; i < 80; ++i) held.push_back(std::make_unique<RawConnection>(agent_->socket()));
@@ -264,7 +267,8 @@ TEST_F(AgentTest, SigtermFinishesTheRequestInFlight) {
   startAgent({"--log-level", "debug"}, bin);
 
   RawConnection c(agent_->socket());
-  ASSERT_TRUE(c.send(R"({"jsonrpc":"2.0","method":"Host.getCapabilities","id":7})" "\n"));
+  ASSERT_TRUE(c.send(R"({"jsonrpc":"2.0","method":"Host.getCapabilities","id":7})"
+                     "\n"));
   for (int i = 0; i < 500 && agent_->log().find("begin method=Host.getCapabilities") == std::string::npos; ++i) {
     std::this_thread::sleep_for(10ms);
   }
@@ -329,10 +333,9 @@ TEST_F(AgentTest, JobsSurviveRestarts) {
 
 TEST_F(AgentTest, RefusesASocketAnotherAgentServes) {
   startAgent();
-  const CommandResult second =
-      runCommand({std::string(GDR_BIN_DIR) + "/gdr-agent", "--config", "/dev/null", "--listen",
-                  "unix:" + agent_->socket(), "--state-dir", dir_ + "/state2"},
-                 30s);
+  const CommandResult second = runCommand({std::string(GDR_BIN_DIR) + "/gdr-agent", "--config", "/dev/null", "--listen",
+                                           "unix:" + agent_->socket(), "--state-dir", dir_ + "/state2"},
+                                          30s);
   EXPECT_EQ(second.exitCode, 1);
   EXPECT_NE(second.err.find("another agent is listening"), std::string::npos) << second.err;
   EXPECT_EQ(client({"Host", "ping"}).exitCode, 0);  // the first one is untouched
@@ -372,10 +375,11 @@ std::pair<long, std::string> post(const std::string& url, const std::string& caf
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
   curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, +[](char* data, size_t size, size_t n, void* out) {
-    static_cast<std::string*>(out)->append(data, size * n);
-    return size * n;
-  });
+  curl_easy_setopt(
+      curl, CURLOPT_WRITEFUNCTION, +[](char* data, size_t size, size_t n, void* out) {
+        static_cast<std::string*>(out)->append(data, size * n);
+        return size * n;
+      });
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply);
   long status = 0;
   if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
@@ -425,8 +429,8 @@ TEST_F(AgentTest, HttpsNeedsAVerifiedAllowedClientCertificate) {
   const int portNumber = freeLoopbackPort();
   const std::string port = std::to_string(portNumber);
   startAgent({"--listen", "https://127.0.0.1:" + port, "--tls-cert", pki + "/agent.crt", "--tls-key",
-              pki + "/agent.key", "--tls-ca", ca, "--tls-allowed-clients", "gdr-engine, gdr-sync",
-              "--idle-timeout", "2"});
+              pki + "/agent.key", "--tls-ca", ca, "--tls-allowed-clients", "gdr-engine, gdr-sync", "--idle-timeout",
+              "2"});
   auto https = [&](const ClientCert& who, std::vector<std::string> args) {
     std::vector<std::string> argv = {"-H", "127.0.0.1", "-p", port, "--cafile", ca};
     if (!who.cert.empty()) argv.insert(argv.end(), {"--cert", who.cert, "--key", who.key});
@@ -466,8 +470,8 @@ TEST_F(AgentTest, HttpsNeedsAVerifiedAllowedClientCertificate) {
   // Only TLS 1.2+, forward-secret and AEAD: old versions, static RSA key
   // exchange and CBC-SHA1 suites are refused at the handshake.
   auto handshake = [&](const std::vector<std::string>& extra) {
-    std::vector<std::string> argv = {"openssl", "s_client", "-connect", "127.0.0.1:" + port, "-CAfile", ca,
-                                     "-cert", engine.cert, "-key", engine.key};
+    std::vector<std::string> argv = {"openssl", "s_client",  "-connect", "127.0.0.1:" + port, "-CAfile", ca,
+                                     "-cert",   engine.cert, "-key",     engine.key};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return runCommand(argv, 20s);
   };
@@ -489,8 +493,8 @@ TEST_F(AgentTest, HttpsNeedsAVerifiedAllowedClientCertificate) {
   EXPECT_NE(body.find("cross-origin"), std::string::npos) << body;
   EXPECT_EQ(post(url, ca, engine, {"Content-Type: application/json"}, ping).first, 200);
   // A declared length over the limit is refused before the body is read.
-  std::tie(status, body) = post(url, ca, engine, {"Content-Type: application/json", "Content-Length: 4000000000"},
-                                "{}");
+  std::tie(status, body) =
+      post(url, ca, engine, {"Content-Type: application/json", "Content-Length: 4000000000"}, "{}");
   EXPECT_EQ(status, 413) << body;
 
   // A connection that sends nothing (not even a TLS hello) is closed after
@@ -515,6 +519,39 @@ TEST_F(AgentTest, HttpsNeedsAVerifiedAllowedClientCertificate) {
   EXPECT_NE(agent_->log().find("idle for 2s"), std::string::npos);
   EXPECT_EQ(client({"Host", "ping"}).exitCode, 0);
   EXPECT_EQ(agent_->terminate(), 0);
+}
+
+// A call over HTTPS still running past the shutdown grace (libvirtd's
+// --version hangs) gets "the agent is stopping" (1101), and the agent
+// exits cleanly: libmicrohttpd aborts the process when it stops with a
+// connection still waiting for its reply.
+TEST_F(AgentTest, AnHttpsCallStillRunningAtShutdownIsToldTheAgentStops) {
+  const std::string bin = dir_ + "/bin", pki = dir_ + "/pki";
+  fs::create_directories(bin);
+  std::ofstream(bin + "/libvirtd") << "#!/bin/sh\nexec sleep 30\n";
+  fs::permissions(bin + "/libvirtd", fs::perms::owner_all);
+  std::ofstream(dir_ + "/agent.conf") << "shutdown_grace = 1\n";
+  makePki(pki, {"gdr-engine"});
+  const std::string port = std::to_string(freeLoopbackPort());
+  startAgent({"--config", dir_ + "/agent.conf", "--listen", "https://127.0.0.1:" + port, "--tls-cert",
+              pki + "/agent.crt", "--tls-key", pki + "/agent.key", "--tls-ca", pki + "/ca.crt", "--tls-allowed-clients",
+              "gdr-engine", "--log-level", "debug"},
+             bin);
+  CommandOutput r;
+  std::thread call([&] {
+    r = AgentProcess::client({"-H", "127.0.0.1", "-p", port, "--cafile", pki + "/ca.crt", "--cert",
+                              pki + "/gdr-engine.crt", "--key", pki + "/gdr-engine.key", "Host", "getCapabilities"});
+  });
+  for (int i = 0; i < 500 && agent_->log().find("begin method=Host.getCapabilities") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_NE(agent_->log().find("begin method=Host.getCapabilities"), std::string::npos) << agent_->log();
+  const auto stopped = std::chrono::steady_clock::now();
+  EXPECT_EQ(agent_->terminate(), 0) << agent_->log();
+  call.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - stopped, 20s);
+  EXPECT_EQ(r.exitCode, 1) << r.out << r.err;
+  EXPECT_EQ(r.err.rfind("1101: ", 0), 0u) << r.err;
 }
 
 TEST_F(AgentTest, AnHttpsListenerWithoutClientAuthenticationRefusesToStart) {

@@ -5,7 +5,15 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LAB="$ROOT/scripts/lab"
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# A failure says what, and the end of the agent's log when there is one.
+fail() {
+  echo "FAIL: $*" >&2
+  if [ -n "${AGENT_DIR:-}" ] && [ -s "$AGENT_DIR/agent.log" ]; then
+    echo "--- the end of the agent's log:" >&2
+    tail -n 60 "$AGENT_DIR/agent.log" >&2
+  fi
+  exit 1
+}
 note() { echo "--- $*"; }
 
 require_lab() {
