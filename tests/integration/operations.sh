@@ -1,13 +1,16 @@
 #!/bin/bash
-# What operators watch, on the lab: a DR cycle writes its metrics for
-# node_exporter's textfile collector (--metrics-file), which promtool
-# accepts; a real node_exporter, on loopback with that collector alone,
-# serves them with the cycle's figures; `gdr-sync check` says OK with the
-# fresh point, CRITICAL once the target RPO is shorter than its age. A
-# cycle that fails (its secondary volume does not exist) alerts a webhook
-# listening on loopback, a command hook, and a local mailbox through a
-# real MTA (Debian's exim4, local delivery only); with --alert-on failure
-# the successful cycle before it told no one.
+# What operators watch, on the lab, with the lab's volume set up as a
+# storage domain (a file in a sync.d directory, the alerts and the target
+# RPO in it): a DR cycle writes its metrics for node_exporter's textfile
+# collector, which promtool accepts; a real node_exporter, on loopback with
+# that collector alone, serves them with the cycle's figures; `gdr-sync
+# check` (every domain) says OK with the fresh point, CRITICAL once the
+# target RPO is shorter than its age. A cycle that fails (its secondary
+# volume, overridden by a flag, does not exist) alerts a webhook listening
+# on loopback, a command hook, and a local mailbox through a real MTA
+# (Debian's exim4, local delivery only), its report saying the RPO is
+# breached; with alert_on failure the successful cycle before it told no
+# one.
 source "$(dirname "$0")/lib.sh"
 require_lab
 for tool in prometheus-node-exporter promtool curl /usr/sbin/sendmail; do
@@ -61,15 +64,32 @@ http.server.HTTPServer(("127.0.0.1", port), Hook).serve_forever()
 EOF
 webhook_pid=$!
 echo "gdr-lab-token" >"$state/token"
-ALERTS=(--alert-webhook "http://127.0.0.1:$port/alerts" --alert-token-file "$state/token"
-  --alert-command "cat >$state/hook.json; echo \"\$GDR_STATUS \$GDR_OUTCOME\" >$state/hook.env"
-  --alert-mail "$MAILUSER@localhost")
+mkdir -m 0750 "$state/sync.d"
+(
+  umask 077
+  cat >"$state/sync.d/lab.conf" <<CONF
+# The lab's volume as a storage domain.
+hosts = $AGENT_URL
+volume = $GDR_LAB_PRIMARY
+secondary = $GDR_LAB_SECONDARY_URL
+state_dir = $state/sync
+interval = 15m
+target_rpo = 1h
+timeout = 5m
+metrics_file = $metrics
+alert_webhook = http://127.0.0.1:$port/alerts
+alert_token_file = $state/token
+alert_command = cat >$state/hook.json; echo "\$GDR_STATUS \$GDR_OUTCOME \$GDR_RPO_BREACHED" >$state/hook.env
+alert_mail = $MAILUSER@localhost
+CONF
+)
+DOMAIN=(--config-dir "$state/sync.d" --domain lab "${TLS_ARGS[@]}")
 
-note "a DR cycle (the default layout), its metrics written for the textfile collector"
-"$BIN/gdr-sync" --hosts "$AGENT_URL" "${TLS_ARGS[@]}" --volume "$GDR_LAB_PRIMARY" \
-  --secondary "$GDR_LAB_SECONDARY_URL" --state-dir "$state/sync" --timeout 5m --metrics-file "$metrics" --json \
-  "${ALERTS[@]}" >"$state/cycle.json" 2>"$state/cycle.log" ||
+note "a DR cycle of domain lab (the default layout), its metrics written for the textfile collector"
+"$BIN/gdr-sync" "${DOMAIN[@]}" --json >"$state/cycle.json" 2>"$state/cycle.log" ||
   fail "the cycle failed: $(cat "$state/cycle.json" "$state/cycle.log")"
+[ "$(json_get 'd["domain"], d["rpo"]["breached"], d["rpo"]["target"]' <"$state/cycle.json")" = "lab False 3600" ] ||
+  fail "the report's domain and RPO: $(json_get 'd.get("domain"), d.get("rpo")' <"$state/cycle.json")"
 point=$(json_get 'd["recoveryPoint"]' <"$state/cycle.json")
 [ "$(stat -c %a "$metrics")" = 644 ] || fail "the metrics file is not readable by the exporter: $(stat -c %a "$metrics")"
 promtool check metrics <"$metrics" || fail "promtool rejects the metrics: $(cat "$metrics")"
@@ -95,17 +115,20 @@ python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) == float(sys.argv[2]) e
   fail "the scraped recovery point is not the cycle's $point: $(grep gdr_recovery "$state/scrape.txt")"
 [ -n "$(scraped 'gdr_cycle_step_duration_seconds{step="georep",volume="gdr-primary"}')" ] ||
   fail "no georep step duration in the scrape: $(grep gdr_cycle_step "$state/scrape.txt")"
+[ "$(scraped 'gdr_rpo_target_seconds{volume="gdr-primary"}')" = 3600 ] ||
+  fail "the domain's target RPO is not in the scrape: $(grep gdr_rpo "$state/scrape.txt")"
 vms=$(scraped 'gdr_vms{state="protected",volume="gdr-primary"}')
 [ "$vms" = "$(json_get 'len(d["vms"])' <"$state/cycle.json")" ] || fail "protected VMs: $vms"
 note "scraped: $(grep -c '^gdr_' "$state/scrape.txt") gdr series"
 
-note "gdr-sync check: OK with the fresh point, CRITICAL past the target RPO"
-out=$("$BIN/gdr-sync" check --state-dir "$state/sync") || fail "check is not OK after a fresh cycle: $out"
-[[ $out == "GDR OK - "* ]] || fail "check: $out"
+note "gdr-sync check (every domain): OK with the fresh point, CRITICAL past the target RPO"
+out=$("$BIN/gdr-sync" check --config-dir "$state/sync.d") || fail "check is not OK after a fresh cycle: $out"
+[[ $out == "GDR OK - domain lab: recovery point "*" | rpo="*";1800;3600;0 "* ]] || fail "check: $out"
+note "$out"
 sleep 2
 rc=0
-out=$("$BIN/gdr-sync" check --state-dir "$state/sync" --warning 1s --critical 1s) || rc=$?
-[ "$rc" = 2 ] && [[ $out == "GDR CRITICAL - "* ]] || fail "check past the target RPO (exit $rc): $out"
+out=$("$BIN/gdr-sync" check "${DOMAIN[@]}" --rpo-warning 1s --target-rpo 1s) || rc=$?
+[ "$rc" = 2 ] && [[ $out == "GDR CRITICAL - domain lab: "* ]] || fail "check past the target RPO (exit $rc): $out"
 
 note "the successful cycle told no one (--alert-on failure, the default)"
 [ -z "$(ls "$state/webhook")" ] || fail "the webhook heard of a success: $(ls "$state/webhook")"
@@ -113,10 +136,10 @@ note "the successful cycle told no one (--alert-on failure, the default)"
 [ "$(json_get '"alerts" in d' <"$state/cycle.json")" = False ] || fail "deliveries in a success's report"
 
 note "a cycle that fails (its secondary volume does not exist) alerts the webhook, the command and the mailbox"
+# The flags override the domain's file; a target RPO of 1 s is breached.
 rc=0
-"$BIN/gdr-sync" --hosts "$AGENT_URL" "${TLS_ARGS[@]}" --volume "$GDR_LAB_PRIMARY" \
-  --secondary "$GDR_LAB_HOST::gdr-no-such-volume" --state-dir "$state/sync" --timeout 2m --json "${ALERTS[@]}" \
-  >"$state/failed.json" 2>"$state/failed.log" || rc=$?
+"$BIN/gdr-sync" "${DOMAIN[@]}" --secondary "$GDR_LAB_HOST::gdr-no-such-volume" --timeout 2m --target-rpo 1s \
+  --rpo-warning 1s --json >"$state/failed.json" 2>"$state/failed.log" || rc=$?
 [ "$rc" = 1 ] || fail "the failing cycle exited $rc, not 1 (failed, merged back): $(cat "$state/failed.json" "$state/failed.log")"
 flow=$(json_get 'd["flowId"]' <"$state/failed.json")
 [ "$(json_get '[a["target"] for a in d["alerts"] if a["ok"]]' <"$state/failed.json")" = "['webhook', 'command', 'mail']" ] ||
@@ -125,13 +148,15 @@ flow=$(json_get 'd["flowId"]' <"$state/failed.json")
   fail "the webhook got: $(cat "$state/webhook/0.json")"
 [ "$(cat "$state/webhook/0.auth")" = "Bearer gdr-lab-token" ] || fail "the webhook's token: $(cat "$state/webhook/0.auth")"
 [ "$(json_get 'd["flowId"]' <"$state/hook.json")" = "$flow" ] || fail "the command hook got: $(cat "$state/hook.json")"
-[ "$(cat "$state/hook.env")" = "failed 1" ] || fail "the command hook's environment: $(cat "$state/hook.env")"
+[ "$(json_get 'd["rpo"]["breached"], d["rpo"]["point"]' <"$state/failed.json")" = "True $point" ] ||
+  fail "the failed cycle's RPO: $(json_get 'd["rpo"]' <"$state/failed.json")"
+[ "$(cat "$state/hook.env")" = "failed 1 1" ] || fail "the command hook's environment: $(cat "$state/hook.env")"
 for ((i = 0; i < 100; i++)); do
   grep -q "^X-GDR-Flow-Id: $flow" "/var/mail/$MAILUSER" 2>/dev/null && break
   sleep 0.2
 done
 grep -q "^X-GDR-Flow-Id: $flow" "/var/mail/$MAILUSER" 2>/dev/null || fail "no mail in /var/mail/$MAILUSER"
 subject=$(grep -m1 '^Subject: ' "/var/mail/$MAILUSER")
-[[ $subject == "Subject: gdr ALERT $GDR_LAB_PRIMARY: "* ]] || fail "the mail's subject: $subject"
+[[ $subject == "Subject: gdr ALERT lab: "* ]] || fail "the mail's subject: $subject"
 note "mailed: $subject"
 note "ok"
