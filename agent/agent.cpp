@@ -55,7 +55,9 @@ int runAgent(const AgentConfig& config) {
                          config.deleteVolumes,
                          config.volfileServers,
                          config.eventsListen.has_value(),
-                         config.mergePivotDelay};
+                         config.mergePivotDelay,
+                         config.geoRepKeyUsers,
+                         config.geoRepPublicKeyFile};
   Registry registry;
   registerAllVerbs(registry, services);
   Dispatcher dispatcher(schema, registry, config.checkResults, config.maxBatch);

@@ -132,6 +132,11 @@ void setOption(AgentConfig& c, const std::string& key, const std::string& value,
     c.requestTimeout = std::chrono::seconds(toSize(key, value));
   } else if (key == "delete_volumes") {
     c.deleteVolumes = toList(key, value);
+  } else if (key == "georep_key_users") {
+    c.geoRepKeyUsers = toList(key, value);
+  } else if (key == "georep_public_key_file") {
+    if (value.empty() || value[0] != '/') throw std::invalid_argument(key + " takes an absolute path");
+    c.geoRepPublicKeyFile = value;
   } else if (key == "volfile_servers") {
     c.volfileServers = toList(key, value);
   } else if (key == "gfapi_pool_max") {

@@ -62,11 +62,16 @@ struct AgentConfig {
   // set it to stop the agent in that state.
   std::chrono::seconds mergePivotDelay{0};
   bool checkResults = false;  // check every result against the schema (tests)
-  size_t maxBatch = 100;  // calls in one JSON-RPC batch
+  size_t maxBatch = 100;      // calls in one JSON-RPC batch
   // Gluster's events API posts here (GEOREP_CHECKPOINT_COMPLETED wakes a
   // sync job at once); unset: sync jobs poll only.
   std::optional<ListenAddress> eventsListen;
   std::string eventsToken;  // the bearer token given to gluster-eventsapi webhook-add
+  // The users GlusterHost.geoRepKeysUpdate may add keys for (the secondary's
+  // geo-replication user: root, or a mountbroker account).
+  std::vector<std::string> geoRepKeyUsers{"root"};
+  // Where gsec_create writes the primary's public keys.
+  std::string geoRepPublicKeyFile = "/var/lib/glusterd/geo-replication/common_secret.pem.pub";
 };
 
 enum class ParseOutcome { Run, ExitOk };

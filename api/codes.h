@@ -48,6 +48,10 @@ namespace gdr {
   X(GeoRepPauseFailed, 4204, "pausing the geo-replication session failed")                                        \
   X(GeoRepResumeFailed, 4205, "resuming the geo-replication session failed")                                      \
   X(GeoRepConfigFailed, 4206, "reading or changing the session's config failed")                                  \
+  X(GeoRepPublicKeyFileCreateFailed, 4207, "gluster's gsec_create could not make the geo-replication keys")       \
+  X(GeoRepPublicKeyFileReadError, 4208, "the geo-replication public key file could not be read")                  \
+  X(GeoRepUserNotFound, 4209, "no such user on this host")                                                        \
+  X(GeoRepPublicKeyWriteFailed, 4210, "the keys could not be written into the user's authorized_keys")            \
   X(GeoRepCreateFailed, 4214, "creating the geo-replication session failed")                                      \
   X(GeoRepDeleteFailed, 4215, "deleting the geo-replication session failed")                                      \
   X(GfapiIOError, 4570, "an operation on the volume through libgfapi failed")                                     \
@@ -57,6 +61,8 @@ namespace gdr {
   X(GeoRepWorkerFaulty, 3101, "a worker is Faulty or Offline during a sync (the message names it)")               \
   X(GeoRepSyncTimeout, 3102, "the checkpoint did not complete in time")                                           \
   X(GeoRepSyncStalled, 3103, "geo-replication made no progress, even after a restart of the session")             \
+  X(GeoRepKeyRejected, 3104, "not a public key with a forced command (data.index names it)")                      \
+  X(GeoRepUserNotAllowed, 3105, "the user is not in the agent's georep_key_users")                                \
   /* gdr's own: libgfapi and the overlay guards */                                                                \
   X(ReadOnlyBypassUnavailable, 3200, "libgfapi lacks glfs_setfspid: no deletion on a read-only secondary")        \
   X(PathRejected, 3210, "not a normalized volume-relative path")                                                  \

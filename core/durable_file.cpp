@@ -9,7 +9,8 @@
 
 namespace gdr {
 
-void writeFileDurably(const std::filesystem::path& target, const std::string& text, unsigned mode) {
+void writeFileDurably(const std::filesystem::path& target, const std::string& text, unsigned mode,
+                      std::optional<FileOwner> owner) {
   const std::filesystem::path temp = target.parent_path() / ("." + target.filename().string() + ".tmp");
   auto failure = [&](const char* what) {
     const std::string reason = std::strerror(errno);
@@ -18,6 +19,10 @@ void writeFileDurably(const std::filesystem::path& target, const std::string& te
   };
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0) throw failure("write");
+  if (owner && ::fchown(fd, owner->uid, owner->gid) != 0) {
+    ::close(fd);
+    throw failure("set the owner of");
+  }
   size_t written = 0;
   while (written < text.size()) {
     const ssize_t n = ::write(fd, text.data() + written, text.size() - written);

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/errors.h"
+#include "core/json_util.h"
 
 namespace gdr::gluster {
 
@@ -141,6 +142,23 @@ std::map<std::string, std::string> GlusterCli::geoRepConfig(const std::string& v
 
 std::map<std::string, std::string> GlusterCli::volumeOptions(const std::string& volume) {
   return parseVolumeOptions(run({"volume", "info", volume}, volume, std::nullopt));
+}
+
+void GlusterCli::geoRepKeysCreate() {
+  const std::vector<std::string> args = {"system::", "execute", "gsec_create"};
+  const CommandResult result = runner_.run(args, timeout_);
+  spdlog::debug("{} -> exit {}", joined(args), result.exitCode);
+  // Its success is its exit code: gluster has no XML form of its output.
+  if (result.timedOut || result.spawnFailed || result.exitCode != 0) {
+    Json::Value data;
+    data["command"] = joined(args);
+    data["exitCode"] = result.exitCode;
+    const std::string said = json::printable(result.err.empty() ? result.out : result.err, 400);
+    throw AgentError(Code::GeoRepPublicKeyFileCreateFailed,
+                     "gsec_create failed" + std::string(result.timedOut ? " (timed out)" : "") +
+                         (said.empty() ? "" : ": " + said),
+                     data);
+  }
 }
 
 std::vector<std::string> GlusterCli::knownVolumeHosts() {

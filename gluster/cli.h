@@ -56,6 +56,10 @@ class GlusterCli {
   std::vector<std::string> knownVolumeHosts();
   // The volume's reconfigured options (volume info).
   std::map<std::string, std::string> volumeOptions(const std::string& volume);
+  // `gluster system:: execute gsec_create`: makes this host's
+  // geo-replication keys (the pem pair per node, and the common public key
+  // file listing them). Throws AgentError(GeoRepPublicKeyFileCreateFailed).
+  void geoRepKeysCreate();
   // Sets "checkpoint now" and returns the checkpoint time gluster recorded.
   std::int64_t geoRepCheckpointSet(const std::string& volume, const Remote& remote);
 

@@ -5,6 +5,7 @@ namespace gdr {
 void registerAllVerbs(Registry& registry, AgentServices& services) {
   registerHostVerbs(registry, services);
   registerGlusterVolumeVerbs(registry, services);
+  registerGlusterHostVerbs(registry, services);
   registerVmVerbs(registry, services);
 }
 

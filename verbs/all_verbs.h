@@ -42,10 +42,14 @@ struct AgentServices {
   std::optional<std::vector<std::string>> volfileServers = std::nullopt;
   bool glusterEvents = false;  // gluster's events reach the agent (sync jobs may poll slowly)
   std::chrono::seconds mergePivotDelay{0};  // a merge's pause in READY (tests)
+  std::vector<std::string> geoRepKeyUsers = {"root"};  // who geoRepKeysUpdate may add keys for
+  std::string geoRepPublicKeyFile = "/var/lib/glusterd/geo-replication/common_secret.pem.pub";
+  std::string geoRepHomeOverride = {};  // tests: stands for every user's home
 };
 
 void registerHostVerbs(Registry& registry, AgentServices& services);
 void registerGlusterVolumeVerbs(Registry& registry, AgentServices& services);
+void registerGlusterHostVerbs(Registry& registry, AgentServices& services);
 void registerVmVerbs(Registry& registry, AgentServices& services);
 
 void registerAllVerbs(Registry& registry, AgentServices& services);

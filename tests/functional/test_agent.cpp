@@ -284,6 +284,22 @@ TEST_F(AgentTest, SigtermFinishesTheRequestInFlight) {
   EXPECT_FALSE(fs::exists(agent_->socket()));
 }
 
+// GlusterHost.geoRepKeysUpdate refuses, before writing anything, a user the
+// agent was not told of and a key without a forced command.
+TEST_F(AgentTest, GeoRepKeysAreRefusedForOtherUsersAndWithoutAForcedCommand) {
+  startAgent();
+  const std::string key =
+      "command=\\\"/usr/lib/x86_64-linux-gnu/glusterfs/gsyncd\\\" ssh-rsa "
+      "AAAAB3NzaC1yc2EAAAADAQABAAABAQDkV1node1gsyncdKeyForTheLab0123 root@node1";
+  CommandOutput r = client({"GlusterHost", "geoRepKeysUpdate", "userName=daemon", "geoRepPubKeys=[\"" + key + "\"]"});
+  EXPECT_EQ(r.exitCode, 1) << r.out << r.err;
+  EXPECT_EQ(r.err.rfind("3105: 'daemon' is not in georep_key_users", 0), 0u) << r.err;
+  r = client({"GlusterHost", "geoRepKeysUpdate", "userName=root",
+              "geoRepPubKeys=[\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOperatorsOwnKey0123456789 a@b\"]"});
+  EXPECT_EQ(r.exitCode, 1) << r.out << r.err;
+  EXPECT_EQ(r.err.rfind("3104: geoRepPubKeys[0]: no forced command", 0), 0u) << r.err;
+}
+
 std::string writeJob(const std::string& stateDir, const std::string& type, const std::string& state,
                      std::optional<std::int64_t> endTime) {
   JobRecord r;

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "api/gluster_host.h"
 #include "api/gluster_volume.h"
 #include "api/host.h"
 #include "api/recovery_point.h"
@@ -34,7 +35,7 @@ const gdr::Dispatcher& dispatcher() {
                      RecoveryPointSeal, VolumeEmptyCheck, GeoRepSessionList, GeoRepSessionStatus, GeoRepSessionCreate,
                      GeoRepSessionStart, GeoRepSessionStop, GeoRepSessionPause, GeoRepSessionResume,
                      GeoRepSessionDelete, GeoRepConfigList, GeoRepConfigSet, GeoRepConfigReset, GeoRepCheckpointSet,
-                     GeoRepSync>(r);
+                     GeoRepSync, GeoRepKeysGet, GeoRepKeysUpdate>(r);
     return r;
   }();
   static const gdr::Dispatcher instance(gdr::builtinSchema(), registry, /*checkResults=*/false, /*maxBatch=*/100);

@@ -32,7 +32,7 @@ TEST(Codes, MatchVdsmWhereVdsmHasTheCondition) {
   EXPECT_EQ(int(Code::JobNotActive), 84);
   EXPECT_EQ(int(Code::InvalidParameter), 91);
   EXPECT_EQ(int(Code::GeneralException), 100);
-  EXPECT_EQ(int(Code::Busy), 1100);  // ResourceExhausted
+  EXPECT_EQ(int(Code::Busy), 1100);                 // ResourceExhausted
   EXPECT_EQ(int(Code::GlusterCliBadOutput), 4106);  // GlusterXmlErrorException
   EXPECT_EQ(int(Code::GlusterCommandFailed), 4107);
   EXPECT_EQ(int(Code::GlusterCliTimeout), 4108);
@@ -41,6 +41,10 @@ TEST(Codes, MatchVdsmWhereVdsmHasTheCondition) {
   EXPECT_EQ(int(Code::GeoRepStopFailed), 4202);
   EXPECT_EQ(int(Code::GeoRepStatusFailed), 4203);
   EXPECT_EQ(int(Code::GeoRepConfigFailed), 4206);
+  EXPECT_EQ(int(Code::GeoRepPublicKeyFileCreateFailed), 4207);
+  EXPECT_EQ(int(Code::GeoRepPublicKeyFileReadError), 4208);
+  EXPECT_EQ(int(Code::GeoRepUserNotFound), 4209);
+  EXPECT_EQ(int(Code::GeoRepPublicKeyWriteFailed), 4210);
   EXPECT_EQ(int(Code::GeoRepCreateFailed), 4214);
   EXPECT_EQ(int(Code::GfapiIOError), 4570);
   EXPECT_EQ(int(Code::GfapiConnectFailed), 4572);  // GlfsInitException
@@ -48,14 +52,39 @@ TEST(Codes, MatchVdsmWhereVdsmHasTheCondition) {
 
 // gdr's own conditions sit where VDSM has nothing: 1101-1199 and 3100-3299.
 TEST(Codes, OwnCodesAvoidVdsmsNumbers) {
-  const std::set<std::string> vdsm = {"ParseError", "InvalidRequest", "MethodNotFound", "InvalidParams", "InternalError",
-                                      "NoSuchVM", "SnapshotFailed", "MergeFailed", "NoSuchJob", "JobExists",
-                                      "AbortNotSupported", "JobNotActive", "InvalidParameter", "GeneralException",
-                                      "Busy", "GlusterCliTimeout", "GlusterCliBadOutput", "GlusterCommandFailed",
-                                      "GlusterVolumeNotFound", "GeoRepStartFailed", "GeoRepStopFailed",
-                                      "GeoRepStatusFailed", "GeoRepPauseFailed", "GeoRepResumeFailed",
-                                      "GeoRepConfigFailed", "GeoRepCreateFailed", "GeoRepDeleteFailed", "GfapiIOError",
-                                      "GfapiConnectFailed"};
+  const std::set<std::string> vdsm = {"ParseError",
+                                      "InvalidRequest",
+                                      "MethodNotFound",
+                                      "InvalidParams",
+                                      "InternalError",
+                                      "NoSuchVM",
+                                      "SnapshotFailed",
+                                      "MergeFailed",
+                                      "NoSuchJob",
+                                      "JobExists",
+                                      "AbortNotSupported",
+                                      "JobNotActive",
+                                      "InvalidParameter",
+                                      "GeneralException",
+                                      "Busy",
+                                      "GlusterCliTimeout",
+                                      "GlusterCliBadOutput",
+                                      "GlusterCommandFailed",
+                                      "GlusterVolumeNotFound",
+                                      "GeoRepStartFailed",
+                                      "GeoRepStopFailed",
+                                      "GeoRepStatusFailed",
+                                      "GeoRepPauseFailed",
+                                      "GeoRepResumeFailed",
+                                      "GeoRepConfigFailed",
+                                      "GeoRepCreateFailed",
+                                      "GeoRepDeleteFailed",
+                                      "GfapiIOError",
+                                      "GfapiConnectFailed",
+                                      "GeoRepPublicKeyFileCreateFailed",
+                                      "GeoRepPublicKeyFileReadError",
+                                      "GeoRepUserNotFound",
+                                      "GeoRepPublicKeyWriteFailed"};
   for (const auto& info : kAllCodes) {
     if (vdsm.count(info.name)) continue;
     const int n = int(info.code);

@@ -3,6 +3,7 @@
 // returns; and the check has teeth.
 #include <gtest/gtest.h>
 
+#include "api/gluster_host.h"
 #include "api/gluster_volume.h"
 #include "api/host.h"
 #include "api/recovery_point.h"
@@ -143,6 +144,8 @@ TEST(Contract, GlusterVolumeResultsMatchTheSchema) {
   expectMatches<api::GeoRepConfigList>({{{"checkpoint", "1700000000"}, {"sync_method", "rsync"}}});
   expectMatches<api::GeoRepCheckpointSet>({1700000000});
   expectMatches<api::GeoRepSync>({"0f0e0d0c-0b0a-4908-8706-050403020100"});
+  expectMatches<api::GeoRepKeysGet>({{"command=\"/usr/libexec/glusterfs/gsyncd\" ssh-rsa AAAA root@node1"}});
+  expectMatches<api::GeoRepKeysUpdate>({2, 1});
 }
 
 TEST(Contract, ResultCheckRejectsWhatTheSchemaDoesNotDescribe) {
