@@ -7,6 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/text.h"
 #include "version.h"
 
 namespace gdr {
@@ -56,12 +57,6 @@ size_t toSize(const std::string& key, const std::string& value) {
   }
 }
 
-std::string trim(const std::string& s) {
-  const auto first = s.find_first_not_of(" \t\r");
-  if (first == std::string::npos) return "";
-  return s.substr(first, s.find_last_not_of(" \t\r") - first + 1);
-}
-
 void checkLevel(const std::string& level) {
   static const char* const levels[] = {"trace", "debug", "info", "warning", "error", "critical", "off"};
   for (const char* l : levels)
@@ -69,18 +64,12 @@ void checkLevel(const std::string& level) {
   throw std::invalid_argument("log_level: unknown level '" + level + "'");
 }
 
-// "a, b,c" -> {"a", "b", "c"}; empty entries are refused.
 std::vector<std::string> toList(const std::string& key, const std::string& value) {
-  std::vector<std::string> out;
-  if (trim(value).empty()) return out;
-  std::stringstream in(value);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    item = trim(item);
-    if (item.empty()) throw std::invalid_argument(key + ": empty entry in '" + value + "'");
-    out.push_back(item);
+  try {
+    return splitList(value);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(key + ": " + e.what());
   }
-  return out;
 }
 
 bool toBool(const std::string& key, const std::string& value) {

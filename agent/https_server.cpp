@@ -235,7 +235,7 @@ bool HttpsServer::StartListening() {
     request->suspended = true;
     {
       std::lock_guard<std::mutex> registry(server->suspendedMutex_);
-      server->suspended_.insert(request);
+      server->suspended_.emplace(request.get(), request);
     }
     MHD_suspend_connection(connection);
     return MHD_YES;
@@ -318,12 +318,7 @@ void HttpsServer::resume(Request& request) {
   request.suspended = false;
   MHD_resume_connection(request.connection);
   std::lock_guard<std::mutex> registry(suspendedMutex_);
-  for (auto it = suspended_.begin(); it != suspended_.end(); ++it) {
-    if (it->get() == &request) {
-      suspended_.erase(it);
-      break;
-    }
-  }
+  suspended_.erase(&request);
 }
 
 void HttpsServer::quiesce() {
@@ -336,10 +331,10 @@ bool HttpsServer::StopListening() {
     // gluster call) gets "the agent is stopping"; its worker's late reply
     // is dropped. libmicrohttpd aborts the process if it stops with a
     // connection suspended.
-    std::set<std::shared_ptr<Request>> waiting;
+    std::vector<std::shared_ptr<Request>> waiting;
     {
       std::lock_guard<std::mutex> registry(suspendedMutex_);
-      waiting = suspended_;
+      for (const auto& entry : suspended_) waiting.push_back(entry.second);
     }
     for (const auto& request : waiting) {
       std::lock_guard<std::mutex> lock(request->mutex);

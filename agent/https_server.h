@@ -8,6 +8,7 @@
 // the listener thread never waits on libvirt or gluster.
 #include <jsonrpccpp/server/abstractserverconnector.h>
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -71,7 +72,7 @@ class HttpsServer : public jsonrpc::AbstractServerConnector {
   // The requests whose connections wait suspended for their reply: resumed
   // before the daemon stops, which may not meet one suspended.
   std::mutex suspendedMutex_;
-  std::set<std::shared_ptr<Request>> suspended_;
+  std::map<const Request*, std::shared_ptr<Request>> suspended_;
 };
 
 }  // namespace gdr

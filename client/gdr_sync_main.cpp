@@ -363,12 +363,12 @@ int main(int argc, char** argv) {
   SyncSettings settings;
   try {
     settings = parseSyncArgs(std::vector<std::string>(argv + 1, argv + argc));
-  } catch (const std::exception& e) {
+  } catch (const SyncUsageError& e) {
     std::cerr << "gdr-sync: " << e.what() << "\n";
     // A monitoring plugin's own trouble is UNKNOWN (3), never CRITICAL (2).
-    const bool checking = std::any_of(argv + 1, argv + argc, [](const char* a) { return std::string(a) == "check"; });
-    if (checking) std::cout << "GDR UNKNOWN - " << e.what() << "\n";
-    return checking ? int(kCheckUnknown) : int(kUsage);
+    if (e.command != SyncCommand::Check) return int(kUsage);
+    std::cout << "GDR UNKNOWN - " << e.what() << "\n";
+    return int(kCheckUnknown);
   }
   if (settings.help) {
     std::cout << kUsageText;

@@ -9,28 +9,13 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/text.h"
+
 namespace gdr::sync {
 
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string trim(const std::string& s) {
-  const auto first = s.find_first_not_of(" \t\r");
-  if (first == std::string::npos) return "";
-  return s.substr(first, s.find_last_not_of(" \t\r") - first + 1);
-}
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, sep)) {
-    item = trim(item);
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
 
 bool parseYesNo(const std::string& v) {
   if (v == "yes" || v == "true" || v == "1") return true;
@@ -60,142 +45,130 @@ std::string readSecret(const std::string& path) {
   return line;
 }
 
-// The settings a domain's file may hold, each also a flag (--KEY with '-'
-// for '_'). Booleans are flags without a value, "yes"/"no" in a file.
-enum class Kind { Value, Boolean };
-const std::map<std::string, Kind>& fileKeys() {
-  static const std::map<std::string, Kind> keys = {
-      {"hosts", Kind::Value},
-      {"volume", Kind::Value},
-      {"secondary", Kind::Value},
-      {"verify", Kind::Value},
-      {"timeout", Kind::Value},
-      {"repair", Kind::Boolean},
-      {"merge_bandwidth", Kind::Value},
-      {"keep_points", Kind::Value},
-      {"layout", Kind::Value},
-      {"state_dir", Kind::Value},
-      {"metrics_file", Kind::Value},
-      {"interval", Kind::Value},
-      {"target_rpo", Kind::Value},
-      {"rpo_warning", Kind::Value},
-      {"alert_webhook", Kind::Value},
-      {"alert_token_file", Kind::Value},
-      {"alert_command", Kind::Value},
-      {"alert_mail", Kind::Value},
-      {"alert_syslog", Kind::Boolean},
-      {"alert_on", Kind::Value},
-      {"cafile", Kind::Value},
-      {"cert", Kind::Value},
-      {"key", Kind::Value},
-      {"insecure", Kind::Boolean},
-  };
-  return keys;
-}
-
-// Flags that are not settings of a domain's file: the run's own.
-const std::map<std::string, Kind>& runFlags() {
-  static const std::map<std::string, Kind> flags = {
-      {"domain", Kind::Value}, {"config_dir", Kind::Value}, {"every", Kind::Value},
-      {"last", Kind::Value},   {"warning", Kind::Value},    {"critical", Kind::Value},
-      {"json", Kind::Boolean}, {"dry_run", Kind::Boolean},  {"if_due", Kind::Boolean},
-  };
-  return flags;
-}
-
-void applySetting(SyncSettings& s, const std::string& key, const std::string& v) {
-  const auto yes = [&] { return parseYesNo(v); };
-  if (key == "hosts") {
-    s.hosts = split(v, ',');
-    if (s.hosts.empty()) throw std::invalid_argument("takes unix:/path or https://host:port, comma-separated");
-  } else if (key == "volume") {
-    s.cycle.volume = v;
-  } else if (key == "secondary") {
-    const auto sep = v.find("::");
-    if (sep == std::string::npos || sep == 0 || sep + 2 == v.size()) {
-      throw std::invalid_argument("takes HOST::VOLUME");
+void setMailTo(SyncSettings& s, const std::string& v) {
+  s.alerts.mailTo = splitList(v);
+  if (s.alerts.mailTo.empty()) throw std::invalid_argument("takes mail addresses, separated by commas");
+  for (const auto& address : s.alerts.mailTo) {
+    if (address.find('@') == std::string::npos || address[0] == '-' ||
+        std::any_of(address.begin(), address.end(), [](unsigned char c) { return c <= ' ' || c == 0x7f; })) {
+      throw std::invalid_argument("takes mail addresses, separated by commas: '" + address + "'");
     }
-    s.cycle.secondaryHost = v.substr(0, sep);
-    s.cycle.secondaryVolume = v.substr(sep + 2);
-  } else if (key == "verify") {
-    const auto mode = api::enumFromName<VerifyMode>(v);
-    if (!mode) throw std::invalid_argument("takes none, sample, shards or full");
-    s.cycle.verify = *mode;
-  } else if (key == "timeout") {
-    s.cycle.georepTimeout = parseDuration(v);
-  } else if (key == "repair") {
-    s.cycle.repair = yes();
-  } else if (key == "merge_bandwidth") {
-    s.cycle.mergeBandwidth = unsigned(parseWhole(v, 999999, " (MiB/s)"));
-  } else if (key == "keep_points") {
-    s.cycle.keepPoints = int(parseWhole(v, 9999));
-  } else if (key == "layout") {
-    if (v != "flat" && v != "delta") throw std::invalid_argument("takes flat or delta");
-    s.cycle.layout = v == "delta" ? Layout::Delta : Layout::Flat;
-  } else if (key == "state_dir") {
-    if (v.empty()) throw std::invalid_argument("takes a directory");
-    s.stateDir = v;
-    s.stateDirNamed = true;
-  } else if (key == "metrics_file") {
-    s.metricsFile = v;
-  } else if (key == "interval") {
-    s.interval = parseDuration(v);
-  } else if (key == "target_rpo" || key == "critical") {
-    s.rpo.critical = parseDuration(v);
-  } else if (key == "rpo_warning" || key == "warning") {
-    s.rpo.warning = parseDuration(v);
-    s.rpoWarningNamed = true;
-  } else if (key == "alert_webhook") {
-    if ((v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) ||
-        v.find_first_of(" \t\r\n") != std::string::npos) {
-      throw std::invalid_argument("takes an http:// or https:// URL");
-    }
-    s.alerts.webhookUrl = v;
-  } else if (key == "alert_token_file") {
-    s.alerts.webhookToken = readSecret(v);
-  } else if (key == "alert_command") {
-    if (v.empty()) throw std::invalid_argument("takes a command");
-    s.alerts.command = v;
-  } else if (key == "alert_mail") {
-    s.alerts.mailTo = split(v, ',');
-    if (s.alerts.mailTo.empty()) throw std::invalid_argument("takes mail addresses, separated by commas");
-    for (const auto& address : s.alerts.mailTo) {
-      if (address.find('@') == std::string::npos || address[0] == '-' ||
-          std::any_of(address.begin(), address.end(), [](unsigned char c) { return c <= ' ' || c == 0x7f; })) {
-        throw std::invalid_argument("takes mail addresses, separated by commas: '" + address + "'");
-      }
-    }
-  } else if (key == "alert_syslog") {
-    s.alerts.syslog = yes();
-  } else if (key == "alert_on") {
-    if (v != "failure" && v != "always") throw std::invalid_argument("takes failure or always");
-    s.alerts.everyCycle = v == "always";
-  } else if (key == "cafile") {
-    s.agent.tls.caFile = v;
-  } else if (key == "cert") {
-    s.agent.tls.certFile = v;
-  } else if (key == "key") {
-    s.agent.tls.keyFile = v;
-  } else if (key == "insecure") {
-    s.agent.tls.insecure = yes();
-  } else if (key == "domain") {
-    checkDomainName(v);
-    s.domain = v;
-  } else if (key == "config_dir") {
-    s.configDir = v;
-  } else if (key == "every") {
-    s.every = parseDuration(v);
-  } else if (key == "last") {
-    s.last = parseWhole(v, 100000);
-  } else if (key == "json") {
-    s.json = yes();
-  } else if (key == "dry_run") {
-    s.cycle.dryRun = yes();
-  } else if (key == "if_due") {
-    s.ifDue = yes();
-  } else {
-    throw std::invalid_argument("is not a setting");
   }
+}
+
+void setSecondary(SyncSettings& s, const std::string& v) {
+  const auto sep = v.find("::");
+  if (sep == std::string::npos || sep == 0 || sep + 2 == v.size()) throw std::invalid_argument("takes HOST::VOLUME");
+  s.cycle.secondaryHost = v.substr(0, sep);
+  s.cycle.secondaryVolume = v.substr(sep + 2);
+}
+
+void setWebhook(SyncSettings& s, const std::string& v) {
+  if ((v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) || v.find_first_of(" \t\r\n") != std::string::npos) {
+    throw std::invalid_argument("takes an http:// or https:// URL");
+  }
+  s.alerts.webhookUrl = v;
+}
+
+// Every setting: a flag (--KEY with '-' for '_'); those `inFile` may also
+// stand in a domain's file. Booleans are flags without a value, "yes"/"no"
+// in a file. A setter throws std::invalid_argument("takes ...").
+enum class Kind { Value, Boolean };
+struct Setting {
+  Kind kind;
+  bool inFile;
+  void (*apply)(SyncSettings&, const std::string&);
+};
+
+const std::map<std::string, Setting>& settingTable() {
+  using S = SyncSettings&;
+  using V = const std::string&;
+  static const std::map<std::string, Setting> table = {
+      {"hosts",
+       {Kind::Value, true,
+        [](S s, V v) {
+          s.hosts = splitList(v);
+          if (s.hosts.empty()) throw std::invalid_argument("takes unix:/path or https://host:port, comma-separated");
+        }}},
+      {"volume", {Kind::Value, true, [](S s, V v) { s.cycle.volume = v; }}},
+      {"secondary", {Kind::Value, true, setSecondary}},
+      {"verify",
+       {Kind::Value, true,
+        [](S s, V v) {
+          const auto mode = api::enumFromName<VerifyMode>(v);
+          if (!mode) throw std::invalid_argument("takes none, sample, shards or full");
+          s.cycle.verify = *mode;
+        }}},
+      {"timeout", {Kind::Value, true, [](S s, V v) { s.cycle.georepTimeout = parseDuration(v); }}},
+      {"repair", {Kind::Boolean, true, [](S s, V v) { s.cycle.repair = parseYesNo(v); }}},
+      {"merge_bandwidth",
+       {Kind::Value, true, [](S s, V v) { s.cycle.mergeBandwidth = unsigned(parseWhole(v, 999999, " (MiB/s)")); }}},
+      {"keep_points", {Kind::Value, true, [](S s, V v) { s.cycle.keepPoints = int(parseWhole(v, 9999)); }}},
+      {"layout",
+       {Kind::Value, true,
+        [](S s, V v) {
+          if (v != "flat" && v != "delta") throw std::invalid_argument("takes flat or delta");
+          s.cycle.layout = v == "delta" ? Layout::Delta : Layout::Flat;
+        }}},
+      {"state_dir",
+       {Kind::Value, true,
+        [](S s, V v) {
+          if (v.empty()) throw std::invalid_argument("takes a directory");
+          s.stateDir = v;
+          s.stateDirNamed = true;
+        }}},
+      {"metrics_file", {Kind::Value, true, [](S s, V v) { s.metricsFile = v; }}},
+      {"interval", {Kind::Value, true, [](S s, V v) { s.interval = parseDuration(v); }}},
+      {"target_rpo", {Kind::Value, true, [](S s, V v) { s.rpo.critical = parseDuration(v); }}},
+      {"rpo_warning",
+       {Kind::Value, true,
+        [](S s, V v) {
+          s.rpo.warning = parseDuration(v);
+          s.rpoWarningNamed = true;
+        }}},
+      {"alert_webhook", {Kind::Value, true, setWebhook}},
+      {"alert_token_file", {Kind::Value, true, [](S s, V v) { s.alerts.webhookToken = readSecret(v); }}},
+      {"alert_command",
+       {Kind::Value, true,
+        [](S s, V v) {
+          if (v.empty()) throw std::invalid_argument("takes a command");
+          s.alerts.command = v;
+        }}},
+      {"alert_mail", {Kind::Value, true, setMailTo}},
+      {"alert_syslog", {Kind::Boolean, true, [](S s, V v) { s.alerts.syslog = parseYesNo(v); }}},
+      {"alert_on",
+       {Kind::Value, true,
+        [](S s, V v) {
+          if (v != "failure" && v != "always") throw std::invalid_argument("takes failure or always");
+          s.alerts.everyCycle = v == "always";
+        }}},
+      {"cafile", {Kind::Value, true, [](S s, V v) { s.agent.tls.caFile = v; }}},
+      {"cert", {Kind::Value, true, [](S s, V v) { s.agent.tls.certFile = v; }}},
+      {"key", {Kind::Value, true, [](S s, V v) { s.agent.tls.keyFile = v; }}},
+      {"insecure", {Kind::Boolean, true, [](S s, V v) { s.agent.tls.insecure = parseYesNo(v); }}},
+      // The run's own: not a domain's.
+      {"domain",
+       {Kind::Value, false,
+        [](S s, V v) {
+          checkDomainName(v);
+          s.domain = v;
+        }}},
+      {"config_dir", {Kind::Value, false, [](S s, V v) { s.configDir = v; }}},
+      {"every", {Kind::Value, false, [](S s, V v) { s.every = parseDuration(v); }}},
+      {"last", {Kind::Value, false, [](S s, V v) { s.last = parseWhole(v, 100000); }}},
+      // check's thresholds: the domain's target RPO and its warning.
+      {"critical", {Kind::Value, false, [](S s, V v) { s.rpo.critical = parseDuration(v); }}},
+      {"warning",
+       {Kind::Value, false,
+        [](S s, V v) {
+          s.rpo.warning = parseDuration(v);
+          s.rpoWarningNamed = true;
+        }}},
+      {"json", {Kind::Boolean, false, [](S s, V v) { s.json = parseYesNo(v); }}},
+      {"dry_run", {Kind::Boolean, false, [](S s, V v) { s.cycle.dryRun = parseYesNo(v); }}},
+      {"if_due", {Kind::Boolean, false, [](S s, V v) { s.ifDue = parseYesNo(v); }}},
+  };
+  return table;
 }
 
 // "--verify takes none, ..." or "--alert-token-file: cannot read ...".
@@ -261,11 +234,12 @@ void applySyncConfigText(const std::string& text, const std::string& origin, Syn
     const auto eq = line.find('=');
     if (eq == std::string::npos) throw std::invalid_argument(where + "expected 'key = value'");
     const std::string key = trim(line.substr(0, eq));
-    if (!fileKeys().count(key)) {
+    const auto known = settingTable().find(key);
+    if (known == settingTable().end() || !known->second.inFile) {
       throw std::invalid_argument(where + "unknown setting '" + key + "' (see gdr-sync --help)");
     }
     try {
-      applySetting(settings, key, trim(line.substr(eq + 1)));
+      known->second.apply(settings, trim(line.substr(eq + 1)));
     } catch (const std::invalid_argument& e) {
       throw std::invalid_argument(where + named(key, e.what()));
     }
@@ -315,7 +289,14 @@ std::vector<std::string> listDomains(const std::string& configDir) {
 
 SyncSettings parseSyncArgs(const std::vector<std::string>& args) {
   SyncSettings settings;
-  std::vector<std::pair<std::string, std::string>> flags;  // (key, value), applied over the file
+  std::vector<std::pair<const Setting*, std::string>> flags;  // applied over the file
+  std::vector<std::string> flagNames;
+  // The first mistake is reported, but the scan goes on: the error must
+  // know the command (check's trouble is UNKNOWN to a monitoring system).
+  std::optional<std::string> mistake;
+  const auto note = [&](const std::string& message) {
+    if (!mistake) mistake = message;
+  };
   bool commandNamed = false;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string arg = args[i];
@@ -324,14 +305,17 @@ SyncSettings parseSyncArgs(const std::vector<std::string>& args) {
       return settings;
     }
     if (arg == "history" || arg == "points" || arg == "check") {
-      if (commandNamed) throw std::invalid_argument("one command at a time: '" + arg + "' after another");
+      if (commandNamed) note("one command at a time: '" + arg + "' after another");
       commandNamed = true;
       settings.command = arg == "history"  ? SyncCommand::History
                          : arg == "points" ? SyncCommand::Points
                                            : SyncCommand::Check;
       continue;
     }
-    if (arg.rfind("--", 0) != 0) throw std::invalid_argument("unknown argument '" + arg + "' (see --help)");
+    if (arg.rfind("--", 0) != 0) {
+      note("unknown argument '" + arg + "' (see --help)");
+      continue;
+    }
     std::optional<std::string> inlineValue;
     if (const auto eq = arg.find('='); eq != std::string::npos) {
       inlineValue = arg.substr(eq + 1);
@@ -339,41 +323,52 @@ SyncSettings parseSyncArgs(const std::vector<std::string>& args) {
     }
     std::string key = arg.substr(2);
     std::replace(key.begin(), key.end(), '-', '_');
-    const auto& table = fileKeys().count(key) ? fileKeys() : runFlags();
-    const auto known = table.find(key);
-    if (known == table.end()) throw std::invalid_argument("unknown argument '" + args[i] + "' (see --help)");
+    const auto known = settingTable().find(key);
+    if (known == settingTable().end()) {
+      note("unknown argument '" + args[i] + "' (see --help)");
+      continue;
+    }
+    const Setting& setting = known->second;
     std::string value = "yes";
-    if (known->second == Kind::Value) {
+    if (setting.kind == Kind::Value) {
       if (inlineValue) {
         value = *inlineValue;
       } else if (i + 1 < args.size()) {
         value = args[++i];
       } else {
-        throw std::invalid_argument(flagName(key) + " needs a value");
+        note(flagName(key) + " needs a value");
+        continue;
       }
     } else if (inlineValue) {
-      throw std::invalid_argument(flagName(key) + " takes no value");
+      note(flagName(key) + " takes no value");
+      continue;
     }
     if (key == "domain" || key == "config_dir") {
       // Read before the file, which the other flags override.
       try {
-        applySetting(settings, key, value);
+        setting.apply(settings, value);
       } catch (const std::invalid_argument& e) {
-        throw std::invalid_argument(named(flagName(key), e.what()));
+        note(named(flagName(key), e.what()));
       }
     } else {
-      flags.emplace_back(key, value);
+      flags.emplace_back(&setting, value);
+      flagNames.push_back(flagName(key));
     }
   }
-  if (!settings.domain.empty()) loadDomain(settings.domain, settings);
-  for (const auto& [key, value] : flags) {
-    try {
-      applySetting(settings, key, value);
-    } catch (const std::invalid_argument& e) {
-      throw std::invalid_argument(named(flagName(key), e.what()));
+  try {
+    if (mistake) throw std::invalid_argument(*mistake);
+    if (!settings.domain.empty()) loadDomain(settings.domain, settings);
+    for (size_t f = 0; f < flags.size(); ++f) {
+      try {
+        flags[f].first->apply(settings, flags[f].second);
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(named(flagNames[f], e.what()));
+      }
     }
+    checkComplete(settings);
+  } catch (const std::invalid_argument& e) {
+    throw SyncUsageError(e.what(), settings.command);
   }
-  checkComplete(settings);
   return settings;
 }
 

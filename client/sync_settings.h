@@ -5,6 +5,7 @@
 // reading the files.
 #include <chrono>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -68,9 +69,16 @@ SyncSettings domainSettings(const std::string& configDir, const std::string& nam
 // The domains CONFIG_DIR holds (NAME for each NAME.conf), sorted.
 std::vector<std::string> listDomains(const std::string& configDir);
 
+// A mistake in gdr-sync's arguments or its domain's file, with the
+// command the arguments named (check reports its trouble as UNKNOWN).
+struct SyncUsageError : std::invalid_argument {
+  SyncUsageError(const std::string& message, SyncCommand named) : std::invalid_argument(message), command(named) {}
+  SyncCommand command;
+};
+
 // gdr-sync's arguments: the command word (history, points, check), the
 // flags, the domain's file under them. Checks what the command needs.
-// Throws std::invalid_argument with a message for the user.
+// Throws SyncUsageError with a message for the user.
 SyncSettings parseSyncArgs(const std::vector<std::string>& args);
 
 }  // namespace gdr::sync

@@ -14,6 +14,7 @@
 #include "core/durable_file.h"
 #include "core/errors.h"
 #include "core/json_util.h"
+#include "core/text.h"
 
 namespace gdr::gluster {
 
@@ -49,12 +50,6 @@ size_t optionsEnd(const std::string& line) {
     }
   }
   return quoted ? std::string::npos : line.size();
-}
-
-std::string trim(const std::string& s) {
-  const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return "";
-  return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
 }
 
 // type, blob and comment from `rest` (after the options, if any).

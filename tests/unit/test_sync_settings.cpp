@@ -155,6 +155,28 @@ TEST_F(SyncSettingsTest, FlagsAreChecked) {
   EXPECT_TRUE(parse({"check", "--help"}).help);
 }
 
+// check's own trouble is UNKNOWN to a monitoring system: the error names
+// the command the arguments named, wherever the mistake stands, and a
+// flag's value is never taken for a command.
+TEST_F(SyncSettingsTest, AnErrorKnowsTheCommand) {
+  const auto commandOf = [&](const std::vector<std::string>& args) {
+    try {
+      parse(args);
+    } catch (const SyncUsageError& e) {
+      return e.command;
+    }
+    ADD_FAILURE() << "no error";
+    return SyncCommand::Cycle;
+  };
+  EXPECT_EQ(commandOf({"check", "--hots", "x"}), SyncCommand::Check);
+  EXPECT_EQ(commandOf({"--hots", "check"}), SyncCommand::Check);
+  EXPECT_EQ(commandOf({"--warning", "soon", "check"}), SyncCommand::Check);
+  EXPECT_EQ(commandOf({"--volume", "check"}), SyncCommand::Cycle);
+  EXPECT_EQ(commandOf({"history", "--last", "0"}), SyncCommand::History);
+  EXPECT_EQ(error({"--hosts", "unix:/a,,unix:/b", "--volume", "v", "--secondary", "h::w"}),
+            "--hosts: empty entry in 'unix:/a,,unix:/b'");
+}
+
 TEST_F(SyncSettingsTest, TheDomainsAreTheConfFilesOfTheDirectory) {
   writeDomain("vmstore", kVmstore);
   writeDomain("bronze.tier", kVmstore);
