@@ -33,6 +33,7 @@ overlays_left() { # overlays of the lab VMs' disks, on either side (other tests 
 declare -A previous
 for cycle in 1 2 3; do
   note "cycle $cycle"
+  cycle_started=$(date +%s)
   report=$(sync) || fail "cycle $cycle failed: $report"
   [ "$(json_get 'd["status"]' <<<"$report")" = success ] || fail "cycle $cycle: $report"
   [ "$(json_get 'len(d["vms"])' <<<"$report")" = "${#vms[@]}" ] || fail "cycle $cycle did not cover every VM"
@@ -91,12 +92,24 @@ note "a shard emptied on the secondary is found"
 # secondary but never filled, while the checkpoint reported Completed.
 gfid=$(getfattr -n trusted.gfid -e hex "$GDR_LAB_PRIMARY_BRICK/${disks[0]#"$GDR_LAB_PRIMARY_MOUNT"/}" 2>/dev/null |
   sed -n 's/^trusted.gfid=0x\(........\)\(....\)\(....\)\(....\)\(............\)$/\1-\2-\3-\4-\5/p')
-# A full shard from the middle of the image: old records that nothing
-# writes again, so geo-replication will not resend it by itself (the last
-# shards grow, and the first holds qcow2 metadata).
-size=$(stat -c %s "${disks[0]}")
-index=$((size / (4 << 20) / 2))
-[ "$index" -ge 1 ] || fail "${disks[0]} is too small to have a middle shard ($size bytes)"
+# A full shard nearest the middle of the image that no write has touched
+# since before the last cycle began: geo-replication synced it then and
+# will not resend it by itself. (The guest's filesystem rewrites its
+# journal and metadata wherever they lie, and a merge writes them into the
+# base, so a middle shard alone is no proof; the first shard holds qcow2
+# metadata, the last grows.)
+untouched_shard() { # SINCE EXCEPT: the index, or nothing
+  local count=$(($(stat -c %s "${disks[0]}") / (4 << 20))) best="" i mtime
+  for ((i = 1; i < count - 1; i++)); do
+    [ "$i" = "$2" ] && continue
+    mtime=$(stat -c %Y "$GDR_LAB_PRIMARY_BRICK/.shard/$gfid.$i" 2>/dev/null) || continue
+    [ "$mtime" -lt "$1" ] || continue
+    if [ -z "$best" ] || [ $(((i - count / 2) ** 2)) -lt $(((best - count / 2) ** 2)) ]; then best=$i; fi
+  done
+  echo "$best"
+}
+index=$(untouched_shard "$cycle_started" -)
+[ -n "$index" ] || fail "no shard of ${disks[0]} untouched since the last cycle began ($(stat -c %s "${disks[0]}") bytes)"
 shard=$GDR_LAB_SECONDARY_BRICK/.shard/$gfid.$index
 [ -s "$shard" ] || fail "no shard $index of ${disks[0]} on the secondary to empty ($shard)"
 cp "$shard" "$state/shard.saved"
@@ -112,6 +125,7 @@ set -e
 [ "$(json_get 'd["points"][0]["state"]' <<<"$listing")" = incomplete ] || fail "states: $listing"
 [[ "$(json_get 'd["points"][0]["problems"][0]["why"]' <<<"$listing")" == "${disks[0]#"$GDR_LAB_PRIMARY_MOUNT"/}"*"differs from the point"* ]] ||
   fail "the problem does not name the base: $listing"
+verify_started=$(date +%s)
 set +e
 report=$(sync --verify shards)
 rc=$?
@@ -120,9 +134,12 @@ restore_shard
 trap 'stop_agent; rm -rf "$state"' EXIT
 [ "$rc" = 1 ] || fail "expected exit code 1 (verification failed, merged back), got $rc: $report"
 alert=$(json_get 'd["alert"]' <<<"$report")
-[[ "$alert" == *"${disks[0]#"$GDR_LAB_PRIMARY_MOUNT"/}"*"1 of "*" strides"* ]] || fail "the alert does not locate the emptied shard: $alert"
+[[ "$alert" == *"${disks[0]#"$GDR_LAB_PRIMARY_MOUNT"/}"*" of "*" strides"* ]] || fail "the alert does not locate the emptied shard: $alert"
+# Geo-replication may also have left a shard the last merge wrote short or
+# stale (README, "Known limits"): that one is reported too, and rightly.
 located=$(json_get '[s for s in d["steps"] if s["step"] == "verify"][0]["differedAt"]' <<<"$report")
-[[ "$located" == *"$((index * (4 << 20)))"* ]] || fail "shard $index not located: $located"
+[ "$(json_get "$((index * (4 << 20))) in [s for s in d['steps'] if s['step'] == 'verify'][0]['differedAt'].get('${disks[0]#"$GDR_LAB_PRIMARY_MOUNT"/}', [])" <<<"$report")" = True ] ||
+  fail "shard $index not located: $located"
 for vm in "${vms[@]}"; do
   [ "$(virsh dumpxml "$vm" | grep -c '<source file=')" = 1 ] || fail "$vm left on an overlay after the failed verification"
 done
@@ -140,7 +157,8 @@ note "a shard the secondary holds under another gfid is repaired"
 # another middle shard replaced on the secondary by an empty file with a
 # new gfid, through a client with gluster's internal pid (the secondary is
 # read-only to others, and .shard hidden).
-replaced=$((index + 1))
+replaced=$(untouched_shard "$verify_started" "$index")
+[ -n "$replaced" ] || fail "no other shard of ${disks[0]} untouched since the verified cycle began"
 shard=$GDR_LAB_SECONDARY_BRICK/.shard/$gfid.$replaced
 primary_shard=$GDR_LAB_PRIMARY_BRICK/.shard/$gfid.$replaced
 gfid_of() { getfattr -n trusted.gfid -e hex "$1" 2>/dev/null | sed -n 's/^trusted.gfid=0x//p'; }
