@@ -57,7 +57,8 @@ int runAgent(const AgentConfig& config) {
                          config.eventsListen.has_value(),
                          config.mergePivotDelay,
                          config.geoRepKeyUsers,
-                         config.geoRepPublicKeyFile};
+                         config.geoRepPublicKeyFile,
+                         config.geoRepMountBrokerRoot};
   Registry registry;
   registerAllVerbs(registry, services);
   Dispatcher dispatcher(schema, registry, config.checkResults, config.maxBatch);

@@ -126,6 +126,9 @@ void setOption(AgentConfig& c, const std::string& key, const std::string& value,
   } else if (key == "georep_public_key_file") {
     if (value.empty() || value[0] != '/') throw std::invalid_argument(key + " takes an absolute path");
     c.geoRepPublicKeyFile = value;
+  } else if (key == "georep_mountbroker_root") {
+    if (value.size() < 2 || value[0] != '/') throw std::invalid_argument(key + " takes an absolute path, not /");
+    c.geoRepMountBrokerRoot = value;
   } else if (key == "volfile_servers") {
     c.volfileServers = toList(key, value);
   } else if (key == "gfapi_pool_max") {

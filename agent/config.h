@@ -72,6 +72,8 @@ struct AgentConfig {
   std::vector<std::string> geoRepKeyUsers{"root"};
   // Where gsec_create writes the primary's public keys.
   std::string geoRepPublicKeyFile = "/var/lib/glusterd/geo-replication/common_secret.pem.pub";
+  // The mount broker's root directory GlusterHost.geoRepMountBrokerSetup makes.
+  std::string geoRepMountBrokerRoot = "/var/mountbroker-root";
 };
 
 enum class ParseOutcome { Run, ExitOk };

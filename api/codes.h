@@ -52,6 +52,9 @@ namespace gdr {
   X(GeoRepPublicKeyFileReadError, 4208, "the geo-replication public key file could not be read")                  \
   X(GeoRepUserNotFound, 4209, "no such user on this host")                                                        \
   X(GeoRepPublicKeyWriteFailed, 4210, "the keys could not be written into the user's authorized_keys")            \
+  X(GeoRepMountBrokerOptFailed, 4211, "the mount broker could not be set up (its options, the group's rights)")   \
+  X(GeoRepMountBrokerUserAddFailed, 4212, "the user could not be added to gluster's mount broker")                \
+  X(GeoRepMountBrokerRootCreateFailed, 4213, "the mount broker's root directory could not be made")               \
   X(GeoRepCreateFailed, 4214, "creating the geo-replication session failed")                                      \
   X(GeoRepDeleteFailed, 4215, "deleting the geo-replication session failed")                                      \
   X(GfapiIOError, 4570, "an operation on the volume through libgfapi failed")                                     \
@@ -63,6 +66,7 @@ namespace gdr {
   X(GeoRepSyncStalled, 3103, "geo-replication made no progress, even after a restart of the session")             \
   X(GeoRepKeyRejected, 3104, "not a public key with a forced command (data.index names it)")                      \
   X(GeoRepUserNotAllowed, 3105, "the user is not in the agent's georep_key_users")                                \
+  X(GeoRepGroupMismatch, 3106, "the group does not exist on this host, or the user is not in it")                 \
   /* gdr's own: libgfapi and the overlay guards */                                                                \
   X(ReadOnlyBypassUnavailable, 3200, "libgfapi lacks glfs_setfspid: no deletion on a read-only secondary")        \
   X(PathRejected, 3210, "not a normalized volume-relative path")                                                  \

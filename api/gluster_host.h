@@ -2,7 +2,7 @@
 // The contract of the GlusterHost namespace: what a host needs before a
 // geo-replication session can reach the secondary (VDSM's names and
 // shapes): the primary's public keys, pushed into the secondary's
-// authorized_keys.
+// authorized_keys, and gluster's mount broker for a non-root session.
 #include <string>
 #include <vector>
 
@@ -35,7 +35,26 @@ struct GeoRepKeysUpdateResult {
   }
 };
 
+struct MountBrokerSetupParams {
+  std::string remoteUserName, remoteGroupName, remoteVolumeName;
+  bool partial = false;
+  template <class V>
+  void visit(V& v) {
+    v("remoteUserName", remoteUserName)("remoteGroupName", remoteGroupName)("remoteVolumeName", remoteVolumeName)(
+        "partial", partial);
+  }
+};
+struct MountBrokerSetupResult {
+  std::string mountBrokerRoot;
+  std::vector<std::string> nodes;  // the pool's nodes (uuids) that applied it
+  template <class V>
+  void visit(V& v) {
+    v("mountBrokerRoot", mountBrokerRoot)("nodes", nodes);
+  }
+};
+
 GDR_VERB(GeoRepKeysGet, "GlusterHost.geoRepKeysGet", Empty, GeoRepKeysResult);
 GDR_VERB(GeoRepKeysUpdate, "GlusterHost.geoRepKeysUpdate", GeoRepKeysUpdateParams, GeoRepKeysUpdateResult);
+GDR_VERB(GeoRepMountBrokerSetup, "GlusterHost.geoRepMountBrokerSetup", MountBrokerSetupParams, MountBrokerSetupResult);
 
 }  // namespace gdr::api

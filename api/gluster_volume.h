@@ -190,8 +190,13 @@ struct GeoRepWorkerInfo {
 };
 
 struct SessionListParams {
-  std::optional<std::string> volumeName;
-  template <class V> void visit(V& v) { v.omitIfEmpty("volumeName", volumeName); }
+  std::optional<std::string> volumeName, remoteHost, remoteVolumeName, remoteUserName;
+  template <class V> void visit(V& v) {
+    v.omitIfEmpty("volumeName", volumeName)
+        .omitIfEmpty("remoteHost", remoteHost)
+        .omitIfEmpty("remoteVolumeName", remoteVolumeName)
+        .omitIfEmpty("remoteUserName", remoteUserName);
+  }
 };
 struct SessionInfo {
   std::string sessionKey, volumeName, remoteHost, remoteVolumeName, remoteUserName;

@@ -161,6 +161,39 @@ void GlusterCli::geoRepKeysCreate() {
   }
 }
 
+std::vector<PeerReply> GlusterCli::runMountBroker(const std::vector<std::string>& args, Code failure,
+                                                  const std::string& what) {
+  const CommandResult result = runner_.run(args, timeout_);
+  spdlog::debug("{} -> exit {}", joined(args), result.exitCode);
+  Json::Value data;
+  data["command"] = joined(args);
+  data["exitCode"] = result.exitCode;
+  if (result.timedOut || result.spawnFailed || result.exitCode != 0) {
+    const std::string said = json::printable(result.err.empty() ? result.out : result.err, 400);
+    throw AgentError(failure,
+                     what + " failed" + std::string(result.timedOut ? " (timed out)" : "") +
+                         (said.empty() ? "" : ": " + said),
+                     data);
+  }
+  std::vector<PeerReply> replies = parsePeerReplies(result.out);
+  if (const std::string refused = refusals(replies); !refused.empty()) {
+    // The root directory has its own code (VDSM's); the rest is the setup's.
+    const bool root = failure == Code::GeoRepMountBrokerOptFailed && refused.find("Unable to Create") != std::string::npos;
+    throw AgentError(root ? Code::GeoRepMountBrokerRootCreateFailed : failure, what + " failed on " + refused, data);
+  }
+  return replies;
+}
+
+std::vector<PeerReply> GlusterCli::mountBrokerSetup(const std::string& root, const std::string& group) {
+  return runMountBroker({"system::", "execute", "mountbroker.py", "node-setup", root, group},
+                        Code::GeoRepMountBrokerOptFailed, "the mount broker's set-up");
+}
+
+std::vector<PeerReply> GlusterCli::mountBrokerAddUser(const std::string& volume, const std::string& user) {
+  return runMountBroker({"system::", "execute", "mountbroker.py", "node-add", volume, user},
+                        Code::GeoRepMountBrokerUserAddFailed, "adding " + user + " to the mount broker");
+}
+
 std::vector<std::string> GlusterCli::knownVolumeHosts() {
   std::vector<std::string> hosts = parseBrickHosts(run({"volume", "info"}, "", std::nullopt));
   auto add = [&hosts](const std::string& host) {

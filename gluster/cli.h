@@ -12,6 +12,7 @@
 #include "core/errors.h"
 #include "core/process.h"
 #include "gluster/georep_xml.h"
+#include "gluster/mountbroker.h"
 
 namespace gdr::gluster {
 
@@ -60,6 +61,13 @@ class GlusterCli {
   // geo-replication keys (the pem pair per node, and the common public key
   // file listing them). Throws AgentError(GeoRepPublicKeyFileCreateFailed).
   void geoRepKeysCreate();
+  // gluster's mount broker on every node of this pool (its peer script):
+  // the root directory, the log group and its rights (node-setup), then
+  // the user allowed to mount `volume` (node-add). A node that refuses
+  // fails the call: GeoRepMountBrokerRootCreateFailed,
+  // GeoRepMountBrokerOptFailed, GeoRepMountBrokerUserAddFailed.
+  std::vector<PeerReply> mountBrokerSetup(const std::string& root, const std::string& group);
+  std::vector<PeerReply> mountBrokerAddUser(const std::string& volume, const std::string& user);
   // Sets "checkpoint now" and returns the checkpoint time gluster recorded.
   std::int64_t geoRepCheckpointSet(const std::string& volume, const Remote& remote);
 
@@ -69,6 +77,9 @@ class GlusterCli {
   // `failure` is the code of a command that gluster refused.
   std::string run(const std::vector<std::string>& args, const std::string& volume,
                   const std::optional<Remote>& remote, Code failure = Code::GlusterCommandFailed);
+  // Runs gluster's mountbroker.py peer script; every node must apply it.
+  std::vector<PeerReply> runMountBroker(const std::vector<std::string>& args, Code failure,
+                                        const std::string& what);
   [[noreturn]] void failed(const std::vector<std::string>& args, const CommandResult& result,
                            const std::string& opErrstr, int opErrno, const std::string& volume,
                            const std::optional<Remote>& remote, Code failure);

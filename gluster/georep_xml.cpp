@@ -1,9 +1,8 @@
 #include "gluster/georep_xml.h"
 
-#include <algorithm>
-
 #include <tinyxml2.h>
 
+#include <algorithm>
 #include <ctime>
 #include <set>
 
@@ -24,7 +23,8 @@ void load(std::string_view xml, Document& d) {
   if (d.doc.Parse(xml.data(), xml.size()) != tinyxml2::XML_SUCCESS) {
     Json::Value data;
     data["output"] = std::string(xml.substr(0, 2000));
-    throw AgentError(Code::GlusterCliBadOutput, std::string("gluster CLI output is not XML: ") + d.doc.ErrorStr(), data);
+    throw AgentError(Code::GlusterCliBadOutput, std::string("gluster CLI output is not XML: ") + d.doc.ErrorStr(),
+                     data);
   }
   d.root = d.doc.FirstChildElement("cliOutput");
   if (!d.root) throw AgentError(Code::GlusterCliBadOutput, "gluster CLI output has no <cliOutput>");
@@ -77,6 +77,21 @@ CliStatus parseCliStatus(std::string_view xml) {
   status.opErrno = std::atoi(text(d.root, "opErrno").c_str());
   status.opErrstr = text(d.root, "opErrstr");
   return status;
+}
+
+std::vector<GeoRepSession> filterSessions(std::vector<GeoRepSession> sessions, const SessionFilter& filter) {
+  const auto differs = [](const std::optional<std::string>& wanted, const std::string& value) {
+    return wanted && *wanted != value;
+  };
+  sessions.erase(std::remove_if(sessions.begin(), sessions.end(),
+                                [&](const GeoRepSession& s) {
+                                  return differs(filter.primaryVolume, s.primaryVolume) ||
+                                         differs(filter.secondaryHost, s.secondaryHost) ||
+                                         differs(filter.secondaryVolume, s.secondaryVolume) ||
+                                         differs(filter.secondaryUser, s.secondaryUser);
+                                }),
+                 sessions.end());
+  return sessions;
 }
 
 std::vector<GeoRepSession> parseGeoRepStatus(std::string_view xml) {

@@ -25,20 +25,26 @@ struct GeoRepWorker {
   std::string status;       // Active, Passive, Faulty, Created, Stopped, Initializing..., Offline, Paused
   std::string crawlStatus;  // Changelog Crawl, History Crawl, Hybrid Crawl, N/A
   std::optional<std::int64_t> entry, data, meta, failures;  // nullopt for N/A
-  std::string checkpointCompleted;       // Yes, No, N/A
-  std::optional<std::int64_t> lastSynced;                // seconds since the epoch (UTC)
+  std::string checkpointCompleted;                          // Yes, No, N/A
+  std::optional<std::int64_t> lastSynced;                   // seconds since the epoch (UTC)
   std::optional<std::int64_t> checkpointTime;
   std::optional<std::int64_t> checkpointCompletionTime;
 };
 
 struct GeoRepSession {
   std::string primaryVolume;
-  std::string sessionKey;       // PRIMARY_UUID:ssh://HOST::VOLUME:SECONDARY_UUID
-  std::string secondaryHost;    // from the key or the workers
+  std::string sessionKey;     // PRIMARY_UUID:ssh://HOST::VOLUME:SECONDARY_UUID
+  std::string secondaryHost;  // from the key or the workers
   std::string secondaryVolume;
   std::string secondaryUser;
   std::vector<GeoRepWorker> workers;
 };
+
+// geoRepSessionList's filters (VDSM's): each one given must match.
+struct SessionFilter {
+  std::optional<std::string> primaryVolume, secondaryHost, secondaryVolume, secondaryUser;
+};
+std::vector<GeoRepSession> filterSessions(std::vector<GeoRepSession> sessions, const SessionFilter& filter);
 
 // Throws AgentError(GlusterCliBadOutput) when `xml` is not a cliOutput document.
 CliStatus parseCliStatus(std::string_view xml);

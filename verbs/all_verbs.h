@@ -44,6 +44,7 @@ struct AgentServices {
   std::chrono::seconds mergePivotDelay{0};  // a merge's pause in READY (tests)
   std::vector<std::string> geoRepKeyUsers = {"root"};  // who geoRepKeysUpdate may add keys for
   std::string geoRepPublicKeyFile = "/var/lib/glusterd/geo-replication/common_secret.pem.pub";
+  std::string geoRepMountBrokerRoot = "/var/mountbroker-root";
   std::string geoRepHomeOverride = {};  // tests: stands for every user's home
 };
 

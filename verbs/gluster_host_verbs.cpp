@@ -1,6 +1,11 @@
 // GlusterHost.*: the keys a geo-replication session logs in with (VDSM's
-// geoRepKeysGet on each primary host, geoRepKeysUpdate on the secondary).
+// geoRepKeysGet on each primary host, geoRepKeysUpdate on the secondary),
+// and gluster's mount broker for a session of an unprivileged user.
+#include <grp.h>
+#include <pwd.h>
+
 #include <algorithm>
+#include <vector>
 
 #include "api/gluster_host.h"
 #include "core/errors.h"
@@ -12,6 +17,28 @@
 namespace gdr {
 
 namespace {
+
+// The user exists here and is in the group (its primary group or a member).
+void checkUserInGroup(const std::string& user, const std::string& groupName) {
+  std::vector<char> buffer(16384);
+  passwd pw{};
+  passwd* foundUser = nullptr;
+  if (::getpwnam_r(user.c_str(), &pw, buffer.data(), buffer.size(), &foundUser) != 0 || !foundUser) {
+    throw AgentError(Code::GeoRepUserNotFound, "no user '" + user + "' on this host");
+  }
+  const gid_t primaryGroup = pw.pw_gid;
+  std::vector<char> groupBuffer(65536);
+  struct group gr {};
+  struct group* foundGroup = nullptr;
+  if (::getgrnam_r(groupName.c_str(), &gr, groupBuffer.data(), groupBuffer.size(), &foundGroup) != 0 || !foundGroup) {
+    throw AgentError(Code::GeoRepGroupMismatch, "no group '" + groupName + "' on this host");
+  }
+  if (gr.gr_gid == primaryGroup) return;
+  for (char** member = gr.gr_mem; member && *member; ++member) {
+    if (user == *member) return;
+  }
+  throw AgentError(Code::GeoRepGroupMismatch, "'" + user + "' is not in the group '" + groupName + "'");
+}
 
 class GlusterHostVerbs {
  public:
@@ -38,6 +65,26 @@ class GlusterHostVerbs {
     return {merge.added, merge.present};
   }
 
+  // Checked here first, with gdr's codes: gluster's peer script would
+  // change the rights of its directories before finding a group missing.
+  api::MountBrokerSetupResult geoRepMountBrokerSetup(const api::MountBrokerSetupParams& p) {
+    const auto& allowed = services_.geoRepKeyUsers;
+    if (std::find(allowed.begin(), allowed.end(), p.remoteUserName) == allowed.end()) {
+      throw AgentError(Code::GeoRepUserNotAllowed,
+                       "'" + p.remoteUserName + "' is not in georep_key_users on this host");
+    }
+    if (p.remoteUserName == "root") {
+      throw AgentError(Code::InvalidParameter, "root logs in without the mount broker: name the session's own user");
+    }
+    checkUserInGroup(p.remoteUserName, p.remoteGroupName);
+    api::MountBrokerSetupResult out{services_.geoRepMountBrokerRoot, {}};
+    if (!p.partial) services_.gluster.mountBrokerSetup(services_.geoRepMountBrokerRoot, p.remoteGroupName);
+    for (const auto& node : services_.gluster.mountBrokerAddUser(p.remoteVolumeName, p.remoteUserName)) {
+      out.nodes.push_back(node.nodeId);
+    }
+    return out;
+  }
+
  private:
   AgentServices& services_;
 };
@@ -49,6 +96,8 @@ void registerGlusterHostVerbs(Registry& registry, AgentServices& services) {
   registry.add<api::GeoRepKeysGet>([verbs](const auto& p, const CallContext&) { return verbs->geoRepKeysGet(p); });
   registry.add<api::GeoRepKeysUpdate>(
       [verbs](const auto& p, const CallContext&) { return verbs->geoRepKeysUpdate(p); });
+  registry.add<api::GeoRepMountBrokerSetup>(
+      [verbs](const auto& p, const CallContext&) { return verbs->geoRepMountBrokerSetup(p); });
 }
 
 }  // namespace gdr

@@ -304,7 +304,8 @@ class GlusterVolumeVerbs {
 
   api::SessionListResult geoRepSessionList(const api::SessionListParams& p) {
     api::SessionListResult out;
-    for (const auto& s : cli_.geoRepStatus(p.volumeName.value_or(""), std::nullopt)) {
+    const gluster::SessionFilter filter{p.volumeName, p.remoteHost, p.remoteVolumeName, p.remoteUserName};
+    for (const auto& s : gluster::filterSessions(cli_.geoRepStatus(p.volumeName.value_or(""), std::nullopt), filter)) {
       api::SessionInfo info{s.sessionKey, s.primaryVolume, s.secondaryHost, s.secondaryVolume, s.secondaryUser, {}};
       for (const auto& w : s.workers) info.bricks.push_back(workerInfo(w));
       out.sessions.push_back(std::move(info));

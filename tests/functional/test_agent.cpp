@@ -300,6 +300,21 @@ TEST_F(AgentTest, GeoRepKeysAreRefusedForOtherUsersAndWithoutAForcedCommand) {
   EXPECT_EQ(r.err.rfind("3104: geoRepPubKeys[0]: no forced command", 0), 0u) << r.err;
 }
 
+// GlusterHost.geoRepMountBrokerSetup checks its user and group before
+// gluster's peer script changes anything: a user the agent was not told
+// of, root, a group that does not exist.
+TEST_F(AgentTest, MountBrokerSetupRefusesOtherUsersRootAndAMissingGroup) {
+  startAgent();
+  CommandOutput r = client({"GlusterHost", "geoRepMountBrokerSetup", "remoteUserName=daemon",
+                            "remoteGroupName=daemon", "remoteVolumeName=vmstore-dr"});
+  EXPECT_EQ(r.exitCode, 1) << r.out << r.err;
+  EXPECT_EQ(r.err.rfind("3105: 'daemon' is not in georep_key_users", 0), 0u) << r.err;
+  r = client({"GlusterHost", "geoRepMountBrokerSetup", "remoteUserName=root", "remoteGroupName=root",
+              "remoteVolumeName=vmstore-dr"});
+  EXPECT_EQ(r.exitCode, 1) << r.out << r.err;
+  EXPECT_EQ(r.err.rfind("91: root logs in without the mount broker", 0), 0u) << r.err;
+}
+
 std::string writeJob(const std::string& stateDir, const std::string& type, const std::string& state,
                      std::optional<std::int64_t> endTime) {
   JobRecord r;

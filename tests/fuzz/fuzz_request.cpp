@@ -35,7 +35,8 @@ const gdr::Dispatcher& dispatcher() {
                      RecoveryPointSeal, VolumeEmptyCheck, GeoRepSessionList, GeoRepSessionStatus, GeoRepSessionCreate,
                      GeoRepSessionStart, GeoRepSessionStop, GeoRepSessionPause, GeoRepSessionResume,
                      GeoRepSessionDelete, GeoRepConfigList, GeoRepConfigSet, GeoRepConfigReset, GeoRepCheckpointSet,
-                     GeoRepSync, GeoRepKeysGet, GeoRepKeysUpdate>(r);
+                     GeoRepSync, GeoRepKeysGet, GeoRepKeysUpdate,
+                     GeoRepMountBrokerSetup>(r);
     return r;
   }();
   static const gdr::Dispatcher instance(gdr::builtinSchema(), registry, /*checkResults=*/false, /*maxBatch=*/100);

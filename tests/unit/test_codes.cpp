@@ -45,6 +45,9 @@ TEST(Codes, MatchVdsmWhereVdsmHasTheCondition) {
   EXPECT_EQ(int(Code::GeoRepPublicKeyFileReadError), 4208);
   EXPECT_EQ(int(Code::GeoRepUserNotFound), 4209);
   EXPECT_EQ(int(Code::GeoRepPublicKeyWriteFailed), 4210);
+  EXPECT_EQ(int(Code::GeoRepMountBrokerOptFailed), 4211);
+  EXPECT_EQ(int(Code::GeoRepMountBrokerUserAddFailed), 4212);
+  EXPECT_EQ(int(Code::GeoRepMountBrokerRootCreateFailed), 4213);
   EXPECT_EQ(int(Code::GeoRepCreateFailed), 4214);
   EXPECT_EQ(int(Code::GfapiIOError), 4570);
   EXPECT_EQ(int(Code::GfapiConnectFailed), 4572);  // GlfsInitException
@@ -84,7 +87,10 @@ TEST(Codes, OwnCodesAvoidVdsmsNumbers) {
                                       "GeoRepPublicKeyFileCreateFailed",
                                       "GeoRepPublicKeyFileReadError",
                                       "GeoRepUserNotFound",
-                                      "GeoRepPublicKeyWriteFailed"};
+                                      "GeoRepPublicKeyWriteFailed",
+                                      "GeoRepMountBrokerOptFailed",
+                                      "GeoRepMountBrokerUserAddFailed",
+                                      "GeoRepMountBrokerRootCreateFailed"};
   for (const auto& info : kAllCodes) {
     if (vdsm.count(info.name)) continue;
     const int n = int(info.code);

@@ -146,6 +146,7 @@ TEST(Contract, GlusterVolumeResultsMatchTheSchema) {
   expectMatches<api::GeoRepSync>({"0f0e0d0c-0b0a-4908-8706-050403020100"});
   expectMatches<api::GeoRepKeysGet>({{"command=\"/usr/libexec/glusterfs/gsyncd\" ssh-rsa AAAA root@node1"}});
   expectMatches<api::GeoRepKeysUpdate>({2, 1});
+  expectMatches<api::GeoRepMountBrokerSetup>({"/var/mountbroker-root", {"2d4098ac-26f2-4a4b-8d41-3c014b48b05c"}});
 }
 
 TEST(Contract, ResultCheckRejectsWhatTheSchemaDoesNotDescribe) {

@@ -93,6 +93,34 @@ TEST(GeoRepXml, ReplicaAndFaultyWorkers) {
   EXPECT_NE(a.badWorker->find("Faulty"), std::string::npos);
 }
 
+// VDSM's filters: each one given must match; none given lists all.
+TEST(GeoRepXml, SessionsAreFilteredByEveryFilterGiven) {
+  std::vector<GeoRepSession> sessions(3);
+  sessions[0].primaryVolume = "vmstore";
+  sessions[0].secondaryHost = "dr1";
+  sessions[0].secondaryVolume = "vmstore-dr";
+  sessions[0].secondaryUser = "root";
+  sessions[1] = sessions[0];
+  sessions[1].secondaryHost = "dr2";
+  sessions[1].secondaryUser = "geoaccount";
+  sessions[2] = sessions[0];
+  sessions[2].primaryVolume = "iso";
+  sessions[2].secondaryVolume = "iso-dr";
+  const auto names = [](const std::vector<GeoRepSession>& list) {
+    std::vector<std::string> out;
+    for (const auto& s : list) out.push_back(s.primaryVolume + ">" + s.secondaryHost);
+    return out;
+  };
+  using V = std::vector<std::string>;
+  const std::optional<std::string> any;
+  EXPECT_EQ(names(filterSessions(sessions, {})), (V{"vmstore>dr1", "vmstore>dr2", "iso>dr1"}));
+  EXPECT_EQ(names(filterSessions(sessions, {"vmstore", any, any, any})), (V{"vmstore>dr1", "vmstore>dr2"}));
+  EXPECT_EQ(names(filterSessions(sessions, {any, "dr1", any, any})), (V{"vmstore>dr1", "iso>dr1"}));
+  EXPECT_EQ(names(filterSessions(sessions, {any, any, "iso-dr", any})), (V{"iso>dr1"}));
+  EXPECT_EQ(names(filterSessions(sessions, {"vmstore", any, any, "geoaccount"})), (V{"vmstore>dr2"}));
+  EXPECT_TRUE(filterSessions(sessions, {"iso", "dr2", any, any}).empty());
+}
+
 TEST(GeoRepXml, ConfigEnvelopeAndErrors) {
   const auto config = parseGeoRepConfig(fixture("config-list.xml"));
   EXPECT_EQ(config.at("sync_method"), "rsync");
@@ -277,6 +305,64 @@ class FakeRunner : public CommandRunner {
 };
 
 const std::string kSession = "volume geo-replication gdr-primary 127.0.0.2::gdr-secondary";
+
+// gluster's mountbroker.py answers one JSON line per node and exits 0 even
+// when a node refused: each line decides.
+TEST(MountBroker, PeerRepliesAreReadLineByLine) {
+  const auto ok = parsePeerReplies(fixture("mountbroker-setup.txt"));
+  ASSERT_EQ(ok.size(), 1u);
+  EXPECT_EQ(ok[0].nodeId, "2d4098ac-26f2-4a4b-8d41-3c014b48b05c");
+  EXPECT_TRUE(ok[0].ok);
+  EXPECT_EQ(refusals(ok), "");
+  const auto pool = parsePeerReplies(fixture("mountbroker-setup-pool.txt"));
+  ASSERT_EQ(pool.size(), 3u);
+  EXPECT_EQ(refusals(pool), "node 7f1e2a40-11c4-4b55-9d0e-0a3c5e8f9b21: Unable to Create /var/mountbroker-root");
+  EXPECT_EQ(refusals(parsePeerReplies(fixture("mountbroker-add-no-group.txt"))),
+            "node 2d4098ac-26f2-4a4b-8d41-3c014b48b05c: Group is not available");
+  for (const char* garbage : {"", "\n\n", "Unable to end. Error : Success", "{\"ok\": true}", "[1]",
+                              "{\"ok\": \"yes\", \"nodeid\": \"x\"}"}) {
+    try {
+      parsePeerReplies(garbage);
+      ADD_FAILURE() << garbage;
+    } catch (const AgentError& e) {
+      EXPECT_EQ(e.code(), Code::GlusterCliBadOutput) << garbage;
+    }
+  }
+}
+
+TEST(MountBroker, EachRefusalHasItsCode) {
+  FakeRunner runner;
+  const std::string script = "system:: execute mountbroker.py ";
+  runner.answer(script + "node-setup /var/mountbroker-root geogroup", fixture("mountbroker-setup.txt"));
+  runner.answer(script + "node-setup /var/mountbroker-root nosuchgroup", fixture("mountbroker-setup-no-group.txt"));
+  runner.answer(script + "node-setup /var/mountbroker-root pool", fixture("mountbroker-setup-pool.txt"));
+  runner.answer(script + "node-add vmstore-dr geoaccount", fixture("mountbroker-add.txt"));
+  runner.answer(script + "node-add vmstore-dr nobody", fixture("mountbroker-add-no-group.txt"));
+  runner.answer(script + "node-add vmstore-dr crashed", "Unable to end. Error : Success", 1);
+  GlusterCli cli(runner, 5s);
+  EXPECT_EQ(cli.mountBrokerSetup("/var/mountbroker-root", "geogroup").size(), 1u);
+  EXPECT_EQ(cli.mountBrokerAddUser("vmstore-dr", "geoaccount").size(), 1u);
+  const auto failure = [](auto&& fn) -> std::pair<Code, std::string> {
+    try {
+      fn();
+    } catch (const AgentError& e) {
+      return {e.code(), e.what()};
+    }
+    return {Code::GeneralException, ""};
+  };
+  auto [code, message] = failure([&] { cli.mountBrokerSetup("/var/mountbroker-root", "nosuchgroup"); });
+  EXPECT_EQ(code, Code::GeoRepMountBrokerOptFailed);
+  EXPECT_NE(message.find("User Group not exists"), std::string::npos) << message;
+  std::tie(code, message) = failure([&] { cli.mountBrokerSetup("/var/mountbroker-root", "pool"); });
+  EXPECT_EQ(code, Code::GeoRepMountBrokerRootCreateFailed);
+  EXPECT_NE(message.find("node 7f1e2a40"), std::string::npos) << message;
+  std::tie(code, message) = failure([&] { cli.mountBrokerAddUser("vmstore-dr", "nobody"); });
+  EXPECT_EQ(code, Code::GeoRepMountBrokerUserAddFailed);
+  EXPECT_NE(message.find("Group is not available"), std::string::npos) << message;
+  std::tie(code, message) = failure([&] { cli.mountBrokerAddUser("vmstore-dr", "crashed"); });
+  EXPECT_EQ(code, Code::GeoRepMountBrokerUserAddFailed);
+  EXPECT_NE(message.find("Unable to end"), std::string::npos) << message;
+}
 
 TEST(GlusterCli, MapsFailuresToTheirCodes) {
   FakeRunner runner;
