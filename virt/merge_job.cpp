@@ -71,6 +71,8 @@ void MergeJob::moveTo(JobControl& job, State next, int progress,
   if (!api::allowedMove(transitions(), record.state, next)) {
     fail("no move from " + record.state + " to " + api::enumName(next));
   }
+  // Free before the end is seen: whoever sees DONE may merge the drive again.
+  if (next == State::Done || next == State::Aborted) releaseDrive();
   job.update([&](JobRecord& r) {
     r.state = api::enumName(next);
     if (progress >= 0) r.progress = progress;
@@ -119,9 +121,15 @@ void MergeJob::run(JobControl& job) {
       }
     }
   } catch (...) {
-    activity_.endMerge(spec_.vmId, spec_.drive);  // the store records the failure
+    releaseDrive();  // the store records the failure
     throw;
   }
+  releaseDrive();
+}
+
+void MergeJob::releaseDrive() {
+  if (driveReleased_) return;  // once: another job may hold the drive by now
+  driveReleased_ = true;
   activity_.endMerge(spec_.vmId, spec_.drive);
 }
 

@@ -105,6 +105,8 @@ class MergeJob : public JobRunner {
   // Fails the job with `message` (prefixed with the merge it is about).
   [[noreturn]] void fail(const std::string& message) const;
   bool chainHolds(const DiskInfo& disk, const std::string& path) const;
+  // Ends the job's claim on its drive, once.
+  void releaseDrive();
 
   Hypervisor& hypervisor_;
   VmActivity& activity_;
@@ -112,6 +114,7 @@ class MergeJob : public JobRunner {
   MergeTuning tuning_;
   MergeSpec spec_;
   bool heldInReady_ = false;
+  bool driveReleased_ = false;
 };
 
 JobRecord newMergeRecord(const MergeSpec& spec);

@@ -430,6 +430,48 @@ TEST_F(MergeJobTest, RecoveredAfterRestartInEachState) {
   }
 }
 
+// Whoever sees DONE may merge the drive again at once (gdr-sync commits a
+// drive's deltas one after another): the claim ends before the end shows.
+// Runs a job in the test's thread; at the moment the end is written it
+// checks whether the drive could be claimed again.
+class EndWatchingControl : public JobControl {
+ public:
+  EndWatchingControl(JobRecord record, std::function<void()> atEnd)
+      : record_(std::move(record)), atEnd_(std::move(atEnd)) {}
+  JobRecord record() const override { return record_; }
+  void update(const std::function<void(JobRecord&)>& change) override {
+    JobRecord next = record_;
+    change(next);
+    if (next.terminal()) atEnd_();
+    record_ = next;
+  }
+  bool abortRequested() const override { return false; }
+  bool stopRequested() const override { return false; }
+  bool waitFor(std::chrono::milliseconds) override { return false; }
+  bool takeNudge() override { return false; }
+
+ private:
+  JobRecord record_;
+  std::function<void()> atEnd_;
+};
+
+TEST_F(MergeJobTest, TheDriveIsFreeOnceTheEndIsSeen) {
+  activity_.beginMerge(hv_.domain->uuid(), "vda", "this");
+  bool claimable = false;
+  EndWatchingControl control(newMergeRecord(spec()), [&] {
+    try {
+      activity_.beginMerge(hv_.domain->uuid(), "vda", "next");
+      activity_.endMerge(hv_.domain->uuid(), "vda");
+      claimable = true;
+    } catch (const AgentError&) {
+      claimable = false;
+    }
+  });
+  runner()->run(control);
+  EXPECT_EQ(control.record().state, kJobDone);
+  EXPECT_TRUE(claimable) << "the drive was still claimed when DONE was written";
+}
+
 TEST_F(MergeJobTest, RecoveredWithTheBlockJobGoneAfterAPivot) {
   hv_.domain->phase = "base";  // pivoted just before the agent died
   JobRecord record = newMergeRecord(spec());
