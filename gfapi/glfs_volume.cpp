@@ -463,6 +463,12 @@ class Connection : public Volume {
       if (i + 1 < path.size()) requireDirectory(path, walked, st);
       current = std::move(next);
     }
+    if (path.empty()) {
+      // The root itself: gfapi's handle calls take no null object for it.
+      errno = 0;
+      current = SharedObject(glfs_h_lookupat(fs_, nullptr, "/", &st, 0), ObjectClose{});
+      if (!current) ioError("cannot look up", "/", errno ? errno : EIO);
+    }
     object = std::move(current);
     return true;
   }
