@@ -160,6 +160,13 @@ struct SessionActionParams : SessionParams {
     v("force", force);
   }
 };
+struct SessionCreateParams : SessionActionParams {
+  bool noVerify = false;
+  template <class V> void visit(V& v) {
+    SessionActionParams::visit(v);
+    v("noVerify", noVerify);
+  }
+};
 struct ConfigSetParams : SessionParams {
   std::string optionName, optionValue;
   template <class V> void visit(V& v) {
@@ -246,7 +253,7 @@ GDR_VERB(ShardLayout, "GlusterVolume.shardLayout", FileParams, ShardLayoutResult
 GDR_VERB(VolumeEmptyCheck, "GlusterVolume.volumeEmptyCheck", VolumeRef, EmptyCheckResult);
 GDR_VERB(GeoRepSessionList, "GlusterVolume.geoRepSessionList", SessionListParams, SessionListResult);
 GDR_VERB(GeoRepSessionStatus, "GlusterVolume.geoRepSessionStatus", SessionParams, SessionStatusResult);
-GDR_VERB(GeoRepSessionCreate, "GlusterVolume.geoRepSessionCreate", SessionActionParams, Empty);
+GDR_VERB(GeoRepSessionCreate, "GlusterVolume.geoRepSessionCreate", SessionCreateParams, Empty);
 GDR_VERB(GeoRepSessionStart, "GlusterVolume.geoRepSessionStart", SessionActionParams, Empty);
 GDR_VERB(GeoRepSessionStop, "GlusterVolume.geoRepSessionStop", SessionActionParams, Empty);
 GDR_VERB(GeoRepSessionPause, "GlusterVolume.geoRepSessionPause", SessionActionParams, Empty);

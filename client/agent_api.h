@@ -16,6 +16,7 @@
 #include "api/recovery_point.h"
 #include "api/vm.h"
 #include "client/rpc_client.h"
+#include "client/session_setup.h"
 
 namespace gdr::sync {
 
@@ -56,7 +57,7 @@ struct AgentOptions {
 
 // An AgentApi over JSON-RPC: connections to the agent are kept open and
 // reused (one per call in flight), every call carries the cycle's flow id.
-class RpcAgent : public AgentApi {
+class RpcAgent : public AgentApi, public GeoRepSetupApi {
  public:
   RpcAgent(std::string endpoint, AgentOptions options, std::string flowId);
 
@@ -77,6 +78,14 @@ class RpcAgent : public AgentApi {
   api::PointSealResult recoveryPointSeal(const api::PointCheckParams& params) override;
   api::Job waitJob(const std::string& jobId, const std::function<void(const api::Job&)>& onPoll,
                    std::chrono::seconds timeout) override;
+
+  api::SessionListResult geoRepSessionList(const api::SessionListParams& params) override;
+  api::EmptyCheckResult volumeEmptyCheck(const api::VolumeRef& params) override;
+  api::GeoRepKeysResult geoRepKeysGet() override;
+  api::GeoRepKeysUpdateResult geoRepKeysUpdate(const api::GeoRepKeysUpdateParams& params) override;
+  void geoRepSessionCreate(const api::SessionCreateParams& params) override;
+  void geoRepConfigSet(const api::ConfigSetParams& params) override;
+  api::SessionStatusResult geoRepSessionStatus(const api::SessionParams& params) override;
 
  private:
   template <class Verb>

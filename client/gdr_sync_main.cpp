@@ -41,6 +41,8 @@ const char* const kUsageText =
     "       gdr-sync history [--domain NAME | --state-dir DIR] [--last N] [--json]\n"
     "       gdr-sync points (--domain NAME | --hosts H --secondary HOST::VOLUME) [--json] [TLS options]\n"
     "       gdr-sync check [--domain NAME | --state-dir DIR] [--warning DURATION] [--target-rpo DURATION]\n"
+    "       gdr-sync setup (--domain NAME | --hosts H --volume PRIMARY --secondary HOST::VOLUME)\n"
+    "                      --secondary-agent URL [--json] [TLS options]\n"
     "\n"
     "Options: [--verify none|sample|shards|full] [--timeout DURATION] [--json] [--dry-run]\n"
     "         [--every DURATION] [--repair] [--merge-bandwidth MIB_S] [--state-dir DIR]\n"
@@ -85,6 +87,14 @@ const char* const kUsageText =
     "for a success). --alert-on always: every cycle, not only those that failed\n"
     "or breached the RPO. A delivery that fails is said and kept in the report;\n"
     "the exit code stays the cycle's.\n"
+    "\n"
+    "setup creates the geo-replication session PRIMARY -> HOST::VOLUME as oVirt's\n"
+    "engine does through VDSM, checking each step: the secondary volume must be\n"
+    "empty (read by the secondary's agent, --secondary-agent), the primary pool's\n"
+    "keys (gsec_create) go into root's authorized_keys there, the session is\n"
+    "created without gluster's ssh check (no-verify) and set to compare every\n"
+    "changed file (rsync --ignore-times). It is left Created: each cycle starts\n"
+    "it. A session that exists is only set again. Exit 1 names the failed step.\n"
     "\n"
     "Each cycle writes its recovery point's manifest (.gdr/points/ID.json: every\n"
     "VM's definition, every base's sizes and sampled checksums) on the primary\n"
@@ -306,6 +316,40 @@ void printSummary(const Json::Value& report) {
   if (report.isMember("alert")) std::printf("ALERT: %s\n", report["alert"].asCString());
 }
 
+// `setup`: the session from the primary's agent to the secondary's, step by
+// step, each printed as it ends. 0 once set up, 1 when a step failed.
+int setup(const SyncSettings& settings) {
+  const std::string flow = "gdr-sync-setup-" + gdr::newUuid().substr(0, 8);
+  RpcAgent primary(settings.hosts.front(), settings.agent, flow);
+  RpcAgent secondary(settings.secondaryAgent, settings.agent, flow);
+  const SessionSetupRequest request{settings.cycle.volume, settings.cycle.secondaryHost,
+                                    settings.cycle.secondaryVolume};
+  const SessionSetupReport report = setupSession(primary, secondary, request, [&](const SessionSetupStep& s) {
+    if (!settings.json) std::printf("%-9s %s  %s\n", s.step.c_str(), s.ok ? "ok    " : "FAILED", s.detail.c_str());
+  });
+  if (settings.json) {
+    Json::Value out;
+    out["status"] = report.failure.empty() ? "success" : "failed";
+    out["existed"] = report.existed;
+    out["created"] = report.created;
+    for (const auto& s : report.steps) {
+      Json::Value step;
+      step["step"] = s.step;
+      step["ok"] = s.ok;
+      step["detail"] = s.detail;
+      out["steps"].append(step);
+    }
+    if (!report.failure.empty()) out["failure"] = report.failure;
+    for (const auto& w : report.workers) out["workers"].append(w);
+    std::cout << gdr::json::pretty(out) << "\n";
+  } else if (report.failure.empty()) {
+    std::printf("geo-replication %s -> %s::%s %s; gdr-sync starts it each cycle\n", request.volume.c_str(),
+                request.secondaryHost.c_str(), request.secondaryVolume.c_str(),
+                report.existed ? "was set up already" : "set up");
+  }
+  return report.failure.empty() ? kSuccess : kFailedMergedBack;
+}
+
 // Cycles: once, or --every until SIGTERM, or none when --if-due finds none due.
 int runCycles(SyncSettings& settings) {
   CycleOptions& options = settings.cycle;
@@ -381,6 +425,8 @@ int main(int argc, char** argv) {
       return history(settings.stateDir, settings.last, settings.json);
     case SyncCommand::Check:
       return check(settings);
+    case SyncCommand::Setup:
+      return setup(settings);
     case SyncCommand::Points:
       try {
         RpcAgent agent(settings.hosts.front(), settings.agent, "gdr-sync-points-" + gdr::newUuid().substr(0, 8));

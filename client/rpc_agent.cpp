@@ -52,6 +52,19 @@ api::PointPruneResult RpcAgent::recoveryPointPrune(const api::PointPruneParams& 
   return call<api::RecoveryPointPrune>(p);
 }
 api::PointListResult RpcAgent::recoveryPointList(const api::VolumeRef& p) { return call<api::RecoveryPointList>(p); }
+api::SessionListResult RpcAgent::geoRepSessionList(const api::SessionListParams& p) {
+  return call<api::GeoRepSessionList>(p);
+}
+api::EmptyCheckResult RpcAgent::volumeEmptyCheck(const api::VolumeRef& p) { return call<api::VolumeEmptyCheck>(p); }
+api::GeoRepKeysResult RpcAgent::geoRepKeysGet() { return call<api::GeoRepKeysGet>({}); }
+api::GeoRepKeysUpdateResult RpcAgent::geoRepKeysUpdate(const api::GeoRepKeysUpdateParams& p) {
+  return call<api::GeoRepKeysUpdate>(p);
+}
+void RpcAgent::geoRepSessionCreate(const api::SessionCreateParams& p) { call<api::GeoRepSessionCreate>(p); }
+void RpcAgent::geoRepConfigSet(const api::ConfigSetParams& p) { call<api::GeoRepConfigSet>(p); }
+api::SessionStatusResult RpcAgent::geoRepSessionStatus(const api::SessionParams& p) {
+  return call<api::GeoRepSessionStatus>(p);
+}
 api::PointSealResult RpcAgent::recoveryPointSeal(const api::PointCheckParams& p) {
   return call<api::RecoveryPointSeal>(p);
 }

@@ -91,6 +91,13 @@ const std::map<std::string, Setting>& settingTable() {
           if (s.hosts.empty()) throw std::invalid_argument("takes unix:/path or https://host:port, comma-separated");
         }}},
       {"volume", {Kind::Value, true, [](S s, V v) { s.cycle.volume = v; }}},
+      {"secondary_agent", {Kind::Value, true,
+                           [](S s, V v) {
+                             if (v.rfind("unix:", 0) != 0 && v.rfind("https://", 0) != 0) {
+                               throw std::invalid_argument("takes unix:/path or https://host:port");
+                             }
+                             s.secondaryAgent = v;
+                           }}},
       {"secondary", {Kind::Value, true, setSecondary}},
       {"verify",
        {Kind::Value, true,
@@ -195,6 +202,11 @@ void checkComplete(SyncSettings& s) {
   resolveDefaults(s);
   if (s.command == SyncCommand::Points && (s.hosts.empty() || s.cycle.secondaryHost.empty())) {
     throw std::invalid_argument("--hosts and --secondary HOST::VOLUME are required" + from);
+  }
+  if (s.command == SyncCommand::Setup &&
+      (s.hosts.empty() || s.cycle.volume.empty() || s.cycle.secondaryHost.empty() || s.secondaryAgent.empty())) {
+    throw std::invalid_argument("--hosts, --volume, --secondary HOST::VOLUME and --secondary-agent are required" +
+                                from);
   }
   if (s.command != SyncCommand::Cycle) return;
   if (s.hosts.empty() || s.cycle.volume.empty() || s.cycle.secondaryHost.empty()) {
@@ -304,11 +316,12 @@ SyncSettings parseSyncArgs(const std::vector<std::string>& args) {
       settings.help = true;
       return settings;
     }
-    if (arg == "history" || arg == "points" || arg == "check") {
+    if (arg == "history" || arg == "points" || arg == "check" || arg == "setup") {
       if (commandNamed) note("one command at a time: '" + arg + "' after another");
       commandNamed = true;
       settings.command = arg == "history"  ? SyncCommand::History
                          : arg == "points" ? SyncCommand::Points
+                         : arg == "setup"  ? SyncCommand::Setup
                                            : SyncCommand::Check;
       continue;
     }

@@ -19,7 +19,7 @@ namespace gdr::sync {
 inline constexpr const char* kDefaultConfigDir = "/etc/gdr/sync.d";
 inline constexpr const char* kDefaultStateDir = "/var/lib/gdr/sync";
 
-enum class SyncCommand { Cycle, History, Points, Check };
+enum class SyncCommand { Cycle, History, Points, Check, Setup };
 
 struct SyncSettings {
   SyncCommand command = SyncCommand::Cycle;
@@ -29,6 +29,7 @@ struct SyncSettings {
   std::string domain;
   std::string configDir = kDefaultConfigDir;
   std::vector<std::string> hosts;
+  std::string secondaryAgent;  // the secondary's agent (setup): unix:/path or https://host:port
   CycleOptions cycle;  // volume, secondary, verify, layout, ...
   AgentOptions agent;  // TLS
   std::string stateDir = kDefaultStateDir;

@@ -127,12 +127,18 @@ Code actionFailure(GeoRepAction action) {
 }
 
 void GlusterCli::geoRepAction(const std::string& volume, const Remote& remote, GeoRepAction action, bool force) {
+  if (action == GeoRepAction::Create) return geoRepCreate(volume, remote, false, force);
   std::vector<std::string> args = {"volume", "geo-replication", volume, remote.spec(), actionName(action)};
-  if (action == GeoRepAction::Create) args.push_back("push-pem");
+  if (force) args.push_back("force");
+  run(args, volume, remote, actionFailure(action));
+}
+
+void GlusterCli::geoRepCreate(const std::string& volume, const Remote& remote, bool noVerify, bool force) {
+  std::vector<std::string> args = {"volume", "geo-replication", volume, remote.spec(), "create",
+                                   noVerify ? "no-verify" : "push-pem"};
   if (force) args.push_back("force");
   // "create" must not be answered with "no such session".
-  run(args, volume, action == GeoRepAction::Create ? std::nullopt : std::optional<Remote>(remote),
-      actionFailure(action));
+  run(args, volume, std::nullopt, Code::GeoRepCreateFailed);
 }
 
 std::map<std::string, std::string> GlusterCli::geoRepConfig(const std::string& volume, const Remote& remote) {

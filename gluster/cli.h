@@ -48,6 +48,11 @@ class GlusterCli {
   // create (push-pem), start, stop, pause, resume, delete. A failure
   // carries the action's own code (VDSM's: GeoRepStartFailed, ...).
   void geoRepAction(const std::string& volume, const Remote& remote, GeoRepAction action, bool force);
+  // create push-pem: gluster checks the secondary over ssh and pushes the
+  // keys itself (root's own ssh access to it needed); create no-verify
+  // (VDSM's): neither, the keys put in place beforehand
+  // (GlusterHost.geoRepKeysUpdate) and the secondary checked by the caller.
+  void geoRepCreate(const std::string& volume, const Remote& remote, bool noVerify, bool force);
   std::map<std::string, std::string> geoRepConfig(const std::string& volume, const Remote& remote);
   void geoRepConfigSet(const std::string& volume, const Remote& remote, const std::string& name,
                        const std::string& value);

@@ -325,6 +325,11 @@ class GlusterVolumeVerbs {
     return out;
   }
 
+  api::Empty geoRepSessionCreate(const api::SessionCreateParams& p) {
+    cli_.geoRepCreate(p.volumeName, remoteOf(p), p.noVerify, p.force);
+    return {};
+  }
+
   api::Empty geoRepSessionAction(gluster::GeoRepAction action, const api::SessionParams& p, bool force) {
     cli_.geoRepAction(p.volumeName, remoteOf(p), action, force);
     return {};
@@ -438,8 +443,7 @@ void registerGlusterVolumeVerbs(Registry& registry, AgentServices& services) {
   registry.add<api::GeoRepSessionList>([v](const auto& p, const CallContext&) { return v->geoRepSessionList(p); });
   registry.add<api::GeoRepSessionStatus>([v](const auto& p, const CallContext&) { return v->geoRepSessionStatus(p); });
   using gluster::GeoRepAction;
-  registry.add<api::GeoRepSessionCreate>(
-      [v](const auto& p, const CallContext&) { return v->geoRepSessionAction(GeoRepAction::Create, p, p.force); });
+  registry.add<api::GeoRepSessionCreate>([v](const auto& p, const CallContext&) { return v->geoRepSessionCreate(p); });
   registry.add<api::GeoRepSessionStart>(
       [v](const auto& p, const CallContext&) { return v->geoRepSessionAction(GeoRepAction::Start, p, p.force); });
   registry.add<api::GeoRepSessionStop>(

@@ -9,6 +9,11 @@
 # node that answered), and partial only adds a volume. Everything the
 # broker changed is put back afterwards. geoRepSessionList finds the lab's
 # session by each of VDSM's filters, and nothing by another's.
+# `gdr-sync setup` refuses a secondary volume that holds a file (no
+# session, root's authorized_keys as they were), then on the emptied
+# volume creates the session (no-verify, keys through the agents), leaves
+# it Created with rsync-options --ignore-times, and run again only
+# configures it.
 source "$(dirname "$0")/lib.sh"
 require_lab
 GEO=gdr-lab-geo
@@ -113,4 +118,60 @@ restore
 cmp -s "$VOLFILE" "$state/glusterd.vol" || fail "glusterd.vol not restored"
 find "$GEOREP_DIR" "$LOG_DIR" "$CLI_LOG" -printf '%G\t%m\t%p\n' 2>/dev/null | diff - "$state/rights" >/dev/null ||
   fail "gluster's directories not put back as they were"
+
+note "gdr-sync setup: a secondary that is not empty is refused, nothing changed"
+DR=gdr-lab-setup
+dr_brick=$GDR_LAB_DIR/bricks/$DR
+drop_dr() {
+  if gluster --mode=script volume geo-replication "$GDR_LAB_PRIMARY" "$GDR_LAB_HOST::$DR" status 2>/dev/null | grep -q "$DR"; then
+    gluster --mode=script volume geo-replication "$GDR_LAB_PRIMARY" "$GDR_LAB_HOST::$DR" delete >/dev/null || true
+  fi
+  if gluster --mode=script volume info "$DR" >/dev/null 2>&1; then
+    gluster --mode=script volume stop "$DR" force >/dev/null || true
+    gluster --mode=script volume delete "$DR" >/dev/null || true
+  fi
+  rm -rf "$dr_brick"
+}
+trap 'drop_dr; cleanup' EXIT
+drop_dr
+mkdir -p "$dr_brick"
+gluster --mode=script volume create "$DR" "$GDR_LAB_HOST:$dr_brick" force >/dev/null
+gluster --mode=script volume start "$DR" >/dev/null
+on_dr() { # on_dr COMMAND...: run in a FUSE mount of the new volume
+  local mnt
+  mnt=$(mktemp -d)
+  glusterfs --volfile-server="$GDR_LAB_HOST" --volfile-id="$DR" "$mnt"
+  (cd "$mnt" && "$@") || { umount "$mnt"; rmdir "$mnt"; fail "on $DR: $*"; }
+  umount "$mnt"
+  rmdir "$mnt"
+}
+on_dr touch stray.img
+setup() {
+  "$BIN/gdr-sync" setup --hosts "unix:$AGENT_SOCK" --volume "$GDR_LAB_PRIMARY" --secondary "$GDR_LAB_HOST::$DR" \
+    --secondary-agent "unix:$AGENT_SOCK" --json
+}
+cp -p /root/.ssh/authorized_keys "$state/root-keys" 2>/dev/null || : >"$state/root-keys"
+set +e
+report=$(setup)
+rc=$?
+set -e
+[ "$rc" = 1 ] || fail "a secondary holding a file: exit $rc, $report"
+[[ "$(json_get 'd["failure"]' <<<"$report")" == "empty: the secondary volume $DR is not empty (it holds stray.img)"* ]] ||
+  fail "the refusal does not say why: $report"
+[ "$(sessions remoteVolumeName="$DR")" = "[]" ] || fail "a session was created to a secondary that is not empty"
+cmp -s /root/.ssh/authorized_keys "$state/root-keys" || fail "root's authorized_keys changed by a refused set-up"
+
+note "gdr-sync setup: on the emptied secondary, the session is created, left Created, set to compare every file"
+on_dr rm stray.img
+report=$(setup) || fail "the set-up failed: $report"
+[ "$(json_get '(d["status"], d["created"], d["existed"])' <<<"$report")" = "('success', True, False)" ] ||
+  fail "set-up: $report"
+[ "$(json_get '[s["step"] for s in d["steps"]]' <<<"$report")" = \
+  "['existing', 'empty', 'keys', 'authorize', 'create', 'config', 'status']" ] || fail "steps: $report"
+[ "$(sessions remoteVolumeName="$DR")" = "[('$GDR_LAB_PRIMARY', '$DR')]" ] || fail "no session to $DR: $(sessions)"
+[[ "$(json_get 'd["workers"]' <<<"$report")" == *"$GDR_LAB_PRIMARY_BRICK Created"* ]] || fail "workers: $report"
+gluster --mode=script volume geo-replication "$GDR_LAB_PRIMARY" "$GDR_LAB_HOST::$DR" config rsync-options |
+  grep -q -- --ignore-times || fail "the session's rsync-options lack --ignore-times"
+report=$(setup) || fail "the set-up run again failed: $report"
+[ "$(json_get '(d["created"], d["existed"])' <<<"$report")" = "(False, True)" ] || fail "run again: $report"
 note "ok"

@@ -400,6 +400,25 @@ TEST(GlusterCli, AConfigValueStartingWithADashIsNotTakenForAnOption) {
   EXPECT_TRUE(runner.called(kSession + " config rsync-options  --ignore-times"));
 }
 
+// push-pem: gluster checks the secondary and pushes the keys itself;
+// no-verify (VDSM's): neither.
+TEST(GlusterCli, ASessionIsCreatedWithPushPemOrWithoutVerifying) {
+  FakeRunner runner;
+  runner.answer(kSession + " create push-pem force", fixture("start.xml"));
+  runner.answer(kSession + " create no-verify", fixture("start.xml"));
+  GlusterCli cli(runner, 5s);
+  const Remote remote{"127.0.0.2", "gdr-secondary"};
+  cli.geoRepAction("gdr-primary", remote, GeoRepAction::Create, true);
+  cli.geoRepCreate("gdr-primary", remote, true, false);
+  EXPECT_EQ(runner.calls, (std::vector<std::string>{kSession + " create push-pem force", kSession + " create no-verify"}));
+  try {
+    cli.geoRepCreate("gdr-primary", remote, false, false);
+    ADD_FAILURE();
+  } catch (const AgentError& e) {
+    EXPECT_EQ(e.code(), Code::GeoRepCreateFailed);
+  }
+}
+
 TEST(GlusterCli, TimeoutHasItsOwnCode) {
   class Hung : public CommandRunner {
     CommandResult run(const std::vector<std::string>&, std::chrono::milliseconds) override {

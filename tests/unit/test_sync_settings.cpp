@@ -177,6 +177,22 @@ TEST_F(SyncSettingsTest, AnErrorKnowsTheCommand) {
             "--hosts: empty entry in 'unix:/a,,unix:/b'");
 }
 
+// setup needs the secondary's agent besides the session's ends, from a
+// flag or the domain's file.
+TEST_F(SyncSettingsTest, SetupNeedsTheSecondarysAgent) {
+  const std::vector<std::string> session = {"setup", "--hosts", "unix:/s", "--volume", "v", "--secondary", "h::w"};
+  EXPECT_EQ(error(session), "--hosts, --volume, --secondary HOST::VOLUME and --secondary-agent are required");
+  auto args = session;
+  args.insert(args.end(), {"--secondary-agent", "dr1:54321"});
+  EXPECT_EQ(error(args), "--secondary-agent takes unix:/path or https://host:port");
+  args.back() = "https://dr1:54321";
+  const SyncSettings s = parse(args);
+  EXPECT_EQ(s.command, SyncCommand::Setup);
+  EXPECT_EQ(s.secondaryAgent, "https://dr1:54321");
+  writeDomain("vmstore", std::string(kVmstore) + "secondary_agent = unix:/run/gdr/dr.sock\n");
+  EXPECT_EQ(parse({"setup", "--domain", "vmstore"}).secondaryAgent, "unix:/run/gdr/dr.sock");
+}
+
 TEST_F(SyncSettingsTest, TheDomainsAreTheConfFilesOfTheDirectory) {
   writeDomain("vmstore", kVmstore);
   writeDomain("bronze.tier", kVmstore);
