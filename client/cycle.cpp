@@ -5,6 +5,7 @@
 #include <ctime>
 #include <future>
 #include <mutex>
+#include <map>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -146,6 +147,7 @@ class Cycle {
  private:
   StepReport step(const std::string& name);
   void discover();
+  void refuseVmsOnTwoHosts(StepReport& s);
   void snapshotAll();
   void saveDefinitions();
   void saveManifest();
@@ -252,10 +254,44 @@ void Cycle::discover() {
       vms_.push_back(std::move(v));
     }
   }
+  refuseVmsOnTwoHosts(s);
   s["vms"] = Json::UInt64(vms_.size());
   if (vms_.empty()) s["note"] = "no running VM has a disk on " + options_.volume;
   progress_("discover", std::to_string(vms_.size()) + " VMs on " + options_.volume, true);
   s.ok();
+}
+
+// A VM two hosts report is migrating (libvirt shows it on the source and,
+// paused, on the destination): which of them writes its disks is changing
+// under the cycle. It is left out of this cycle, said in the report; the
+// others go on.
+void Cycle::refuseVmsOnTwoHosts(StepReport& s) {
+  std::map<std::string, std::vector<size_t>> hostsOf;
+  for (const auto& vm : vms_) hostsOf[vm.id].push_back(vm.host);
+  std::vector<Vm> kept;
+  std::set<std::string> said;
+  for (auto& vm : vms_) {
+    const auto& hosts = hostsOf[vm.id];
+    if (hosts.size() == 1) {
+      kept.push_back(std::move(vm));
+      continue;
+    }
+    if (!said.insert(vm.id).second) continue;
+    std::string where;
+    for (size_t i = 0; i < hosts.size(); ++i) {
+      where += (i == 0 ? "" : i + 1 == hosts.size() ? " and " : ", ") + agents_[hosts[i]]->endpoint();
+    }
+    const std::string why = "VM " + vm.name + " (" + vm.id + ") is reported by " + where +
+                            " (a migration under way?): not protected by this cycle";
+    Json::Value refused;
+    refused["vm"] = vm.name;
+    refused["vmId"] = vm.id;
+    refused["why"] = why;
+    s["refused"].append(refused);
+    report_["warnings"].append(why);
+    progress_("discover", why, true);
+  }
+  vms_ = std::move(kept);
 }
 
 void Cycle::snapshotAll() {

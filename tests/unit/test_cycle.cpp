@@ -654,6 +654,27 @@ TEST_F(CycleTest, NoSnapshotTakenMeansNothingChanged) {
   EXPECT_TRUE(host2_.merges.empty());
 }
 
+// A VM two hosts report is migrating: left out of the cycle with the
+// reason, the other VMs protected as usual.
+TEST_F(CycleTest, AVmReportedByTwoHostsIsLeftOutOfTheCycle) {
+  host2_.addVm("vm-1", "vm1");  // the migration's destination, paused
+  const Json::Value report = run();
+  EXPECT_EQ(report["status"], "success");
+  const Json::Value discover = stepNamed(report, "discover");
+  EXPECT_EQ(discover["vms"].asUInt(), 1u);
+  ASSERT_EQ(discover["refused"].size(), 1u);
+  EXPECT_EQ(discover["refused"][0]["vmId"], "vm-1");
+  EXPECT_EQ(discover["refused"][0]["why"].asString(),
+            "VM vm1 (vm-1) is reported by unix:/run/host1.sock and unix:/run/host2.sock (a migration under way?): "
+            "not protected by this cycle");
+  EXPECT_EQ(report["warnings"][0], discover["refused"][0]["why"]);
+  EXPECT_EQ(host1_.count("snapshot vm-1"), 0u);
+  EXPECT_EQ(host2_.count("snapshot vm-1"), 0u);
+  EXPECT_EQ(host2_.count("snapshot vm-2"), 1u);
+  ASSERT_EQ(report["vms"].size(), 1u);
+  EXPECT_EQ(report["vms"][0]["name"], "vm2");
+}
+
 TEST_F(CycleTest, AnUnreachableHostFailsDiscoveryAndChangesNothing) {
   host2_.unreachable = true;
   const Json::Value report = run();
