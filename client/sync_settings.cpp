@@ -63,6 +63,13 @@ void setSecondary(SyncSettings& s, const std::string& v) {
   s.cycle.secondaryVolume = v.substr(sep + 2);
 }
 
+// check's --critical and --warning are the domain's target RPO and warning.
+void setTargetRpo(SyncSettings& s, const std::string& v) { s.rpo.critical = parseDuration(v); }
+void setRpoWarning(SyncSettings& s, const std::string& v) {
+  s.rpo.warning = parseDuration(v);
+  s.rpoWarningNamed = true;
+}
+
 void setWebhook(SyncSettings& s, const std::string& v) {
   if ((v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) || v.find_first_of(" \t\r\n") != std::string::npos) {
     throw std::invalid_argument("takes an http:// or https:// URL");
@@ -126,13 +133,8 @@ const std::map<std::string, Setting>& settingTable() {
         }}},
       {"metrics_file", {Kind::Value, true, [](S s, V v) { s.metricsFile = v; }}},
       {"interval", {Kind::Value, true, [](S s, V v) { s.interval = parseDuration(v); }}},
-      {"target_rpo", {Kind::Value, true, [](S s, V v) { s.rpo.critical = parseDuration(v); }}},
-      {"rpo_warning",
-       {Kind::Value, true,
-        [](S s, V v) {
-          s.rpo.warning = parseDuration(v);
-          s.rpoWarningNamed = true;
-        }}},
+      {"target_rpo", {Kind::Value, true, setTargetRpo}},
+      {"rpo_warning", {Kind::Value, true, setRpoWarning}},
       {"alert_webhook", {Kind::Value, true, setWebhook}},
       {"alert_token_file", {Kind::Value, true, [](S s, V v) { s.alerts.webhookToken = readSecret(v); }}},
       {"alert_command",
@@ -163,14 +165,8 @@ const std::map<std::string, Setting>& settingTable() {
       {"config_dir", {Kind::Value, false, [](S s, V v) { s.configDir = v; }}},
       {"every", {Kind::Value, false, [](S s, V v) { s.every = parseDuration(v); }}},
       {"last", {Kind::Value, false, [](S s, V v) { s.last = parseWhole(v, 100000); }}},
-      // check's thresholds: the domain's target RPO and its warning.
-      {"critical", {Kind::Value, false, [](S s, V v) { s.rpo.critical = parseDuration(v); }}},
-      {"warning",
-       {Kind::Value, false,
-        [](S s, V v) {
-          s.rpo.warning = parseDuration(v);
-          s.rpoWarningNamed = true;
-        }}},
+      {"critical", {Kind::Value, false, setTargetRpo}},
+      {"warning", {Kind::Value, false, setRpoWarning}},
       {"json", {Kind::Boolean, false, [](S s, V v) { s.json = parseYesNo(v); }}},
       {"dry_run", {Kind::Boolean, false, [](S s, V v) { s.cycle.dryRun = parseYesNo(v); }}},
       {"if_due", {Kind::Boolean, false, [](S s, V v) { s.ifDue = parseYesNo(v); }}},

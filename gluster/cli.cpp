@@ -150,8 +150,7 @@ std::map<std::string, std::string> GlusterCli::volumeOptions(const std::string& 
   return parseVolumeOptions(run({"volume", "info", volume}, volume, std::nullopt));
 }
 
-void GlusterCli::geoRepKeysCreate() {
-  const std::vector<std::string> args = {"system::", "execute", "gsec_create"};
+CommandResult GlusterCli::runScript(const std::vector<std::string>& args, Code failure, const std::string& what) {
   const CommandResult result = runner_.run(args, timeout_);
   spdlog::debug("{} -> exit {}", joined(args), result.exitCode);
   // Its success is its exit code: gluster has no XML form of its output.
@@ -160,29 +159,25 @@ void GlusterCli::geoRepKeysCreate() {
     data["command"] = joined(args);
     data["exitCode"] = result.exitCode;
     const std::string said = json::printable(result.err.empty() ? result.out : result.err, 400);
-    throw AgentError(Code::GeoRepPublicKeyFileCreateFailed,
-                     "gsec_create failed" + std::string(result.timedOut ? " (timed out)" : "") +
-                         (said.empty() ? "" : ": " + said),
-                     data);
-  }
-}
-
-std::vector<PeerReply> GlusterCli::runMountBroker(const std::vector<std::string>& args, Code failure,
-                                                  const std::string& what) {
-  const CommandResult result = runner_.run(args, timeout_);
-  spdlog::debug("{} -> exit {}", joined(args), result.exitCode);
-  Json::Value data;
-  data["command"] = joined(args);
-  data["exitCode"] = result.exitCode;
-  if (result.timedOut || result.spawnFailed || result.exitCode != 0) {
-    const std::string said = json::printable(result.err.empty() ? result.out : result.err, 400);
     throw AgentError(failure,
                      what + " failed" + std::string(result.timedOut ? " (timed out)" : "") +
                          (said.empty() ? "" : ": " + said),
                      data);
   }
-  std::vector<PeerReply> replies = parsePeerReplies(result.out);
+  return result;
+}
+
+void GlusterCli::geoRepKeysCreate() {
+  runScript({"system::", "execute", "gsec_create"}, Code::GeoRepPublicKeyFileCreateFailed, "gsec_create");
+}
+
+std::vector<PeerReply> GlusterCli::runMountBroker(const std::vector<std::string>& args, Code failure,
+                                                  const std::string& what) {
+  std::vector<PeerReply> replies = parsePeerReplies(runScript(args, failure, what).out);
   if (const std::string refused = refusals(replies); !refused.empty()) {
+    Json::Value data;
+    data["command"] = joined(args);
+    data["exitCode"] = 0;  // gluster's peer scripts exit 0 when a node refuses
     // The root directory has its own code (VDSM's); the rest is the setup's.
     const bool root = failure == Code::GeoRepMountBrokerOptFailed && refused.find("Unable to Create") != std::string::npos;
     throw AgentError(root ? Code::GeoRepMountBrokerRootCreateFailed : failure, what + " failed on " + refused, data);

@@ -82,6 +82,9 @@ class GlusterCli {
   // `failure` is the code of a command that gluster refused.
   std::string run(const std::vector<std::string>& args, const std::string& volume,
                   const std::optional<Remote>& remote, Code failure = Code::GlusterCommandFailed);
+  // Runs a `gluster system:: execute` script: its exit code decides
+  // (AgentError(failure), "WHAT failed: ...").
+  CommandResult runScript(const std::vector<std::string>& args, Code failure, const std::string& what);
   // Runs gluster's mountbroker.py peer script; every node must apply it.
   std::vector<PeerReply> runMountBroker(const std::vector<std::string>& args, Code failure,
                                         const std::string& what);
