@@ -41,7 +41,7 @@ int runAgent(const AgentConfig& config) {
   gfapi::VolumePool volumes(gfapiOptions);
   gfapi::HeaderCache imageHeaders;
   gluster::SystemCommandRunner glusterRunner;
-  gluster::GlusterCli glusterCli(glusterRunner, config.glusterTimeout);
+  gluster::GlusterCli glusterCli(glusterRunner, config.glusterTimeout, "/var/lib/glusterd");
   virt::LibvirtHypervisor hypervisor(config.libvirtUri);
   virt::VmActivity vmActivity;
   AgentServices services{jobs,

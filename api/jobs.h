@@ -99,6 +99,18 @@ struct EnumNames<SyncState> {
       {SyncState::Aborted, kJobAborted}};
 };
 
+// A worker of the session at the job's last reading: the primary node and
+// brick it serves, Active (it copies), Passive (its replica stands by),
+// Faulty, ...; whether it completed the job's checkpoint.
+struct SyncWorker {
+  std::string host, brick, status;
+  bool checkpointCompleted = false;
+  template <class V>
+  void visit(V& v) {
+    v("host", host)("brick", brick)("status", status)("checkpointCompleted", checkpointCompleted);
+  }
+};
+
 struct GeoRepSyncJobDetails {
   std::string volumeName, remoteHost, remoteVolumeName, remoteUserName = "root";
   std::int64_t timeout = 600, stallTimeout = 120, idleStallTimeout = 30;  // seconds
@@ -114,6 +126,7 @@ struct GeoRepSyncJobDetails {
   bool checkpointCompleted = false;
   std::optional<std::int64_t> checkpointCompletedAt;  // milliseconds since the epoch
   std::optional<std::vector<std::string>> warnings;   // primary options that put the copy at risk
+  std::optional<std::vector<SyncWorker>> workers;     // every worker, by host and brick
   // STOPPING: how the job ends once the session is stopped.
   std::optional<SyncState> outcome;
   std::optional<JobError> outcomeError;
@@ -130,6 +143,7 @@ struct GeoRepSyncJobDetails {
         .orDefault("settle", settle);
     v.omitIfEmpty("checkpointCompletedAt", checkpointCompletedAt)
         .omitIfEmpty("warnings", warnings)
+        .omitIfEmpty("workers", workers)
         .omitIfEmpty("outcome", outcome)
         .omitIfEmpty("outcomeError", outcomeError);
   }

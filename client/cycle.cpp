@@ -37,6 +37,15 @@ std::string describe(const api::Job& job) {
   return job.error ? std::to_string(job.error->code) + ": " + job.error->message : "ended " + job.state;
 }
 
+// "127.30.0.11 Active (done), 127.30.0.12 Passive": which node copies.
+std::string describeWorkers(const std::vector<api::SyncWorker>& workers) {
+  std::string out;
+  for (const auto& w : workers) {
+    out += (out.empty() ? "" : ", ") + w.host + " " + w.status + (w.checkpointCompleted ? " (done)" : "");
+  }
+  return out;
+}
+
 std::string clockTime(std::int64_t epoch) {
   char buf[32];
   std::tm tm{};
@@ -148,11 +157,15 @@ class Cycle {
   StepReport step(const std::string& name);
   void discover();
   void refuseVmsOnTwoHosts(StepReport& s);
+  void hostLost(StepReport& s, size_t host, const std::string& error);
   void snapshotAll();
   void saveDefinitions();
   void saveManifest();
   void prunePoints();
   void georepSync(const std::string& stepName = "georep");
+  // Starts (or waits for a running one, then starts) a sync job on `agent`
+  // and waits for its end.
+  api::Job syncThrough(AgentApi& agent, const api::GeoRepSyncParams& params, StepReport& s);
   void verifyBases();
   void deleteOverlays();
   void sealPoint();
@@ -191,6 +204,8 @@ class Cycle {
   const SleepFn& sleep_;
   Json::Value report_;
   std::vector<Vm> vms_;
+  std::vector<bool> reachable_;  // per host: answered discovery
+  std::vector<std::string> lostHosts_;
   std::mutex mutex_;
 };
 
@@ -204,8 +219,17 @@ StepReport Cycle::step(const std::string& name) {
 
 void Cycle::discover() {
   StepReport s = step("discover");
+  reachable_.assign(agents_.size(), true);
   for (size_t h = 0; h < agents_.size(); ++h) {
-    for (const auto& vm : agents_[h]->getVMList().vms) {
+    api::VmList listed;
+    try {
+      listed = agents_[h]->getVMList();
+    } catch (const std::exception& e) {
+      if (agents_.size() == 1) throw;
+      hostLost(s, h, describe(e));
+      continue;
+    }
+    for (const auto& vm : listed.vms) {
       Vm v;
       v.host = h;
       v.id = vm.vmId;
@@ -254,11 +278,44 @@ void Cycle::discover() {
       vms_.push_back(std::move(v));
     }
   }
+  if (std::none_of(reachable_.begin(), reachable_.end(), [](bool r) { return r; })) {
+    throw std::runtime_error("no host answered: " + s["unreachable"][0]["error"].asString());
+  }
   refuseVmsOnTwoHosts(s);
   s["vms"] = Json::UInt64(vms_.size());
   if (vms_.empty()) s["note"] = "no running VM has a disk on " + options_.volume;
   progress_("discover", std::to_string(vms_.size()) + " VMs on " + options_.volume, true);
   s.ok();
+}
+
+// A host whose agent does not answer (or cannot list its VMs): the cycle
+// goes on with the others. The VMs the last cycle saw there are named as
+// unprotected by this one; the alert names the host.
+void Cycle::hostLost(StepReport& s, size_t host, const std::string& error) {
+  reachable_[host] = false;
+  const std::string& endpoint = agents_[host]->endpoint();
+  lostHosts_.push_back(endpoint);
+  Json::Value lost;
+  lost["host"] = endpoint;
+  lost["error"] = error;
+  lost["lastSeenVms"] = Json::Value(Json::arrayValue);
+  std::string names;
+  for (const auto& seen : options_.lastSeen) {
+    if (seen.host != endpoint) continue;
+    Json::Value vm;
+    vm["vm"] = seen.name;
+    vm["vmId"] = seen.vmId;
+    vm["host"] = endpoint;
+    vm["why"] = "its host did not answer: " + error;
+    report_["unprotected"].append(vm);
+    lost["lastSeenVms"].append(seen.name);
+    names += (names.empty() ? "" : ", ") + seen.name;
+  }
+  s["unreachable"].append(lost);
+  const std::string why = "host " + endpoint + " did not answer (" + error + "): its VMs are not protected by this cycle" +
+                          (names.empty() ? "" : " (last seen there: " + names + ")");
+  report_["warnings"].append(why);
+  progress_("discover", why, true);
 }
 
 // A VM two hosts report is migrating (libvirt shows it on the source and,
@@ -475,6 +532,11 @@ void Cycle::prunePoints() {
   }
 }
 
+// The sync runs through the first host that answered discovery (every
+// primary host holds a brick of the volume). When that agent is lost
+// mid-sync (it stops answering), the next host's agent takes the session
+// over: it sets its own checkpoint, later than every snapshot, so the copy
+// it waits for is as good.
 void Cycle::georepSync(const std::string& stepName) {
   StepReport s = step(stepName);
   try {
@@ -483,46 +545,70 @@ void Cycle::georepSync(const std::string& stepName) {
     params.remoteHost = options_.secondaryHost;
     params.remoteVolumeName = options_.secondaryVolume;
     params.timeout = options_.georepTimeout.count();
-    AgentApi& agent = *agents_.front();
-    std::string jobId;
-    try {
-      jobId = agent.startGeoRepSync(params);
-    } catch (const ClientError& e) {
-      // A sync of this session runs already (an interrupted run's): let it
-      // end, then sync for this cycle's snapshots.
-      if (e.kind() != ClientError::Kind::Verb || e.code() != int(Code::JobExists) || !e.data()["jobId"].isString()) {
-        throw;
+    std::vector<size_t> hosts;
+    for (size_t h = 0; h < agents_.size(); ++h) {
+      if (reachable_.empty() || reachable_[h]) hosts.push_back(h);
+    }
+    for (size_t i = 0;; ++i) {
+      AgentApi& agent = *agents_[hosts[i]];
+      s["host"] = agent.endpoint();
+      try {
+        const api::Job job = syncThrough(agent, params, s);
+        const auto details = api::decode<api::GeoRepSyncJobDetails>(job.details);
+        s["checkpointTime"] =
+            details.checkpointTime ? Json::Value(Json::Int64(*details.checkpointTime)) : Json::Value();
+        if (details.workers) s["workers"] = api::encode(*details.workers);
+        for (const auto& warning : details.warnings.value_or(std::vector<std::string>{})) {
+          Json::Value& all = report_["warnings"];
+          if (std::find(all.begin(), all.end(), Json::Value(warning)) == all.end()) all.append(warning);
+        }
+        progress_("geo-rep", job.state, true);
+        if (!job.done()) throw std::runtime_error(describe(job));
+        break;
+      } catch (const ClientError& e) {
+        if (e.kind() != ClientError::Kind::Connection || i + 1 == hosts.size()) throw;
+        const std::string why = "geo-rep: the agent on " + agent.endpoint() + " was lost (" + describe(e) + "); " +
+                                agents_[hosts[i + 1]]->endpoint() + " takes the session over";
+        s["lostAgents"].append(agent.endpoint());
+        report_["warnings"].append(why);
+        progress_("geo-rep", why, false);
       }
-      s["waitedFor"] = e.data()["jobId"];
-      progress_("geo-rep", "waiting for the running sync " + e.data()["jobId"].asString(), false);
-      agent.waitJob(
-          e.data()["jobId"].asString(), [](const api::Job&) {}, options_.georepTimeout + std::chrono::seconds(60));
-      jobId = agent.startGeoRepSync(params);
     }
-    s["jobId"] = jobId;
-    const api::Job job = agent.waitJob(
-        jobId,
-        [&](const api::Job& j) {
-          const auto d = api::decode<api::GeoRepSyncJobDetails>(j.details);
-          if (d.workersTotal == 0) return;  // no worker is known yet
-          std::string detail = std::to_string(d.workersCompleted) + "/" + std::to_string(d.workersTotal) + " workers";
-          if (d.lastSynced) detail += ", last synced " + clockTime(*d.lastSynced);
-          progress_("geo-rep", detail, false);
-        },
-        options_.georepTimeout + std::chrono::seconds(60));
-    const auto details = api::decode<api::GeoRepSyncJobDetails>(job.details);
-    s["checkpointTime"] = details.checkpointTime ? Json::Value(Json::Int64(*details.checkpointTime)) : Json::Value();
-    for (const auto& warning : details.warnings.value_or(std::vector<std::string>{})) {
-      Json::Value& all = report_["warnings"];
-      if (std::find(all.begin(), all.end(), Json::Value(warning)) == all.end()) all.append(warning);
-    }
-    progress_("geo-rep", job.state, true);
-    if (!job.done()) throw std::runtime_error(describe(job));
   } catch (const std::exception& e) {
     s.failed(describe(e));
     throw std::runtime_error("geo-replication failed: " + describe(e));
   }
   s.ok();
+}
+
+api::Job Cycle::syncThrough(AgentApi& agent, const api::GeoRepSyncParams& params, StepReport& s) {
+  std::string jobId;
+  try {
+    jobId = agent.startGeoRepSync(params);
+  } catch (const ClientError& e) {
+    // A sync of this session runs already (an interrupted run's): let it
+    // end, then sync for this cycle's snapshots.
+    if (e.kind() != ClientError::Kind::Verb || e.code() != int(Code::JobExists) || !e.data()["jobId"].isString()) {
+      throw;
+    }
+    s["waitedFor"] = e.data()["jobId"];
+    progress_("geo-rep", "waiting for the running sync " + e.data()["jobId"].asString(), false);
+    agent.waitJob(
+        e.data()["jobId"].asString(), [](const api::Job&) {}, options_.georepTimeout + std::chrono::seconds(60));
+    jobId = agent.startGeoRepSync(params);
+  }
+  s["jobId"] = jobId;
+  return agent.waitJob(
+      jobId,
+      [&](const api::Job& j) {
+        const auto d = api::decode<api::GeoRepSyncJobDetails>(j.details);
+        if (d.workersTotal == 0) return;  // no worker is known yet
+        std::string detail = std::to_string(d.workersCompleted) + "/" + std::to_string(d.workersTotal) + " workers";
+        if (d.workers) detail += " (" + describeWorkers(*d.workers) + ")";
+        if (d.lastSynced) detail += ", last synced " + clockTime(*d.lastSynced);
+        progress_("geo-rep", detail, false);
+      },
+      options_.georepTimeout + std::chrono::seconds(60));
 }
 
 template <class Params, class Fn>
@@ -1103,13 +1189,23 @@ Json::Value Cycle::run() {
     alert = describe(e);
     outcome = adopted ? kFailedUnchanged : kMergeBackFailed;
   }
+  // Older points may hold the only copy of an unreachable host's VMs: a
+  // partial cycle prunes none.
+  if (!lostHosts_.empty() && outcome == kSuccess) {
+    outcome = kPartial;
+    std::string hosts;
+    for (const auto& h : lostHosts_) hosts += (hosts.empty() ? "" : ", ") + h;
+    alert = lostHosts_.size() == 1
+                ? "host " + hosts + " did not answer: its VMs are not protected by this cycle; the other hosts' VMs are"
+                : "hosts " + hosts + " did not answer: their VMs are not protected by this cycle; the other hosts' VMs are";
+  }
   if (outcome == kSuccess && !options_.dryRun && !vms_.empty()) prunePoints();
   const bool anySnapshot = std::any_of(vms_.begin(), vms_.end(), [](const Vm& vm) { return vm.snapshotted; });
   if (outcome == kFailedMergedBack && !anySnapshot) outcome = kFailedUnchanged;
 
   report_["vms"] = vmReports();
   report_["outcome"] = outcome;
-  report_["status"] = outcome == kSuccess ? "success" : "failed";
+  report_["status"] = outcome == kSuccess ? "success" : outcome == kPartial ? "partial" : "failed";
   if (!alert.empty()) report_["alert"] = alert;
   report_["endTime"] = Json::Int64(nowSeconds());
   report_["duration"] = secondsSince(started);

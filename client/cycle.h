@@ -37,6 +37,12 @@ enum class Layout { Flat, Delta };
 // VM's chain.
 inline constexpr int kMaxDeltaPoints = 32;
 
+// A VM a host ran at the last cycle, from its report: named as unprotected
+// when that host does not answer.
+struct SeenVm {
+  std::string host, vmId, name;
+};
+
 struct CycleOptions {
   std::string volume;  // the primary volume
   std::string secondaryHost, secondaryVolume;
@@ -58,6 +64,8 @@ struct CycleOptions {
   // finished by the next one (adopted: its VMs merged back first). None:
   // no journal (tests of other things).
   CycleJournal* journal = nullptr;
+  // The VMs of the last cycle's report, with their hosts.
+  std::vector<SeenVm> lastSeen;
 };
 
 // Exit codes of gdr-sync, one per outcome.
@@ -67,6 +75,7 @@ enum Outcome : int {
   kUsage = 2,
   kFailedUnchanged = 3,  // failed before any snapshot: nothing changed
   kMergeBackFailed = 4,  // some VM is still on an overlay: needs an operator (critical alert)
+  kPartial = 5,  // some host did not answer: its VMs are not protected; the others' cycle succeeded (alert)
 };
 
 // Progress as it goes: ("snapshot", "2/8 VMs", done).

@@ -120,7 +120,8 @@ const char* const kUsageText =
     "after the snapshots (every VM merged back; the report's alert names the\n"
     "step); 2 usage; 3 failed before any snapshot (nothing changed; another\n"
     "cycle of the domain running included); 4 some VM could not be merged back\n"
-    "(critical).\n";
+    "(critical); 5 some host did not answer: the VMs it ran at the last cycle\n"
+    "are named unprotected, the other hosts' VMs completed the cycle (alert).\n";
 
 // SIGTERM/SIGINT are blocked in every thread and taken by one thread with
 // sigwait(), which may then use any call: a signal handler may not (notify
@@ -383,6 +384,7 @@ int runCycles(SyncSettings& settings) {
       agents.push_back(std::make_unique<RpcAgent>(host, settings.agent, options.flowId));
       seams.push_back(agents.back().get());
     }
+    options.lastSeen = lastSeenVms(settings.stateDir);
     ProgressPrinter progress(settings.json);
     Json::Value report = runCycle(options, seams, progress.fn());
     progress.finish();

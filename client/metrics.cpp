@@ -64,7 +64,7 @@ std::string cycleMetrics(const Json::Value& report, const Json::Value& history, 
       .sample(volume, success ? 1 : 0);
   Family(out, "gdr_cycle_outcome",
          "gdr-sync's exit code for the last DR cycle: 0 success, 1 failed and merged back, 3 failed before any "
-         "snapshot, 4 VMs left on overlays.")
+         "snapshot, 4 VMs left on overlays, 5 some host did not answer (its VMs unprotected).")
       .sample(volume, number(report["outcome"]));
   Family(out, "gdr_cycle_duration_seconds", "How long the last DR cycle took.")
       .sample(volume, number(report["duration"]));
@@ -99,6 +99,7 @@ std::string cycleMetrics(const Json::Value& report, const Json::Value& history, 
     // elsewhere, or whose snapshot failed, is not.
     (snapshotted && !vm.isMember("note") ? protectedVms : unprotectedVms) += 1;
   }
+  unprotectedVms += report["unprotected"].size();  // on hosts that did not answer
   for (const auto& s : report["steps"]) {
     if (s["step"] != "verify") continue;
     for (const auto& marked : s["resync"]) repaired += number(marked);
@@ -109,7 +110,7 @@ std::string cycleMetrics(const Json::Value& report, const Json::Value& history, 
          "Pieces (shards) the last DR cycle found missing or held under another gluster id on the secondary, "
          "and had geo-replication send again.")
       .sample(volume, repaired);
-  Family vms(out, "gdr_vms", "VMs in the last DR cycle, protected (every disk frozen) or not.");
+  Family vms(out, "gdr_vms", "VMs in the last DR cycle, protected (every disk frozen) or not (also those of hosts that did not answer).");
   vms.sample(volume + ",state=\"protected\"", protectedVms);
   vms.sample(volume + ",state=\"unprotected\"", unprotectedVms);
   return out.str();

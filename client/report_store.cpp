@@ -77,4 +77,22 @@ Json::Value reportHistory(const std::string& stateDir, size_t last) {
   return all;
 }
 
+std::vector<SeenVm> lastSeenVms(const std::string& stateDir) {
+  std::vector<SeenVm> seen;
+  const Json::Value newest = reportHistory(stateDir, 1);
+  if (newest.empty()) return seen;
+  std::ifstream in(newest[0]["report"].asString());
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto report = json::parse(text.str());
+  if (!report) return seen;
+  for (const auto& vm : (*report)["vms"]) {
+    seen.push_back({vm["host"].asString(), vm["vmId"].asString(), vm["name"].asString()});
+  }
+  for (const auto& vm : (*report)["unprotected"]) {
+    seen.push_back({vm["host"].asString(), vm["vmId"].asString(), vm["vm"].asString()});
+  }
+  return seen;
+}
+
 }  // namespace gdr::sync

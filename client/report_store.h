@@ -5,6 +5,9 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "client/cycle.h"
 
 namespace gdr::sync {
 
@@ -16,6 +19,11 @@ std::string saveReport(const std::string& stateDir, const Json::Value& report);
 // (the file)}.
 // Files that do not parse are skipped.
 Json::Value reportHistory(const std::string& stateDir, size_t last);
+
+// The VMs the newest kept report names, with their hosts: those its cycle
+// ran ("vms") and those it could not reach ("unprotected"). Empty without
+// a report.
+std::vector<SeenVm> lastSeenVms(const std::string& stateDir);
 
 // Whether a cycle is due as of `now`: `interval` has passed since the last
 // kept cycle started (less 30 s, the packaged timer's granularity), or none

@@ -1,6 +1,9 @@
 #include "gluster/cli.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include <spdlog/spdlog.h>
 
@@ -93,13 +96,82 @@ std::string GlusterCli::run(const std::vector<std::string>& args, const std::str
   return result.out;
 }
 
+std::vector<Remote> recordedSecondaries(std::string_view volumeInfo) {
+  std::vector<Remote> out;
+  std::istringstream lines{std::string(volumeInfo)};
+  for (std::string line; std::getline(lines, line);) {
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string key = line.substr(0, eq);
+    const std::string prefix = key.rfind("secondary", 0) == 0 ? "secondary" : key.rfind("slave", 0) == 0 ? "slave" : "";
+    if (prefix.empty() || key.size() == prefix.size() ||
+        key.find_first_not_of("0123456789", prefix.size()) != std::string::npos) {
+      continue;
+    }
+    const std::string value = line.substr(eq + 1);
+    const auto scheme = value.find("://");
+    const auto hostEnd = scheme == std::string::npos ? scheme : value.find("::", scheme + 3);
+    const auto volumeEnd = value.rfind(':');
+    if (hostEnd == std::string::npos || volumeEnd <= hostEnd + 2) continue;
+    Remote remote;
+    remote.host = value.substr(scheme + 3, hostEnd - scheme - 3);
+    remote.volume = value.substr(hostEnd + 2, volumeEnd - hostEnd - 2);
+    if (const auto at = remote.host.find('@'); at != std::string::npos) {
+      remote.user = remote.host.substr(0, at);
+      remote.host = remote.host.substr(at + 1);
+    }
+    if (remote.host.empty() || remote.volume.empty()) continue;
+    out.push_back(remote);
+  }
+  return out;
+}
+
+std::optional<std::vector<Remote>> GlusterCli::recordedSessions(const std::string& volume) const {
+  if (glusterdDir_.empty()) return std::nullopt;
+  std::vector<std::string> volumes;
+  if (!volume.empty()) {
+    volumes.push_back(volume);
+  } else {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(glusterdDir_ + "/vols", ec)) {
+      volumes.push_back(entry.path().filename().string());
+    }
+    if (ec) return std::nullopt;
+  }
+  std::vector<Remote> all;
+  for (const auto& name : volumes) {
+    std::ifstream in(glusterdDir_ + "/vols/" + name + "/info");
+    if (!in) return std::nullopt;
+    std::stringstream text;
+    text << in.rdbuf();
+    for (auto& remote : recordedSecondaries(text.str())) all.push_back(std::move(remote));
+  }
+  return all;
+}
+
 std::vector<GeoRepSession> GlusterCli::geoRepStatus(const std::string& volume, const std::optional<Remote>& remote) {
   std::vector<std::string> args = {"volume", "geo-replication"};
   if (!volume.empty()) args.push_back(volume);
   if (remote) args.push_back(remote->spec());
   args.push_back("status");
   if (remote) args.push_back("detail");
-  return parseGeoRepStatus(run(args, volume, remote, Code::GeoRepStatusFailed));
+  try {
+    return parseGeoRepStatus(run(args, volume, remote, Code::GeoRepStatusFailed));
+  } catch (const AgentError& e) {
+    // Only the reasonless failure: gluster's own refusal stands.
+    if (e.code() != Code::GeoRepStatusFailed || !e.data()["opErrstr"].asString().empty()) throw;
+    const auto recorded = recordedSessions(volume);
+    if (!recorded) throw;
+    const bool matches = std::any_of(recorded->begin(), recorded->end(), [&remote](const Remote& r) {
+      return !remote || (r.host == remote->host && r.volume == remote->volume);
+    });
+    if (matches) throw;  // a session is there: the failure is real
+    if (remote) {
+      throw AgentError(Code::GeoRepSessionNotFound, "no geo-replication session " + volume + " -> " + remote->spec(),
+                       e.data());
+    }
+    return {};
+  }
 }
 
 const char* actionName(GeoRepAction action) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/errors.h"
@@ -34,16 +35,29 @@ struct Remote {
   std::string spec() const;  // as the gluster CLI wants it
 };
 
+// The geo-replication secondaries glusterd records for a volume, from its
+// store (WORKDIR/vols/VOLUME/info: "secondaryN=" lines, "slaveN=" before
+// gluster 10): each "PRIMARY_UUID:ssh://[user@]host::volume:SECONDARY_UUID".
+// Pure; lines of another shape are skipped.
+std::vector<Remote> recordedSecondaries(std::string_view volumeInfo);
+
 enum class GeoRepAction { Create, Start, Stop, Pause, Resume, Delete };
 const char* actionName(GeoRepAction action);  // "start"
 Code actionFailure(GeoRepAction action);     // GeoRepStartFailed
 
 class GlusterCli {
  public:
-  GlusterCli(CommandRunner& runner, std::chrono::milliseconds timeout) : runner_(runner), timeout_(timeout) {}
+  // `glusterdDir`: glusterd's working directory, read when the CLI cannot
+  // say that a volume has no session (see geoRepStatus); empty: never read.
+  GlusterCli(CommandRunner& runner, std::chrono::milliseconds timeout, std::string glusterdDir = "")
+      : runner_(runner), timeout_(timeout), glusterdDir_(std::move(glusterdDir)) {}
 
   // Sessions of `volume` (all volumes when empty), optionally only the one
-  // to `remote`; with per-worker detail.
+  // to `remote`; with per-worker detail. In a pool of several nodes the
+  // CLI fails with no reason ("geo-replication command failed", no XML)
+  // when there is no session at all: then glusterd's store decides, and
+  // no recorded session is an empty list (GeoRepSessionNotFound for
+  // `remote`).
   std::vector<GeoRepSession> geoRepStatus(const std::string& volume, const std::optional<Remote>& remote);
   // create (push-pem), start, stop, pause, resume, delete. A failure
   // carries the action's own code (VDSM's: GeoRepStartFailed, ...).
@@ -92,8 +106,13 @@ class GlusterCli {
                            const std::string& opErrstr, int opErrno, const std::string& volume,
                            const std::optional<Remote>& remote, Code failure);
 
+  // The secondaries glusterd's store records for `volume` (every volume
+  // when empty); nullopt when a volume's record cannot be read.
+  std::optional<std::vector<Remote>> recordedSessions(const std::string& volume) const;
+
   CommandRunner& runner_;
   std::chrono::milliseconds timeout_;
+  std::string glusterdDir_;
 };
 
 }  // namespace gdr::gluster

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <tuple>
 #include <fstream>
 
 #include "core/errors.h"
@@ -23,6 +24,8 @@ SyncAssessment assessSync(const std::vector<GeoRepWorker>& workers, std::int64_t
   bool allIdle = true;
   for (const auto& w : workers) {
     const std::string status = normalizeStatus(w.status);
+    a.states.push_back({w.primaryNode, w.primaryBrick, status,
+                        w.checkpointCompleted == "Yes" && sameTime(w.checkpointTime, checkpointTime)});
     if (status == "Faulty" || status == "Offline") {
       if (!a.badWorker) a.badWorker = w.primaryNode + ":" + w.primaryBrick + " (" + status + ")";
       continue;
@@ -41,6 +44,10 @@ SyncAssessment assessSync(const std::vector<GeoRepWorker>& workers, std::int64_t
     a.pending = a.pending || w.entry.value_or(0) > 0 || w.data.value_or(0) > 0 || w.meta.value_or(0) > 0;
     allIdle = allIdle && w.crawlStatus == "Changelog Crawl" && reportsNothingPending;
   }
+  // gluster lists the workers in no stable order.
+  std::sort(a.states.begin(), a.states.end(), [](const api::SyncWorker& x, const api::SyncWorker& y) {
+    return std::tie(x.host, x.brick) < std::tie(y.host, y.brick);
+  });
   a.stopped = !workers.empty() && std::all_of(workers.begin(), workers.end(), [](const GeoRepWorker& w) {
     const std::string status = normalizeStatus(w.status);
     return status == "Stopped" || status == "Created";
@@ -388,6 +395,7 @@ bool GeoRepSyncJob::judge(JobControl& job, const SyncAssessment& a, StallWatch& 
     d.workersCompleted = a.completed;
     d.workersTotal = a.active;
     d.lastSynced = a.lastSynced;
+    d.workers = a.states;
   }, 10 + (a.active ? int(85 * a.completed / a.active) : 0));
   if (a.badWorker) return onBadWorker(job, a);
   faultyReadings_ = 0;

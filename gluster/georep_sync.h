@@ -54,6 +54,7 @@ struct SyncAssessment {
   // the root touched every few seconds, a healthy worker has work within a
   // changelog rollover, so a still last synced here is a stall.
   bool idleInChangelogCrawl = false;
+  std::vector<api::SyncWorker> states;  // every worker, in gluster's order
 };
 SyncAssessment assessSync(const std::vector<GeoRepWorker>& workers, std::int64_t checkpointTime);
 

@@ -57,6 +57,7 @@ class FakeAgent : public AgentApi {
 
   // Knobs.
   bool unreachable = false;
+  bool lostDuringSync = false;  // stops answering while its sync job runs
   std::set<std::string> snapshotFails;    // VM ids
   std::set<std::string> definitionFails;  // VM ids
   bool manifestFails = false;
@@ -249,6 +250,9 @@ class FakeAgent : public AgentApi {
 
   api::Job waitJob(const std::string& jobId, const std::function<void(const api::Job&)>& onPoll,
                    std::chrono::seconds) override {
+    if (lostDuringSync && jobId.rfind("sync-", 0) == 0) {
+      throw ClientError(ClientError::Kind::Connection, "cannot connect to " + endpoint_);
+    }
     api::Job j;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -675,12 +679,77 @@ TEST_F(CycleTest, AVmReportedByTwoHostsIsLeftOutOfTheCycle) {
   EXPECT_EQ(report["vms"][0]["name"], "vm2");
 }
 
-TEST_F(CycleTest, AnUnreachableHostFailsDiscoveryAndChangesNothing) {
+// A host that does not answer: the others' VMs complete their cycle; the
+// VMs it ran at the last cycle are named unprotected and the alert names it.
+TEST_F(CycleTest, AnUnreachableHostLeavesItsVmsUnprotectedAndTheOthersGoOn) {
+  host2_.unreachable = true;
+  options_.lastSeen = {{"unix:/run/host1.sock", "vm-1", "vm1"}, {"unix:/run/host2.sock", "vm-2", "vm2"},
+                       {"unix:/run/host2.sock", "vm-9", "vm9"}};
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kPartial);
+  EXPECT_EQ(report["status"], "partial");
+  EXPECT_EQ(report["alert"].asString(),
+            "host unix:/run/host2.sock did not answer: its VMs are not protected by this cycle; the other hosts' "
+            "VMs are");
+  const Json::Value discover = stepNamed(report, "discover");
+  ASSERT_EQ(discover["unreachable"].size(), 1u);
+  EXPECT_EQ(discover["unreachable"][0]["host"], "unix:/run/host2.sock");
+  ASSERT_EQ(discover["unreachable"][0]["lastSeenVms"].size(), 2u);
+  EXPECT_EQ(discover["unreachable"][0]["lastSeenVms"][0], "vm2");
+  EXPECT_EQ(discover["unreachable"][0]["lastSeenVms"][1], "vm9");
+  ASSERT_EQ(report["unprotected"].size(), 2u);
+  EXPECT_EQ(report["unprotected"][0]["vmId"], "vm-2");
+  EXPECT_EQ(report["unprotected"][1]["vm"], "vm9");
+  EXPECT_NE(report["warnings"][0].asString().find("(last seen there: vm2, vm9)"), std::string::npos);
+  // host1's VM went through the whole cycle, geo-replication through host1.
+  EXPECT_EQ(stepNames(report),
+            (std::vector<std::string>{"discover:ok", "snapshot:ok", "definitions:ok", "manifest:ok", "georep:ok",
+                                      "verify:ok", "overlay-delete:ok", "seal:ok", "merge:ok"}));
+  ASSERT_EQ(report["vms"].size(), 1u);
+  EXPECT_EQ(report["vms"][0]["name"], "vm1");
+  EXPECT_EQ(host1_.merges.size(), 1u);
+  // Older points may hold the only copy of host2's VMs: none is pruned.
+  EXPECT_EQ(host1_.count("recoveryPointPrune"), 0u);
+}
+
+TEST_F(CycleTest, NoHostAnsweringFailsDiscoveryAndChangesNothing) {
+  host1_.unreachable = true;
   host2_.unreachable = true;
   const Json::Value report = run();
   EXPECT_EQ(report["outcome"].asInt(), kFailedUnchanged);
-  EXPECT_NE(report["alert"].asString().find("cannot connect to unix:/run/host2.sock"), std::string::npos);
+  EXPECT_NE(report["alert"].asString().find("no host answered: cannot connect to unix:/run/host1.sock"),
+            std::string::npos);
   EXPECT_EQ(host1_.count("snapshot"), 0u);
+  EXPECT_EQ(host2_.count("snapshot"), 0u);
+}
+
+// The geo-rep job runs on a host that answered, not necessarily the first.
+TEST_F(CycleTest, GeoReplicationRunsThroughAHostThatAnswered) {
+  host1_.unreachable = true;
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kPartial);
+  EXPECT_EQ(host1_.count("geoRepSync"), 0u);
+  EXPECT_EQ(host2_.count("geoRepSync gdr-primary 127.0.0.2::gdr-secondary"), 1u);
+  EXPECT_EQ(stepNamed(report, "georep")["host"], "unix:/run/host2.sock");
+  EXPECT_EQ(stepNamed(report, "georep")["status"], "ok");
+}
+
+// The agent running the sync is lost mid-way: the next host's agent takes
+// the session over with a sync of its own, and the cycle completes.
+TEST_F(CycleTest, AnotherHostAdoptsTheSyncWhenItsAgentIsLost) {
+  host1_.lostDuringSync = true;
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kSuccess) << report["alert"];
+  EXPECT_EQ(host1_.count("geoRepSync"), 1u);
+  EXPECT_EQ(host2_.count("geoRepSync"), 1u);
+  const Json::Value georep = stepNamed(report, "georep");
+  EXPECT_EQ(georep["host"], "unix:/run/host2.sock");
+  EXPECT_EQ(georep["lostAgents"][0], "unix:/run/host1.sock");
+  EXPECT_NE(report["warnings"][0].asString().find("unix:/run/host2.sock takes the session over"), std::string::npos);
+  // A lost agent on the last host fails the step (and merges back).
+  host2_.lostDuringSync = true;
+  const Json::Value failed = run();
+  EXPECT_EQ(failed["outcome"].asInt(), kFailedMergedBack);
 }
 
 TEST_F(CycleTest, AVmLeftOnAnOverlayIsRefusedBeforeAnything) {

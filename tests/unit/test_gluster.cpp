@@ -85,6 +85,16 @@ TEST(GeoRepXml, ReplicaAndFaultyWorkers) {
   auto a = assessSync(replica, kCheckpoint);
   EXPECT_TRUE(a.complete);  // the Passive worker replicates nothing
   EXPECT_EQ(a.active, 1u);
+  // Every worker by host and brick, in a stable order (gluster's varies).
+  ASSERT_EQ(a.states.size(), 2u);
+  EXPECT_EQ(a.states[0].host + " " + a.states[0].status + " " + (a.states[0].checkpointCompleted ? "done" : "-"),
+            "127.0.0.2 Active done");
+  EXPECT_EQ(a.states[1].host + " " + a.states[1].status + " " + (a.states[1].checkpointCompleted ? "done" : "-"),
+            "127.0.0.3 Passive -");
+  std::vector<GeoRepWorker> reversed(replica.rbegin(), replica.rend());
+  const auto again = assessSync(reversed, kCheckpoint).states;
+  EXPECT_EQ(again[0].host, "127.0.0.2");
+  EXPECT_EQ(again[0].brick, a.states[0].brick);
   const auto faulty = parseGeoRepStatus(fixture("georep-status-faulty.xml"))[0].workers;
   a = assessSync(faulty, kCheckpoint);
   EXPECT_FALSE(a.complete);
@@ -390,6 +400,51 @@ TEST(GlusterCli, MapsFailuresToTheirCodes) {
     EXPECT_EQ(e.code(), Code::GeoRepStartFailed);
     EXPECT_NE(e.data()["opErrstr"].asString().find("already started"), std::string::npos);
   }
+}
+
+TEST(GlusterCli, RecordedSecondariesAreReadFromGlusterdsStore) {
+  const auto none = recordedSecondaries(fixture("glusterd-pool/vols/gdr-primary/info"));
+  EXPECT_TRUE(none.empty());
+  const auto one = recordedSecondaries(fixture("glusterd-pool/vols/gdr-other/info"));
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].host, "127.30.0.21");
+  EXPECT_EQ(one[0].volume, "gdr-secondary");
+  EXPECT_EQ(one[0].user, "root");
+  // Before gluster 10 the key was slaveN; a user names an unprivileged session.
+  const auto legacy = recordedSecondaries(
+      "type=2\nslave1=u1:ssh://geoaccount@10.0.0.5::dr-vol:u2\nslave2=broken\nsecondary-x=u1:ssh://h::v:u2\n");
+  ASSERT_EQ(legacy.size(), 1u);
+  EXPECT_EQ(legacy[0].user, "geoaccount");
+  EXPECT_EQ(legacy[0].host, "10.0.0.5");
+  EXPECT_EQ(legacy[0].volume, "dr-vol");
+}
+
+// In a pool of several nodes the CLI fails without a reason when no session
+// exists: glusterd's store says whether that means "none".
+TEST(GlusterCli, NoSessionInAPoolIsAnEmptyListNotAFailure) {
+  FakeRunner runner;  // answers every status with "geo-replication command failed", exit 2
+  runner.answer("volume info gdr-primary", fixture("volume-info.xml"));
+  runner.answer("volume info gdr-other", fixture("volume-info.xml"));
+  const std::string store = std::string(GDR_SOURCE_DIR) + "/tests/fixtures/gluster/glusterd-pool";
+  GlusterCli cli(runner, 5s, store);
+  EXPECT_TRUE(cli.geoRepStatus("gdr-primary", std::nullopt).empty());
+  auto code = [](auto&& fn) {
+    try {
+      fn();
+    } catch (const AgentError& e) {
+      return e.code();
+    }
+    return Code::GeneralException;
+  };
+  EXPECT_EQ(code([&] { cli.geoRepStatus("gdr-primary", Remote{"127.30.0.21", "gdr-secondary"}); }),
+            Code::GeoRepSessionNotFound);
+  // A session is recorded: the CLI's failure is a real one.
+  EXPECT_EQ(code([&] { cli.geoRepStatus("gdr-other", std::nullopt); }), Code::GeoRepStatusFailed);
+  EXPECT_EQ(code([&] { cli.geoRepStatus("", std::nullopt); }), Code::GeoRepStatusFailed);
+  // Without the store (or a volume's record unreadable) nothing is assumed.
+  GlusterCli blind(runner, 5s);
+  EXPECT_EQ(code([&] { blind.geoRepStatus("gdr-primary", std::nullopt); }), Code::GeoRepStatusFailed);
+  EXPECT_EQ(code([&] { cli.geoRepStatus("gdr-unknown", std::nullopt); }), Code::GeoRepStatusFailed);
 }
 
 TEST(GlusterCli, AConfigValueStartingWithADashIsNotTakenForAnOption) {
