@@ -67,6 +67,7 @@ namespace gdr {
   X(GeoRepKeyRejected, 3104, "not a public key with a forced command (data.index names it)")                      \
   X(GeoRepUserNotAllowed, 3105, "the user is not in the agent's georep_key_users")                                \
   X(GeoRepGroupMismatch, 3106, "the group does not exist on this host, or the user is not in it")                 \
+  X(GeoRepStatusUnreadable, 3107, "this host could not read the session's status for a while during a sync (glusterd down?): another host may drive it") \
   /* gdr's own: libgfapi and the overlay guards */                                                                \
   X(ReadOnlyBypassUnavailable, 3200, "libgfapi lacks glfs_setfspid: no deletion on a read-only secondary")        \
   X(PathRejected, 3210, "not a normalized volume-relative path")                                                  \

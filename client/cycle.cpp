@@ -534,7 +534,8 @@ void Cycle::prunePoints() {
 
 // The sync runs through the first host that answered discovery (every
 // primary host holds a brick of the volume). When that agent is lost
-// mid-sync (it stops answering), the next host's agent takes the session
+// mid-sync (it stops answering), or can no longer read the session's
+// status (its glusterd gone), the next host's agent takes the session
 // over: it sets its own checkpoint, later than every snapshot, so the copy
 // it waits for is as good.
 void Cycle::georepSync(const std::string& stepName) {
@@ -552,8 +553,20 @@ void Cycle::georepSync(const std::string& stepName) {
     for (size_t i = 0;; ++i) {
       AgentApi& agent = *agents_[hosts[i]];
       s["host"] = agent.endpoint();
+      const auto handOver = [&](const std::string& what) {
+        const std::string why = "geo-rep: " + what + "; " + agents_[hosts[i + 1]]->endpoint() +
+                                " takes the session over";
+        s["lostAgents"].append(agent.endpoint());
+        report_["warnings"].append(why);
+        progress_("geo-rep", why, false);
+      };
       try {
         const api::Job job = syncThrough(agent, params, s);
+        if (!job.done() && job.error && job.error->code == int(Code::GeoRepStatusUnreadable) &&
+            i + 1 < hosts.size()) {
+          handOver("the agent on " + agent.endpoint() + " could not follow the sync (" + describe(job) + ")");
+          continue;
+        }
         const auto details = api::decode<api::GeoRepSyncJobDetails>(job.details);
         s["checkpointTime"] =
             details.checkpointTime ? Json::Value(Json::Int64(*details.checkpointTime)) : Json::Value();
@@ -567,11 +580,7 @@ void Cycle::georepSync(const std::string& stepName) {
         break;
       } catch (const ClientError& e) {
         if (e.kind() != ClientError::Kind::Connection || i + 1 == hosts.size()) throw;
-        const std::string why = "geo-rep: the agent on " + agent.endpoint() + " was lost (" + describe(e) + "); " +
-                                agents_[hosts[i + 1]]->endpoint() + " takes the session over";
-        s["lostAgents"].append(agent.endpoint());
-        report_["warnings"].append(why);
-        progress_("geo-rep", why, false);
+        handOver("the agent on " + agent.endpoint() + " was lost (" + describe(e) + ")");
       }
     }
   } catch (const std::exception& e) {

@@ -62,6 +62,14 @@ SyncAssessment assessSync(const std::vector<GeoRepWorker>& workers, std::int64_t
   return a;
 }
 
+std::string activeWorkers(const SyncAssessment& a) {
+  std::string out;
+  for (const auto& w : a.states) {
+    if (w.status == "Active") out += (out.empty() ? "" : ", ") + w.host + ":" + w.brick;
+  }
+  return out.empty() ? "; no worker is Active" : "; Active: " + out;
+}
+
 std::optional<std::string> lastGsyncdError(const std::string& logText) {
   // "[2026-12-02 04:02:51.790294] E [syncdutils(monitor):851:logerr] Popen: ssh> ssh: connect ..."
   size_t end = logText.size();
@@ -439,7 +447,8 @@ bool GeoRepSyncJob::judge(JobControl& job, const SyncAssessment& a, StallWatch& 
              AgentError(Code::GeoRepSyncStalled, "geo-replication of " + session_ +
                                                       " made no progress (last synced, crawl and pending counts "
                                                       "unchanged) for " +
-                                                      std::to_string(spec_.stallTimeout.count()) + " s"));
+                                                      std::to_string(spec_.stallTimeout.count()) + " s" +
+                                                      activeWorkers(a)));
       return true;
   }
   return false;
@@ -448,16 +457,25 @@ bool GeoRepSyncJob::judge(JobControl& job, const SyncAssessment& a, StallWatch& 
 void GeoRepSyncJob::syncing(JobControl& job) {
   if (!runningChecked_) ensureRunning(job);  // resumed after a restart
   const std::string id = job.record().id;
+  std::optional<SyncAssessment> last;
   auto timedOut = [&](const std::optional<AgentError>& lastError) {
     return AgentError(Code::GeoRepSyncTimeout,
                       "checkpoint of " + session_ + " not completed within " + std::to_string(spec_.timeout.count()) +
-                          " s" + (lastError ? std::string(" (last error: ") + lastError->what() + ")" : ""));
+                          " s" + (last ? activeWorkers(*last) : "") +
+                          (lastError ? std::string(" (last error: ") + lastError->what() + ")" : ""));
   };
   constexpr auto kTouchInterval = std::chrono::seconds(5);
   using Clock = StallWatch::Clock;
   StallWatch watch(spec_.stallTimeout, spec_.idleStallTimeout, details_.sessionRestarts, Clock::now());
   Clock::time_point lastTouch{}, nextRead{};
   std::optional<AgentError> readError;
+  // A status this host cannot read for long (its glusterd down with its
+  // bricks, say) is no hiccup: the job fails with its own code, and the
+  // engine has another host's agent drive the session.
+  Clock::time_point lastRead = Clock::now();
+  int failedReads = 0;
+  const auto unreadableGrace = std::clamp<std::chrono::steady_clock::duration>(
+      30 * spec_.pollInterval, std::chrono::milliseconds(10), std::chrono::seconds(30));
   for (;;) {
     if (job.stopRequested()) return;
     if (job.abortRequested()) return finish(job, State::Aborted, std::nullopt);
@@ -477,10 +495,19 @@ void GeoRepSyncJob::syncing(JobControl& job) {
     }
     nextRead = now + spec_.pollInterval;
     if (const auto a = read(id, readError)) {
+      last = a;
+      lastRead = now;
+      failedReads = 0;
       if (judge(job, *a, watch)) return;
       // Marked complete but still copying: look again soon.
       if (a->completedButPending) nextRead = now + std::chrono::seconds(1);
       if (const auto by = watch.readBy(*a)) nextRead = std::min(nextRead, *by);
+    } else if (++failedReads >= 3 && now - lastRead >= unreadableGrace) {
+      const auto lasted = std::chrono::duration_cast<std::chrono::seconds>(now - lastRead).count();
+      return finish(job, State::Failed,
+                    AgentError(Code::GeoRepStatusUnreadable, "the status of " + session_ +
+                                                                 " could not be read on this host for " +
+                                                                 std::to_string(lasted) + " s: " + readError->what()));
     }
     if (nowSeconds() > details_.deadline) return finish(job, State::Failed, timedOut(readError));
   }

@@ -57,6 +57,9 @@ struct SyncAssessment {
   std::vector<api::SyncWorker> states;  // every worker, in gluster's order
 };
 SyncAssessment assessSync(const std::vector<GeoRepWorker>& workers, std::int64_t checkpointTime);
+// "; Active: node:brick, ..." (or "; no worker is Active"), for messages
+// that must name the workers a failed sync waited on.
+std::string activeWorkers(const SyncAssessment& a);
 
 // The last error gsyncd logged ("E [...] ... message"), from the tail of its
 // log: why a session stopped. Pure.

@@ -16,17 +16,26 @@ fail() {
 }
 note() { echo "--- $*"; }
 
+# require_lab [SCRIPT]: the lab SCRIPT brings up (scripts/lab, or
+# scripts/lab-sites for the two-site lab) can run here, its environment is
+# loaded and every component is up.
 require_lab() {
-  local why
-  if ! why=$("$LAB" can-run); then
-    if [ "${GDR_REQUIRE_LAB:-0}" = 1 ]; then fail "the lab is required here but cannot run: $why"; fi
-    echo "SKIPPED: this host cannot run the lab ($why)" >&2
+  local script=${1:-$LAB} why
+  if ! why=$("$script" can-run); then
+    if [ "${GDR_REQUIRE_LAB:-0}" = 1 ]; then fail "$(basename "$script") is required here but cannot run: $why"; fi
+    echo "SKIPPED: this host cannot run $(basename "$script") ($why)" >&2
     exit 77
   fi
-  eval "$("$LAB" env)"
+  eval "$("$script" env)"
   # A guest can pause for a few seconds when gluster is busy (a previous
   # test restarted glusterd): look twice before calling the lab down.
-  "$LAB" status >/dev/null || { sleep 5; "$LAB" status; } || fail "the lab is not up"
+  "$script" status >/dev/null || { sleep 5; "$script" status; } || fail "$(basename "$script") is not up"
+}
+
+# The two-site lab (scripts/lab-sites), as SITES.
+require_sites() {
+  SITES="$ROOT/scripts/lab-sites"
+  require_lab "$SITES"
 }
 
 georep() { gluster --mode=script volume geo-replication "$GDR_LAB_PRIMARY" "$GDR_LAB_SECONDARY_URL" "$@"; }

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <set>
 
+#include "api/codes.h"
 #include "client/cycle.h"
 
 namespace gdr::sync {
@@ -65,6 +66,7 @@ class FakeAgent : public AgentApi {
   std::vector<std::string> sealed;
   std::vector<api::PointManifest> manifests;
   std::string georepOutcome = api::kJobDone;
+  int georepErrorCode = 3101;  // when georepOutcome is not DONE
   bool syncAlreadyRunning = false;  // the first start finds an earlier run's sync job
   bool secondaryContentDiffers = false;
   int foreignShardReadings = 0;  // how many secondary layout readings show shard 1 under another gfid
@@ -162,7 +164,7 @@ class FakeAgent : public AgentApi {
     d.workersTotal = 1;
     d.workersCompleted = georepOutcome == api::kJobDone ? 1 : 0;
     d.checkpointTime = 1700000100;
-    if (georepOutcome != api::kJobDone) j.error = api::JobError{3101, "geo-replication worker node1:/b (Faulty)"};
+    if (georepOutcome != api::kJobDone) j.error = api::JobError{georepErrorCode, "geo-replication worker node1:/b (Faulty)"};
     j.details = api::encode(d);
     std::lock_guard<std::mutex> lock(mutex_);
     jobs_[id] = j;
@@ -746,7 +748,20 @@ TEST_F(CycleTest, AnotherHostAdoptsTheSyncWhenItsAgentIsLost) {
   EXPECT_EQ(georep["host"], "unix:/run/host2.sock");
   EXPECT_EQ(georep["lostAgents"][0], "unix:/run/host1.sock");
   EXPECT_NE(report["warnings"][0].asString().find("unix:/run/host2.sock takes the session over"), std::string::npos);
-  // A lost agent on the last host fails the step (and merges back).
+  // A sync its agent cannot follow (the host's glusterd gone): handed over too.
+  host1_.lostDuringSync = false;
+  host1_.georepOutcome = api::kJobFailed;
+  host1_.georepErrorCode = int(gdr::Code::GeoRepStatusUnreadable);
+  const Json::Value handedOver = run();
+  EXPECT_EQ(handedOver["outcome"].asInt(), kSuccess) << handedOver["alert"];
+  EXPECT_EQ(stepNamed(handedOver, "georep")["host"], "unix:/run/host2.sock");
+  EXPECT_NE(handedOver["warnings"][0].asString().find("could not follow the sync"), std::string::npos);
+  // Any other failure of the job is the sync's own: no hand-over.
+  host1_.georepErrorCode = int(gdr::Code::GeoRepWorkerFaulty);
+  EXPECT_EQ(run()["outcome"].asInt(), kFailedMergedBack);
+  host1_.georepOutcome = api::kJobDone;
+  // Lost on every host: the step fails (and every VM is merged back).
+  host1_.lostDuringSync = true;
   host2_.lostDuringSync = true;
   const Json::Value failed = run();
   EXPECT_EQ(failed["outcome"].asInt(), kFailedMergedBack);

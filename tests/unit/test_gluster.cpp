@@ -374,6 +374,17 @@ TEST(MountBroker, EachRefusalHasItsCode) {
   EXPECT_NE(message.find("Unable to end"), std::string::npos) << message;
 }
 
+// The code of the AgentError `fn` throws (GeneralException when none).
+template <class Fn>
+Code code(Fn&& fn) {
+  try {
+    fn();
+  } catch (const AgentError& e) {
+    return e.code();
+  }
+  return Code::GeneralException;
+}
+
 TEST(GlusterCli, MapsFailuresToTheirCodes) {
   FakeRunner runner;
   runner.answer("volume info nosuch", fixture("volume-info-missing.xml"), 1);
@@ -381,14 +392,6 @@ TEST(GlusterCli, MapsFailuresToTheirCodes) {
   runner.answer("volume geo-replication gdr-primary status", fixture("session-list-volume.xml"));
   runner.answer(kSession + " start", fixture("error-already-started.xml"), 1);
   GlusterCli cli(runner, 5s);
-  auto code = [](auto&& fn) {
-    try {
-      fn();
-    } catch (const AgentError& e) {
-      return e.code();
-    }
-    return Code::GeneralException;
-  };
   EXPECT_EQ(code([&] { cli.geoRepStatus("nosuch", Remote{"127.0.0.2", "gdr-secondary"}); }),
             Code::GlusterVolumeNotFound);
   EXPECT_EQ(code([&] { cli.geoRepStatus("gdr-primary", Remote{"127.0.0.2", "other"}); }),
@@ -428,14 +431,6 @@ TEST(GlusterCli, NoSessionInAPoolIsAnEmptyListNotAFailure) {
   const std::string store = std::string(GDR_SOURCE_DIR) + "/tests/fixtures/gluster/glusterd-pool";
   GlusterCli cli(runner, 5s, store);
   EXPECT_TRUE(cli.geoRepStatus("gdr-primary", std::nullopt).empty());
-  auto code = [](auto&& fn) {
-    try {
-      fn();
-    } catch (const AgentError& e) {
-      return e.code();
-    }
-    return Code::GeneralException;
-  };
   EXPECT_EQ(code([&] { cli.geoRepStatus("gdr-primary", Remote{"127.30.0.21", "gdr-secondary"}); }),
             Code::GeoRepSessionNotFound);
   // A session is recorded: the CLI's failure is a real one.
@@ -794,6 +789,24 @@ TEST_F(GeoRepSyncTest, AWorkerFaultyBrieflyIsNoFailure) {
   EXPECT_EQ(r.state, kJobDone) << (r.error ? r.error->message : "");
 }
 
+// This host's glusterd gone (killed with its bricks): the status cannot be
+// read for long, and the job says so with its own code, so that the engine
+// has another host drive the session. A glusterd restart is no failure.
+TEST_F(GeoRepSyncTest, AStatusUnreadableForLongFailsWithItsOwnCode) {
+  const std::string down = "Connection failed. Please check if gluster daemon is operational.\n";
+  runner_.statusReadings = {fixture("georep-status-checkpoint-pending.xml"), down};
+  const JobRecord r = runSync();
+  EXPECT_EQ(r.state, kJobFailed);
+  ASSERT_TRUE(r.error);
+  EXPECT_EQ(r.error->code, int(Code::GeoRepStatusUnreadable));
+  EXPECT_NE(r.error->message.find("could not be read on this host"), std::string::npos) << r.error->message;
+  EXPECT_NE(r.error->message.find("Connection failed"), std::string::npos) << r.error->message;
+
+  runner_.statusReadings = {fixture("georep-status-checkpoint-pending.xml"), down, down,
+                            fixture("georep-status-checkpoint-completed.xml")};
+  EXPECT_EQ(runSync().state, kJobDone);
+}
+
 TEST_F(GeoRepSyncTest, AStallIsRestartedOnce) {
   // Pending and frozen until the restart, completed after it: however slow
   // the machine, the stall is seen once and the restart ends it.
@@ -891,9 +904,13 @@ TEST_F(GeoRepSyncTest, StalledAndTimedOut) {
   EXPECT_EQ(r.state, kJobFailed);
   EXPECT_EQ(r.error->code, int(Code::GeoRepSyncStalled)) << r.error->message;
   EXPECT_EQ(r.details["sessionRestarts"].asInt(), 1);  // one restart was tried first
+  // Both failures name the worker the sync waited on.
+  EXPECT_NE(r.error->message.find("; Active: 127.0.0.2:/var/lib/gdr-lab/bricks/gdr-primary"), std::string::npos)
+      << r.error->message;
   r = runSync(1s, 30s);
   EXPECT_EQ(r.state, kJobFailed);
   EXPECT_EQ(r.error->code, int(Code::GeoRepSyncTimeout)) << r.error->message;
+  EXPECT_NE(r.error->message.find("; Active: 127.0.0.2:"), std::string::npos) << r.error->message;
 }
 
 }  // namespace
