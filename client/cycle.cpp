@@ -5,6 +5,7 @@
 #include <ctime>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -158,6 +159,8 @@ class Cycle {
   void discover();
   void refuseVmsOnTwoHosts(StepReport& s);
   void hostLost(StepReport& s, size_t host, const std::string& error);
+  // The alert of a cycle some host did not answer; nullopt when all did.
+  std::optional<std::string> lostHostsAlert() const;
   void snapshotAll();
   void saveDefinitions();
   void saveManifest();
@@ -205,7 +208,6 @@ class Cycle {
   Json::Value report_;
   std::vector<Vm> vms_;
   std::vector<bool> reachable_;  // per host: answered discovery
-  std::vector<std::string> lostHosts_;
   std::mutex mutex_;
 };
 
@@ -294,7 +296,6 @@ void Cycle::discover() {
 void Cycle::hostLost(StepReport& s, size_t host, const std::string& error) {
   reachable_[host] = false;
   const std::string& endpoint = agents_[host]->endpoint();
-  lostHosts_.push_back(endpoint);
   Json::Value lost;
   lost["host"] = endpoint;
   lost["error"] = error;
@@ -316,6 +317,20 @@ void Cycle::hostLost(StepReport& s, size_t host, const std::string& error) {
                           (names.empty() ? "" : " (last seen there: " + names + ")");
   report_["warnings"].append(why);
   progress_("discover", why, true);
+}
+
+std::optional<std::string> Cycle::lostHostsAlert() const {
+  std::string hosts;
+  size_t lost = 0;
+  for (size_t h = 0; h < reachable_.size(); ++h) {
+    if (reachable_[h]) continue;
+    hosts += (hosts.empty() ? "" : ", ") + agents_[h]->endpoint();
+    ++lost;
+  }
+  if (lost == 0) return std::nullopt;
+  return lost == 1
+             ? "host " + hosts + " did not answer: its VMs are not protected by this cycle; the other hosts' VMs are"
+             : "hosts " + hosts + " did not answer: their VMs are not protected by this cycle; the other hosts' VMs are";
 }
 
 // A VM two hosts report is migrating (libvirt shows it on the source and,
@@ -1200,13 +1215,11 @@ Json::Value Cycle::run() {
   }
   // Older points may hold the only copy of an unreachable host's VMs: a
   // partial cycle prunes none.
-  if (!lostHosts_.empty() && outcome == kSuccess) {
-    outcome = kPartial;
-    std::string hosts;
-    for (const auto& h : lostHosts_) hosts += (hosts.empty() ? "" : ", ") + h;
-    alert = lostHosts_.size() == 1
-                ? "host " + hosts + " did not answer: its VMs are not protected by this cycle; the other hosts' VMs are"
-                : "hosts " + hosts + " did not answer: their VMs are not protected by this cycle; the other hosts' VMs are";
+  if (outcome == kSuccess) {
+    if (const auto lost = lostHostsAlert()) {
+      outcome = kPartial;
+      alert = *lost;
+    }
   }
   if (outcome == kSuccess && !options_.dryRun && !vms_.empty()) prunePoints();
   const bool anySnapshot = std::any_of(vms_.begin(), vms_.end(), [](const Vm& vm) { return vm.snapshotted; });
