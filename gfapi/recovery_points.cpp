@@ -236,7 +236,7 @@ api::PointCheckResult checkPoint(Volume& volume, const api::PointManifest& manif
 }
 
 api::PointCheckResult checkPointUnder(Volume& volume, const api::PointManifest& manifest,
-                                      const api::PointManifest& newest) {
+                                      const api::PointManifest& newest, const NewerPointVms& newerVms) {
   api::PointCheckResult out;
   out.id = manifest.id;
   for (const auto& vm : manifest.vms) {
@@ -248,6 +248,18 @@ api::PointCheckResult checkPointUnder(Volume& volume, const api::PointManifest& 
     for (const auto& disk : vm.disks) {
       if (later != newest.vms.end() &&
           std::any_of(later->disks.begin(), later->disks.end(), [&](const auto& d) { return coveredBy(disk, d); })) {
+        continue;
+      }
+      if (disk.delta && newerVms && !newerVms->count(vm.vmId)) {
+        // Left alone since: its files must match exactly, the base too.
+        api::PointCheckResult own;
+        checkDisk(volume, vm.name, disk, own);
+        out.bytesRead += own.bytesRead;
+        for (auto& p : own.basesUnderway) {
+          p.why += " (no newer point names " + vm.name + ": nothing may have changed it)";
+          out.problems.push_back(std::move(p));
+        }
+        for (auto& p : own.problems) out.problems.push_back(std::move(p));
         continue;
       }
       // Not read through the newer point's chain: a later point's commit
@@ -277,6 +289,10 @@ void addSeal(Volume& volume, const LoadedManifest& loaded, api::PointCheckResult
   out.complete = out.problems.empty();
 }
 
+void addVmIds(const api::PointManifest& manifest, std::set<std::string>& ids) {
+  for (const auto& vm : manifest.vms) ids.insert(vm.vmId);
+}
+
 // Whether `loaded` is sealed and its files check out (bases underway allowed).
 bool completeAsNewest(Volume& volume, const LoadedManifest& loaded) {
   if (sealProblem(volume, loaded)) return false;
@@ -288,16 +304,18 @@ bool completeAsNewest(Volume& volume, const LoadedManifest& loaded) {
 api::PointCheckResult checkPointInPlace(Volume& volume, const std::string& id) {
   const LoadedManifest target = loadManifest(volume, id);  // refuses a bad id first
   std::optional<api::PointManifest> newerComplete;
+  NewerPointVms newerVms = std::set<std::string>{};
   for (const auto& newer : pointIds(volume)) {
-    if (newer <= id || newerComplete) break;
+    if (newer <= id) break;
     try {
       LoadedManifest loaded = loadManifest(volume, newer);
-      if (completeAsNewest(volume, loaded)) newerComplete = std::move(loaded.manifest);
+      if (newerVms) addVmIds(loaded.manifest, *newerVms);
+      if (!newerComplete && completeAsNewest(volume, loaded)) newerComplete = std::move(loaded.manifest);
     } catch (const AgentError&) {
-      // an unreadable newer point is not complete
+      newerVms.reset();  // an unreadable newer point is not complete, and may name any VM
     }
   }
-  api::PointCheckResult out = newerComplete ? checkPointUnder(volume, target.manifest, *newerComplete)
+  api::PointCheckResult out = newerComplete ? checkPointUnder(volume, target.manifest, *newerComplete, newerVms)
                                             : checkPoint(volume, target.manifest, true);
   addSeal(volume, target, out);
   return out;
@@ -355,6 +373,7 @@ api::PointListResult listPoints(Volume& volume) {
   api::PointListResult out;
   std::vector<bool> complete;
   std::optional<api::PointManifest> newestComplete;
+  NewerPointVms newerVms = std::set<std::string>{};
   for (const auto& id : pointIds(volume)) {
     api::PointSummary s;
     s.id = id;
@@ -373,18 +392,21 @@ api::PointListResult listPoints(Volume& volume) {
         s.problems.push_back({"", "seal", *why});  // its files are not read: it cannot be complete
       } else {
         s.sealed = true;
-        const api::PointCheckResult checked =
-            newestComplete ? checkPointUnder(volume, manifest, *newestComplete) : checkPoint(volume, manifest, true);
+        const api::PointCheckResult checked = newestComplete
+                                                  ? checkPointUnder(volume, manifest, *newestComplete, newerVms)
+                                                  : checkPoint(volume, manifest, true);
         s.problems = checked.problems;
         s.basesUnderway = checked.basesUnderway;
         if (checked.complete && !newestComplete) newestComplete = manifest;
       }
+      if (newerVms) addVmIds(manifest, *newerVms);
     } catch (const AgentError& e) {
       if (e.code() != Code::PointManifestInvalid && e.code() != Code::FileNotFound &&
           e.code() != Code::NotRegularFile) {
         throw;
       }
       s.problems.push_back({"", "manifest", e.what()});
+      newerVms.reset();  // it may name any VM
     }
     complete.push_back(s.problems.empty());
     out.points.push_back(std::move(s));

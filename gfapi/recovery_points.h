@@ -7,6 +7,7 @@
 // says: the definition's bytes, each image's format, sizes and sampled
 // checksums.
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -61,14 +62,21 @@ api::PointSealResult sealPoint(Volume& volume, const std::string& id, std::int64
 // covers every range the commit rewrites).
 api::PointCheckResult checkPoint(Volume& volume, const api::PointManifest& manifest, bool basesMayBeUnderway);
 
+// The VM ids the points newer than one name, whatever their state; none
+// when a newer manifest cannot be read (it may name any VM).
+using NewerPointVms = std::optional<std::set<std::string>>;
+
 // An earlier point checked under `newest`, the newest complete point: each
 // disk whose delta is in the newest point's chain (recorded the same) is
 // the newest point's base read through that chain up to it, and needs no
-// reading of its own. Any other disk makes the point superseded: a later
-// commit or merge may have reached its base, and sampled checksums cannot
-// prove a base untouched. The definitions are read.
+// reading of its own. A delta-layout disk of a VM that no newer point
+// names (its host did not answer those cycles) is read on its own: no
+// cycle since has committed into its base, and the VM writes above its
+// delta. Any other disk makes the point superseded: a later commit or
+// merge may have reached its base, and sampled checksums cannot prove a
+// base untouched. The definitions are read.
 api::PointCheckResult checkPointUnder(Volume& volume, const api::PointManifest& manifest,
-                                      const api::PointManifest& newest);
+                                      const api::PointManifest& newest, const NewerPointVms& newerVms);
 
 // Point `id` checked as listPoints would, its seal included: bases
 // underway allowed unless a newer point is complete. Its files are checked

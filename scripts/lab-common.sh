@@ -17,6 +17,27 @@ wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
   die "timed out after ${limit}s waiting for $what"
 }
 
+# Volume options of a VM store, after oVirt's "virt" group, set on every
+# lab volume. The client caches that group turns off (quick-read,
+# read-ahead, io-cache) and open-behind sit between QEMU and a qcow2
+# overlay it has just created and opens at once: with them on, the primary
+# mount was seen here to stop answering seconds after a disk-only snapshot
+# (the brick's ping timer expired after 42 s, and the client never
+# reconnected). Four event threads per side, as that group sets, so that
+# one stuck request does not stop every reply. strict-write-ordering: see
+# scripts/lab's create_volume. strict-o-direct: QEMU's O_DIRECT writes go
+# to the bricks, not through write-behind (QEMU's fallocate calls were seen
+# stuck in write-behind without it).
+VM_STORE_OPTIONS=(
+  performance.quick-read=off
+  performance.read-ahead=off
+  performance.io-cache=off
+  performance.open-behind=off
+  client.event-threads=4
+  server.event-threads=4
+  performance.strict-o-direct=on
+)
+
 # The sync method. On sharded volumes geo-replication must carry each
 # file's shard-size xattr to the secondary. Verified here:
 #  - rsync 3.5.0 (Debian 12's security update): files created, no data,

@@ -14,7 +14,8 @@ fail() {
   fi
   exit 1
 }
-note() { echo "--- $*"; }
+# Each note says when, in seconds since the test began (where its time goes).
+note() { echo "--- [${SECONDS}s] $*"; }
 
 # require_lab [SCRIPT]: the lab SCRIPT brings up (scripts/lab, or
 # scripts/lab-sites for the two-site lab) can run here, its environment is

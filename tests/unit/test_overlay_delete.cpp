@@ -2,6 +2,7 @@
 // volume: every refusal deletes nothing.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <set>
 
@@ -947,6 +948,87 @@ TEST_F(RecoveryPointTest, ABaseAloneUnderANewerCompletePointIsSuperseded) {
   EXPECT_EQ(list.points[1].state, "superseded");
   EXPECT_NE(list.points[1].problems.at(0).why.find("read alone"), std::string::npos) << list.points[1].problems[0].why;
   EXPECT_FALSE(checkPointInPlace(volume, "20261202T131500Z-00000001").complete);
+}
+
+// A second VM, vm2 (its base, a delta over it unless `flat`, its
+// definition), added to manifest `m` as the cycle records it.
+api::PointManifest withVm2(FakeVolume& volume, api::PointManifest m, const std::function<api::PointImage(
+                                                                          const std::string&, bool)>& image,
+                           bool flat = false) {
+  const std::string definition = volume.nodes.at(".gdr/vms/u2.xml").content;
+  api::PointVm vm{"u2", "vm2", {".gdr/vms/u2.xml", sha256Hex(definition), definition.size()}, {}};
+  api::PointDisk disk;
+  static_cast<api::PointImage&>(disk) = image("images/vm2.qcow2", false);
+  disk.drive = "vda";
+  if (!flat) disk.delta = image("images/.gdr-snapshots/vm2.20261202T131500Z.abcdef.qcow2", true);
+  vm.disks.push_back(disk);
+  m.vms.push_back(vm);
+  return m;
+}
+
+// A partial cycle (vm2's host did not answer) seals a point without vm2.
+// The point before it stays complete: vm1 read through the newer chain,
+// vm2 on its own (no cycle since has touched its base or delta). The
+// teeth: vm2's base changed, or a newer point that names vm2 (its cycle
+// may have committed into that base), and it is superseded; so is a
+// flat-layout disk of vm2 (the VM writes into that base).
+TEST_F(RecoveryPointTest, APointStaysCompleteForTheVmsANewerPartialPointLeftOut) {
+  const std::string p1 = "20261202T131500Z-00000001", p2 = "20261202T132000Z-00000002",
+                    p3 = "20261202T132500Z-00000003";
+  const std::string vm2Delta = "images/.gdr-snapshots/vm2.20261202T131500Z.abcdef.qcow2";
+  volume.file("images/vm2.qcow2", base_);
+  std::string delta(5 << 20, 'v');
+  delta.replace(0, 4096, qcow2Image("../vm2.qcow2", 2ull << 30));
+  volume.file(vm2Delta, delta);
+  volume.file(".gdr/vms/u2.xml", "<domain><name>vm2</name></domain>");
+  const auto img = [this](const std::string& path, bool isDelta) { return image(path, isDelta); };
+  addDelta();
+  chain = {kDelta};
+  save(withVm2(volume, manifest(p1, 1764681300), img));
+  seal(p1);
+  addDelta("vm1.20261202T131500Z.abcdef.qcow2", kDelta2, 'e');
+  chain = {kDelta, kDelta2};
+  save(manifest(p2, 1764681600));
+  seal(p2);
+  auto list = listPoints(volume);
+  ASSERT_EQ(list.points.size(), 2u);
+  EXPECT_EQ(list.points[0].state, "complete");
+  EXPECT_EQ(list.points[1].state, "complete")
+      << (list.points[1].problems.empty() ? "" : list.points[1].problems[0].why);
+  EXPECT_EQ(list.points[1].vms, (std::vector<std::string>{"vm1", "vm2"}));
+  const api::PointCheckResult inPlace = checkPointInPlace(volume, p1);
+  EXPECT_TRUE(inPlace.complete);
+  EXPECT_GT(inPlace.bytesRead, 2u * (64u << 10));  // vm2's images were read
+  // vm2's base rewritten in one sampled range: not the point any more.
+  char& byte = volume.nodes.at("images/vm2.qcow2").content[sampleRanges(base_.size(), Sampling{4 << 20, 64 << 10})[2].first];
+  byte ^= 1;
+  list = listPoints(volume);
+  EXPECT_EQ(list.points[1].state, "superseded");
+  ASSERT_FALSE(list.points[1].problems.empty());
+  EXPECT_EQ(list.points[1].problems[0].vm, "vm2");
+  EXPECT_NE(list.points[1].problems[0].why.find("no newer point names vm2"), std::string::npos)
+      << list.points[1].problems[0].why;
+  EXPECT_FALSE(checkPointInPlace(volume, p1).complete);
+  byte ^= 1;
+  EXPECT_EQ(listPoints(volume).points[1].state, "complete");
+  // A newer point that names vm2, not even sealed: its cycle may have
+  // committed into vm2's base.
+  save(withVm2(volume, manifest(p3, 1764681900), img));
+  list = listPoints(volume);
+  ASSERT_EQ(list.points.size(), 3u);
+  EXPECT_EQ(list.points[0].state, "incomplete");
+  EXPECT_EQ(list.points[1].state, "complete");
+  EXPECT_EQ(list.points[2].state, "superseded");
+  EXPECT_FALSE(checkPointInPlace(volume, p1).complete);
+  // The flat layout: vm2 on its base alone, which it writes into.
+  volume.nodes.erase(".gdr/points/" + p3 + ".json");
+  chain = {kDelta};
+  save(withVm2(volume, manifest(p1, 1764681300), img, true));
+  seal(p1);
+  list = listPoints(volume);
+  EXPECT_EQ(list.points[1].state, "superseded");
+  EXPECT_NE(list.points[1].problems.at(0).why.find("read alone"), std::string::npos)
+      << list.points[1].problems[0].why;
 }
 
 // The teeth of the chain: an earlier point is complete under the newest
