@@ -72,7 +72,11 @@ const char* const kUsageText =
     "lines. Flags override the file. A domain's state is under\n"
     "/var/lib/gdr/sync/NAME unless state_dir says otherwise. One cycle at a time\n"
     "per state dir: a second is refused (exit 3). --if-due (gdr-sync@NAME.timer)\n"
-    "starts a cycle only once the domain's interval has passed since the last.\n"
+    "starts a cycle only once the domain's interval has passed since the last,\n"
+    "and leaves it (exit 0) to a gdr-sync that holds the state dir. With\n"
+    "state_dir on gluster's shared storage (/run/gluster/shared_storage/...)\n"
+    "every primary host's timer can fire: one runs the cycle, and when its\n"
+    "host dies mid-cycle the next holder finishes that cycle from its journal.\n"
     "\n"
     "RPO: --target-rpo (default 2h) is the age the newest recovery point may not\n"
     "exceed; --rpo-warning (default half the target, at most 1h) warns before.\n"
@@ -356,7 +360,17 @@ int runCycles(SyncSettings& settings) {
   CycleOptions& options = settings.cycle;
   std::unique_ptr<StateDirLock> lock;
   try {
+    requireSharedStorageMounted(settings.stateDir);
     lock = std::make_unique<StateDirLock>(settings.stateDir);
+  } catch (const StateDirBusy& e) {
+    // Every host's timer fires; with the state dir on the shared storage
+    // one of them holds the domain and the others leave it the interval.
+    if (settings.ifDue) {
+      if (!settings.json) std::printf("no cycle here: %s\n", e.what());
+      return kSuccess;
+    }
+    std::cerr << "gdr-sync: " << e.what() << "\n";
+    return kFailedUnchanged;
   } catch (const std::exception& e) {
     std::cerr << "gdr-sync: " << e.what() << "\n";
     return kFailedUnchanged;

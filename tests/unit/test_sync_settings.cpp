@@ -2,7 +2,10 @@
 // that name a bad file's line; and what goes with them: which cycle is
 // due, one cycle per state dir, progress lines.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -217,24 +220,69 @@ TEST(CycleDue, TheIntervalCountsFromTheLastStart) {
   EXPECT_TRUE(cycleDue(ran, 1000 + 5000, 900));
 }
 
-// flock(2) locks belong to an open file: a second lock in this process
-// meets the first as another process would.
+// Open-file-description locks belong to an open file: a second lock in
+// this process meets the first as another process (or host) would.
 TEST(StateDirLock, OneCycleAtATimePerStateDir) {
   const fs::path dir = fs::path(::testing::TempDir()) / ("gdr-lock-" + newUuid());
+  char host[256] = "";
+  ASSERT_EQ(::gethostname(host, sizeof host - 1), 0);
   {
     StateDirLock first(dir.string());
     try {
       StateDirLock second(dir.string());
       FAIL() << "two locks on one state dir";
-    } catch (const std::runtime_error& e) {
-      EXPECT_EQ(std::string(e.what()),
-                "another gdr-sync runs a cycle on " + dir.string() + " (pid " + std::to_string(::getpid()) + ")");
+    } catch (const StateDirBusy& e) {
+      EXPECT_EQ(std::string(e.what()), "another gdr-sync runs a cycle on " + dir.string() + " (host " +
+                                           std::string(host) + ", pid " + std::to_string(::getpid()) + ")");
     }
     // Another domain's state dir is not held.
     StateDirLock other((dir / "other").string());
   }
   StateDirLock again(dir.string());  // released with its holder
   fs::remove_all(dir);
+}
+
+// A holder killed with -9 leaves the domain unlocked: the next run takes it.
+TEST(StateDirLock, AHolderKilledReleasesIt) {
+  const fs::path dir = fs::path(::testing::TempDir()) / ("gdr-lock-" + newUuid());
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    StateDirLock held(dir.string());
+    (void)!::write(ready[1], "x", 1);
+    for (;;) ::pause();
+  }
+  char byte = 0;
+  ASSERT_EQ(::read(ready[0], &byte, 1), 1);
+  try {
+    StateDirLock second(dir.string());
+    ADD_FAILURE() << "taken while another process holds it";
+  } catch (const StateDirBusy& e) {
+    EXPECT_NE(std::string(e.what()).find("pid " + std::to_string(child) + ")"), std::string::npos) << e.what();
+  }
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_NO_THROW(StateDirLock after(dir.string()));
+  ::close(ready[0]);
+  ::close(ready[1]);
+  fs::remove_all(dir);
+}
+
+// A state dir on the shared storage is refused while the volume is not
+// mounted there (every host would lock a directory of its own).
+TEST(StateDirLock, TheSharedStorageMustBeMountedForAStateDirOnIt) {
+  const fs::path root = fs::path(::testing::TempDir()) / ("gdr-shared-" + newUuid());
+  fs::create_directories(root);
+  EXPECT_THROW(requireSharedStorageMounted((root / "gdr/lab").string(), root.string()), std::runtime_error);
+  EXPECT_THROW(requireSharedStorageMounted(root.string() + "/./gdr", root.string()), std::runtime_error);
+  // Elsewhere: no requirement. Under a mounted root (/proc is one): none.
+  EXPECT_NO_THROW(requireSharedStorageMounted(root.string() + "-other/gdr", root.string()));
+  EXPECT_NO_THROW(requireSharedStorageMounted("/var/lib/gdr/sync/lab"));
+  EXPECT_NO_THROW(requireSharedStorageMounted("/proc/gdr", "/proc"));
+  fs::remove_all(root);
 }
 
 TEST(ProgressLines, ALogGetsEachLineOnce) {
