@@ -181,6 +181,13 @@ class Cycle {
   // Finishes what an earlier run's journal says it left; false when some
   // of its VMs is still on an overlay.
   bool adopt(const Json::Value& journal);
+  // The journal of a cycle an earlier run did not finish: reported (dry
+  // run) or finished; false when some of its VMs stay on overlays.
+  bool finishInterrupted();
+  // Snapshots through the seal, then every VM back on one image (merged,
+  // or its deltas committed), whatever happened before; what failed goes
+  // to `outcome` and `alert`.
+  void protectAndMergeBack(Outcome& outcome, std::string& alert);
   // true: merged one back (or, `shipped`, committed its delta)
   bool adoptDisk(AgentApi& agent, const std::string& vmId, const Json::Value& disk, bool shipped);
   // Saves the journal as of `step`; throws when it cannot.
@@ -1144,6 +1151,61 @@ Json::Value Cycle::vmReports() const {
   return out;
 }
 
+bool Cycle::finishInterrupted() {
+  const std::optional<Json::Value> unfinished = options_.journal ? options_.journal->load() : std::nullopt;
+  if (!unfinished) return true;
+  if (options_.dryRun) {
+    report_["interrupted"]["flowId"] = (*unfinished)["flowId"];
+    report_["interrupted"]["step"] = (*unfinished)["step"];
+    return true;
+  }
+  if (!adopt(*unfinished)) return false;
+  options_.journal->clear();
+  return true;
+}
+
+void Cycle::protectAndMergeBack(Outcome& outcome, std::string& alert) {
+  bool pointShipped = false;
+  try {
+    journal("snapshot");  // before anything changes: no journal, no snapshot
+    snapshotAll();
+    saveDefinitions();
+    saveManifest();
+    try {
+      journal("georep");
+    } catch (const std::exception& e) {
+      report_["warnings"].append(std::string("the cycle journal is not up to date: ") + e.what());
+    }
+    georepSync();
+    // Before the overlays go: a repair needs one more sync, which would
+    // bring them back.
+    verifyBases();
+    deleteOverlays();
+    sealPoint();
+    pointShipped = true;
+    if (options_.layout == Layout::Delta) journal("commit");
+  } catch (const std::exception& e) {
+    alert = e.what();
+    outcome = kFailedMergedBack;
+    pointShipped = false;
+  }
+  // Whatever happened, no VM stays on a growing chain.
+  if (!mergeAll(pointShipped)) {
+    outcome = kMergeBackFailed;
+    alert = (alert.empty() ? "" : alert + "; ") +
+            (pointShipped && options_.layout == Layout::Delta
+                 ? "committing the deltas failed: VMs are left on a base, a delta and an overlay"
+                 : "merging back failed: VMs are left on overlays");
+    return;
+  }
+  if (!options_.journal) return;
+  try {
+    options_.journal->clear();  // every VM is back on one image
+  } catch (const std::exception& e) {
+    report_["warnings"].append(std::string("the cycle journal stays: ") + e.what());
+  }
+}
+
 Json::Value Cycle::run() {
   const auto started = Clock::now();
   report_["startTime"] = Json::Int64(nowSeconds());
@@ -1154,58 +1216,14 @@ Json::Value Cycle::run() {
   Outcome outcome = kSuccess;
   std::string alert;
   bool adopted = true;
-  bool pointShipped = false;
   try {
-    const std::optional<Json::Value> unfinished = options_.journal ? options_.journal->load() : std::nullopt;
-    if (unfinished && options_.dryRun) {
-      report_["interrupted"]["flowId"] = (*unfinished)["flowId"];
-      report_["interrupted"]["step"] = (*unfinished)["step"];
-    } else if (unfinished) {
-      adopted = adopt(*unfinished);
-      if (adopted) options_.journal->clear();
-    }
+    adopted = finishInterrupted();
     if (!adopted) throw std::runtime_error("an interrupted cycle left VMs on overlays; no new cycle starts");
     discover();
     if (options_.dryRun) {
       addPlan();
     } else {
-      try {
-        journal("snapshot");  // before anything changes: no journal, no snapshot
-        snapshotAll();
-        saveDefinitions();
-        saveManifest();
-        try {
-          journal("georep");
-        } catch (const std::exception& e) {
-          report_["warnings"].append(std::string("the cycle journal is not up to date: ") + e.what());
-        }
-        georepSync();
-        // Before the overlays go: a repair needs one more sync, which would
-        // bring them back.
-        verifyBases();
-        deleteOverlays();
-        sealPoint();
-        pointShipped = true;
-        if (options_.layout == Layout::Delta) journal("commit");
-      } catch (const std::exception& e) {
-        alert = e.what();
-        outcome = kFailedMergedBack;
-        pointShipped = false;
-      }
-      // Whatever happened, no VM stays on a growing chain.
-      if (!mergeAll(pointShipped)) {
-        outcome = kMergeBackFailed;
-        alert = (alert.empty() ? "" : alert + "; ") +
-                (pointShipped && options_.layout == Layout::Delta
-                     ? "committing the deltas failed: VMs are left on a base, a delta and an overlay"
-                     : "merging back failed: VMs are left on overlays");
-      } else if (options_.journal) {
-        try {
-          options_.journal->clear();  // every VM is back on one image
-        } catch (const std::exception& e) {
-          report_["warnings"].append(std::string("the cycle journal stays: ") + e.what());
-        }
-      }
+      protectAndMergeBack(outcome, alert);
     }
   } catch (const std::exception& e) {
     // Failed before any snapshot (discovery), or could not finish an

@@ -37,6 +37,13 @@ VM_STORE_OPTIONS=(
   server.event-threads=4
   performance.strict-o-direct=on
 )
+set_vm_store_options() { # set_vm_store_options VOLUME GLUSTER_COMMAND...
+  local vol=$1 option
+  shift
+  for option in "${VM_STORE_OPTIONS[@]}"; do
+    "$@" volume set "$vol" "${option%%=*}" "${option#*=}" >/dev/null
+  done
+}
 
 # The sync method. On sharded volumes geo-replication must carry each
 # file's shard-size xattr to the secondary. Verified here:
