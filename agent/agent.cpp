@@ -59,6 +59,8 @@ int runAgent(const AgentConfig& config) {
                          config.geoRepKeyUsers,
                          config.geoRepPublicKeyFile,
                          config.geoRepMountBrokerRoot};
+  services.guests = &hypervisor;
+  services.drillDir = config.stateDir + "/drills";
   Registry registry;
   registerAllVerbs(registry, services);
   Dispatcher dispatcher(schema, registry, config.checkResults, config.maxBatch);

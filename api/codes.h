@@ -86,7 +86,9 @@ namespace gdr {
   /* gdr's own: recovery points */                                                                                \
   X(PointManifestInvalid, 3230, "a recovery point's manifest is missing, unreadable or not a manifest")           \
   X(VolumeNotMounted, 3231, "this host does not mount the volume: gdr writes a volume's files through its mount") \
-  X(PointIncomplete, 3232, "the recovery point's files do not match its manifest: not sealed")
+  X(PointIncomplete, 3232, "the recovery point's files do not match its manifest: not sealed")                   \
+  /* gdr's own: recovery */                                                                                       \
+  X(DrillFailed, 3240, "a drill could not boot a VM from the point, or its guest did no disk I/O (the message names the VM)")
 
 enum class Code : int {
 #define GDR_CODE_ENUM(name, number, meaning) name = number,

@@ -13,6 +13,7 @@
 #include "api/gluster_volume.h"
 #include "api/host.h"
 #include "api/jobs.h"
+#include "api/recovery.h"
 #include "api/recovery_point.h"
 #include "api/vm.h"
 #include "client/rpc_client.h"
@@ -86,6 +87,8 @@ class RpcAgent : public AgentApi, public GeoRepSetupApi {
   void geoRepSessionCreate(const api::SessionCreateParams& params) override;
   void geoRepConfigSet(const api::ConfigSetParams& params) override;
   api::SessionStatusResult geoRepSessionStatus(const api::SessionParams& params) override;
+
+  std::string startDrill(const api::DrillParams& params);  // the job id
 
  private:
   template <class Verb>

@@ -44,6 +44,7 @@ typename Verb::Result RpcAgent::call(const typename Verb::Params& params) {
 }
 
 api::VmList RpcAgent::getVMList() { return call<api::HostGetVMList>({}); }
+std::string RpcAgent::startDrill(const api::DrillParams& p) { return call<api::RecoveryPointDrill>(p).jobId; }
 api::SnapshotResult RpcAgent::snapshot(const api::SnapshotParams& p) { return call<api::VmSnapshot>(p); }
 api::PointSaveResult RpcAgent::recoveryPointSave(const api::PointSaveParams& p) {
   return call<api::RecoveryPointSave>(p);

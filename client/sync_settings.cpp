@@ -106,6 +106,9 @@ const std::map<std::string, Setting>& settingTable() {
                              s.secondaryAgent = v;
                            }}},
       {"secondary", {Kind::Value, true, setSecondary}},
+      {"point", {Kind::Value, false, [](S s, V v) { s.point = v; }}},
+      {"vms", {Kind::Value, false, [](S s, V v) { s.vms = splitList(v); }}},
+      {"boot_timeout", {Kind::Value, false, [](S s, V v) { s.bootTimeout = parseDuration(v); }}},
       {"verify",
        {Kind::Value, true,
         [](S s, V v) {
@@ -203,6 +206,9 @@ void checkComplete(SyncSettings& s) {
       (s.hosts.empty() || s.cycle.volume.empty() || s.cycle.secondaryHost.empty() || s.secondaryAgent.empty())) {
     throw std::invalid_argument("--hosts, --volume, --secondary HOST::VOLUME and --secondary-agent are required" +
                                 from);
+  }
+  if (s.command == SyncCommand::Drill && (s.cycle.secondaryHost.empty() || s.secondaryAgent.empty())) {
+    throw std::invalid_argument("--secondary HOST::VOLUME and --secondary-agent are required" + from);
   }
   if (s.command != SyncCommand::Cycle) return;
   if (s.hosts.empty() || s.cycle.volume.empty() || s.cycle.secondaryHost.empty()) {
@@ -312,12 +318,13 @@ SyncSettings parseSyncArgs(const std::vector<std::string>& args) {
       settings.help = true;
       return settings;
     }
-    if (arg == "history" || arg == "points" || arg == "check" || arg == "setup") {
+    if (arg == "history" || arg == "points" || arg == "check" || arg == "setup" || arg == "drill") {
       if (commandNamed) note("one command at a time: '" + arg + "' after another");
       commandNamed = true;
       settings.command = arg == "history"  ? SyncCommand::History
                          : arg == "points" ? SyncCommand::Points
                          : arg == "setup"  ? SyncCommand::Setup
+                         : arg == "drill"  ? SyncCommand::Drill
                                            : SyncCommand::Check;
       continue;
     }

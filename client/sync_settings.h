@@ -19,7 +19,7 @@ namespace gdr::sync {
 inline constexpr const char* kDefaultConfigDir = "/etc/gdr/sync.d";
 inline constexpr const char* kDefaultStateDir = "/var/lib/gdr/sync";
 
-enum class SyncCommand { Cycle, History, Points, Check, Setup };
+enum class SyncCommand { Cycle, History, Points, Check, Setup, Drill };
 
 struct SyncSettings {
   SyncCommand command = SyncCommand::Cycle;
@@ -29,7 +29,11 @@ struct SyncSettings {
   std::string domain;
   std::string configDir = kDefaultConfigDir;
   std::vector<std::string> hosts;
-  std::string secondaryAgent;  // the secondary's agent (setup): unix:/path or https://host:port
+  std::string secondaryAgent;  // the secondary's agent (setup, drill): unix:/path or https://host:port
+  // drill: the point (default: the newest complete one), the VMs (default: all), how long guests may take.
+  std::string point;
+  std::vector<std::string> vms;
+  std::chrono::seconds bootTimeout{180};
   CycleOptions cycle;  // volume, secondary, verify, layout, ...
   AgentOptions agent;  // TLS
   std::string stateDir = kDefaultStateDir;

@@ -22,6 +22,7 @@ class GlusterCli;
 }
 namespace virt {
 class Hypervisor;
+class GuestLauncher;
 class VmActivity;
 }
 
@@ -46,6 +47,8 @@ struct AgentServices {
   std::string geoRepPublicKeyFile = "/var/lib/glusterd/geo-replication/common_secret.pem.pub";
   std::string geoRepMountBrokerRoot = "/var/mountbroker-root";
   std::string geoRepHomeOverride = {};  // tests: stands for every user's home
+  virt::GuestLauncher* guests = nullptr;  // drills start their copies through it; none: no drills
+  std::string drillDir = {};              // a drill's overlays, XML and consoles, one directory per drill
 };
 
 void registerHostVerbs(Registry& registry, AgentServices& services);

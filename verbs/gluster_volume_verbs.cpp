@@ -10,18 +10,21 @@
 #include <type_traits>
 
 #include "api/gluster_volume.h"
+#include "api/recovery.h"
 #include "api/recovery_point.h"
 #include "core/clock.h"
 #include "core/durable_file.h"
 #include "core/errors.h"
 #include "core/job_store.h"
 #include "core/json_util.h"
+#include "core/process.h"
 #include "gfapi/glfs_volume.h"
 #include "gfapi/overlay_delete.h"
 #include "gfapi/recovery_points.h"
 #include "gluster/cli.h"
 #include "gluster/georep_sync.h"
 #include "verbs/all_verbs.h"
+#include "verbs/drill_job.h"
 #include "virt/definition.h"
 #include "virt/gluster_mounts.h"
 #include "virt/vm_listing.h"
@@ -105,6 +108,43 @@ class VolfileServers {
   std::chrono::steady_clock::time_point readAt_{};
 };
 
+// qemu-img create without opening the backing file: the chain is given
+// to libvirt whole, and the images' own backing names are the primary's.
+void makeDrillOverlay(const std::string& overlay, const virt::ChainImage& backing, std::uint64_t virtualSize) {
+  const CommandResult r = runCommand({"qemu-img", "create", "-q", "-f", "qcow2", "-u", "-F", backing.format, "-b",
+                                      backing.path, overlay, std::to_string(virtualSize)},
+                                     std::chrono::seconds(60));
+  if (r.exitCode != 0) {
+    throw AgentError(Code::DrillFailed, "qemu-img create " + overlay + ": " +
+                                            (r.spawnFailed ? "cannot run qemu-img" : json::printable(r.err, 500)));
+  }
+}
+
+class GlusterVolumeVerbs;
+
+// A drill's point, read through libgfapi (the allowed volfile servers
+// were checked when the drill started).
+class DrillPointOnVolume : public DrillPointSource {
+ public:
+  explicit DrillPointOnVolume(gfapi::VolumePool& volumes) : volumes_(volumes) {}
+  api::PointCheckResult check(const api::DrillJobDetails& d) override {
+    return volumes_.with(d.volfileServers, d.volumeName,
+                         [&](gfapi::Volume& v) { return gfapi::checkPointInPlace(v, d.pointId); });
+  }
+  api::PointManifest manifest(const api::DrillJobDetails& d) override {
+    return volumes_.with(d.volfileServers, d.volumeName,
+                         [&](gfapi::Volume& v) { return gfapi::readManifest(v, d.pointId); });
+  }
+  std::string definition(const api::DrillJobDetails& d, const api::PointDefinition& definition) override {
+    return volumes_.with(d.volfileServers, d.volumeName, [&](gfapi::Volume& v) {
+      return v.readPrefix(volpath::split(definition.path), size_t(definition.size));
+    });
+  }
+
+ private:
+  gfapi::VolumePool& volumes_;
+};
+
 class GlusterVolumeVerbs {
  public:
   explicit GlusterVolumeVerbs(AgentServices& services)
@@ -118,6 +158,7 @@ class GlusterVolumeVerbs {
       });
     };
     services.jobs.registerType(api::kGeoRepSyncJobType, [this](const JobRecord&) { return makeSyncRunner(); });
+    services.jobs.registerType(api::kDrillJobType, [this](const JobRecord&) { return makeDrillRunner(true); });
   }
 
   // Safe to repeat after a reconnect: the guards run again, and a file
@@ -194,6 +235,37 @@ class GlusterVolumeVerbs {
   api::PointCheckResult recoveryPointCheck(const api::PointCheckParams& p) {
     return onVolume(p.volfileServers, p.volumeName,
                     [&](gfapi::Volume& v) { return gfapi::checkPointInPlace(v, p.pointId); });
+  }
+
+  // Boots the point's VMs here on throwaway overlays, as a job; QEMU reads
+  // the point through this host's mount of the volume.
+  api::JobStarted recoveryPointDrill(const api::DrillParams& p) {
+    if (!services_.guests || services_.drillDir.empty()) {
+      throw AgentError(Code::GeneralException, "drills are not available on this agent");
+    }
+    volfileServers_.check(p.volfileServers);
+    if (!gfapi::isPointId(p.pointId)) throw AgentError(Code::InvalidParameter, "not a recovery point id: " + p.pointId);
+    JobRecord record = newDrillRecord(p, "");
+    if (record.id.empty()) record.id = JobStore::newId();
+    auto details = api::decode<api::DrillJobDetails>(record.details);
+    details.mountPoint = mountOf(p.volumeName).string();
+    details.scratchDir = services_.drillDir + "/" + record.id;
+    record.details = api::encode(details);
+    try {
+      // One drill per volume at a time: each boots every VM it names.
+      return {services_.jobs
+                  .start(record, makeDrillRunner(false),
+                         [&](const JobRecord& running) {
+                           return running.type == api::kDrillJobType &&
+                                  running.details["volumeName"].asString() == p.volumeName;
+                         })
+                  .id};
+    } catch (const AgentError& e) {
+      if (e.code() != Code::JobExists || !e.data().isMember("jobId")) throw;
+      throw AgentError(Code::JobExists,
+                       "a drill on volume " + p.volumeName + " is already running: " + e.data()["jobId"].asString(),
+                       e.data());
+    }
   }
 
   // Written on the secondary itself, through libgfapi: the one thing gdr
@@ -414,6 +486,11 @@ class GlusterVolumeVerbs {
     }
   }
 
+  std::unique_ptr<DrillJob> makeDrillRunner(bool resumed) {
+    if (!services_.guests) throw AgentError(Code::GeneralException, "drills are not available on this agent");
+    return std::make_unique<DrillJob>(DrillTools{drillPoint_, *services_.guests, makeDrillOverlay}, resumed);
+  }
+
   std::unique_ptr<gluster::GeoRepSyncJob> makeSyncRunner() {
     return std::make_unique<gluster::GeoRepSyncJob>(cli_, touch_);
   }
@@ -422,6 +499,7 @@ class GlusterVolumeVerbs {
   gluster::GlusterCli& cli_;
   gluster::RootToucher touch_;
   VolfileServers volfileServers_;
+  DrillPointOnVolume drillPoint_{services_.volumes};
 };
 
 }  // namespace
@@ -440,6 +518,7 @@ void registerGlusterVolumeVerbs(Registry& registry, AgentServices& services) {
   registry.add<api::RecoveryPointList>([v](const auto& p, const CallContext&) { return v->recoveryPointList(p); });
   registry.add<api::RecoveryPointCheck>([v](const auto& p, const CallContext&) { return v->recoveryPointCheck(p); });
   registry.add<api::RecoveryPointSeal>([v](const auto& p, const CallContext&) { return v->recoveryPointSeal(p); });
+  registry.add<api::RecoveryPointDrill>([v](const auto& p, const CallContext&) { return v->recoveryPointDrill(p); });
   registry.add<api::GeoRepSessionList>([v](const auto& p, const CallContext&) { return v->geoRepSessionList(p); });
   registry.add<api::GeoRepSessionStatus>([v](const auto& p, const CallContext&) { return v->geoRepSessionStatus(p); });
   using gluster::GeoRepAction;

@@ -66,4 +66,24 @@ class Hypervisor {
   virtual std::vector<std::unique_ptr<Domain>> runningDomains() = 0;
 };
 
+// A guest's disk activity: reads and writes added up over its drives.
+struct DiskActivity {
+  std::uint64_t requests = 0, bytes = 0;
+};
+
+// What a drill asks of libvirt: transient domains (gone once destroyed:
+// nothing is defined) that it starts, watches and destroys.
+class GuestLauncher {
+ public:
+  virtual ~GuestLauncher() = default;
+  // Starts a transient domain from `xml`. Throws AgentError(DrillFailed)
+  // with libvirt's message (LibvirtUnreachable when libvirt is away).
+  virtual void startTransient(const std::string& xml) = 0;
+  // Destroys the domain with that UUID; false when none runs.
+  virtual bool destroy(const std::string& uuid) = 0;
+  // nullopt when no domain with that UUID runs.
+  virtual std::optional<DiskActivity> diskActivity(const std::string& uuid,
+                                                   const std::vector<std::string>& drives) = 0;
+};
+
 }  // namespace gdr::virt

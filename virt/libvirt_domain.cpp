@@ -1,6 +1,8 @@
 #include "virt/libvirt_domain.h"
 
 #include <libvirt/libvirt.h>
+
+#include <algorithm>
 #include <libvirt/virterror.h>
 #include <spdlog/spdlog.h>
 
@@ -187,6 +189,51 @@ std::vector<std::unique_ptr<Domain>> LibvirtHypervisor::runningDomains() {
   std::vector<std::unique_ptr<Domain>> out;
   for (int i = 0; i < n; ++i) out.push_back(std::make_unique<LibvirtDomain>(conn, DomainPtr(list[i])));
   free(list);
+  return out;
+}
+
+void LibvirtHypervisor::startTransient(const std::string& xml) {
+  auto conn = connection();
+  DomainPtr domain(virDomainCreateXML(conn.get(), xml.c_str(), 0));
+  if (!domain) fail(Code::DrillFailed, "starting the drill's copy");
+}
+
+// Only a running domain of that UUID: a drill's copies are transient.
+static DomainPtr runningDomain(virConnectPtr conn, const std::string& uuid) {
+  DomainPtr domain(virDomainLookupByUUIDString(conn, uuid.c_str()));
+  if (!domain) {
+    if (lastCode() == VIR_ERR_NO_DOMAIN) return nullptr;
+    fail(Code::GeneralException, "looking up VM " + uuid);
+  }
+  return virDomainIsActive(domain.get()) == 1 ? std::move(domain) : nullptr;
+}
+
+bool LibvirtHypervisor::destroy(const std::string& uuid) {
+  auto conn = connection();
+  DomainPtr domain = runningDomain(conn.get(), uuid);
+  if (!domain) return false;
+  if (virDomainDestroy(domain.get()) < 0) {
+    if (virDomainIsActive(domain.get()) == 0) return true;  // it went by itself meanwhile
+    fail(Code::GeneralException, "destroying VM " + uuid);
+  }
+  return true;
+}
+
+std::optional<DiskActivity> LibvirtHypervisor::diskActivity(const std::string& uuid,
+                                                            const std::vector<std::string>& drives) {
+  auto conn = connection();
+  DomainPtr domain = runningDomain(conn.get(), uuid);
+  if (!domain) return std::nullopt;
+  DiskActivity out;
+  for (const auto& drive : drives) {
+    virDomainBlockStatsStruct stats{};
+    if (virDomainBlockStats(domain.get(), drive.c_str(), &stats, sizeof stats) < 0) {
+      if (virDomainIsActive(domain.get()) != 1) return std::nullopt;
+      fail(Code::GeneralException, "disk statistics of VM " + uuid + " " + drive);
+    }
+    out.requests += std::uint64_t(std::max<long long>(stats.rd_req, 0) + std::max<long long>(stats.wr_req, 0));
+    out.bytes += std::uint64_t(std::max<long long>(stats.rd_bytes, 0) + std::max<long long>(stats.wr_bytes, 0));
+  }
   return out;
 }
 

@@ -12,11 +12,15 @@ struct _virConnect;
 
 namespace gdr::virt {
 
-class LibvirtHypervisor : public Hypervisor {
+class LibvirtHypervisor : public Hypervisor, public GuestLauncher {
  public:
   explicit LibvirtHypervisor(std::string uri) : uri_(std::move(uri)) {}
   std::unique_ptr<Domain> lookup(const std::string& uuid) override;
   std::vector<std::unique_ptr<Domain>> runningDomains() override;
+
+  void startTransient(const std::string& xml) override;
+  bool destroy(const std::string& uuid) override;
+  std::optional<DiskActivity> diskActivity(const std::string& uuid, const std::vector<std::string>& drives) override;
 
   // libvirt's version as "major.minor.micro", or empty when unreachable.
   std::string libvirtVersion();

@@ -6,6 +6,7 @@
 #include "api/gluster_host.h"
 #include "api/gluster_volume.h"
 #include "api/host.h"
+#include "api/recovery.h"
 #include "api/recovery_point.h"
 #include "api/vm.h"
 #include "core/schema.h"
@@ -78,6 +79,7 @@ TEST(Contract, VmResultsMatchTheSchema) {
        1700000000,
        {{"vda", "/m/i/.gdr-snapshots/o.qcow2", "/m/i/b.qcow2", api::VolumePath{"pri", "i/.gdr-snapshots/o.qcow2"}}}});
   expectMatches<api::VmMerge>({"0f0e0d0c-0b0a-4908-8706-050403020100"});
+  expectMatches<api::RecoveryPointDrill>({"0f0e0d0c-0b0a-4908-8706-050403020100"});
   expectMatches<api::VmSaveDefinition>(
       {{"pri", ".gdr/vms/u.xml"}, "ab", 1234, 1700000000, {{"vda", "/m/i/b.qcow2", "qcow2", {"pri", "i/b.qcow2"}}}});
 }

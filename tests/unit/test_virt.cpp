@@ -14,6 +14,7 @@
 #include "virt/definition.h"
 #include "virt/domain.h"
 #include "virt/domain_xml.h"
+#include "virt/drill_xml.h"
 #include "virt/gluster_mounts.h"
 #include "virt/merge_job.h"
 #include "virt/merge_plan.h"
@@ -758,6 +759,70 @@ TEST(VmListing, ImagesOnAVolumeAreThoseOfThatVeryVolume) {
   EXPECT_TRUE(imagesOnVolume(vms, "other", same).empty());
   // A secondary named like the primary is another volume.
   EXPECT_TRUE(imagesOnVolume(vms, "store", [](const api::GlusterLocation&) { return false; }).empty());
+}
+
+// A drill's copy, from a definition as the point holds it (with a NIC
+// added): its own name and UUID, vda on an overlay over the whole chain
+// spelled out, the raw disk too, the empty cdrom left out, no NIC, the
+// console in the drill's directory.
+TEST(DrillXml, TheCopyRunsOnOverlaysOverThePointsChainWithoutNics) {
+  std::string definition = fixture("domain-inactive.xml");
+  definition.replace(definition.find("    <serial"), 0,
+                     "    <interface type='bridge'><source bridge='ovirtmgmt'/><model type='virtio'/></interface>\n"
+                     "    <filesystem type='mount'><source dir='/etc'/><target dir='hostetc'/></filesystem>\n");
+  definition.replace(definition.find("</domain>"), 0,
+                     "  <qemu:commandline xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+                     "<qemu:arg value='-device'/></qemu:commandline>\n");
+  DrillDomainSpec spec{"drill-gdr-lab-vm1-0f0e0d0c",
+                       "5d1c0a57-1f57-4c8e-9e0e-7f7c2f4a9b10",
+                       {{"vda",
+                         "/state/drills/j/drill-gdr-lab-vm1-0f0e0d0c-vda.qcow2",
+                         {{"/mnt/secondary/images/.gdr-snapshots/vm1.p2.qcow2", "qcow2"},
+                          {"/mnt/secondary/images/.gdr-snapshots/vm1.p1.qcow2", "qcow2"},
+                          {"/mnt/secondary/images/gdr-lab-vm1.qcow2", "qcow2"}}},
+                        {"vdb",
+                         "/state/drills/j/drill-gdr-lab-vm1-0f0e0d0c-vdb.qcow2",
+                         {{"/mnt/secondary/images/gdr-lab-vm1-data.raw", "raw"}}}},
+                       "/state/drills/j"};
+  std::vector<std::string> leftOut;
+  const std::string xml = drillDomainXml(definition, spec, &leftOut);
+
+  const DomainInfo copy = parseDomainXml(xml);
+  EXPECT_EQ(copy.name, spec.name);
+  EXPECT_EQ(copy.uuid, spec.uuid);
+  ASSERT_EQ(copy.disks.size(), 2u);
+  const DiskInfo* vda = copy.disk("vda");
+  ASSERT_NE(vda, nullptr);
+  EXPECT_EQ(vda->format, "qcow2");
+  EXPECT_EQ(vda->chain, (std::vector<std::string>{spec.disks[0].overlay, spec.disks[0].chain[0].path,
+                                                  spec.disks[0].chain[1].path, spec.disks[0].chain[2].path}));
+  EXPECT_EQ(vda->chainFormats, (std::vector<std::string>{"qcow2", "qcow2", "qcow2", "qcow2"}));
+  const DiskInfo* vdb = copy.disk("vdb");
+  ASSERT_NE(vdb, nullptr);
+  EXPECT_EQ(vdb->format, "qcow2");  // the overlay; the raw image under it
+  EXPECT_EQ(vdb->chainFormats, (std::vector<std::string>{"qcow2", "raw"}));
+  EXPECT_EQ(leftOut, std::vector<std::string>{"hdc"});
+  for (const char* gone : {"<interface", "<filesystem", "qemu:commandline", "<emulator"}) {
+    EXPECT_EQ(xml.find(gone), std::string::npos) << gone << " is left:\n" << xml;
+  }
+  EXPECT_EQ(xml.find("/var/lib/gdr-lab/mnt/primary"), std::string::npos) << "a primary path is left:\n" << xml;
+  EXPECT_EQ(xml.find("/var/lib/gdr-lab/vms/"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("/state/drills/j/drill-gdr-lab-vm1-0f0e0d0c.console"), std::string::npos) << xml;
+  // The chain ends: libvirt must not read the images' own backing names.
+  EXPECT_NE(xml.find("<backingStore/>"), std::string::npos) << xml;
+}
+
+TEST(DrillXml, ADiskOfThePointMissingFromTheDefinitionOrNoDomainIsRefused) {
+  DrillDomainSpec spec{"drill-x", "5d1c0a57-1f57-4c8e-9e0e-7f7c2f4a9b10", {{"vdz", "/o.qcow2", {{"/b", "qcow2"}}}}, "/d"};
+  try {
+    drillDomainXml(fixture("domain-inactive.xml"), spec);
+    FAIL() << "a disk the definition lacks was accepted";
+  } catch (const AgentError& e) {
+    EXPECT_EQ(e.code(), Code::DrillFailed);
+    EXPECT_NE(std::string(e.what()).find("vdz"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(drillDomainXml("<network/>", spec), AgentError);
+  EXPECT_THROW(drillDomainXml("not xml", spec), AgentError);
 }
 
 }  // namespace

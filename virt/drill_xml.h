@@ -1,0 +1,40 @@
+#pragma once
+// A VM's definition, from a recovery point, turned into a drill's
+// throwaway copy. Pure: unit-tested on recorded definitions.
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gdr::virt {
+
+struct ChainImage {
+  std::string path;    // on this host
+  std::string format;  // qcow2, raw
+};
+
+struct DrillDisk {
+  std::string target;           // vda
+  std::string overlay;          // the throwaway qcow2 the guest writes to
+  std::vector<ChainImage> chain;  // under the overlay, top first, down to the base
+};
+
+struct DrillDomainSpec {
+  std::string name, uuid;
+  std::vector<DrillDisk> disks;
+  std::string consoleDir;  // file-backed serial ports and consoles write here
+};
+
+// The definition under the drill's name and UUID; each disk of `spec`
+// on its overlay with the whole chain under it given as <backingStore>
+// (libvirt and QEMU then ignore the backing names the images' headers
+// carry, which name the primary site's paths); no network interface, host
+// device, shared directory, emulator or QEMU command line of the
+// definition's own (a drill must not reach the production network, take a
+// device, or run what a file on the volume names as root); file-backed serial ports and consoles into consoleDir/NAME.console. Disks
+// of the definition that `spec` does not name are left out (an ISO, say)
+// and listed in `leftOut`. Throws AgentError(DrillFailed) when the XML is
+// not a domain, or a disk of `spec` is not in it.
+std::string drillDomainXml(std::string_view definitionXml, const DrillDomainSpec& spec,
+                           std::vector<std::string>* leftOut = nullptr);
+
+}  // namespace gdr::virt
