@@ -65,13 +65,16 @@ journal_step() {
 # names for it, read from the VM's definition on its own host: the delta
 # layout keeps earlier deltas under it, no other image above them.
 on_reported_tops() { # on_reported_tops REPORT
-  local entry vm top
+  local entry vm top source
   for entry in ${GDR_SITES_VMS//,/ }; do
     vm=${entry%@*}
     top=$(json_get "[v for v in d['vms'] if v['name'] == '$vm'][0]['disks'][0]['overlay']" <<<"$1")
     [ -n "$top" ] || return 1
-    "$SITES" on "${entry#*@}" virsh -c qemu:///system dumpxml "$vm" | grep -m1 '<source file=' | grep -qF "$top" ||
+    source=$("$SITES" on "${entry#*@}" virsh -c qemu:///system dumpxml "$vm" | grep -m1 '<source file=')
+    if [[ "$source" != *"$top"* ]]; then
+      echo "$vm on ${entry#*@} runs on $source, the report says $top" >&2
       return 1
+    fi
   done
 }
 # Waits until p1's gdr-sync (cycle_pid) holds the domain, as its lock
