@@ -61,6 +61,7 @@ int runAgent(const AgentConfig& config) {
                          config.geoRepMountBrokerRoot};
   services.guests = &hypervisor;
   services.drillDir = config.stateDir + "/drills";
+  services.failoverDir = config.stateDir + "/failovers";
   Registry registry;
   registerAllVerbs(registry, services);
   Dispatcher dispatcher(schema, registry, config.checkResults, config.maxBatch);

@@ -87,4 +87,107 @@ struct DrillJobDetails {
 
 GDR_VERB(RecoveryPointDrill, "GlusterVolume.recoveryPointDrill", DrillParams, JobStarted);
 
+// How a failover translates what the primary site's definitions name into
+// what the secondary site has (like ovirt-ansible's DR mapping file).
+struct FailoverMapping {
+  std::map<std::string, std::string> networks;  // <interface type='network'> source network
+  std::map<std::string, std::string> bridges;   // <interface type='bridge'> source bridge
+  // Path prefixes (directories, ending in /) for files outside the point:
+  // kernel, initrd, loader, nvram, file-backed consoles, other disks.
+  std::map<std::string, std::string> paths;
+  // Start order: lower first; VMs not named start last, by name.
+  std::map<std::string, std::int64_t> priority;
+  template <class V>
+  void visit(V& v) {
+    v.orDefault("networks", networks).orDefault("bridges", bridges).orDefault("paths", paths).orDefault("priority",
+                                                                                                     priority);
+  }
+};
+
+struct FailoverParams {
+  std::vector<std::string> volfileServers;
+  std::string volumeName, pointId;  // pointId: empty for the newest complete point
+  FailoverMapping mapping;
+  std::int64_t bootTimeout = 300;
+  std::optional<std::string> jobUUID;
+  template <class V>
+  void visit(V& v) {
+    v("volfileServers", volfileServers)("volumeName", volumeName).orDefault("pointId", pointId);
+    v.orDefault("mapping", mapping).orDefault("bootTimeout", bootTimeout).omitIfEmpty("jobUUID", jobUUID);
+  }
+};
+
+// GlusterVolume.recoveryPointFailover: INIT -> CHECK -> PROMOTE -> DEFINE
+// -> START -> WATCH -> DONE | FAILED | ABORTED. Resumed after an agent
+// restart in the state it had reached: each state can be repeated.
+inline constexpr const char* kFailoverJobType = "failover";
+enum class FailoverState { Init, Check, Promote, Define, Start, Watch, Done, Failed, Aborted };
+template <>
+struct EnumNames<FailoverState> {
+  static constexpr std::pair<FailoverState, const char*> table[] = {
+      {FailoverState::Init, "INIT"},     {FailoverState::Check, "CHECK"},    {FailoverState::Promote, "PROMOTE"},
+      {FailoverState::Define, "DEFINE"}, {FailoverState::Start, "START"},    {FailoverState::Watch, "WATCH"},
+      {FailoverState::Done, kJobDone},   {FailoverState::Failed, kJobFailed}, {FailoverState::Aborted, kJobAborted}};
+};
+
+// A disk of a failed-over VM: the guest writes to `overlay` (on the
+// volume, created by this failover) over the point's chain.
+struct FailoverDisk {
+  std::string drive;
+  std::string overlay;  // volume-relative
+  bool made = false;    // persisted before qemu-img creates it: only such a file is ever replaced
+  template <class V>
+  void visit(V& v) {
+    v("drive", drive)("overlay", overlay).orDefault("made", made);
+  }
+};
+
+struct FailoverVm {
+  std::string vmId, name;
+  std::int64_t priority = 0;
+  std::vector<FailoverDisk> disks;
+  std::vector<std::string> leftOut;  // devices of the definition not carried over
+  std::string result = "pending";    // pending, running or failed
+  std::string why;
+  bool defined = false, started = false;
+  std::optional<std::int64_t> startedAt;    // ms since the epoch
+  std::optional<double> rtoSeconds;         // from the failover's start to the guest's first disk I/O
+  std::optional<std::uint64_t> ioRequests;  // at the last reading
+  template <class V>
+  void visit(V& v) {
+    v("vmId", vmId)("name", name).orDefault("priority", priority).orDefault("disks", disks);
+    v.orDefault("leftOut", leftOut)("result", result).orDefault("why", why);
+    v.orDefault("defined", defined).orDefault("started", started).omitIfEmpty("startedAt", startedAt);
+    v.omitIfEmpty("rtoSeconds", rtoSeconds).omitIfEmpty("ioRequests", ioRequests);
+  }
+};
+
+struct FailoverJobDetails {
+  std::vector<std::string> volfileServers;
+  std::string volumeName, pointId;  // pointId: chosen at CHECK when not given
+  std::int64_t pointTime = 0;
+  FailoverMapping mapping;
+  std::int64_t bootTimeout = 300;
+  std::string mountPoint;     // the read-write mount the VMs' disks are reached through (PROMOTE)
+  std::string definitionDir;  // where each VM's definition as defined here is kept
+  std::optional<bool> readOnlyWas;  // features.read-only before PROMOTE (noted once)
+  std::vector<std::string> fencedKeys;  // geo-replication keys taken out of authorized_keys
+  std::vector<FailoverVm> vms;
+  std::optional<FailoverState> outcome;
+  std::int64_t startedAt = 0;  // ms since the epoch: RTO counts from here
+  std::map<std::string, double> stateSeconds;
+  std::int64_t movedAt = 0;
+  template <class V>
+  void visit(V& v) {
+    v("volfileServers", volfileServers)("volumeName", volumeName)("pointId", pointId)("pointTime", pointTime);
+    v.orDefault("mapping", mapping)("bootTimeout", bootTimeout)("mountPoint", mountPoint)("definitionDir",
+                                                                                          definitionDir);
+    v.omitIfEmpty("readOnlyWas", readOnlyWas).orDefault("fencedKeys", fencedKeys)("vms", vms);
+    v.omitIfEmpty("outcome", outcome)("startedAt", startedAt).orDefault("stateSeconds", stateSeconds);
+    v.orDefault("movedAt", movedAt);
+  }
+};
+
+GDR_VERB(RecoveryPointFailover, "GlusterVolume.recoveryPointFailover", FailoverParams, JobStarted);
+
 }  // namespace gdr::api

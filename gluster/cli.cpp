@@ -222,6 +222,11 @@ std::map<std::string, std::string> GlusterCli::volumeOptions(const std::string& 
   return parseVolumeOptions(run({"volume", "info", volume}, volume, std::nullopt));
 }
 
+void GlusterCli::volumeSet(const std::string& volume, const std::string& name, const std::string& value,
+                           Code failure) {
+  run({"volume", "set", volume, name, value}, volume, std::nullopt, failure);
+}
+
 CommandResult GlusterCli::runScript(const std::vector<std::string>& args, Code failure, const std::string& what) {
   const CommandResult result = runner_.run(args, timeout_);
   spdlog::debug("{} -> exit {}", joined(args), result.exitCode);

@@ -76,6 +76,8 @@ class GlusterCli {
   std::vector<std::string> knownVolumeHosts();
   // The volume's reconfigured options (volume info).
   std::map<std::string, std::string> volumeOptions(const std::string& volume);
+  // gluster volume set VOLUME NAME VALUE. Throws AgentError(`failure`).
+  void volumeSet(const std::string& volume, const std::string& name, const std::string& value, Code failure);
   // `gluster system:: execute gsec_create`: makes this host's
   // geo-replication keys (the pem pair per node, and the common public key
   // file listing them). Throws AgentError(GeoRepPublicKeyFileCreateFailed).

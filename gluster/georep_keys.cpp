@@ -136,8 +136,16 @@ std::vector<std::string> readGeoRepPublicKeys(const std::string& path) {
   return keys;
 }
 
-KeyMerge updateAuthorizedKeys(const std::string& user, const std::vector<std::string>& keys,
-                              const std::string& homeOverride) {
+namespace {
+
+// A user's authorized_keys, as read before it is rewritten.
+struct KeysFile {
+  std::string path, text;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+KeysFile readKeysFile(const std::string& user, const std::string& homeOverride) {
   struct passwd entry {};
   struct passwd* found = nullptr;
   std::vector<char> buffer(16384);
@@ -145,7 +153,8 @@ KeyMerge updateAuthorizedKeys(const std::string& user, const std::vector<std::st
     throw AgentError(Code::GeoRepUserNotFound, "no user '" + json::printable(user, 64) + "' on this host");
   }
   const std::string home = homeOverride.empty() ? std::string(found->pw_dir) : homeOverride;
-  const std::string sshDir = home + "/.ssh", file = sshDir + "/authorized_keys";
+  const std::string sshDir = home + "/.ssh";
+  KeysFile out{sshDir + "/authorized_keys", "", found->pw_uid, found->pw_gid};
   auto writeFailed = [&](const std::string& why) { return AgentError(Code::GeoRepPublicKeyWriteFailed, why); };
   // Written as root into the user's home: never through a symlink the
   // user may have planted, never into a directory someone else owns.
@@ -158,25 +167,73 @@ KeyMerge updateAuthorizedKeys(const std::string& user, const std::vector<std::st
   } else if (!S_ISDIR(st.st_mode) || (st.st_uid != found->pw_uid && st.st_uid != 0)) {
     throw writeFailed(sshDir + " is not a directory of " + user + "'s");
   }
-  std::string existing;
-  if (::lstat(file.c_str(), &st) == 0) {
-    if (!S_ISREG(st.st_mode)) throw writeFailed(file + " is not a regular file (a symlink?)");
-    std::ifstream in(file);
+  if (::lstat(out.path.c_str(), &st) == 0) {
+    if (!S_ISREG(st.st_mode)) throw writeFailed(out.path + " is not a regular file (a symlink?)");
+    std::ifstream in(out.path);
     std::stringstream text;
     text << in.rdbuf();
-    if (!in) throw writeFailed("cannot read " + file);
-    existing = text.str();
+    if (!in) throw writeFailed("cannot read " + out.path);
+    out.text = text.str();
   } else if (errno != ENOENT) {
-    throw writeFailed("cannot read " + file + ": " + std::strerror(errno));
+    throw writeFailed("cannot read " + out.path + ": " + std::strerror(errno));
   }
-  KeyMerge merge = mergeAuthorizedKeys(existing, keys);
-  if (merge.added == 0) return merge;  // nothing to write: the file stays as it is
+  return out;
+}
+
+void writeKeysFile(const KeysFile& file, const std::string& text) {
   try {
-    writeFileDurably(file, merge.text, 0600, FileOwner{found->pw_uid, found->pw_gid});
+    writeFileDurably(file.path, text, 0600, FileOwner{file.uid, file.gid});
   } catch (const std::exception& e) {
-    throw writeFailed(e.what());
+    throw AgentError(Code::GeoRepPublicKeyWriteFailed, e.what());
   }
+}
+
+bool isGeoRepKey(const AuthorizedKey& key) {
+  const auto at = key.options.find("command=\"");
+  if (at == std::string::npos) return false;
+  const std::string command = key.options.substr(at + 9);
+  return command.find("gsyncd") != std::string::npos || command.rfind("tar ", 0) == 0;
+}
+
+}  // namespace
+
+KeyMerge updateAuthorizedKeys(const std::string& user, const std::vector<std::string>& keys,
+                              const std::string& homeOverride) {
+  const KeysFile file = readKeysFile(user, homeOverride);
+  KeyMerge merge = mergeAuthorizedKeys(file.text, keys);
+  if (merge.added == 0) return merge;  // nothing to write: the file stays as it is
+  writeKeysFile(file, merge.text);
   return merge;
+}
+
+KeyFence withoutGeoRepKeys(const std::string& existing) {
+  KeyFence out;
+  std::istringstream in(existing);
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto key = parseAuthorizedKey(line);
+    if (key && isGeoRepKey(*key)) {
+      out.removed.push_back(line);
+    } else {
+      out.text += line + "\n";
+    }
+  }
+  return out;
+}
+
+KeyFence fenceGeoRepKeys(const std::string& user, const std::string& keptAside, const std::string& homeOverride) {
+  const KeysFile file = readKeysFile(user, homeOverride);
+  KeyFence fence = withoutGeoRepKeys(file.text);
+  if (fence.removed.empty()) return fence;
+  std::string aside;
+  for (const auto& line : fence.removed) aside += line + "\n";
+  try {
+    writeFileDurably(keptAside, aside, 0600);  // first: a key is never only in memory
+  } catch (const std::exception& e) {
+    throw AgentError(Code::GeoRepPublicKeyWriteFailed, "cannot keep the fenced keys aside: " + std::string(e.what()));
+  }
+  writeKeysFile(file, fence.text);
+  return fence;
 }
 
 }  // namespace gdr::gluster

@@ -52,4 +52,20 @@ std::vector<std::string> readGeoRepPublicKeys(const std::string& path);
 KeyMerge updateAuthorizedKeys(const std::string& user, const std::vector<std::string>& keys,
                               const std::string& homeOverride = "");
 
+// An authorized_keys text without geo-replication's keys (a forced
+// command running gsyncd, or tar for the tar+ssh sync): every other line
+// kept as it is. `removed`: the lines taken out.
+struct KeyFence {
+  std::string text;
+  std::vector<std::string> removed;
+};
+KeyFence withoutGeoRepKeys(const std::string& existing);
+
+// Fences a secondary from its primary: the geo-replication keys taken out
+// of `user`'s ~/.ssh/authorized_keys, so a primary that comes back cannot
+// log in to sync over a promoted volume. The lines taken out are written
+// to `keptAside` first (nothing lost); the file is left as it is when it
+// holds none.
+KeyFence fenceGeoRepKeys(const std::string& user, const std::string& keptAside, const std::string& homeOverride = "");
+
 }  // namespace gdr::gluster

@@ -49,6 +49,9 @@ struct AgentServices {
   std::string geoRepHomeOverride = {};  // tests: stands for every user's home
   virt::GuestLauncher* guests = nullptr;  // drills start their copies through it; none: no drills
   std::string drillDir = {};              // a drill's overlays, XML and consoles, one directory per drill
+  // A failover's definitions and fenced keys (one directory per failover),
+  // and the read-write mounts it makes (mnt/VOLUME); empty: no failovers.
+  std::string failoverDir = {};
 };
 
 void registerHostVerbs(Registry& registry, AgentServices& services);

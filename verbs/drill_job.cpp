@@ -30,22 +30,20 @@ std::string overlayPath(const api::DrillJobDetails& d, const api::DrillVm& vm, c
   return d.scratchDir + "/" + vm.drillName + "-" + drive + ".qcow2";
 }
 
-// The chain under a drill's overlay, top first: the point's newest delta
-// down to its base, on this host's mount.
-std::vector<virt::ChainImage> chainOf(const api::DrillJobDetails& d, const api::PointDisk& disk) {
-  std::vector<virt::ChainImage> chain;
-  const auto deltas = disk.deltas();  // oldest first
-  for (auto it = deltas.rbegin(); it != deltas.rend(); ++it) {
-    chain.push_back({onMount(d.mountPoint, (*it)->path), (*it)->format});
-  }
-  chain.push_back({onMount(d.mountPoint, disk.path), disk.format});
-  return chain;
-}
-
 }  // namespace
 
 std::string drillNameOf(const std::string& vmName, const std::string& jobId) {
   return "drill-" + vmName + "-" + jobId.substr(0, 8);
+}
+
+std::vector<virt::ChainImage> pointChain(const std::string& mountPoint, const api::PointDisk& disk) {
+  std::vector<virt::ChainImage> chain;
+  const auto deltas = disk.deltas();  // oldest first
+  for (auto it = deltas.rbegin(); it != deltas.rend(); ++it) {
+    chain.push_back({onMount(mountPoint, (*it)->path), (*it)->format});
+  }
+  chain.push_back({onMount(mountPoint, disk.path), disk.format});
+  return chain;
 }
 
 std::string onMount(const std::string& mountPoint, const std::string& volumePath) {
@@ -207,7 +205,7 @@ void DrillJob::prepare(JobControl& job) {
     try {
       virt::DrillDomainSpec spec{vm.drillName, vm.drillUuid, {}, d.scratchDir};
       for (const auto& disk : pv->disks) {
-        virt::DrillDisk drill{disk.drive, overlayPath(d, vm, disk.drive), chainOf(d, disk)};
+        virt::DrillDisk drill{disk.drive, overlayPath(d, vm, disk.drive), pointChain(d.mountPoint, disk)};
         tools_.makeOverlay(drill.overlay, drill.chain.front(), disk.virtualSize);
         vm.drives.push_back(disk.drive);
         spec.disks.push_back(std::move(drill));

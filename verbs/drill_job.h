@@ -94,5 +94,8 @@ std::string drillNameOf(const std::string& vmName, const std::string& jobId);
 // Where an image of the point lies on this host: the volume's mount point
 // and the volume-relative path.
 std::string onMount(const std::string& mountPoint, const std::string& volumePath);
+// The chain a disk of the point is read through, top first: its newest
+// delta down to its base, on the mount.
+std::vector<virt::ChainImage> pointChain(const std::string& mountPoint, const api::PointDisk& disk);
 
 }  // namespace gdr

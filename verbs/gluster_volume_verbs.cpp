@@ -7,7 +7,10 @@
 #include <fstream>
 #include <mutex>
 #include <set>
+#include <thread>
 #include <type_traits>
+
+#include <sys/stat.h>
 
 #include "api/gluster_volume.h"
 #include "api/recovery.h"
@@ -25,6 +28,8 @@
 #include "gluster/georep_sync.h"
 #include "verbs/all_verbs.h"
 #include "verbs/drill_job.h"
+#include "verbs/failover_job.h"
+#include "gluster/georep_keys.h"
 #include "virt/definition.h"
 #include "virt/gluster_mounts.h"
 #include "virt/vm_listing.h"
@@ -110,12 +115,12 @@ class VolfileServers {
 
 // qemu-img create without opening the backing file: the chain is given
 // to libvirt whole, and the images' own backing names are the primary's.
-void makeDrillOverlay(const std::string& overlay, const virt::ChainImage& backing, std::uint64_t virtualSize) {
+void makeOverlay(const std::string& overlay, const virt::ChainImage& backing, std::uint64_t virtualSize) {
   const CommandResult r = runCommand({"qemu-img", "create", "-q", "-f", "qcow2", "-u", "-F", backing.format, "-b",
                                       backing.path, overlay, std::to_string(virtualSize)},
                                      std::chrono::seconds(60));
   if (r.exitCode != 0) {
-    throw AgentError(Code::DrillFailed, "qemu-img create " + overlay + ": " +
+    throw AgentError(Code::GeneralException, "qemu-img create " + overlay + ": " +
                                             (r.spawnFailed ? "cannot run qemu-img" : json::printable(r.err, 500)));
   }
 }
@@ -145,6 +150,81 @@ class DrillPointOnVolume : public DrillPointSource {
   gfapi::VolumePool& volumes_;
 };
 
+// A failover's doings at this (the secondary) site: the point read through
+// libgfapi, the volume promoted through this host's glusterd, the
+// geo-replication keys of the secondary's root fenced, a read-write FUSE
+// mount found or made.
+class FailoverSiteHere : public FailoverSite {
+ public:
+  explicit FailoverSiteHere(AgentServices& services) : services_(services) {}
+  std::string newestCompletePoint(const api::FailoverJobDetails& d) override {
+    const api::PointListResult list = services_.volumes.with(d.volfileServers, d.volumeName,
+                                                             [&](gfapi::Volume& v) { return gfapi::listPoints(v); });
+    for (const auto& point : list.points) {
+      if (point.state == "complete") return point.id;
+    }
+    throw AgentError(Code::PointIncomplete, "volume " + d.volumeName + " holds no complete recovery point (" +
+                                                std::to_string(list.points.size()) + " points, none complete)");
+  }
+  api::PointCheckResult check(const api::FailoverJobDetails& d) override {
+    return services_.volumes.with(d.volfileServers, d.volumeName,
+                                  [&](gfapi::Volume& v) { return gfapi::checkPointInPlace(v, d.pointId); });
+  }
+  api::PointManifest manifest(const api::FailoverJobDetails& d) override {
+    return services_.volumes.with(d.volfileServers, d.volumeName,
+                                  [&](gfapi::Volume& v) { return gfapi::readManifest(v, d.pointId); });
+  }
+  std::string definition(const api::FailoverJobDetails& d, const api::PointDefinition& definition) override {
+    return services_.volumes.with(d.volfileServers, d.volumeName, [&](gfapi::Volume& v) {
+      return v.readPrefix(volpath::split(definition.path), size_t(definition.size));
+    });
+  }
+  bool readOnly(const std::string& volume) override {
+    const auto options = services_.gluster.volumeOptions(volume);
+    const auto it = options.find("features.read-only");
+    return it != options.end() && (it->second == "on" || it->second == "true" || it->second == "enable");
+  }
+  void allowWrites(const std::string& volume) override {
+    services_.gluster.volumeSet(volume, "features.read-only", "off", Code::FailoverFailed);
+  }
+  std::vector<std::string> fenceGeoRepKeys(const std::string& jobId) override {
+    const std::string aside = services_.failoverDir + "/" + jobId + "/fenced-authorized_keys";
+    std::filesystem::create_directories(services_.failoverDir + "/" + jobId);
+    return gluster::fenceGeoRepKeys("root", aside, services_.geoRepHomeOverride).removed;
+  }
+  std::string writableMount(const api::FailoverJobDetails& d) override {
+    for (const auto& m : virt::readGlusterMounts()) {
+      if (m.volume == d.volumeName && !m.readOnly) return m.mountPoint;
+    }
+    // None: one of gdr's own, as VDSM mounts a storage domain; its client's
+    // pid beside it, so whoever unmounts it can stop it.
+    const std::string mount = services_.failoverDir + "/mnt/" + d.volumeName;
+    std::filesystem::create_directories(mount);
+    std::vector<std::string> args = {"glusterfs", "--process-name", "fuse", "--pid-file=" + mount + ".pid"};
+    for (const auto& server : d.volfileServers) args.push_back("--volfile-server=" + server);
+    args.push_back("--volfile-id=/" + d.volumeName);
+    args.push_back(mount);
+    const CommandResult r = runCommand(args, std::chrono::seconds(60));
+    if (r.exitCode != 0) {
+      throw AgentError(Code::FailoverFailed, "cannot mount " + d.volumeName + " at " + mount + ": " +
+                                                 (r.spawnFailed ? "cannot run glusterfs" : json::printable(r.err, 400)));
+    }
+    for (int i = 0; i < 300; ++i) {
+      struct stat st {};
+      if (::stat(mount.c_str(), &st) == 0 && st.st_ino == 1) return mount;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    throw AgentError(Code::FailoverFailed, "the mount of " + d.volumeName + " at " + mount + " did not come up in 30 s");
+  }
+  bool exists(const std::string& path) override {
+    std::error_code ec;
+    return std::filesystem::symlink_status(path, ec).type() != std::filesystem::file_type::not_found;
+  }
+
+ private:
+  AgentServices& services_;
+};
+
 class GlusterVolumeVerbs {
  public:
   explicit GlusterVolumeVerbs(AgentServices& services)
@@ -159,6 +239,7 @@ class GlusterVolumeVerbs {
     };
     services.jobs.registerType(api::kGeoRepSyncJobType, [this](const JobRecord&) { return makeSyncRunner(); });
     services.jobs.registerType(api::kDrillJobType, [this](const JobRecord&) { return makeDrillRunner(true); });
+    services.jobs.registerType(api::kFailoverJobType, [this](const JobRecord&) { return makeFailoverRunner(); });
   }
 
   // Safe to repeat after a reconnect: the guards run again, and a file
@@ -264,6 +345,46 @@ class GlusterVolumeVerbs {
       if (e.code() != Code::JobExists || !e.data().isMember("jobId")) throw;
       throw AgentError(Code::JobExists,
                        "a drill on volume " + p.volumeName + " is already running: " + e.data()["jobId"].asString(),
+                       e.data());
+    }
+  }
+
+  // Makes this site's copy of the volume the live one and runs the
+  // point's VMs here, as a job.
+  api::JobStarted recoveryPointFailover(const api::FailoverParams& p) {
+    if (!services_.guests || services_.failoverDir.empty()) {
+      throw AgentError(Code::GeneralException, "failovers are not available on this agent");
+    }
+    volfileServers_.check(p.volfileServers);
+    if (!p.pointId.empty() && !gfapi::isPointId(p.pointId)) {
+      throw AgentError(Code::InvalidParameter, "not a recovery point id: " + p.pointId);
+    }
+    for (const auto& [from, to] : p.mapping.paths) {
+      if (from.empty() || from.front() != '/' || to.empty() || to.front() != '/' ||
+          (from.back() == '/') != (to.back() == '/')) {
+        throw AgentError(Code::InvalidParameter, "mapping.paths: '" + json::printable(from, 200) + "' -> '" +
+                                                     json::printable(to, 200) +
+                                                     "': both absolute, both ending in / or neither");
+      }
+    }
+    JobRecord record = newFailoverRecord(p, "");
+    if (record.id.empty()) record.id = JobStore::newId();
+    auto details = api::decode<api::FailoverJobDetails>(record.details);
+    details.definitionDir = services_.failoverDir + "/" + record.id;
+    record.details = api::encode(details);
+    try {
+      // One failover per volume, ever running at once.
+      return {services_.jobs
+                  .start(record, makeFailoverRunner(),
+                         [&](const JobRecord& running) {
+                           return running.type == api::kFailoverJobType &&
+                                  running.details["volumeName"].asString() == p.volumeName;
+                         })
+                  .id};
+    } catch (const AgentError& e) {
+      if (e.code() != Code::JobExists || !e.data().isMember("jobId")) throw;
+      throw AgentError(Code::JobExists,
+                       "a failover of volume " + p.volumeName + " is already running: " + e.data()["jobId"].asString(),
                        e.data());
     }
   }
@@ -488,7 +609,12 @@ class GlusterVolumeVerbs {
 
   std::unique_ptr<DrillJob> makeDrillRunner(bool resumed) {
     if (!services_.guests) throw AgentError(Code::GeneralException, "drills are not available on this agent");
-    return std::make_unique<DrillJob>(DrillTools{drillPoint_, *services_.guests, makeDrillOverlay}, resumed);
+    return std::make_unique<DrillJob>(DrillTools{drillPoint_, *services_.guests, makeOverlay}, resumed);
+  }
+
+  std::unique_ptr<FailoverJob> makeFailoverRunner() {
+    if (!services_.guests) throw AgentError(Code::GeneralException, "failovers are not available on this agent");
+    return std::make_unique<FailoverJob>(FailoverTools{failoverSite_, *services_.guests, makeOverlay});
   }
 
   std::unique_ptr<gluster::GeoRepSyncJob> makeSyncRunner() {
@@ -500,6 +626,7 @@ class GlusterVolumeVerbs {
   gluster::RootToucher touch_;
   VolfileServers volfileServers_;
   DrillPointOnVolume drillPoint_{services_.volumes};
+  FailoverSiteHere failoverSite_{services_};
 };
 
 }  // namespace
@@ -519,6 +646,8 @@ void registerGlusterVolumeVerbs(Registry& registry, AgentServices& services) {
   registry.add<api::RecoveryPointCheck>([v](const auto& p, const CallContext&) { return v->recoveryPointCheck(p); });
   registry.add<api::RecoveryPointSeal>([v](const auto& p, const CallContext&) { return v->recoveryPointSeal(p); });
   registry.add<api::RecoveryPointDrill>([v](const auto& p, const CallContext&) { return v->recoveryPointDrill(p); });
+  registry.add<api::RecoveryPointFailover>(
+      [v](const auto& p, const CallContext&) { return v->recoveryPointFailover(p); });
   registry.add<api::GeoRepSessionList>([v](const auto& p, const CallContext&) { return v->geoRepSessionList(p); });
   registry.add<api::GeoRepSessionStatus>([v](const auto& p, const CallContext&) { return v->geoRepSessionStatus(p); });
   using gluster::GeoRepAction;

@@ -84,6 +84,12 @@ class GuestLauncher {
   // nullopt when no domain with that UUID runs.
   virtual std::optional<DiskActivity> diskActivity(const std::string& uuid,
                                                    const std::vector<std::string>& drives) = 0;
+  // Defines (or redefines) a persistent domain from `xml`. Throws
+  // AgentError(FailoverFailed) with libvirt's message.
+  virtual void define(const std::string& xml) = 0;
+  // Starts the defined domain with that UUID; false when it already runs.
+  // Throws AgentError(FailoverFailed) with libvirt's message.
+  virtual bool start(const std::string& uuid) = 0;
 };
 
 }  // namespace gdr::virt

@@ -1,6 +1,8 @@
 #pragma once
 // A VM's definition, from a recovery point, turned into a drill's
 // throwaway copy. Pure: unit-tested on recorded definitions.
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,5 +38,26 @@ struct DrillDomainSpec {
 // not a domain, or a disk of `spec` is not in it.
 std::string drillDomainXml(std::string_view definitionXml, const DrillDomainSpec& spec,
                            std::vector<std::string>* leftOut = nullptr);
+
+struct FailoverDomainSpec {
+  std::vector<DrillDisk> disks;  // each on its overlay, as for a drill
+  std::map<std::string, std::string> networks, bridges, paths;  // see api::FailoverMapping
+};
+
+// The definition as the VM itself at the secondary site: its own name and
+// UUID; each disk of `spec` on its overlay over the point's chain; network
+// and bridge names translated by the mapping (others kept); every other
+// host path (kernel, initrd, loader, nvram, file-backed ports, disks that
+// are not in the point) translated by the longest matching prefix of
+// `paths`, and such a disk left out (listed in `leftOut`) when no prefix
+// matches; the <emulator> dropped (the secondary's libvirt picks its own).
+// Throws AgentError(FailoverFailed) when the XML is not a domain, or a
+// disk of `spec` is not in it.
+std::string failoverDomainXml(std::string_view definitionXml, const FailoverDomainSpec& spec,
+                              std::vector<std::string>* leftOut = nullptr);
+
+// `path` with the longest prefix of `paths` it starts with replaced;
+// nullopt when none matches.
+std::optional<std::string> mapPath(const std::map<std::string, std::string>& paths, const std::string& path);
 
 }  // namespace gdr::virt

@@ -29,14 +29,16 @@ std::vector<GlusterMount> parseGlusterMounts(const std::string& procMounts) {
   std::string line;
   while (std::getline(in, line)) {
     std::istringstream fields(line);
-    std::string source, target, type;
+    std::string source, target, type, options;
     if (!(fields >> source >> target >> type) || type != "fuse.glusterfs") continue;
+    fields >> options;
     const auto colon = source.find(":/");
     if (colon == std::string::npos) continue;
     GlusterMount m;
     m.server = source.substr(0, colon);
     m.volume = source.substr(colon + 2);
     m.mountPoint = unescape(target);
+    m.readOnly = ("," + options + ",").find(",ro,") != std::string::npos;
     out.push_back(m);
   }
   return out;

@@ -11,6 +11,7 @@ struct GlusterMount {
   std::string server;      // 127.0.0.2
   std::string volume;      // gdr-primary
   std::string mountPoint;  // /var/lib/gdr-lab/mnt/primary
+  bool readOnly = false;   // mounted "ro"
 };
 
 // The fuse.glusterfs entries of a /proc/mounts text ("\040" unescaped).

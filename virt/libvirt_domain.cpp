@@ -237,6 +237,21 @@ std::optional<DiskActivity> LibvirtHypervisor::diskActivity(const std::string& u
   return out;
 }
 
+void LibvirtHypervisor::define(const std::string& xml) {
+  auto conn = connection();
+  DomainPtr domain(virDomainDefineXML(conn.get(), xml.c_str()));
+  if (!domain) fail(Code::FailoverFailed, "defining the VM");
+}
+
+bool LibvirtHypervisor::start(const std::string& uuid) {
+  auto conn = connection();
+  DomainPtr domain(virDomainLookupByUUIDString(conn.get(), uuid.c_str()));
+  if (!domain) fail(Code::FailoverFailed, "looking up VM " + uuid);
+  if (virDomainIsActive(domain.get()) == 1) return false;
+  if (virDomainCreate(domain.get()) < 0) fail(Code::FailoverFailed, "starting VM " + uuid);
+  return true;
+}
+
 std::string LibvirtHypervisor::libvirtVersion() {
   unsigned long version = 0;
   try {

@@ -21,6 +21,8 @@ class LibvirtHypervisor : public Hypervisor, public GuestLauncher {
   void startTransient(const std::string& xml) override;
   bool destroy(const std::string& uuid) override;
   std::optional<DiskActivity> diskActivity(const std::string& uuid, const std::vector<std::string>& drives) override;
+  void define(const std::string& xml) override;
+  bool start(const std::string& uuid) override;
 
   // libvirt's version as "major.minor.micro", or empty when unreachable.
   std::string libvirtVersion();

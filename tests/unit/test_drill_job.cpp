@@ -10,40 +10,15 @@
 
 #include "core/errors.h"
 #include "core/job_store.h"
+#include "tests/unit/recovery_fakes.h"
 #include "verbs/drill_job.h"
 
 namespace gdr {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace testing_fakes;
 using namespace std::chrono_literals;
-
-std::string definitionFixture() {
-  std::ifstream in(std::string(GDR_SOURCE_DIR) + "/tests/fixtures/virt/domain-inactive.xml");
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-api::PointVm pointVm(const std::string& id, const std::string& name) {
-  api::PointVm vm;
-  vm.vmId = id;
-  vm.name = name;
-  vm.definition.path = ".gdr/vms/" + id + "-0123456789abcdef.xml";
-  for (const std::string drive : {"vda", "vdb"}) {
-    api::PointDisk disk;
-    disk.drive = drive;
-    disk.path = "images/" + name + "-" + drive + ".qcow2";
-    disk.format = "qcow2";
-    disk.virtualSize = 1 << 30;
-    api::PointImage delta;
-    delta.path = "images/.gdr-snapshots/" + name + "-" + drive + ".p1.qcow2";
-    delta.format = "qcow2";
-    disk.delta = delta;
-    vm.disks.push_back(disk);
-  }
-  return vm;
-}
 
 struct FakePoint : DrillPointSource {
   api::PointManifest points;
@@ -60,47 +35,6 @@ struct FakePoint : DrillPointSource {
   api::PointManifest manifest(const api::DrillJobDetails&) override { return points; }
   std::string definition(const api::DrillJobDetails&, const api::PointDefinition&) override {
     return definitionFixture();
-  }
-};
-
-// Each started copy does `ioSteps` readings of growing disk I/O (none
-// when 0), then stays at that count.
-struct FakeLauncher : virt::GuestLauncher {
-  std::mutex mutex;
-  std::map<std::string, std::string> running;  // uuid -> XML
-  std::map<std::string, std::uint64_t> requests;
-  std::vector<std::string> started, destroyed;
-  std::map<std::string, int> ioStepsByName;  // by the copy's name prefix; default 3
-  bool startFails = false;
-
-  int ioSteps(const std::string& xml) {
-    for (const auto& [name, steps] : ioStepsByName) {
-      if (xml.find("<name>drill-" + name + "-") != std::string::npos) return steps;
-    }
-    return 3;
-  }
-  void startTransient(const std::string& xml) override {
-    std::lock_guard<std::mutex> lock(mutex);
-    if (startFails) throw AgentError(Code::DrillFailed, "starting the drill's copy: no space for the guest");
-    const auto at = xml.find("<uuid>") + 6;
-    const std::string uuid = xml.substr(at, 36);
-    running[uuid] = xml;
-    requests[uuid] = 0;
-    started.push_back(uuid);
-  }
-  bool destroy(const std::string& uuid) override {
-    std::lock_guard<std::mutex> lock(mutex);
-    destroyed.push_back(uuid);
-    return running.erase(uuid) > 0;
-  }
-  std::optional<virt::DiskActivity> diskActivity(const std::string& uuid,
-                                                 const std::vector<std::string>& drives) override {
-    std::lock_guard<std::mutex> lock(mutex);
-    const auto it = running.find(uuid);
-    if (it == running.end()) return std::nullopt;
-    EXPECT_EQ(drives, (std::vector<std::string>{"vda", "vdb"}));
-    if (requests[uuid] < std::uint64_t(ioSteps(it->second)) * 10) requests[uuid] += 10;
-    return virt::DiskActivity{requests[uuid], requests[uuid] * 4096};
   }
 };
 

@@ -215,5 +215,28 @@ TEST(GeoRepKeys, GsecCreateFailureSaysWhatGlusterSaid) {
   }
 }
 
+// A failover's fence: geo-replication's keys out, every other line as it
+// was, the keys kept aside first; a second fence changes nothing.
+TEST(GeoRepKeys, TheFenceTakesOutOnlyGeoRepKeysAndKeepsThemAside) {
+  const std::string existing = "# operators\n" + kOperatorKey + "\n" + kGsyncdKey + "\n" + kTarKey + "\n";
+  const KeyFence pure = withoutGeoRepKeys(existing);
+  EXPECT_EQ(pure.text, "# operators\n" + kOperatorKey + "\n");
+  EXPECT_EQ(pure.removed, (std::vector<std::string>{kGsyncdKey, kTarKey}));
+
+  const fs::path home = fs::path(testing::TempDir()) / ("gdr-fence-" + newUuid());
+  fs::create_directories(home / ".ssh");
+  std::ofstream(home / ".ssh" / "authorized_keys") << existing;
+  const fs::path aside = home / "aside";
+  const std::string me = ::getpwuid(::geteuid())->pw_name;
+  const KeyFence fence = fenceGeoRepKeys(me, aside.string(), home.string());
+  EXPECT_EQ(fence.removed.size(), 2u);
+  EXPECT_EQ(readFile(home / ".ssh" / "authorized_keys"), "# operators\n" + kOperatorKey + "\n");
+  EXPECT_EQ(readFile(aside), kGsyncdKey + "\n" + kTarKey + "\n");
+  fs::remove(aside);
+  EXPECT_TRUE(fenceGeoRepKeys(me, aside.string(), home.string()).removed.empty());
+  EXPECT_FALSE(fs::exists(aside));  // nothing to keep: nothing written
+  fs::remove_all(home);
+}
+
 }  // namespace
 }  // namespace gdr::gluster

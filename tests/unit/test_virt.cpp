@@ -507,6 +507,8 @@ TEST(GlusterMounts, LocatesDisksOnVolumes) {
   const auto parsed = parseGlusterMounts(mounts);
   ASSERT_EQ(parsed.size(), 3u);
   EXPECT_EQ(parsed[2].mountPoint, "/rhev/data center");
+  EXPECT_FALSE(parsed[0].readOnly);
+  EXPECT_TRUE(parsed[1].readOnly);  // "ro" among the options, not "relatime"'s letters
   auto loc = locateOnVolume(parsed, kBase);
   ASSERT_TRUE(loc);
   EXPECT_EQ(loc->volume, "gdr-primary");
@@ -823,6 +825,68 @@ TEST(DrillXml, ADiskOfThePointMissingFromTheDefinitionOrNoDomainIsRefused) {
   }
   EXPECT_THROW(drillDomainXml("<network/>", spec), AgentError);
   EXPECT_THROW(drillDomainXml("not xml", spec), AgentError);
+}
+
+// A failover's VM: itself (name, UUID), vda on its overlay on the volume
+// over the chain, networks and bridges and host paths as the mapping says,
+// a disk outside the point kept where a path maps, left out where none does.
+TEST(FailoverXml, TheVmKeepsItsIdentityAndTheMappingTranslatesTheSite) {
+  std::string definition = fixture("domain-inactive.xml");
+  definition.replace(definition.find("    <serial"), 0,
+                     "    <interface type='network'><source network='prod'/><model type='virtio'/></interface>\n"
+                     "    <interface type='bridge'><source bridge='br-prod'/></interface>\n"
+                     "    <interface type='network'><source network='shared'/></interface>\n"
+                     "    <disk type='file' device='cdrom'><source file='/iso/tools.iso'/><target dev='hdd' bus='ide'/></disk>\n"
+                     "    <disk type='file' device='disk'><source file='/elsewhere/scratch.raw'/><target dev='vdc' bus='virtio'/></disk>\n");
+  FailoverDomainSpec spec{{{"vda",
+                            "/mnt/secondary/images/gdr-lab-vm1.failover-P.qcow2",
+                            {{"/mnt/secondary/images/.gdr-snapshots/vm1.p1.qcow2", "qcow2"},
+                             {"/mnt/secondary/images/gdr-lab-vm1.qcow2", "qcow2"}}},
+                           {"vdb",
+                            "/mnt/secondary/images/gdr-lab-vm1-data.failover-P.qcow2",
+                            {{"/mnt/secondary/images/gdr-lab-vm1-data.raw", "raw"}}}},
+                          {{"prod", "dr-prod"}},
+                          {{"br-prod", "br-dr"}},
+                          {{"/var/lib/gdr-lab/", "/srv/dr/"}, {"/var/lib/gdr-lab/vms/", "/srv/dr-consoles/"},
+                           {"/iso/", "/dr-iso/"}}};
+  std::vector<std::string> leftOut;
+  const std::string xml = failoverDomainXml(definition, spec, &leftOut);
+  const DomainInfo vm = parseDomainXml(xml);
+  EXPECT_EQ(vm.name, "gdr-lab-vm1");
+  EXPECT_EQ(vm.uuid, "32b1c668-ee26-40fc-b5f4-5539b9185203");
+  const DiskInfo* vda = vm.disk("vda");
+  ASSERT_NE(vda, nullptr);
+  EXPECT_EQ(vda->chain, (std::vector<std::string>{spec.disks[0].overlay, spec.disks[0].chain[0].path,
+                                                  spec.disks[0].chain[1].path}));
+  ASSERT_NE(vm.disk("vdb"), nullptr);
+  EXPECT_EQ(vm.disk("vdb")->chainFormats, (std::vector<std::string>{"qcow2", "raw"}));
+  EXPECT_EQ(vm.disk("vdc"), nullptr);
+  EXPECT_EQ(leftOut, std::vector<std::string>{"vdc"});  // no mapped path; the empty cdrom stays
+  EXPECT_NE(xml.find("<target dev=\"hdc\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("/dr-iso/tools.iso"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("network=\"dr-prod\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("bridge=\"br-dr\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("network=\"shared\""), std::string::npos) << "an unmapped network is kept:\n" << xml;
+  EXPECT_NE(xml.find("<kernel>/srv/dr/guest/vmlinux</kernel>"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("/srv/dr-consoles/gdr-lab-vm1.console"), std::string::npos) << "the longest prefix wins:\n" << xml;
+  EXPECT_EQ(xml.find("<emulator"), std::string::npos) << xml;
+  EXPECT_EQ(xml.find("/var/lib/gdr-lab/"), std::string::npos) << "a primary path is left:\n" << xml;
+  EXPECT_NE(xml.find("<backingStore/>"), std::string::npos) << xml;
+}
+
+TEST(FailoverXml, PathsMapByTheLongestPrefixAndNotBeyondIt) {
+  const std::map<std::string, std::string> paths{{"/a/", "/x/"}, {"/a/b/", "/y/"}};
+  EXPECT_EQ(mapPath(paths, "/a/b/c"), std::optional<std::string>("/y/c"));
+  EXPECT_EQ(mapPath(paths, "/a/c"), std::optional<std::string>("/x/c"));
+  EXPECT_EQ(mapPath(paths, "/ab/c"), std::nullopt);
+  FailoverDomainSpec spec{{{"vdz", "/o.qcow2", {{"/b", "qcow2"}}}}, {}, {}, {}};
+  try {
+    failoverDomainXml(fixture("domain-inactive.xml"), spec);
+    FAIL() << "a disk the definition lacks was accepted";
+  } catch (const AgentError& e) {
+    EXPECT_EQ(e.code(), Code::FailoverFailed);
+  }
+  EXPECT_THROW(failoverDomainXml("not xml", spec), AgentError);
 }
 
 }  // namespace

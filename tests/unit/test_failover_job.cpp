@@ -1,0 +1,266 @@
+// The failover job against fakes of its seams: the point and the site's
+// gluster (promotion, fence, mount), libvirt, qemu-img.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "core/errors.h"
+#include "core/job_store.h"
+#include "tests/unit/recovery_fakes.h"
+#include "verbs/failover_job.h"
+
+namespace gdr {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using namespace testing_fakes;
+
+const std::string kWebId = "11111111-1111-4111-8111-111111111111";
+const std::string kDbId = "22222222-2222-4222-8222-222222222222";
+
+struct FakeSite : FailoverSite {
+  std::mutex mutex;
+  api::PointManifest points;
+  api::PointCheckResult result;
+  bool readOnlyNow = true;
+  int allowWritesCalls = 0, fenceCalls = 0;
+  std::vector<std::string> keys = {"command=\"gsyncd\" ssh-rsa AAAA root@p1"};
+  std::set<std::string> files;  // what exists on the mount
+  FakeSite() {
+    points.id = "20261204T040000Z-0a1b2c3d";
+    points.time = 1796356800;
+    points.vms = {pointVm(kWebId, "web"), pointVm(kDbId, "db")};
+    result.id = points.id;
+    result.complete = result.sealed = true;
+  }
+  std::string newestCompletePoint(const api::FailoverJobDetails&) override { return points.id; }
+  api::PointCheckResult check(const api::FailoverJobDetails& d) override {
+    EXPECT_EQ(d.pointId, points.id);
+    return result;
+  }
+  api::PointManifest manifest(const api::FailoverJobDetails&) override { return points; }
+  // The recorded definition as each VM's own: its name and UUID.
+  std::string definition(const api::FailoverJobDetails&, const api::PointDefinition& definition) override {
+    std::string xml = definitionFixture();
+    const bool web = definition.path.find(kWebId) != std::string::npos;
+    xml.replace(xml.find("gdr-lab-vm1"), 11, web ? "web" : "db");
+    xml.replace(xml.find("32b1c668-ee26-40fc-b5f4-5539b9185203"), 36, web ? kWebId : kDbId);
+    return xml;
+  }
+  bool readOnly(const std::string& volume) override {
+    EXPECT_EQ(volume, "gdr-secondary");
+    std::lock_guard<std::mutex> lock(mutex);
+    return readOnlyNow;
+  }
+  void allowWrites(const std::string&) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    ++allowWritesCalls;
+    readOnlyNow = false;
+  }
+  std::vector<std::string> fenceGeoRepKeys(const std::string&) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    ++fenceCalls;
+    return std::exchange(keys, {});
+  }
+  std::string writableMount(const api::FailoverJobDetails&) override { return "/mnt/rw"; }
+  bool exists(const std::string& path) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    return files.count(path) > 0;
+  }
+};
+
+class FailoverJobTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(testing::TempDir()) / ("gdr-failover-" + JobStore::newId());
+    fs::create_directories(dir_ / "jobs");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  FailoverTools tools() {
+    FailoverTools t{site_, launcher_,
+                    [this](const std::string& overlay, const virt::ChainImage& backing, std::uint64_t) {
+                      std::lock_guard<std::mutex> lock(site_.mutex);
+                      overlays_.push_back(overlay + " <- " + backing.path);
+                      site_.files.insert(overlay);
+                    }};
+    t.pollInterval = 5ms;
+    return t;
+  }
+
+  JobRecord failover(const std::string& pointId = "", std::int64_t bootTimeout = 30) {
+    api::FailoverParams p;
+    p.volfileServers = {"127.0.0.1"};
+    p.volumeName = "gdr-secondary";
+    p.pointId = pointId;
+    p.bootTimeout = bootTimeout;
+    p.mapping.priority = {{"db", 1}};
+    JobRecord r = newFailoverRecord(p, (dir_ / "failovers").string());
+    r.id = JobStore::newId();
+    return r;
+  }
+
+  JobRecord runToEnd(JobRecord r) {
+    JobStore store(dir_ / "jobs", 3600s);
+    const std::string id = store.start(r, std::make_unique<FailoverJob>(tools())).id;
+    for (int i = 0; i < 2000; ++i) {
+      const JobRecord now = store.get(id);
+      if (now.terminal()) return now;
+      std::this_thread::sleep_for(5ms);
+    }
+    ADD_FAILURE() << "the failover did not end";
+    return store.get(id);
+  }
+
+  static api::FailoverVm vmNamed(const JobRecord& r, const std::string& name) {
+    for (const auto& vm : api::decode<api::FailoverJobDetails>(r.details).vms) {
+      if (vm.name == name) return vm;
+    }
+    ADD_FAILURE() << "no VM " << name;
+    return {};
+  }
+
+  fs::path dir_;
+  FakeSite site_;
+  FakeLauncher launcher_;
+  std::vector<std::string> overlays_;
+};
+
+TEST_F(FailoverJobTest, TheNewestPointsVmsRunHereAsThemselvesInPriorityOrder) {
+  const JobRecord end = runToEnd(failover());
+  EXPECT_EQ(end.state, kJobDone) << end.toJson().toStyledString();
+  EXPECT_FALSE(end.error);
+  const auto d = api::decode<api::FailoverJobDetails>(end.details);
+  EXPECT_EQ(d.pointId, site_.points.id);  // the newest complete one, chosen at CHECK
+  // Promoted once: fenced first, writes allowed, what it found recorded.
+  EXPECT_EQ(d.readOnlyWas, std::optional<bool>(true));
+  EXPECT_EQ(site_.fenceCalls, 1);
+  EXPECT_EQ(site_.allowWritesCalls, 1);
+  EXPECT_EQ(d.fencedKeys.size(), 1u);
+  EXPECT_EQ(d.mountPoint, "/mnt/rw");
+  // db (priority 1) first, then web.
+  ASSERT_EQ(launcher_.started, (std::vector<std::string>{kDbId, kWebId}));
+  for (const std::string name : {"web", "db"}) {
+    const api::FailoverVm vm = vmNamed(end, name);
+    EXPECT_EQ(vm.result, "running") << vm.why;
+    ASSERT_TRUE(vm.rtoSeconds);
+    EXPECT_GE(*vm.rtoSeconds, 0.0);
+    EXPECT_EQ(vm.leftOut, std::vector<std::string>{});
+  }
+  // Each overlay beside its base, named after the point, over the chain's top.
+  EXPECT_EQ(overlays_.size(), 4u);
+  EXPECT_NE(std::find(overlays_.begin(), overlays_.end(),
+                      "/mnt/rw/images/web-vda.failover-" + site_.points.id +
+                          ".qcow2 <- /mnt/rw/images/.gdr-snapshots/web-vda.p1.qcow2"),
+            overlays_.end());
+  // Defined as themselves, on the overlays; none destroyed.
+  const std::string& xml = launcher_.defined.at(kWebId);
+  EXPECT_NE(xml.find("<name>web</name>"), std::string::npos);
+  EXPECT_NE(xml.find("web-vda.failover-"), std::string::npos) << xml;
+  EXPECT_TRUE(launcher_.destroyed.empty());
+  EXPECT_TRUE(fs::exists(dir_ / "failovers" / "web.xml"));
+  for (const std::string state : {"INIT", "CHECK", "PROMOTE", "DEFINE", "START", "WATCH"}) {
+    EXPECT_EQ(d.stateSeconds.count(state), 1u) << state;
+  }
+}
+
+TEST_F(FailoverJobTest, AnIncompletePointChangesNothing) {
+  site_.result.complete = false;
+  site_.result.problems = {{"web", "vda", "range 1 differs"}};
+  const JobRecord end = runToEnd(failover(site_.points.id));
+  EXPECT_EQ(end.state, kJobFailed);
+  ASSERT_TRUE(end.error);
+  EXPECT_EQ(end.error->code, int(Code::PointIncomplete));
+  EXPECT_NE(end.error->message.find("range 1 differs"), std::string::npos) << end.error->message;
+  EXPECT_EQ(site_.fenceCalls, 0);
+  EXPECT_EQ(site_.allowWritesCalls, 0);
+  EXPECT_TRUE(overlays_.empty());
+  EXPECT_TRUE(launcher_.defined.empty());
+
+  site_.result.complete = true;
+  site_.result.problems.clear();
+  site_.result.sealed = false;
+  const JobRecord unsealed = runToEnd(failover(site_.points.id));
+  EXPECT_EQ(unsealed.state, kJobFailed);
+  EXPECT_NE(unsealed.error->message.find("not sealed"), std::string::npos) << unsealed.error->message;
+  EXPECT_EQ(site_.allowWritesCalls, 0);
+}
+
+// A file where an overlay would go is someone's: never replaced. Its VM
+// fails naming it; the other one runs.
+TEST_F(FailoverJobTest, AFileWhereAnOverlayWouldGoIsLeftAloneAndItsVmFails) {
+  const std::string theirs = "/mnt/rw/images/web-vdb.failover-" + site_.points.id + ".qcow2";
+  site_.files.insert(theirs);
+  const JobRecord end = runToEnd(failover());
+  EXPECT_EQ(end.state, kJobFailed);
+  ASSERT_TRUE(end.error);
+  EXPECT_EQ(end.error->code, int(Code::FailoverFailed));
+  EXPECT_NE(end.error->message.find("web: " + theirs + " exists"), std::string::npos) << end.error->message;
+  EXPECT_EQ(vmNamed(end, "db").result, "running");
+  EXPECT_EQ(vmNamed(end, "web").result, "failed");
+  for (const auto& o : overlays_) EXPECT_NE(o.rfind(theirs, 0), 0u) << o;
+  EXPECT_EQ(launcher_.started, std::vector<std::string>{kDbId});
+}
+
+TEST_F(FailoverJobTest, AGuestWithoutDiskIoFailsAndIsLeftForALook) {
+  launcher_.ioStepsByName["web"] = 0;
+  const JobRecord end = runToEnd(failover("", 10));
+  EXPECT_EQ(end.state, kJobFailed);
+  const api::FailoverVm web = vmNamed(end, "web");
+  EXPECT_EQ(web.result, "failed");
+  EXPECT_NE(web.why.find("no disk I/O"), std::string::npos) << web.why;
+  EXPECT_NE(end.error->message.find("web: no disk I/O"), std::string::npos) << end.error->message;
+  EXPECT_TRUE(launcher_.destroyed.empty());
+  EXPECT_EQ(launcher_.running.count(kWebId), 1u);
+}
+
+// After an agent restart in DEFINE, the overlays it had begun are its own
+// to make again; the failover goes on to the end.
+TEST_F(FailoverJobTest, ResumedInDefineItRemakesItsOwnOverlaysAndGoesOn) {
+  JobRecord r = failover(site_.points.id);
+  auto d = api::decode<api::FailoverJobDetails>(r.details);
+  d.mountPoint = "/mnt/rw";
+  d.readOnlyWas = true;
+  for (const auto& [id, name] : {std::pair{kDbId, "db"}, std::pair{kWebId, "web"}}) {
+    api::FailoverVm vm;
+    vm.vmId = id;
+    vm.name = name;
+    for (const std::string drive : {"vda", "vdb"}) {
+      vm.disks.push_back({drive, failoverOverlayPath("images/" + std::string(name) + "-" + drive + ".qcow2",
+                                                     site_.points.id)});
+    }
+    d.vms.push_back(vm);
+  }
+  d.vms[0].disks[0].made = true;
+  site_.files.insert("/mnt/rw/" + d.vms[0].disks[0].overlay);
+  r.state = "DEFINE";
+  r.details = api::encode(d);
+  const JobRecord end = runToEnd(r);
+  EXPECT_EQ(end.state, kJobDone) << end.toJson().toStyledString();
+  EXPECT_EQ(overlays_.size(), 4u);
+  EXPECT_EQ(site_.fenceCalls, 0);  // PROMOTE was behind it
+}
+
+TEST(FailoverPlan, OverlaysLieBesideTheirBasesAndPriorityOrdersTheStart) {
+  EXPECT_EQ(failoverOverlayPath("images/vm1.qcow2", "P"), "images/vm1.failover-P.qcow2");
+  EXPECT_EQ(failoverOverlayPath("a/b/data.raw", "P"), "a/b/data.failover-P.qcow2");
+  std::vector<api::FailoverVm> vms(4);
+  vms[0].name = "z";
+  vms[0].priority = std::numeric_limits<std::int64_t>::max();
+  vms[1].name = "b";
+  vms[1].priority = 2;
+  vms[2].name = "a";
+  vms[2].priority = std::numeric_limits<std::int64_t>::max();
+  vms[3].name = "c";
+  vms[3].priority = 1;
+  orderForStart(vms);
+  std::vector<std::string> names;
+  for (const auto& vm : vms) names.push_back(vm.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"c", "b", "a", "z"}));
+}
+
+}  // namespace
+}  // namespace gdr
