@@ -89,8 +89,7 @@ namespace gdr {
   X(PointIncomplete, 3232, "the recovery point's files do not match its manifest: not sealed")                   \
   /* gdr's own: recovery */                                                                                       \
   X(DrillFailed, 3240, "a drill could not boot a VM from the point, or its guest did no disk I/O (the message names the VM)") \
-  X(FailoverFailed, 3241, "a failover could not promote the volume, define or start a VM, or a guest did no disk I/O (the message names the VM)") \
-  X(PrimaryAnswers, 3242, "the primary site still answers: a failover now would run the VMs at both sites (--force overrides)")
+  X(FailoverFailed, 3241, "a failover could not promote the volume, define or start a VM, or a guest did no disk I/O (the message names the VM)")
 
 enum class Code : int {
 #define GDR_CODE_ENUM(name, number, meaning) name = number,

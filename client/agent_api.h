@@ -88,7 +88,9 @@ class RpcAgent : public AgentApi, public GeoRepSetupApi {
   void geoRepConfigSet(const api::ConfigSetParams& params) override;
   api::SessionStatusResult geoRepSessionStatus(const api::SessionParams& params) override;
 
-  std::string startDrill(const api::DrillParams& params);  // the job id
+  std::string startDrill(const api::DrillParams& params);        // the job id
+  std::string startFailover(const api::FailoverParams& params);  // the job id
+  void ping();
 
  private:
   template <class Verb>

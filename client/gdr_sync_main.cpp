@@ -19,6 +19,7 @@
 
 #include "client/alerts.h"
 #include "client/cycle.h"
+#include "client/failover_plan.h"
 #include "client/metrics.h"
 #include "client/progress_lines.h"
 #include "client/report_store.h"
@@ -45,6 +46,8 @@ const char* const kUsageText =
     "                      --secondary-agent URL [--json] [TLS options]\n"
     "       gdr-sync drill --secondary HOST::VOLUME --secondary-agent URL [--point ID]\n"
     "                      [--vms NAME[,NAME...]] [--boot-timeout DURATION] [--json] [TLS options]\n"
+    "       gdr-sync failover --secondary HOST::VOLUME --secondary-agent URL (--hosts H | --force)\n"
+    "                      [--point ID] [--mapping FILE] [--boot-timeout DURATION] [--json] [TLS options]\n"
     "\n"
     "Options: [--verify none|sample|shards|full] [--timeout DURATION] [--json] [--dry-run]\n"
     "         [--every DURATION] [--repair] [--merge-bandwidth MIB_S] [--state-dir DIR]\n"
@@ -124,6 +127,20 @@ const char* const kUsageText =
     "VM's result and boot time are printed and the report kept under\n"
     "STATE_DIR/drills; exit 0 when every VM passed, 1 when one failed, 3 when\n"
     "no drill could start (no complete point, the agent refused).\n"
+    "`failover` makes the secondary the live site when the primary is gone: the\n"
+    "point (default: the newest complete one) is checked, the geo-replication\n"
+    "keys are taken out of the secondary's authorized_keys (kept aside in the\n"
+    "agent's state dir), features.read-only is switched off, and every VM of the\n"
+    "point is defined and started at the secondary under its own name and UUID,\n"
+    "in --mapping's priority order, its disks on new overlays beside the point's\n"
+    "images. --mapping FILE (JSON) translates networks, bridges and host paths:\n"
+    "{\"networks\": {\"prod\": \"dr-prod\"}, \"bridges\": {}, \"paths\": {\"/iso/\":\n"
+    "\"/dr/iso/\"}, \"priority\": {\"db\": 1, \"web\": 2}}. It is refused (exit 3,\n"
+    "nothing changed) while any primary agent of --hosts answers; --force\n"
+    "declares the site gone anyway. Each VM's RTO (from the command to its\n"
+    "guest's first disk I/O) is printed and the report kept under\n"
+    "STATE_DIR/failovers; exit 0 when every VM runs, 1 when one failed (the\n"
+    "others keep running), 3 when no failover started.\n"
     "`check` is a monitoring plugin (Nagios, Icinga, Sensu): from the kept reports\n"
     "only, the age of the newest successful cycle's recovery point against the\n"
     "warning and the target RPO, one status line with perfdata, exit 0/1/2/3 for\n"
@@ -456,6 +473,144 @@ int drill(const SyncSettings& settings) {
   return job.done() ? kSuccess : kFailedMergedBack;
 }
 
+// `failover`: the secondary made the live site, through its agent; refused
+// while the primary's agents answer.
+int failover(const SyncSettings& settings) {
+  using gdr::api::FailoverJobDetails;
+  const auto commandStart = std::chrono::steady_clock::now();
+  const std::string flow = "gdr-sync-failover-" + gdr::newUuid().substr(0, 8);
+  const std::string& volume = settings.cycle.secondaryVolume;
+  const std::string where = settings.cycle.secondaryHost + "::" + volume;
+  gdr::api::FailoverParams params;
+  params.volfileServers = {settings.cycle.secondaryHost};
+  params.volumeName = volume;
+  params.pointId = settings.point;
+  params.bootTimeout = settings.bootTimeout.count();
+  if (!settings.mappingFile.empty()) {
+    try {
+      std::ifstream in(settings.mappingFile);
+      if (!in) throw std::invalid_argument("cannot read " + settings.mappingFile);
+      std::stringstream text;
+      text << in.rdbuf();
+      params.mapping = parseMapping(text.str());
+    } catch (const std::exception& e) {
+      std::cerr << "gdr-sync: " << e.what() << "\n";
+      return kUsage;
+    }
+  }
+  // Is the primary gone? Each of its agents asked once, briefly.
+  std::vector<PrimaryProbe> probes;
+  AgentOptions brief = settings.agent;
+  brief.callTimeout = std::chrono::seconds(5);
+  brief.reconnects = 0;
+  for (const auto& host : settings.hosts) {
+    PrimaryProbe probe{host, false, ""};
+    try {
+      RpcAgent(host, brief, flow).ping();
+      probe.answered = true;
+    } catch (const std::exception& e) {
+      probe.error = e.what();
+    }
+    if (!settings.json) {
+      std::printf("primary agent %s: %s\n", host.c_str(), probe.answered ? "ANSWERS" : ("gone (" + probe.error + ")").c_str());
+    }
+    probes.push_back(probe);
+  }
+  if (const auto refusal = primaryRefusal(probes, settings.force)) {
+    std::cerr << "gdr-sync: failover refused: " << *refusal << "\n";
+    return kFailedUnchanged;
+  }
+  if (settings.force && std::any_of(probes.begin(), probes.end(), [](const PrimaryProbe& p) { return p.answered; })) {
+    std::cerr << "gdr-sync: WARNING: failing over with the primary answering (--force): stop its VMs there\n";
+  }
+  RpcAgent agent(settings.secondaryAgent, settings.agent, flow);
+  std::string jobId;
+  double beforeJob = 0;
+  try {
+    jobId = agent.startFailover(params);
+    beforeJob = std::chrono::duration<double>(std::chrono::steady_clock::now() - commandStart).count();
+  } catch (const std::exception& e) {
+    std::cerr << "gdr-sync: the failover did not start: " << e.what() << "\n";
+    return kFailedUnchanged;
+  }
+  if (!settings.json) std::printf("failover of %s: job %s\n", where.c_str(), jobId.c_str());
+  std::string lastState;
+  gdr::api::Job job;
+  try {
+    job = agent.waitJob(
+        jobId,
+        [&](const gdr::api::Job& j) {
+          if (j.state != lastState && !settings.json) std::printf("  %s\n", j.state.c_str());
+          lastState = j.state;
+        },
+        settings.bootTimeout + std::chrono::minutes(30));
+  } catch (const std::exception& e) {
+    std::cerr << "gdr-sync: lost the failover (job " << jobId << " on " << settings.secondaryAgent
+              << "): " << e.what() << "; it goes on there: gdr-client Host getJobs\n";
+    return kFailedMergedBack;
+  }
+  const auto details = gdr::api::decode<FailoverJobDetails>(job.details);
+  Json::Value report;
+  report["kind"] = "failover";
+  report["flowId"] = flow;
+  report["jobId"] = jobId;
+  report["secondary"] = where;
+  report["point"] = details.pointId;
+  report["pointTime"] = Json::Int64(details.pointTime);
+  report["status"] = job.done() ? "success" : "failed";
+  report["state"] = job.state;
+  report["startTime"] = Json::Int64(job.startTime);
+  report["duration"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - commandStart).count();
+  report["forced"] = settings.force;
+  report["mountPoint"] = details.mountPoint;
+  report["fencedKeys"] = Json::UInt64(details.fencedKeys.size());
+  report["vms"] = gdr::api::encode(details.vms);
+  report["stateSeconds"] = gdr::api::encode(details.stateSeconds);
+  // The RTO from this command: the agent counts each VM's from the job's
+  // start; the probes of the primary came before it.
+  double rto = 0;
+  for (auto& vm : report["vms"]) {
+    if (!vm.isMember("rtoSeconds")) continue;
+    vm["rtoSeconds"] = vm["rtoSeconds"].asDouble() + beforeJob;
+    rto = std::max(rto, vm["rtoSeconds"].asDouble());
+  }
+  report["primaryCheckSeconds"] = beforeJob;
+  if (job.done()) report["rtoSeconds"] = rto;
+  if (job.error) report["alert"] = job.error->message;
+  try {
+    saveReport(settings.stateDir + "/failovers", report);
+  } catch (const std::exception& e) {
+    report["warnings"].append(std::string("the failover's report was not kept: ") + e.what());
+  }
+  if (settings.json) {
+    std::cout << gdr::json::pretty(report) << "\n";
+  } else {
+    std::printf("%-28s %-8s %8s  %s\n", "VM", "result", "RTO (s)", "why");
+    for (const auto& vm : details.vms) {
+      char seconds[32] = "-";
+      if (vm.rtoSeconds) std::snprintf(seconds, sizeof seconds, "%.1f", *vm.rtoSeconds + beforeJob);
+      std::printf("%-28s %-8s %8s  %s\n", vm.name.c_str(), vm.result.c_str(), seconds, vm.why.c_str());
+    }
+    std::string split;
+    for (const char* state : {"CHECK", "PROMOTE", "DEFINE", "START", "WATCH"}) {
+      const auto it = details.stateSeconds.find(state);
+      if (it == details.stateSeconds.end()) continue;
+      char part[64];
+      std::snprintf(part, sizeof part, "%s%s %.1f s", split.empty() ? "" : ", ", state, it->second);
+      split += part;
+    }
+    if (!split.empty()) std::printf("%s\n", split.c_str());
+    if (job.done()) {
+      std::printf("failover to point %s done: every VM runs at %s; RTO %.1f s\n", details.pointId.c_str(),
+                  where.c_str(), rto);
+    } else {
+      std::printf("failover FAILED: %s\n", job.error ? job.error->message.c_str() : job.state.c_str());
+    }
+    for (const auto& w : report["warnings"]) std::printf("WARNING: %s\n", w.asCString());
+  }
+  return job.done() ? kSuccess : kFailedMergedBack;
+}
+
 // Cycles: once, or --every until SIGTERM, or none when --if-due finds none due.
 int runCycles(SyncSettings& settings) {
   CycleOptions& options = settings.cycle;
@@ -546,6 +701,8 @@ int main(int argc, char** argv) {
       return setup(settings);
     case SyncCommand::Drill:
       return drill(settings);
+    case SyncCommand::Failover:
+      return failover(settings);
     case SyncCommand::Points:
       try {
         RpcAgent agent(settings.hosts.front(), settings.agent, "gdr-sync-points-" + gdr::newUuid().substr(0, 8));

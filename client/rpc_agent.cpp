@@ -45,6 +45,10 @@ typename Verb::Result RpcAgent::call(const typename Verb::Params& params) {
 
 api::VmList RpcAgent::getVMList() { return call<api::HostGetVMList>({}); }
 std::string RpcAgent::startDrill(const api::DrillParams& p) { return call<api::RecoveryPointDrill>(p).jobId; }
+std::string RpcAgent::startFailover(const api::FailoverParams& p) {
+  return call<api::RecoveryPointFailover>(p).jobId;
+}
+void RpcAgent::ping() { call<api::HostPing>({}); }
 api::SnapshotResult RpcAgent::snapshot(const api::SnapshotParams& p) { return call<api::VmSnapshot>(p); }
 api::PointSaveResult RpcAgent::recoveryPointSave(const api::PointSaveParams& p) {
   return call<api::RecoveryPointSave>(p);

@@ -109,6 +109,8 @@ const std::map<std::string, Setting>& settingTable() {
       {"point", {Kind::Value, false, [](S s, V v) { s.point = v; }}},
       {"vms", {Kind::Value, false, [](S s, V v) { s.vms = splitList(v); }}},
       {"boot_timeout", {Kind::Value, false, [](S s, V v) { s.bootTimeout = parseDuration(v); }}},
+      {"mapping", {Kind::Value, false, [](S s, V v) { s.mappingFile = v; }}},
+      {"force", {Kind::Boolean, false, [](S s, V v) { s.force = parseYesNo(v); }}},
       {"verify",
        {Kind::Value, true,
         [](S s, V v) {
@@ -209,6 +211,15 @@ void checkComplete(SyncSettings& s) {
   }
   if (s.command == SyncCommand::Drill && (s.cycle.secondaryHost.empty() || s.secondaryAgent.empty())) {
     throw std::invalid_argument("--secondary HOST::VOLUME and --secondary-agent are required" + from);
+  }
+  if (s.command == SyncCommand::Failover) {
+    if (s.cycle.secondaryHost.empty() || s.secondaryAgent.empty()) {
+      throw std::invalid_argument("--secondary HOST::VOLUME and --secondary-agent are required" + from);
+    }
+    if (s.hosts.empty() && !s.force) {
+      throw std::invalid_argument("--hosts (the primary's agents, to make sure the site is gone) or --force is required" +
+                                  from);
+    }
   }
   if (s.command != SyncCommand::Cycle) return;
   if (s.hosts.empty() || s.cycle.volume.empty() || s.cycle.secondaryHost.empty()) {
@@ -318,13 +329,15 @@ SyncSettings parseSyncArgs(const std::vector<std::string>& args) {
       settings.help = true;
       return settings;
     }
-    if (arg == "history" || arg == "points" || arg == "check" || arg == "setup" || arg == "drill") {
+    if (arg == "history" || arg == "points" || arg == "check" || arg == "setup" || arg == "drill" ||
+        arg == "failover") {
       if (commandNamed) note("one command at a time: '" + arg + "' after another");
       commandNamed = true;
       settings.command = arg == "history"  ? SyncCommand::History
                          : arg == "points" ? SyncCommand::Points
                          : arg == "setup"  ? SyncCommand::Setup
                          : arg == "drill"  ? SyncCommand::Drill
+                         : arg == "failover" ? SyncCommand::Failover
                                            : SyncCommand::Check;
       continue;
     }

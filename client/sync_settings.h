@@ -19,7 +19,7 @@ namespace gdr::sync {
 inline constexpr const char* kDefaultConfigDir = "/etc/gdr/sync.d";
 inline constexpr const char* kDefaultStateDir = "/var/lib/gdr/sync";
 
-enum class SyncCommand { Cycle, History, Points, Check, Setup, Drill };
+enum class SyncCommand { Cycle, History, Points, Check, Setup, Drill, Failover };
 
 struct SyncSettings {
   SyncCommand command = SyncCommand::Cycle;
@@ -34,6 +34,10 @@ struct SyncSettings {
   std::string point;
   std::vector<std::string> vms;
   std::chrono::seconds bootTimeout{180};
+  // failover: the mapping file (JSON), and --force: the primary site is
+  // declared gone even though one of its agents (--hosts) answers.
+  std::string mappingFile;
+  bool force = false;
   CycleOptions cycle;  // volume, secondary, verify, layout, ...
   AgentOptions agent;  // TLS
   std::string stateDir = kDefaultStateDir;
