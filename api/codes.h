@@ -42,6 +42,7 @@ namespace gdr {
   X(GlusterCliBadOutput, 4106, "the gluster CLI printed something other than the XML expected")                   \
   X(GlusterCommandFailed, 4107, "a gluster command failed (data.opErrstr holds gluster's reason)")                \
   X(GlusterVolumeNotFound, 4123, "no such gluster volume")                                                        \
+  X(GlusterVolumeSetFailed, 4131, "setting the volume option failed (data.opErrstr holds gluster's reason)")      \
   X(GeoRepStartFailed, 4201, "starting the geo-replication session failed")                                       \
   X(GeoRepStopFailed, 4202, "stopping the geo-replication session failed")                                        \
   X(GeoRepStatusFailed, 4203, "reading the geo-replication status failed")                                        \

@@ -167,6 +167,11 @@ struct SessionCreateParams : SessionActionParams {
     v("noVerify", noVerify);
   }
 };
+struct VolumeSetParams {
+  std::string volumeName, option, value;
+  template <class V> void visit(V& v) { v("volumeName", volumeName)("option", option)("value", value); }
+};
+
 struct ConfigSetParams : SessionParams {
   std::string optionName, optionValue;
   template <class V> void visit(V& v) {
@@ -251,6 +256,7 @@ GDR_VERB(FileChecksum, "GlusterVolume.fileChecksum", ChecksumParams, ChecksumRes
 GDR_VERB(ImageInfo, "GlusterVolume.imageInfo", FileParams, ImageInfoResult);
 GDR_VERB(ShardLayout, "GlusterVolume.shardLayout", FileParams, ShardLayoutResult);
 GDR_VERB(VolumeEmptyCheck, "GlusterVolume.volumeEmptyCheck", VolumeRef, EmptyCheckResult);
+GDR_VERB(VolumeSet, "GlusterVolume.set", VolumeSetParams, Empty);
 GDR_VERB(GeoRepSessionList, "GlusterVolume.geoRepSessionList", SessionListParams, SessionListResult);
 GDR_VERB(GeoRepSessionStatus, "GlusterVolume.geoRepSessionStatus", SessionParams, SessionStatusResult);
 GDR_VERB(GeoRepSessionCreate, "GlusterVolume.geoRepSessionCreate", SessionCreateParams, Empty);

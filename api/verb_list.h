@@ -20,7 +20,7 @@ using AllVerbs =
     VerbList<HostPing, HostGetCapabilities, HostGetJobs, HostAbortJob, HostGetVMList, VmSnapshot, VmSaveDefinition,
              VmMerge, OverlayDelete, FileStat, GeoRepResyncFile, FileChecksum, ImageInfo, ShardLayout,
              RecoveryPointSave, RecoveryPointPrune, RecoveryPointList, RecoveryPointCheck, RecoveryPointSeal,
-             RecoveryPointDrill, RecoveryPointFailover, VolumeEmptyCheck, GeoRepSessionList, GeoRepSessionStatus, GeoRepSessionCreate,
+             RecoveryPointDrill, RecoveryPointFailover, VolumeEmptyCheck, VolumeSet, GeoRepSessionList, GeoRepSessionStatus, GeoRepSessionCreate,
              GeoRepSessionStart, GeoRepSessionStop, GeoRepSessionPause, GeoRepSessionResume, GeoRepSessionDelete,
              GeoRepConfigList, GeoRepConfigSet, GeoRepConfigReset, GeoRepCheckpointSet, GeoRepSync, GeoRepKeysGet,
              GeoRepKeysUpdate, GeoRepMountBrokerSetup>;

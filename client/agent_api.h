@@ -86,6 +86,7 @@ class RpcAgent : public AgentApi, public GeoRepSetupApi {
   api::GeoRepKeysUpdateResult geoRepKeysUpdate(const api::GeoRepKeysUpdateParams& params) override;
   void geoRepSessionCreate(const api::SessionCreateParams& params) override;
   void geoRepConfigSet(const api::ConfigSetParams& params) override;
+  void volumeSet(const api::VolumeSetParams& params) override;
   api::SessionStatusResult geoRepSessionStatus(const api::SessionParams& params) override;
 
   std::string startDrill(const api::DrillParams& params);        // the job id

@@ -67,6 +67,7 @@ api::GeoRepKeysUpdateResult RpcAgent::geoRepKeysUpdate(const api::GeoRepKeysUpda
 }
 void RpcAgent::geoRepSessionCreate(const api::SessionCreateParams& p) { call<api::GeoRepSessionCreate>(p); }
 void RpcAgent::geoRepConfigSet(const api::ConfigSetParams& p) { call<api::GeoRepConfigSet>(p); }
+void RpcAgent::volumeSet(const api::VolumeSetParams& p) { call<api::VolumeSet>(p); }
 api::SessionStatusResult RpcAgent::geoRepSessionStatus(const api::SessionParams& p) {
   return call<api::GeoRepSessionStatus>(p);
 }

@@ -118,6 +118,16 @@ SessionSetupReport setupSession(GeoRepSetupApi& primary, GeoRepSetupApi& seconda
       })) {
     return report;
   }
+  if (!setup.step("protect", [&] {
+        // What gluster's push-pem hook does, and a no-verify create does not:
+        // no ordinary client may write into the recovery points. A failover
+        // switches it off on purpose.
+        secondary.volumeSet({request.secondaryVolume, "features.read-only", "on"});
+        return "features.read-only on for " + request.secondaryVolume + " (" + secondary.endpoint() +
+               "): only geo-replication writes there";
+      })) {
+    return report;
+  }
   setup.step("status", [&] {
     for (const auto& w : primary.geoRepSessionStatus(session).sessionStatus) {
       report.workers.push_back(w.masterNode + ":" + w.masterBrick + " " + w.status);

@@ -5,7 +5,9 @@
 // (gsec_create) put into the secondary's authorized_keys, the session
 // created without gluster's own ssh check (no-verify), then configured.
 // Each step is checked; the first that fails ends the set-up and is named.
-// A session that exists already is only configured again.
+// A session that exists already is only configured again. Either way the
+// secondary volume ends read-only to ordinary clients (geo-replication's
+// worker writes as an internal client), as gluster's push-pem hook leaves it.
 #include <functional>
 #include <string>
 #include <vector>
@@ -26,6 +28,7 @@ class GeoRepSetupApi {
   virtual api::GeoRepKeysUpdateResult geoRepKeysUpdate(const api::GeoRepKeysUpdateParams& params) = 0;
   virtual void geoRepSessionCreate(const api::SessionCreateParams& params) = 0;
   virtual void geoRepConfigSet(const api::ConfigSetParams& params) = 0;
+  virtual void volumeSet(const api::VolumeSetParams& params) = 0;
   virtual api::SessionStatusResult geoRepSessionStatus(const api::SessionParams& params) = 0;
 };
 
@@ -36,7 +39,7 @@ struct SessionSetupRequest {
 };
 
 struct SessionSetupStep {
-  std::string step;  // existing, empty, keys, authorize, create, config, status
+  std::string step;  // existing, empty, keys, authorize, create, config, protect, status
   bool ok = false;
   std::string detail;  // what it found or did, or why it failed
 };

@@ -356,8 +356,8 @@ class GlusterVolumeVerbs {
       throw AgentError(Code::GeneralException, "failovers are not available on this agent");
     }
     volfileServers_.check(p.volfileServers);
-    if (!p.pointId.empty() && !gfapi::isPointId(p.pointId)) {
-      throw AgentError(Code::InvalidParameter, "not a recovery point id: " + p.pointId);
+    if (p.pointId && !gfapi::isPointId(*p.pointId)) {
+      throw AgentError(Code::InvalidParameter, "not a recovery point id: " + *p.pointId);
     }
     for (const auto& [from, to] : p.mapping.paths) {
       if (from.empty() || from.front() != '/' || to.empty() || to.front() != '/' ||
@@ -532,6 +532,11 @@ class GlusterVolumeVerbs {
     return {cli_.geoRepConfig(p.volumeName, remoteOf(p))};
   }
 
+  api::Empty volumeSet(const api::VolumeSetParams& p) {
+    cli_.volumeSet(p.volumeName, p.option, p.value, Code::GlusterVolumeSetFailed);
+    return {};
+  }
+
   api::Empty geoRepConfigSet(const api::ConfigSetParams& p) {
     cli_.geoRepConfigSet(p.volumeName, remoteOf(p), p.optionName, p.optionValue);
     return {};
@@ -663,6 +668,7 @@ void registerGlusterVolumeVerbs(Registry& registry, AgentServices& services) {
   registry.add<api::GeoRepSessionDelete>(
       [v](const auto& p, const CallContext&) { return v->geoRepSessionAction(GeoRepAction::Delete, p, false); });
   registry.add<api::GeoRepConfigList>([v](const auto& p, const CallContext&) { return v->geoRepConfigList(p); });
+  registry.add<api::VolumeSet>([v](const auto& p, const CallContext&) { return v->volumeSet(p); });
   registry.add<api::GeoRepConfigSet>([v](const auto& p, const CallContext&) { return v->geoRepConfigSet(p); });
   registry.add<api::GeoRepConfigReset>([v](const auto& p, const CallContext&) { return v->geoRepConfigReset(p); });
   registry.add<api::GeoRepCheckpointSet>([v](const auto& p, const CallContext&) { return v->geoRepCheckpointSet(p); });

@@ -161,13 +161,16 @@ set -e
 [ "$(sessions remoteVolumeName="$DR")" = "[]" ] || fail "a session was created to a secondary that is not empty"
 cmp -s /root/.ssh/authorized_keys "$state/root-keys" || fail "root's authorized_keys changed by a refused set-up"
 
-note "gdr-sync setup: on the emptied secondary, the session is created, left Created, set to compare every file"
+note "gdr-sync setup: on the emptied secondary, the session is created, left Created, set to compare every file, the secondary read-only"
 on_dr rm stray.img
 report=$(setup) || fail "the set-up failed: $report"
 [ "$(json_get '(d["status"], d["created"], d["existed"])' <<<"$report")" = "('success', True, False)" ] ||
   fail "set-up: $report"
 [ "$(json_get '[s["step"] for s in d["steps"]]' <<<"$report")" = \
-  "['existing', 'empty', 'keys', 'authorize', 'create', 'config', 'status']" ] || fail "steps: $report"
+  "['existing', 'empty', 'keys', 'authorize', 'create', 'config', 'protect', 'status']" ] || fail "steps: $report"
+# Read-only to ordinary clients, as push-pem would have left it.
+[ "$(gluster --mode=script volume get "$DR" features.read-only | awk 'NR > 2 { print $2 }')" = on ] ||
+  fail "the set-up left $DR writable by any client"
 [ "$(sessions remoteVolumeName="$DR")" = "[('$GDR_LAB_PRIMARY', '$DR')]" ] || fail "no session to $DR: $(sessions)"
 [[ "$(json_get 'd["workers"]' <<<"$report")" == *"$GDR_LAB_PRIMARY_BRICK Created"* ]] || fail "workers: $report"
 gluster --mode=script volume geo-replication "$GDR_LAB_PRIMARY" "$GDR_LAB_HOST::$DR" config rsync-options |

@@ -37,6 +37,7 @@ TEST(Codes, MatchVdsmWhereVdsmHasTheCondition) {
   EXPECT_EQ(int(Code::GlusterCommandFailed), 4107);
   EXPECT_EQ(int(Code::GlusterCliTimeout), 4108);
   EXPECT_EQ(int(Code::GlusterVolumeNotFound), 4123);
+  EXPECT_EQ(int(Code::GlusterVolumeSetFailed), 4131);
   EXPECT_EQ(int(Code::GeoRepStartFailed), 4201);
   EXPECT_EQ(int(Code::GeoRepStopFailed), 4202);
   EXPECT_EQ(int(Code::GeoRepStatusFailed), 4203);
@@ -74,6 +75,7 @@ TEST(Codes, OwnCodesAvoidVdsmsNumbers) {
                                       "GlusterCliBadOutput",
                                       "GlusterCommandFailed",
                                       "GlusterVolumeNotFound",
+                                      "GlusterVolumeSetFailed",
                                       "GeoRepStartFailed",
                                       "GeoRepStopFailed",
                                       "GeoRepStatusFailed",

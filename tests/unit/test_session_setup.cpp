@@ -51,6 +51,9 @@ class FakeSetupAgent : public GeoRepSetupApi {
     record("config " + p.optionName);
     configured.emplace_back(p.optionName, p.optionValue);
   }
+  void volumeSet(const api::VolumeSetParams& p) override {
+    record("set " + p.volumeName + " " + p.option + "=" + p.value);
+  }
   api::SessionStatusResult geoRepSessionStatus(const api::SessionParams&) override {
     record("status");
     api::GeoRepWorkerInfo w;
@@ -85,11 +88,13 @@ TEST(SessionSetup, AFreshSessionIsCheckedAuthorizedCreatedWithoutVerifyAndConfig
   EXPECT_TRUE(report.created);
   EXPECT_FALSE(report.existed);
   using V = std::vector<std::string>;
-  EXPECT_EQ(stepsOf(report), (V{"existing", "empty", "keys", "authorize", "create", "config", "status"}));
-  EXPECT_EQ(progress, (V{"existing", "empty", "keys", "authorize", "create", "config", "status"}));
+  EXPECT_EQ(stepsOf(report), (V{"existing", "empty", "keys", "authorize", "create", "config", "protect", "status"}));
+  EXPECT_EQ(progress, (V{"existing", "empty", "keys", "authorize", "create", "config", "protect", "status"}));
   EXPECT_EQ(primary.calls,
             (V{"list vmstore dr1::vmstore-dr root", "keys", "create", "config rsync-options", "status"}));
-  EXPECT_EQ(secondary.calls, (V{"empty dr1 vmstore-dr", "authorize root"}));
+  // The secondary ends read-only to every client but geo-replication's worker.
+  EXPECT_EQ(secondary.calls,
+            (V{"empty dr1 vmstore-dr", "authorize root", "set vmstore-dr features.read-only=on"}));
   EXPECT_EQ(secondary.authorized.geoRepPubKeys.size(), 2u);
   EXPECT_TRUE(primary.created.noVerify);
   EXPECT_FALSE(primary.created.force);
@@ -121,8 +126,9 @@ TEST(SessionSetup, AnExistingSessionIsOnlyConfiguredAgain) {
   EXPECT_EQ(report.failure, "");
   EXPECT_TRUE(report.existed);
   EXPECT_FALSE(report.created);
-  EXPECT_EQ(stepsOf(report), (std::vector<std::string>{"existing", "config", "status"}));
-  EXPECT_TRUE(secondary.calls.empty());
+  EXPECT_EQ(stepsOf(report), (std::vector<std::string>{"existing", "config", "protect", "status"}));
+  // Only made read-only again: a session's secondary must stay so.
+  EXPECT_EQ(secondary.calls, (std::vector<std::string>{"set vmstore-dr features.read-only=on"}));
 }
 
 TEST(SessionSetup, TheFirstStepThatFailsEndsTheSetupAndIsNamed) {
@@ -144,6 +150,13 @@ TEST(SessionSetup, TheFirstStepThatFailsEndsTheSetupAndIsNamed) {
   report = setupSession(primary3, refusing, kRequest, {});
   EXPECT_EQ(stepsOf(report), (std::vector<std::string>{"existing", "empty", "keys", "authorize FAILED"}));
   EXPECT_EQ(primary3.calls, (std::vector<std::string>{"list vmstore dr1::vmstore-dr root", "keys"}));
+
+  // A secondary that cannot be made read-only is a failed set-up, named.
+  FakeSetupAgent primary4("h1"), unprotected("dr1");
+  unprotected.failing = "set";
+  report = setupSession(primary4, unprotected, kRequest, {});
+  EXPECT_EQ(report.failure, "protect: set refused by the fake");
+  EXPECT_EQ(stepsOf(report).back(), "protect FAILED");
 }
 
 }  // namespace
