@@ -502,20 +502,7 @@ bool VolumePool::retryable(const std::exception& e) {
   if (!agentError) return false;
   if (agentError->code() == Code::GfapiConnectFailed) return true;
   if (agentError->code() != Code::GfapiIOError) return false;
-  // Errors that say the connection, not the file, is the problem.
-  switch (agentError->data().get("errno", 0).asInt()) {
-    case ENOTCONN:
-    case ETIMEDOUT:
-    case ECONNREFUSED:
-    case ECONNRESET:
-    case EIO:
-    case ESHUTDOWN:
-    case EPIPE:
-    case EBADF:
-      return true;
-    default:
-      return false;
-  }
+  return connectionErrno(agentError->data().get("errno", 0).asInt());
 }
 
 std::shared_ptr<Connection> VolumePool::acquire(const std::vector<std::string>& servers, const std::string& volume) {

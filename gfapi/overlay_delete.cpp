@@ -1,6 +1,6 @@
 #include "gfapi/overlay_delete.h"
 
-
+#include <cerrno>
 #include <memory>
 
 #include "core/errors.h"
@@ -18,6 +18,22 @@ const char* typeName(EntryInfo::Type type) {
     case EntryInfo::Type::Other: return "other";
   }
   return "other";
+}
+
+bool connectionErrno(int err) {
+  switch (err) {
+    case ENOTCONN:
+    case ETIMEDOUT:
+    case ECONNREFUSED:
+    case ECONNRESET:
+    case EIO:
+    case ESHUTDOWN:
+    case EPIPE:
+    case EBADF:
+      return true;
+    default:
+      return false;
+  }
 }
 
 namespace {

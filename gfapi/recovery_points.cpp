@@ -1,6 +1,7 @@
 #include "gfapi/recovery_points.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <regex>
 
 #include "core/errors.h"
@@ -91,7 +92,7 @@ std::optional<std::string> checkDeltaBacking(Volume& volume, const api::PointDis
 // differs from the manifest under intact deltas is reported apart
 // (`underway`): it is the oldest delta's commit travelling, and the caller
 // decides whether that may be so.
-void checkDisk(Volume& volume, const std::string& vm, const api::PointDisk& d, api::PointCheckResult& out) {
+void checkDiskImages(Volume& volume, const std::string& vm, const api::PointDisk& d, api::PointCheckResult& out) {
   const auto deltas = d.deltas();
   for (size_t i = 0; i < deltas.size(); ++i) {
     if (!volume.lookup(volpath::split(deltas[i]->path)))
@@ -108,6 +109,21 @@ void checkDisk(Volume& volume, const std::string& vm, const api::PointDisk& d, a
   }();
   if (!deltas.empty() && headerIntact) return out.basesUnderway.push_back({vm, d.drive, *why});
   out.problems.push_back({vm, d.drive, *why});
+}
+
+// A piece the volume cannot serve is a broken disk of the point, named: a
+// shard gone from a read-only secondary reads as EROFS (the shard
+// translator would make it anew). What says the connection failed goes on
+// up, for the volume pool to retry on a fresh one, and so do ENOENT and
+// ESTALE: a shard geo-replication replaced under this client.
+void checkDisk(Volume& volume, const std::string& vm, const api::PointDisk& d, api::PointCheckResult& out) {
+  try {
+    checkDiskImages(volume, vm, d, out);
+  } catch (const AgentError& e) {
+    const int err = e.data().isObject() && e.data()["errno"].isInt() ? e.data()["errno"].asInt() : 0;
+    if (e.code() != Code::GfapiIOError || err == 0 || err == ENOENT || err == ESTALE || connectionErrno(err)) throw;
+    out.problems.push_back({vm, d.drive, e.what()});
+  }
 }
 
 bool sameImage(const api::PointImage& a, const api::PointImage& b) {

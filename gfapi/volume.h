@@ -28,6 +28,10 @@ struct EntryInfo {
 
 const char* typeName(EntryInfo::Type type);
 
+// Whether an operation that failed with this errno failed for the
+// connection (the volume pool retries it on a fresh one), not for the file.
+bool connectionErrno(int err);
+
 // How a file is split into shards: gluster's block size (0 when the file
 // is not sharded) and the gluster id of each piece that exists, by index:
 // 0 is the file itself (its first block), n > 0 the shard .shard/GFID.n.

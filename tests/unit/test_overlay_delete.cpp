@@ -2,9 +2,12 @@
 // volume: every refusal deletes nothing.
 #include <gtest/gtest.h>
 
+#include <cerrno>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "core/errors.h"
 #include "core/json_util.h"
@@ -115,8 +118,18 @@ class FakeVolume : public Volume {
   std::vector<std::string> marked;
   std::map<std::string, ShardLayout> layouts;
   ShardLayout shardLayout(const Components& path) override { return layouts.at(volpath::join(path)); }
+  // Reads of this file from this byte on fail as gfapi's would, with this errno.
+  std::optional<std::tuple<std::string, std::uint64_t, int>> failingRead;
   std::uint64_t readRange(const Components& path, std::uint64_t offset, std::uint64_t length,
                           const std::function<void(const char*, size_t)>& sink) override {
+    if (failingRead && std::get<0>(*failingRead) == volpath::join(path) && offset + length > std::get<1>(*failingRead)) {
+      Json::Value data;
+      data["errno"] = std::get<2>(*failingRead);
+      throw AgentError(Code::GfapiIOError,
+                       "cannot read '" + volpath::join(path) + "' at byte " + std::to_string(offset) + ": " +
+                           std::strerror(std::get<2>(*failingRead)),
+                       data);
+    }
     const std::string& content = nodes.at(volpath::join(path)).content;
     if (offset >= content.size()) return 0;
     const std::string part = content.substr(offset, length);
@@ -652,6 +665,35 @@ TEST_F(RecoveryPointTest, ABaseRewrittenInOneSampledRangeIsNotComplete) {
   EXPECT_NE(r.problems[0].why.find("differs from the point in 1 of 3 sampled ranges, the first at byte 4194304"),
             std::string::npos)
       << r.problems[0].why;
+}
+
+// A piece that cannot be read (a shard gone from a read-only secondary reads
+// as EROFS) makes the disk's VM incomplete, named with the reason. A lost
+// connection (EIO, ENOTCONN) or a shard geo-replication replaced under this
+// client (ENOENT, ESTALE) is left to the volume pool's retry.
+TEST_F(RecoveryPointTest, AnUnreadablePieceIsNamedOnItsDiskAndALostConnectionIsRetried) {
+  const api::PointManifest m = manifest("20261202T131500Z-00000001", 1764681300);
+  for (const int err : {EROFS, ENODATA}) {
+    volume.failingRead.emplace("images/vm1.qcow2", 4u << 20, err);
+    const api::PointCheckResult r = checkPoint(volume, m, false);
+    EXPECT_FALSE(r.complete);
+    ASSERT_EQ(r.problems.size(), 1u);
+    EXPECT_EQ(r.problems[0].vm, "vm1");
+    EXPECT_EQ(r.problems[0].what, "vda");
+    EXPECT_EQ(r.problems[0].why.rfind("cannot read 'images/vm1.qcow2' at byte ", 0), 0u) << r.problems[0].why;
+    EXPECT_NE(r.problems[0].why.find(std::strerror(err)), std::string::npos) << r.problems[0].why;
+  }
+  for (const int err : {ENOENT, ESTALE, EIO, ENOTCONN}) {
+    volume.failingRead.emplace("images/vm1.qcow2", 4u << 20, err);
+    try {
+      checkPoint(volume, m, false);
+      ADD_FAILURE() << "an errno " << err << " read was taken for a broken point";
+    } catch (const AgentError& e) {
+      EXPECT_EQ(e.code(), Code::GfapiIOError);
+    }
+  }
+  volume.failingRead.reset();
+  EXPECT_TRUE(checkPoint(volume, m, false).complete);
 }
 
 TEST_F(RecoveryPointTest, ADefinitionChangedOrMissingAndABaseResizedAreEachNamed) {
