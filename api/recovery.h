@@ -106,13 +106,14 @@ struct FailoverMapping {
 
 struct FailoverParams {
   std::vector<std::string> volfileServers;
-  std::string volumeName, pointId;  // pointId: empty for the newest complete point
+  std::string volumeName;
+  std::optional<std::string> pointId;  // absent: the newest complete point
   FailoverMapping mapping;
   std::int64_t bootTimeout = 300;
   std::optional<std::string> jobUUID;
   template <class V>
   void visit(V& v) {
-    v("volfileServers", volfileServers)("volumeName", volumeName).orDefault("pointId", pointId);
+    v("volfileServers", volfileServers)("volumeName", volumeName).omitIfEmpty("pointId", pointId);
     v.orDefault("mapping", mapping).orDefault("bootTimeout", bootTimeout).omitIfEmpty("jobUUID", jobUUID);
   }
 };

@@ -45,7 +45,7 @@ JobRecord newFailoverRecord(const api::FailoverParams& p, const std::string& def
   api::FailoverJobDetails d;
   d.volfileServers = p.volfileServers;
   d.volumeName = p.volumeName;
-  d.pointId = p.pointId;
+  d.pointId = p.pointId.value_or("");
   d.mapping = p.mapping;
   d.bootTimeout = p.bootTimeout;
   d.definitionDir = definitionDir;
@@ -67,7 +67,8 @@ const api::Transitions<State>& FailoverJob::transitions() {
 }
 
 void FailoverJob::moveTo(JobControl& job, State next, int progress,
-                         const std::function<void(api::FailoverJobDetails&)>& change) {
+                         const std::function<void(api::FailoverJobDetails&)>& change,
+                         const std::function<void(JobRecord&, const api::FailoverJobDetails&)>& whole) {
   const JobRecord record = job.record();
   if (!api::allowedMove(transitions(), record.state, next)) {
     throw AgentError(Code::GeneralException, "failover: no move from " + record.state + " to " + api::enumName(next));
@@ -82,6 +83,7 @@ void FailoverJob::moveTo(JobControl& job, State next, int progress,
     if (d.movedAt) d.stateSeconds[left] += double(now - d.movedAt) / 1000.0;
     d.movedAt = now;
     r.details = api::encode(d);
+    if (whole) whole(r, d);
   });
 }
 
@@ -94,14 +96,14 @@ void FailoverJob::note(JobControl& job, const std::function<void(api::FailoverJo
 }
 
 void FailoverJob::finish(JobControl& job, State outcome, const JobError& error) {
-  moveTo(job, outcome, 100, [&](api::FailoverJobDetails& d) {
+  const auto failVms = [&](api::FailoverJobDetails& d) {
     d.outcome = outcome;
     for (auto& vm : d.vms) {
       if (pending(vm)) failVm(vm, error.message.empty() ? "the failover ended before it" : error.message);
     }
-  });
-  job.update([&](JobRecord& r) {
-    const auto d = api::decode<api::FailoverJobDetails>(r.details);
+  };
+  // The error goes with the end state: a caller that sees FAILED sees why.
+  moveTo(job, outcome, 100, failVms, [&](JobRecord& r, const api::FailoverJobDetails& d) {
     if (outcome == State::Done) return;
     std::string failures;
     for (const auto& vm : d.vms) {

@@ -84,8 +84,11 @@ class FailoverJob : public JobRunner {
   void start(JobControl& job);
   void watch(JobControl& job);
 
+  // `change` edits the details; `whole`, when given, then the record (its
+  // error), in the same update: a reader never sees the one without the other.
   void moveTo(JobControl& job, State next, int progress,
-              const std::function<void(api::FailoverJobDetails&)>& change = {});
+              const std::function<void(api::FailoverJobDetails&)>& change = {},
+              const std::function<void(JobRecord&, const api::FailoverJobDetails&)>& whole = {});
   void note(JobControl& job, const std::function<void(api::FailoverJobDetails&)>& change);
   // Ends the job as `outcome` (DONE, FAILED, ABORTED), with `error`.
   void finish(JobControl& job, State outcome, const JobError& error = {});

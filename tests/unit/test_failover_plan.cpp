@@ -2,8 +2,12 @@
 // (split brain otherwise), and the mapping file is read strictly.
 #include <gtest/gtest.h>
 
+#include "api/codec.h"
+#include "api/recovery.h"
 #include "client/failover_plan.h"
 #include "client/sync_settings.h"
+#include "core/errors.h"
+#include "core/schema.h"
 
 namespace gdr::sync {
 namespace {
@@ -55,6 +59,25 @@ TEST(FailoverPlan, TheCommandNeedsThePrimaryAgentsOrForce) {
   auto forced = base;
   forced.push_back("--force");
   EXPECT_TRUE(parseSyncArgs(forced).force);
+}
+
+// What gdr-sync sends must pass the agent's schema: without --point the
+// request names no point (the agent takes the newest complete one).
+TEST(FailoverPlan, TheRequestPassesTheSchemaWithOrWithoutAPoint) {
+  const Schema& schema = builtinSchema();
+  const VerbSpec& verb = *schema.find("GlusterVolume.recoveryPointFailover");
+  api::FailoverParams params;
+  params.volfileServers = {"127.30.0.21"};
+  params.volumeName = "gdr-secondary";
+  Json::Value sent = api::encode(params);
+  EXPECT_FALSE(sent.isMember("pointId")) << sent.toStyledString();
+  EXPECT_NO_THROW(schema.validate(verb, sent));
+  params.pointId = "20261204T143652Z-f838428f";
+  sent = api::encode(params);
+  EXPECT_EQ(sent["pointId"].asString(), "20261204T143652Z-f838428f");
+  EXPECT_NO_THROW(schema.validate(verb, sent));
+  params.pointId = "";
+  EXPECT_THROW(schema.validate(verb, api::encode(params)), AgentError);
 }
 
 }  // namespace
