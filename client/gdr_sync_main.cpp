@@ -102,8 +102,10 @@ const char* const kUsageText =
     "empty (read by the secondary's agent, --secondary-agent), the primary pool's\n"
     "keys (gsec_create) go into root's authorized_keys there, the session is\n"
     "created without gluster's ssh check (no-verify) and set to compare every\n"
-    "changed file (rsync --ignore-times). It is left Created: each cycle starts\n"
-    "it. A session that exists is only set again. Exit 1 names the failed step.\n"
+    "changed file (rsync --ignore-times), and the secondary volume is made\n"
+    "read-only (features.read-only on: only geo-replication writes there). It is\n"
+    "left Created: each cycle starts it. A session that exists is only set again.\n"
+    "Exit 1 names the failed step.\n"
     "\n"
     "Each cycle writes its recovery point's manifest (.gdr/points/ID.json: every\n"
     "VM's definition, every base's sizes and sampled checksums) on the primary\n"
@@ -141,6 +143,8 @@ const char* const kUsageText =
     "guest's first disk I/O) is printed and the report kept under\n"
     "STATE_DIR/failovers; exit 0 when every VM runs, 1 when one failed (the\n"
     "others keep running), 3 when no failover started.\n"
+    "`history` lists the kept reports, oldest first: cycles, drills and\n"
+    "failovers, each with its kind, duration, status and recovery point.\n"
     "`check` is a monitoring plugin (Nagios, Icinga, Sensu): from the kept reports\n"
     "only, the age of the newest successful cycle's recovery point against the\n"
     "warning and the target RPO, one status line with perfdata, exit 0/1/2/3 for\n"
@@ -288,16 +292,17 @@ int check(const SyncSettings& settings) {
 }
 
 int history(const std::string& stateDir, size_t last, bool json) {
-  const Json::Value all = reportHistory(stateDir, last);
+  const Json::Value all = fullHistory(stateDir, last);
   if (json) {
     std::cout << gdr::json::pretty(all) << "\n";
     return 0;
   }
-  std::printf("%-20s %9s  %-8s %-20s %4s  %s\n", "start (UTC)", "duration", "status", "recovery point (UTC)", "VMs",
-              "alert");
+  std::printf("%-20s %-8s %9s  %-8s %-20s %4s  %s\n", "start (UTC)", "kind", "duration", "status",
+              "recovery point (UTC)", "VMs", "alert");
   for (const auto& r : all) {
     const std::string start = stamp(r["startTime"].asInt64());
-    std::printf("%-20s %8.1fs  %-8s %-20s %4u  %s\n", start.c_str(), r["duration"].asDouble(), r["status"].asCString(),
+    std::printf("%-20s %-8s %8.1fs  %-8s %-20s %4u  %s\n", start.c_str(), r["kind"].asCString(),
+                r["duration"].asDouble(), r["status"].asCString(),
                 r["recoveryPoint"].isInt64() ? stamp(r["recoveryPoint"].asInt64()).c_str() : "-", r["vms"].asUInt(),
                 r["alert"].isString() ? r["alert"].asCString() : "");
   }
@@ -484,7 +489,7 @@ int failover(const SyncSettings& settings) {
   gdr::api::FailoverParams params;
   params.volfileServers = {settings.cycle.secondaryHost};
   params.volumeName = volume;
-  params.pointId = settings.point;
+  if (!settings.point.empty()) params.pointId = settings.point;
   params.bootTimeout = settings.bootTimeout.count();
   if (!settings.mappingFile.empty()) {
     try {

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "core/json_util.h"
@@ -44,37 +46,65 @@ std::string saveReport(const std::string& stateDir, const Json::Value& report) {
   return final.string();
 }
 
-Json::Value reportHistory(const std::string& stateDir, size_t last) {
-  const fs::path dir = fs::path(stateDir) / "reports";
-  std::vector<fs::path> files;
+namespace {
+
+// The kept reports of one kind: (file name, path), the names START-FLOW.json.
+std::vector<std::pair<std::string, fs::path>> reportFiles(const fs::path& stateDir) {
+  std::vector<std::pair<std::string, fs::path>> files;
+  const fs::path dir = stateDir / "reports";
   std::error_code ec;
   if (fs::exists(dir, ec)) {
     for (const auto& f : fs::directory_iterator(dir)) {
-      if (f.path().extension() == ".json" && f.path().filename().string()[0] != '.') files.push_back(f.path());
+      const std::string name = f.path().filename().string();
+      if (f.path().extension() == ".json" && name[0] != '.') files.emplace_back(name, f.path());
     }
   }
+  return files;
+}
+
+// Oldest first (the names begin with the start time), the last `last`, as rows.
+Json::Value historyRows(std::vector<std::tuple<std::string, fs::path, std::string>> files, size_t last) {
   std::sort(files.begin(), files.end());
   if (files.size() > last) files.erase(files.begin(), files.end() - last);
   Json::Value all(Json::arrayValue);
-  for (const auto& f : files) {
-    std::ifstream in(f);
+  for (const auto& [name, path, kind] : files) {
+    std::ifstream in(path);
     std::stringstream text;
     text << in.rdbuf();
     auto report = json::parse(text.str());
-    if (!report) continue;
+    if (!report || !report->isObject()) continue;
+    const bool cycle = kind == "cycle";
     Json::Value row;
+    row["kind"] = kind;
     row["startTime"] = (*report)["startTime"];
     row["duration"] = (*report)["duration"];
     row["status"] = (*report)["status"];
     row["outcome"] = (*report)["outcome"];
-    row["volume"] = (*report)["volume"];
-    row["recoveryPoint"] = (*report)["recoveryPoint"];
+    row["volume"] = (*report)[cycle ? "volume" : "secondary"];
+    row["recoveryPoint"] = (*report)[cycle ? "recoveryPoint" : "pointTime"];
     row["vms"] = (*report)["vms"].size();
     row["alert"] = (*report)["alert"];
-    row["report"] = f.string();
+    row["report"] = path.string();
     all.append(row);
   }
   return all;
+}
+
+}  // namespace
+
+Json::Value reportHistory(const std::string& stateDir, size_t last) {
+  std::vector<std::tuple<std::string, fs::path, std::string>> files;
+  for (auto& [name, path] : reportFiles(stateDir)) files.emplace_back(name, path, "cycle");
+  return historyRows(std::move(files), last);
+}
+
+Json::Value fullHistory(const std::string& stateDir, size_t last) {
+  std::vector<std::tuple<std::string, fs::path, std::string>> files;
+  for (const auto& [sub, kind] : {std::pair<const char*, const char*>{"", "cycle"}, {"drills", "drill"},
+                                  {"failovers", "failover"}}) {
+    for (auto& [name, path] : reportFiles(fs::path(stateDir) / sub)) files.emplace_back(name, path, kind);
+  }
+  return historyRows(std::move(files), last);
 }
 
 std::vector<SeenVm> lastSeenVms(const std::string& stateDir) {

@@ -14,11 +14,19 @@ namespace gdr::sync {
 // Keeps one cycle's report; returns its path. Throws std::runtime_error.
 std::string saveReport(const std::string& stateDir, const Json::Value& report);
 
-// The last `last` reports, oldest first, one row each: {startTime,
-// duration, status, outcome, volume, recoveryPoint, vms, alert, report
-// (the file)}.
-// Files that do not parse are skipped.
+// The last `last` cycles' reports, oldest first, one row each: {kind
+// ("cycle"), startTime, duration, status, outcome, volume, recoveryPoint,
+// vms, alert, report (the file)}. Files that do not parse are skipped.
+// The RPO check, the metrics and --if-due read these: a drill or a
+// failover is not a cycle.
 Json::Value reportHistory(const std::string& stateDir, size_t last);
+
+// The last `last` of everything gdr-sync kept in stateDir, oldest first:
+// the cycles', the drills' (stateDir/drills) and the failovers'
+// (stateDir/failovers) reports, each row as above with kind "cycle",
+// "drill" or "failover" (volume: the secondary for the last two;
+// recoveryPoint: the time of the point they used).
+Json::Value fullHistory(const std::string& stateDir, size_t last);
 
 // The VMs the newest kept report names, with their hosts: those its cycle
 // ran ("vms") and those it could not reach ("unprotected"). Empty without

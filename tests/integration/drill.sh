@@ -11,7 +11,8 @@
 #  2. A drill while a cycle runs: both succeed.
 #  3. Teeth: a sampled shard of an image of the newest point moved off
 #     s1's brick. The drill from that point fails (exit 1) and names the
-#     VM; no copy is started for it. The shard goes back.
+#     VM; no copy is started for it. The shard goes back. `gdr-sync
+#     history` lists the three drills.
 source "$(dirname "$0")/lib.sh"
 require_sites
 STATE=$(mktemp -d /tmp/gdr-drill-XXXXXX)
@@ -135,4 +136,7 @@ grep -q 'drill FAILED' "$STATE/drill3.out" || fail "the drill did not say it fai
 mv "$aside" "$shard"
 aside=""
 note "   $(grep "^$broken_vm " "$STATE/drill3.out")"
+# The drills are kept beside the cycles: history lists the three.
+kinds=$("$BIN/gdr-sync" history --state-dir "$STATE/drill" --json | json_get '" ".join(r["kind"] + ":" + r["status"] for r in d)')
+[ "$kinds" = "drill:success drill:success drill:failed" ] || fail "history does not list the drills: $kinds"
 note "drill: ok"

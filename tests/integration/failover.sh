@@ -1,0 +1,151 @@
+#!/bin/bash
+# A failover on the two-site lab (scripts/lab-sites): the primary site is
+# lost mid-sync and gdr-sync failover runs every VM at s1 from the newest
+# complete recovery point. It runs last: the primary stays dead.
+#  1. Two cycles with the guests writing; a complete point exists.
+#  2. Refused while the primary answers: exit 3, and nothing changed at s1
+#     (the secondary still read-only, no VM defined, its authorized_keys
+#     as they were).
+#  3. A third cycle; once its geo-rep sync runs, every process of p1, p2
+#     and p3 is killed -9 (lab-sites kill-site primary).
+#  4. gdr-sync failover, its primary check finding no agent: every VM runs
+#     at s1, as itself, with an RTO. The geo-rep keys are out of s1's
+#     authorized_keys (kept aside), the secondary is writable, the point's
+#     files are unchanged, and the mapping sent the consoles elsewhere.
+#  5. Each VM, paused: its disk (the failover's overlay over the point's
+#     chain) is a crash-consistent prefix holding at least the point's
+#     records, and its guest writes again once resumed.
+source "$(dirname "$0")/lib.sh"
+require_sites
+STATE=$(mktemp -d /tmp/gdr-failover-XXXXXX)
+cycle_pid=""
+
+cleanup() {
+  if [ -n "$cycle_pid" ]; then kill "$cycle_pid" 2>/dev/null || true; wait "$cycle_pid" 2>/dev/null || true; fi
+  rm -rf "$STATE"
+}
+trap cleanup EXIT
+
+P1_HOLDER="$GDR_SITES_DIR/run/p1/holder.pid"
+cycle() { # one cycle on p1, in the foreground
+  # shellcheck disable=SC2086
+  "$SITES" on p1 "$BIN/gdr-sync" --hosts "$GDR_SITES_PRIMARY_AGENTS" --volume "$GDR_SITES_PRIMARY" \
+    --secondary "$GDR_SITES_SECONDARY_URL" $GDR_SITES_TLS --state-dir "$STATE/sync" --timeout 5m
+}
+failover() { # failover ARGS...: gdr-sync failover on s1, the primary's agents probed
+  # shellcheck disable=SC2086
+  "$SITES" on s1 "$BIN/gdr-sync" failover --hosts "$GDR_SITES_PRIMARY_AGENTS" \
+    --secondary "$GDR_SITES_SECONDARY_URL" --secondary-agent "$GDR_SITES_SECONDARY_AGENT" $GDR_SITES_TLS \
+    --state-dir "$STATE/failover" "$@"
+}
+read_only() { "$SITES" on s1 gluster --mode=script volume get "$GDR_SITES_SECONDARY" features.read-only | awk 'NR > 2 { print $2 }'; }
+s1_keys() { cat "$GDR_SITES_DIR/hosts/s1/ssh/authorized_keys" 2>/dev/null || true; }
+defined_on_s1() { "$SITES" on s1 virsh -c qemu:///system list --all --name | grep -c . || true; }
+vm_names() { tr ',' '\n' <<<"$GDR_SITES_VMS" | cut -d@ -f1; }
+
+note "1. two cycles with the guests writing"
+# After two_sites (p1's bricks killed and back) a cycle's verification may
+# fail: the failover needs a complete point, not these cycles' success.
+for i in 1 2; do
+  if cycle >"$STATE/cycle$i.out" 2>&1; then
+    note "   cycle $i: ok"
+  else
+    note "   cycle $i failed: $(grep -m1 -i 'alert\|fail' "$STATE/cycle$i.out" | cut -c1-200)"
+  fi
+done
+# shellcheck disable=SC2086
+"$SITES" on s1 "$BIN/gdr-sync" points --hosts "$GDR_SITES_SECONDARY_AGENT" --secondary "$GDR_SITES_SECONDARY_URL" \
+  $GDR_SITES_TLS >"$STATE/points.out" 2>&1 || fail "no complete recovery point to fail over to: $(cat "$STATE/points.out")"
+grep -q 'command=.*gsyncd' <(s1_keys) || fail "s1 holds no geo-replication key before the failover"
+
+note "2. a failover while the primary answers is refused"
+s1_keys >"$STATE/keys.before"
+if failover >"$STATE/refused.out" 2>&1; then fail "a failover with the primary answering went ahead: $(cat "$STATE/refused.out")"; fi
+grep -q 'failover refused: the primary site still answers' "$STATE/refused.out" ||
+  fail "the refusal does not say why: $(cat "$STATE/refused.out")"
+[ "$(read_only)" = on ] || fail "the refused failover changed features.read-only: $(read_only)"
+[ "$(defined_on_s1)" = 0 ] || fail "the refused failover defined a VM on s1"
+s1_keys | diff "$STATE/keys.before" - >/dev/null || fail "the refused failover changed s1's authorized_keys"
+note "   $(grep -m1 refused "$STATE/refused.out" | cut -c1-150)..."
+
+note "3. a third cycle; the primary site killed during its sync"
+# shellcheck disable=SC2086
+nsenter -t "$(cat "$P1_HOLDER")" -n -m -- "$BIN/gdr-sync" --hosts "$GDR_SITES_PRIMARY_AGENTS" \
+  --volume "$GDR_SITES_PRIMARY" --secondary "$GDR_SITES_SECONDARY_URL" $GDR_SITES_TLS --state-dir "$STATE/sync" \
+  --timeout 5m >"$STATE/cycle3.out" 2>&1 &
+cycle_pid=$!
+syncing() {
+  local host
+  for host in p1 p2 p3; do
+    "$BIN/gdr-client" -s "$GDR_SITES_DIR/run/$host/agent.sock" Host getJobs 2>/dev/null |
+      json_get 'any(j["type"] == "georep.sync" and j["state"] == "SYNCING" for j in d["jobs"].values())' |
+      grep -q True && return 0
+  done
+  return 1
+}
+for _ in $(seq 240); do syncing && break; sleep 0.5; done
+syncing || fail "the third cycle's sync did not begin: $(tail -n 20 "$STATE/cycle3.out")"
+sleep 2 # a little of the sync under way
+"$SITES" kill-site primary
+wait "$cycle_pid" 2>/dev/null || true
+cycle_pid=""
+manifests_on_s1() { ls "$GDR_SITES_S1_BRICK"/.gdr/points/*.json | sort; }
+note "   killed mid-sync; s1 holds points $(manifests_on_s1 | xargs -n1 basename | sed 's/.json$//' | tr '\n' ' ')"
+
+note "4. failover: the primary's agents do not answer"
+mkdir -p "$STATE/consoles"
+cat >"$STATE/mapping.json" <<EOF
+{"paths": {"$GDR_SITES_DIR/vms/": "$STATE/consoles/"}, "priority": {"$(vm_names | tail -n 1)": 1}}
+EOF
+failover --mapping "$STATE/mapping.json" --json >"$STATE/failover.json" 2>"$STATE/failover.err" ||
+  fail "the failover failed: $(cat "$STATE/failover.json" "$STATE/failover.err")"
+report=$(cat "$STATE/failover.json")
+point=$(json_get 'd["point"]' <<<"$report")
+[ -n "$point" ] || fail "the report names no point: $report"
+note "   point $point; RTO $(json_get '"%.1f" % d["rtoSeconds"]' <<<"$report") s; states $(json_get '" ".join("%s %.1f" % kv for kv in d["stateSeconds"].items())' <<<"$report")"
+[ "$(json_get 'len(d["vms"])' <<<"$report")" = "$(vm_names | wc -l)" ] || fail "not every VM failed over: $report"
+[ "$(json_get 'd["vms"][0]["name"]' <<<"$report")" = "$(vm_names | tail -n 1)" ] ||
+  fail "the mapping's priority did not start $(vm_names | tail -n 1) first: $report"
+while read -r name result rto; do
+  note "   $name $result, RTO $rto s"
+  [ "$result" = running ] || fail "$name does not run: $report"
+  "$SITES" on s1 virsh -c qemu:///system domstate "$name" | grep -q running || fail "$name is not running on s1"
+done < <(json_get '"\n".join("%s %s %.1f" % (v["name"], v["result"], v.get("rtoSeconds", -1)) for v in d["vms"])' <<<"$report")
+[ "$(read_only)" = off ] || fail "the secondary is still read-only: $(read_only)"
+if s1_keys | grep -q 'command=.*gsyncd'; then fail "a geo-replication key is left in s1's authorized_keys"; fi
+aside=$(find "$GDR_SITES_DIR/hosts/s1/gdr-state/failovers" -name fenced-authorized_keys | head -n 1)
+if [ -z "$aside" ] || ! grep -q 'command=.*gsyncd' "$aside"; then fail "the fenced keys were not kept aside"; fi
+# The point's own images are never written: each still as its manifest says.
+"$SITES" check-point "$point" >"$STATE/point.check" || fail "point $point no longer checks out: $(cat "$STATE/point.check")"
+
+note "5. each VM's disk is the point and what its guest wrote since"
+manifest="$GDR_SITES_S1_BRICK/.gdr/points/$point.json"
+mount=$(json_get 'd.get("mountPoint", "")' <<<"$report")
+[ -n "$mount" ] || fail "the report names no mount: $report"
+for name in $(vm_names); do
+  before=$(awk -v n="$name" '$1 == n && $2 == "vda" { $1 = $2 = ""; print }' "$STATE/point.check" | json_get 'd["records"]')
+  [ "${before:-0}" -gt 0 ] || fail "point $point holds no record of $name: $(cat "$STATE/point.check")"
+  overlay=$(json_get '[x["overlay"] for v in d["vms"] if v["name"] == "'"$name"'" for x in v["disks"] if x["drive"] == "vda"][0]' <<<"$report")
+  # The failover's overlay over the point's chain, as QEMU reads it.
+  image=$("$SITES" on s1 python3 "$ROOT/scripts/lab-point-image" "$manifest" "$mount" |
+    awk -v n="$name" '$1 == n && $2 == "vda" { print $3 }')
+  image=$(python3 -c 'import json,sys
+chain = sys.argv[2][5:] if sys.argv[2].startswith("json:") else None
+backing = json.loads(chain) if chain else {"driver": "qcow2", "file": {"driver": "file", "filename": sys.argv[2]}}
+print("json:" + json.dumps({"driver": "qcow2", "file": {"driver": "file", "filename": sys.argv[1]}, "backing": backing}))' \
+    "$mount/$overlay" "$image")
+  for _ in $(seq 60); do
+    grep -aq 'gdr-guest: wrote' "$STATE/consoles/$name.console" 2>/dev/null && break
+    sleep 1
+  done
+  grep -aq 'gdr-guest: wrote' "$STATE/consoles/$name.console" 2>/dev/null ||
+    fail "$name's guest wrote nothing at s1 (console: $(tail -c 300 "$STATE/consoles/$name.console" 2>/dev/null))"
+  "$SITES" on s1 virsh -c qemu:///system suspend "$name" >/dev/null
+  check=$("$SITES" on s1 python3 "$ROOT/scripts/lab-check-consistency" "$image") ||
+    fail "$name's disk at s1 is not consistent: $check"
+  "$SITES" on s1 virsh -c qemu:///system resume "$name" >/dev/null
+  after=$(json_get 'd["records"]' <<<"$check")
+  [ "$after" -ge "$before" ] || fail "$name's disk holds $after records, fewer than the point's $before"
+  note "   $name: the point held $before records; its disk at s1 holds $after, consistent; $(grep -ao 'gdr-guest: wrote [0-9]*' "$STATE/consoles/$name.console" | tail -n 1)"
+done
+note "failover: ok"
