@@ -31,7 +31,7 @@ for per_host in 1 2; do
         --secondary "$GDR_SITES_SECONDARY_URL" $GDR_SITES_TLS --state-dir "$state/sync" >/dev/null 2>&1 ||
         { echo "cycle $c failed" >&2; exit 1; }
     done
-    "$SITES" kill-site primary >/dev/null
+    "$SITES" kill-site primary >/dev/null 2>&1
     # shellcheck disable=SC2086
     report=$("$SITES" on s1 "$BIN/gdr-sync" failover --hosts "$GDR_SITES_PRIMARY_AGENTS" \
       --secondary "$GDR_SITES_SECONDARY_URL" --secondary-agent "$GDR_SITES_SECONDARY_AGENT" $GDR_SITES_TLS \

@@ -4,12 +4,15 @@
 // use it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "api/recovery_point.h"
@@ -95,8 +98,17 @@ struct FakeLauncher : virt::GuestLauncher {
     if (defineFails) throw AgentError(Code::FailoverFailed, "defining the VM: network 'prod' not found");
     defined[uuidOf(xml)] = xml;
   }
+  // How long a start takes, and the most starts seen under way at once.
+  std::chrono::milliseconds startTakes{0};
+  int startsUnderWay = 0, mostStartsAtOnce = 0;
   bool start(const std::string& uuid) override {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      mostStartsAtOnce = std::max(mostStartsAtOnce, ++startsUnderWay);
+    }
+    std::this_thread::sleep_for(startTakes);
     std::lock_guard<std::mutex> lock(mutex);
+    --startsUnderWay;
     if (running.count(uuid)) return false;
     const auto it = defined.find(uuid);
     if (it == defined.end()) throw AgentError(Code::FailoverFailed, "looking up VM " + uuid + ": no domain");

@@ -131,6 +131,7 @@ class FailoverJobTest : public ::testing::Test {
 };
 
 TEST_F(FailoverJobTest, TheNewestPointsVmsRunHereAsThemselvesInPriorityOrder) {
+  launcher_.startTakes = 20ms;
   const JobRecord end = runToEnd(failover());
   EXPECT_EQ(end.state, kJobDone) << end.toJson().toStyledString();
   EXPECT_FALSE(end.error);
@@ -142,8 +143,9 @@ TEST_F(FailoverJobTest, TheNewestPointsVmsRunHereAsThemselvesInPriorityOrder) {
   EXPECT_EQ(site_.allowWritesCalls, 1);
   EXPECT_EQ(d.fencedKeys.size(), 1u);
   EXPECT_EQ(d.mountPoint, "/mnt/rw");
-  // db (priority 1) first, then web.
+  // db (priority 1) first, then web: one after the other.
   ASSERT_EQ(launcher_.started, (std::vector<std::string>{kDbId, kWebId}));
+  EXPECT_EQ(launcher_.mostStartsAtOnce, 1);
   for (const std::string name : {"web", "db"}) {
     const api::FailoverVm vm = vmNamed(end, name);
     EXPECT_EQ(vm.result, "running") << vm.why;
@@ -166,6 +168,20 @@ TEST_F(FailoverJobTest, TheNewestPointsVmsRunHereAsThemselvesInPriorityOrder) {
   for (const std::string state : {"INIT", "CHECK", "PROMOTE", "DEFINE", "START", "WATCH"}) {
     EXPECT_EQ(d.stateSeconds.count(state), 1u) << state;
   }
+}
+
+// VMs of one priority start together: each start is seconds of libvirt's.
+TEST_F(FailoverJobTest, VmsOfOnePriorityStartTogether) {
+  launcher_.startTakes = 200ms;
+  JobRecord r = failover();
+  auto d = api::decode<api::FailoverJobDetails>(r.details);
+  d.mapping.priority.clear();
+  r.details = api::encode(d);
+  const JobRecord end = runToEnd(r);
+  EXPECT_EQ(end.state, kJobDone) << end.toJson().toStyledString();
+  EXPECT_EQ(launcher_.mostStartsAtOnce, 2);
+  EXPECT_EQ(launcher_.started.size(), 2u);
+  for (const std::string name : {"web", "db"}) EXPECT_EQ(vmNamed(end, name).result, "running");
 }
 
 TEST_F(FailoverJobTest, AnIncompletePointChangesNothing) {
