@@ -12,7 +12,9 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -388,10 +390,70 @@ int setup(const SyncSettings& settings) {
   return report.failure.empty() ? kSuccess : kFailedMergedBack;
 }
 
+// Follows a recovery job to its end, each new state on its own line
+// unless --json. Throws when the agent is lost.
+gdr::api::Job followJob(RpcAgent& agent, const std::string& jobId, bool json, std::chrono::seconds timeout) {
+  std::string lastState;
+  return agent.waitJob(
+      jobId,
+      [&](const gdr::api::Job& j) {
+        if (j.state != lastState && !json) std::printf("  %s\n", j.state.c_str());
+        lastState = j.state;
+      },
+      timeout);
+}
+
+// What a drill's and a failover's reports share.
+Json::Value recoveryReport(const char* kind, const std::string& flow, const std::string& jobId,
+                           const std::string& where, const gdr::api::Job& job, const std::string& point,
+                           std::int64_t pointTime, std::chrono::steady_clock::time_point started) {
+  Json::Value report;
+  report["kind"] = kind;
+  report["flowId"] = flow;
+  report["jobId"] = jobId;
+  report["secondary"] = where;
+  report["point"] = point;
+  report["pointTime"] = Json::Int64(pointTime);
+  report["status"] = job.done() ? "success" : "failed";
+  report["state"] = job.state;
+  report["startTime"] = Json::Int64(job.startTime);
+  report["duration"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return report;
+}
+
+// Kept under DIR (history lists it); a report that cannot be kept says so.
+void keepRecoveryReport(const std::string& dir, Json::Value& report) {
+  try {
+    saveReport(dir, report);
+  } catch (const std::exception& e) {
+    report["warnings"].append("the " + report["kind"].asString() + "'s report was not kept: " + e.what());
+  }
+}
+
+// "CHECK 0.1 s, PROMOTE 0.6 s, ...": the time in each of `states`, as the job counted it.
+void printStateSplit(const std::map<std::string, double>& stateSeconds, std::initializer_list<const char*> states) {
+  std::string split;
+  for (const char* state : states) {
+    const auto it = stateSeconds.find(state);
+    if (it == stateSeconds.end()) continue;
+    char part[64];
+    std::snprintf(part, sizeof part, "%s%s %.1f s", split.empty() ? "" : ", ", state, it->second);
+    split += part;
+  }
+  if (!split.empty()) std::printf("%s\n", split.c_str());
+}
+
+// The newest complete point on the secondary, or "" when there is none.
+std::string newestCompletePoint(RpcAgent& agent, const std::vector<std::string>& servers, const std::string& volume) {
+  for (const auto& p : agent.recoveryPointList({servers, volume}).points) {
+    if (p.state == "complete") return p.id;
+  }
+  return "";
+}
+
 // `drill`: the point's VMs booted at the secondary and destroyed again,
 // through the secondary's agent; each VM's result printed, the report kept.
 int drill(const SyncSettings& settings) {
-  using gdr::api::DrillJobDetails;
   const std::string flow = "gdr-sync-drill-" + gdr::newUuid().substr(0, 8);
   const std::vector<std::string> servers{settings.cycle.secondaryHost};
   const std::string& volume = settings.cycle.secondaryVolume;
@@ -399,17 +461,10 @@ int drill(const SyncSettings& settings) {
   RpcAgent agent(settings.secondaryAgent, settings.agent, flow);
   std::string jobId, point = settings.point;
   try {
+    if (point.empty()) point = newestCompletePoint(agent, servers, volume);
     if (point.empty()) {
-      for (const auto& p : agent.recoveryPointList({servers, volume}).points) {
-        if (p.state == "complete") {
-          point = p.id;
-          break;
-        }
-      }
-      if (point.empty()) {
-        std::cerr << "gdr-sync: no complete recovery point on " << where << ": nothing to drill\n";
-        return kFailedUnchanged;
-      }
+      std::cerr << "gdr-sync: no complete recovery point on " << where << ": nothing to drill\n";
+      return kFailedUnchanged;
     }
     jobId = agent.startDrill({servers, volume, point, settings.vms, settings.bootTimeout.count(), std::nullopt});
   } catch (const std::exception& e) {
@@ -418,41 +473,20 @@ int drill(const SyncSettings& settings) {
   }
   if (!settings.json) std::printf("drill of point %s on %s: job %s\n", point.c_str(), where.c_str(), jobId.c_str());
   const auto started = std::chrono::steady_clock::now();
-  std::string lastState;
   gdr::api::Job job;
   try {
-    job = agent.waitJob(
-        jobId,
-        [&](const gdr::api::Job& j) {
-          if (j.state != lastState && !settings.json) std::printf("  %s\n", j.state.c_str());
-          lastState = j.state;
-        },
-        settings.bootTimeout + std::chrono::minutes(10));
+    job = followJob(agent, jobId, settings.json, settings.bootTimeout + std::chrono::minutes(10));
   } catch (const std::exception& e) {
     std::cerr << "gdr-sync: lost the drill (job " << jobId << " on " << settings.secondaryAgent << "): " << e.what()
               << "\n";
     return kFailedMergedBack;
   }
-  const auto details = gdr::api::decode<DrillJobDetails>(job.details);
-  Json::Value report;
-  report["kind"] = "drill";
-  report["flowId"] = flow;
-  report["jobId"] = jobId;
-  report["secondary"] = where;
-  report["point"] = point;
-  report["pointTime"] = Json::Int64(details.pointTime);
-  report["status"] = job.done() ? "success" : "failed";
-  report["state"] = job.state;
-  report["startTime"] = Json::Int64(job.startTime);
-  report["duration"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const auto details = gdr::api::decode<gdr::api::DrillJobDetails>(job.details);
+  Json::Value report = recoveryReport("drill", flow, jobId, where, job, point, details.pointTime, started);
   report["vms"] = gdr::api::encode(details.vms);
   report["stateSeconds"] = gdr::api::encode(details.stateSeconds);
   if (job.error) report["alert"] = job.error->message;
-  try {
-    saveReport(settings.stateDir + "/drills", report);
-  } catch (const std::exception& e) {
-    report["warnings"].append(std::string("the drill's report was not kept: ") + e.what());
-  }
+  keepRecoveryReport(settings.stateDir + "/drills", report);
   if (settings.json) {
     std::cout << gdr::json::pretty(report) << "\n";
   } else {
@@ -462,15 +496,7 @@ int drill(const SyncSettings& settings) {
       if (vm.bootSeconds) std::snprintf(boot, sizeof boot, "%.1f", *vm.bootSeconds);
       std::printf("%-28s %-7s %8s  %s\n", vm.name.c_str(), vm.result.c_str(), boot, vm.why.c_str());
     }
-    std::string split;
-    for (const char* state : {"CHECK", "PREPARE", "BOOT", "WATCH", "CLEANUP"}) {
-      const auto it = details.stateSeconds.find(state);
-      if (it == details.stateSeconds.end()) continue;
-      char part[64];
-      std::snprintf(part, sizeof part, "%s%s %.1f s", split.empty() ? "" : ", ", state, it->second);
-      split += part;
-    }
-    if (!split.empty()) std::printf("%s\n", split.c_str());
+    printStateSplit(details.stateSeconds, {"CHECK", "PREPARE", "BOOT", "WATCH", "CLEANUP"});
     const std::string why = job.error ? ": " + job.error->message : "";
     std::printf("drill %s in %.0f s%s\n", job.done() ? "passed" : "FAILED", report["duration"].asDouble(), why.c_str());
     for (const auto& w : report["warnings"]) std::printf("WARNING: %s\n", w.asCString());
@@ -478,32 +504,17 @@ int drill(const SyncSettings& settings) {
   return job.done() ? kSuccess : kFailedMergedBack;
 }
 
-// `failover`: the secondary made the live site, through its agent; refused
-// while the primary's agents answer.
-int failover(const SyncSettings& settings) {
-  using gdr::api::FailoverJobDetails;
-  const auto commandStart = std::chrono::steady_clock::now();
-  const std::string flow = "gdr-sync-failover-" + gdr::newUuid().substr(0, 8);
-  const std::string& volume = settings.cycle.secondaryVolume;
-  const std::string where = settings.cycle.secondaryHost + "::" + volume;
-  gdr::api::FailoverParams params;
-  params.volfileServers = {settings.cycle.secondaryHost};
-  params.volumeName = volume;
-  if (!settings.point.empty()) params.pointId = settings.point;
-  params.bootTimeout = settings.bootTimeout.count();
-  if (!settings.mappingFile.empty()) {
-    try {
-      std::ifstream in(settings.mappingFile);
-      if (!in) throw std::invalid_argument("cannot read " + settings.mappingFile);
-      std::stringstream text;
-      text << in.rdbuf();
-      params.mapping = parseMapping(text.str());
-    } catch (const std::exception& e) {
-      std::cerr << "gdr-sync: " << e.what() << "\n";
-      return kUsage;
-    }
-  }
-  // Is the primary gone? Each of its agents asked once, briefly.
+// The mapping file, read strictly. Throws naming the file or the mistake.
+gdr::api::FailoverMapping readMapping(const std::string& file) {
+  std::ifstream in(file);
+  if (!in) throw std::invalid_argument("cannot read " + file);
+  std::stringstream text;
+  text << in.rdbuf();
+  return parseMapping(text.str());
+}
+
+// Is the primary gone? Each of its agents asked once, briefly.
+std::vector<PrimaryProbe> probePrimary(const SyncSettings& settings, const std::string& flow) {
   std::vector<PrimaryProbe> probes;
   AgentOptions brief = settings.agent;
   brief.callTimeout = std::chrono::seconds(5);
@@ -521,6 +532,75 @@ int failover(const SyncSettings& settings) {
     }
     probes.push_back(probe);
   }
+  return probes;
+}
+
+// The failover's report; each VM's RTO counted from the command: the agent
+// counts from the job's start, and the probes of the primary came before it.
+Json::Value failoverReport(const SyncSettings& settings, const std::string& flow, const std::string& jobId,
+                           const gdr::api::Job& job, const gdr::api::FailoverJobDetails& details,
+                           std::chrono::steady_clock::time_point commandStart, double beforeJob) {
+  const std::string where = settings.cycle.secondaryHost + "::" + settings.cycle.secondaryVolume;
+  Json::Value report =
+      recoveryReport("failover", flow, jobId, where, job, details.pointId, details.pointTime, commandStart);
+  report["forced"] = settings.force;
+  report["mountPoint"] = details.mountPoint;
+  report["fencedKeys"] = Json::UInt64(details.fencedKeys.size());
+  report["vms"] = gdr::api::encode(details.vms);
+  report["stateSeconds"] = gdr::api::encode(details.stateSeconds);
+  double rto = 0;
+  for (auto& vm : report["vms"]) {
+    if (!vm.isMember("rtoSeconds")) continue;
+    vm["rtoSeconds"] = vm["rtoSeconds"].asDouble() + beforeJob;
+    rto = std::max(rto, vm["rtoSeconds"].asDouble());
+  }
+  report["primaryCheckSeconds"] = beforeJob;
+  if (job.done()) report["rtoSeconds"] = rto;
+  if (job.error) report["alert"] = job.error->message;
+  return report;
+}
+
+void printFailover(const Json::Value& report, const gdr::api::Job& job, const gdr::api::FailoverJobDetails& details) {
+  std::printf("%-28s %-8s %8s  %s\n", "VM", "result", "RTO (s)", "why");
+  for (const auto& vm : report["vms"]) {
+    const std::string seconds = vm.isMember("rtoSeconds") ? [&] {
+      char text[32];
+      std::snprintf(text, sizeof text, "%.1f", vm["rtoSeconds"].asDouble());
+      return std::string(text);
+    }() : "-";
+    std::printf("%-28s %-8s %8s  %s\n", vm["name"].asCString(), vm["result"].asCString(), seconds.c_str(),
+                vm.get("why", "").asCString());
+  }
+  printStateSplit(details.stateSeconds, {"CHECK", "PROMOTE", "DEFINE", "START", "WATCH"});
+  if (job.done()) {
+    std::printf("failover to point %s done: every VM runs at %s; RTO %.1f s\n", details.pointId.c_str(),
+                report["secondary"].asCString(), report["rtoSeconds"].asDouble());
+  } else {
+    std::printf("failover FAILED: %s\n", job.error ? job.error->message.c_str() : job.state.c_str());
+  }
+  for (const auto& w : report["warnings"]) std::printf("WARNING: %s\n", w.asCString());
+}
+
+// `failover`: the secondary made the live site, through its agent; refused
+// while the primary's agents answer.
+int failover(const SyncSettings& settings) {
+  const auto commandStart = std::chrono::steady_clock::now();
+  const std::string flow = "gdr-sync-failover-" + gdr::newUuid().substr(0, 8);
+  const std::string& volume = settings.cycle.secondaryVolume;
+  gdr::api::FailoverParams params;
+  params.volfileServers = {settings.cycle.secondaryHost};
+  params.volumeName = volume;
+  if (!settings.point.empty()) params.pointId = settings.point;
+  params.bootTimeout = settings.bootTimeout.count();
+  if (!settings.mappingFile.empty()) {
+    try {
+      params.mapping = readMapping(settings.mappingFile);
+    } catch (const std::exception& e) {
+      std::cerr << "gdr-sync: " << e.what() << "\n";
+      return kUsage;
+    }
+  }
+  const std::vector<PrimaryProbe> probes = probePrimary(settings, flow);
   if (const auto refusal = primaryRefusal(probes, settings.force)) {
     std::cerr << "gdr-sync: failover refused: " << *refusal << "\n";
     return kFailedUnchanged;
@@ -538,80 +618,24 @@ int failover(const SyncSettings& settings) {
     std::cerr << "gdr-sync: the failover did not start: " << e.what() << "\n";
     return kFailedUnchanged;
   }
-  if (!settings.json) std::printf("failover of %s: job %s\n", where.c_str(), jobId.c_str());
-  std::string lastState;
+  if (!settings.json) {
+    std::printf("failover of %s: job %s\n", (settings.cycle.secondaryHost + "::" + volume).c_str(), jobId.c_str());
+  }
   gdr::api::Job job;
   try {
-    job = agent.waitJob(
-        jobId,
-        [&](const gdr::api::Job& j) {
-          if (j.state != lastState && !settings.json) std::printf("  %s\n", j.state.c_str());
-          lastState = j.state;
-        },
-        settings.bootTimeout + std::chrono::minutes(30));
+    job = followJob(agent, jobId, settings.json, settings.bootTimeout + std::chrono::minutes(30));
   } catch (const std::exception& e) {
     std::cerr << "gdr-sync: lost the failover (job " << jobId << " on " << settings.secondaryAgent
               << "): " << e.what() << "; it goes on there: gdr-client Host getJobs\n";
     return kFailedMergedBack;
   }
-  const auto details = gdr::api::decode<FailoverJobDetails>(job.details);
-  Json::Value report;
-  report["kind"] = "failover";
-  report["flowId"] = flow;
-  report["jobId"] = jobId;
-  report["secondary"] = where;
-  report["point"] = details.pointId;
-  report["pointTime"] = Json::Int64(details.pointTime);
-  report["status"] = job.done() ? "success" : "failed";
-  report["state"] = job.state;
-  report["startTime"] = Json::Int64(job.startTime);
-  report["duration"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - commandStart).count();
-  report["forced"] = settings.force;
-  report["mountPoint"] = details.mountPoint;
-  report["fencedKeys"] = Json::UInt64(details.fencedKeys.size());
-  report["vms"] = gdr::api::encode(details.vms);
-  report["stateSeconds"] = gdr::api::encode(details.stateSeconds);
-  // The RTO from this command: the agent counts each VM's from the job's
-  // start; the probes of the primary came before it.
-  double rto = 0;
-  for (auto& vm : report["vms"]) {
-    if (!vm.isMember("rtoSeconds")) continue;
-    vm["rtoSeconds"] = vm["rtoSeconds"].asDouble() + beforeJob;
-    rto = std::max(rto, vm["rtoSeconds"].asDouble());
-  }
-  report["primaryCheckSeconds"] = beforeJob;
-  if (job.done()) report["rtoSeconds"] = rto;
-  if (job.error) report["alert"] = job.error->message;
-  try {
-    saveReport(settings.stateDir + "/failovers", report);
-  } catch (const std::exception& e) {
-    report["warnings"].append(std::string("the failover's report was not kept: ") + e.what());
-  }
+  const auto details = gdr::api::decode<gdr::api::FailoverJobDetails>(job.details);
+  Json::Value report = failoverReport(settings, flow, jobId, job, details, commandStart, beforeJob);
+  keepRecoveryReport(settings.stateDir + "/failovers", report);
   if (settings.json) {
     std::cout << gdr::json::pretty(report) << "\n";
   } else {
-    std::printf("%-28s %-8s %8s  %s\n", "VM", "result", "RTO (s)", "why");
-    for (const auto& vm : details.vms) {
-      char seconds[32] = "-";
-      if (vm.rtoSeconds) std::snprintf(seconds, sizeof seconds, "%.1f", *vm.rtoSeconds + beforeJob);
-      std::printf("%-28s %-8s %8s  %s\n", vm.name.c_str(), vm.result.c_str(), seconds, vm.why.c_str());
-    }
-    std::string split;
-    for (const char* state : {"CHECK", "PROMOTE", "DEFINE", "START", "WATCH"}) {
-      const auto it = details.stateSeconds.find(state);
-      if (it == details.stateSeconds.end()) continue;
-      char part[64];
-      std::snprintf(part, sizeof part, "%s%s %.1f s", split.empty() ? "" : ", ", state, it->second);
-      split += part;
-    }
-    if (!split.empty()) std::printf("%s\n", split.c_str());
-    if (job.done()) {
-      std::printf("failover to point %s done: every VM runs at %s; RTO %.1f s\n", details.pointId.c_str(),
-                  where.c_str(), rto);
-    } else {
-      std::printf("failover FAILED: %s\n", job.error ? job.error->message.c_str() : job.state.c_str());
-    }
-    for (const auto& w : report["warnings"]) std::printf("WARNING: %s\n", w.asCString());
+    printFailover(report, job, details);
   }
   return job.done() ? kSuccess : kFailedMergedBack;
 }

@@ -6,7 +6,6 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -48,34 +47,38 @@ std::string saveReport(const std::string& stateDir, const Json::Value& report) {
 
 namespace {
 
-// The kept reports of one kind: (file name, path), the names START-FLOW.json.
-std::vector<std::pair<std::string, fs::path>> reportFiles(const fs::path& stateDir) {
-  std::vector<std::pair<std::string, fs::path>> files;
+struct KeptReport {
+  std::string name;  // START-FLOW.json: sorts by start time
+  fs::path path;
+  std::string kind;  // cycle, drill, failover
+  bool operator<(const KeptReport& other) const { return name < other.name; }
+};
+
+// The reports kept in stateDir/reports, of one kind.
+void addKeptReports(const fs::path& stateDir, const std::string& kind, std::vector<KeptReport>& out) {
   const fs::path dir = stateDir / "reports";
   std::error_code ec;
-  if (fs::exists(dir, ec)) {
-    for (const auto& f : fs::directory_iterator(dir)) {
-      const std::string name = f.path().filename().string();
-      if (f.path().extension() == ".json" && name[0] != '.') files.emplace_back(name, f.path());
-    }
+  if (!fs::exists(dir, ec)) return;
+  for (const auto& f : fs::directory_iterator(dir)) {
+    const std::string name = f.path().filename().string();
+    if (f.path().extension() == ".json" && name[0] != '.') out.push_back({name, f.path(), kind});
   }
-  return files;
 }
 
-// Oldest first (the names begin with the start time), the last `last`, as rows.
-Json::Value historyRows(std::vector<std::tuple<std::string, fs::path, std::string>> files, size_t last) {
+// Oldest first, the last `last`, as rows.
+Json::Value historyRows(std::vector<KeptReport> files, size_t last) {
   std::sort(files.begin(), files.end());
   if (files.size() > last) files.erase(files.begin(), files.end() - last);
   Json::Value all(Json::arrayValue);
-  for (const auto& [name, path, kind] : files) {
-    std::ifstream in(path);
+  for (const auto& f : files) {
+    std::ifstream in(f.path);
     std::stringstream text;
     text << in.rdbuf();
     auto report = json::parse(text.str());
     if (!report || !report->isObject()) continue;
-    const bool cycle = kind == "cycle";
+    const bool cycle = f.kind == "cycle";
     Json::Value row;
-    row["kind"] = kind;
+    row["kind"] = f.kind;
     row["startTime"] = (*report)["startTime"];
     row["duration"] = (*report)["duration"];
     row["status"] = (*report)["status"];
@@ -84,7 +87,7 @@ Json::Value historyRows(std::vector<std::tuple<std::string, fs::path, std::strin
     row["recoveryPoint"] = (*report)[cycle ? "recoveryPoint" : "pointTime"];
     row["vms"] = (*report)["vms"].size();
     row["alert"] = (*report)["alert"];
-    row["report"] = path.string();
+    row["report"] = f.path.string();
     all.append(row);
   }
   return all;
@@ -93,17 +96,16 @@ Json::Value historyRows(std::vector<std::tuple<std::string, fs::path, std::strin
 }  // namespace
 
 Json::Value reportHistory(const std::string& stateDir, size_t last) {
-  std::vector<std::tuple<std::string, fs::path, std::string>> files;
-  for (auto& [name, path] : reportFiles(stateDir)) files.emplace_back(name, path, "cycle");
+  std::vector<KeptReport> files;
+  addKeptReports(stateDir, "cycle", files);
   return historyRows(std::move(files), last);
 }
 
 Json::Value fullHistory(const std::string& stateDir, size_t last) {
-  std::vector<std::tuple<std::string, fs::path, std::string>> files;
-  for (const auto& [sub, kind] : {std::pair<const char*, const char*>{"", "cycle"}, {"drills", "drill"},
-                                  {"failovers", "failover"}}) {
-    for (auto& [name, path] : reportFiles(fs::path(stateDir) / sub)) files.emplace_back(name, path, kind);
-  }
+  std::vector<KeptReport> files;
+  addKeptReports(stateDir, "cycle", files);
+  addKeptReports(fs::path(stateDir) / "drills", "drill", files);
+  addKeptReports(fs::path(stateDir) / "failovers", "failover", files);
   return historyRows(std::move(files), last);
 }
 
