@@ -568,6 +568,7 @@ void Cycle::georepSync(const std::string& stepName) {
     params.remoteHost = options_.secondaryHost;
     params.remoteVolumeName = options_.secondaryVolume;
     params.timeout = options_.georepTimeout.count();
+    params.stopAfter = sessionAfterSync(options_) == SessionAfterSync::Stop;
     std::vector<size_t> hosts;
     for (size_t h = 0; h < agents_.size(); ++h) {
       if (reachable_.empty() || reachable_[h]) hosts.push_back(h);
@@ -593,6 +594,8 @@ void Cycle::georepSync(const std::string& stepName) {
         s["checkpointTime"] =
             details.checkpointTime ? Json::Value(Json::Int64(*details.checkpointTime)) : Json::Value();
         if (details.workers) s["workers"] = api::encode(*details.workers);
+        s["sessionRestarts"] = details.sessionRestarts;  // a stall, restarted
+        s["session"] = params.stopAfter ? "stopped" : "kept";
         for (const auto& warning : details.warnings.value_or(std::vector<std::string>{})) {
           Json::Value& all = report_["warnings"];
           if (std::find(all.begin(), all.end(), Json::Value(warning)) == all.end()) all.append(warning);
@@ -1259,6 +1262,11 @@ Json::Value runCycle(const CycleOptions& options, const std::vector<AgentApi*>& 
   const SleepFn realSleep = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
   Cycle cycle(options, agents, progress, sleep ? sleep : realSleep);
   return cycle.run();
+}
+
+SessionAfterSync sessionAfterSync(const CycleOptions& options) {
+  if (options.session) return *options.session;
+  return options.layout == Layout::Delta ? SessionAfterSync::Keep : SessionAfterSync::Stop;
 }
 
 std::chrono::seconds parseDuration(const std::string& text) {

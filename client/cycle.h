@@ -12,6 +12,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,13 @@ namespace gdr::sync {
 //         range that changes. The secondary holds a complete point at every
 //         moment, at the price of shipping each change twice.
 enum class Layout { Flat, Delta };
+
+// Between cycles the session either runs on (the delta layout: the
+// secondary gets the live overlays and the commits as they happen, which
+// no complete point reads, and the next sync starts with a worker already
+// in its changelog crawl) or is stopped (each sync starts the workers,
+// which then crawl the changelog history since the last one).
+enum class SessionAfterSync { Keep, Stop };
 
 // The most points the delta layout keeps apart: each is an image in every
 // VM's chain.
@@ -55,6 +63,10 @@ struct CycleOptions {
   // cycle (the newest ones); each cycle writes one before its sync.
   int keepPoints = 3;
   Layout layout = Layout::Delta;
+  // What becomes of the geo-replication session after the sync. Unset:
+  // kept running in the delta layout, stopped in the flat one (whose bases
+  // the secondary must not receive while the VMs rewrite them).
+  std::optional<SessionAfterSync> session;
   std::string flowId;  // carried by every call, named in the report
   // Just after a sync the secondary can still be settling (a shard being
   // replaced reads as absent for a while): reads are retried.
@@ -67,6 +79,9 @@ struct CycleOptions {
   // The VMs of the last cycle's report, with their hosts.
   std::vector<SeenVm> lastSeen;
 };
+
+// The session's fate after this cycle's sync: as set, or the layout's default.
+SessionAfterSync sessionAfterSync(const CycleOptions& options);
 
 // Exit codes of gdr-sync, one per outcome.
 enum Outcome : int {

@@ -129,6 +129,12 @@ const std::map<std::string, Setting>& settingTable() {
           if (v != "flat" && v != "delta") throw std::invalid_argument("takes flat or delta");
           s.cycle.layout = v == "delta" ? Layout::Delta : Layout::Flat;
         }}},
+      {"session",
+       {Kind::Value, true,
+        [](S s, V v) {
+          if (v != "keep" && v != "stop") throw std::invalid_argument("takes keep or stop");
+          s.cycle.session = v == "keep" ? SessionAfterSync::Keep : SessionAfterSync::Stop;
+        }}},
       {"state_dir",
        {Kind::Value, true,
         [](S s, V v) {
@@ -228,6 +234,10 @@ void checkComplete(SyncSettings& s) {
   if (s.cycle.layout == Layout::Delta && s.cycle.keepPoints > kMaxDeltaPoints) {
     throw std::invalid_argument("--keep-points in the delta layout is at most " + std::to_string(kMaxDeltaPoints) +
                                 ": each point kept apart is an image in every VM's chain");
+  }
+  if (s.cycle.layout == Layout::Flat && s.cycle.session == SessionAfterSync::Keep) {
+    throw std::invalid_argument(
+        "--session keep needs the delta layout: in the flat layout the VMs rewrite the bases the secondary holds");
   }
   if (s.ifDue && !s.interval) throw std::invalid_argument("--if-due needs an interval (--interval, or the domain's)");
   if (s.ifDue && s.every) throw std::invalid_argument("--if-due and --every exclude each other");

@@ -172,12 +172,14 @@ gdr_files() {
 }
 
 # flatten_lab_vms BEFORE: back to the flat layout after delta-layout
-# cycles, through the running agent: each lab VM merged into its base
+# cycles, through the running agent: the session those cycles left running
+# stopped (the merges rewrite the bases), each lab VM merged into its base
 # (one merge per image of its chain), the deltas no VM uses removed, and
 # the manifests and definitions not listed in BEFORE (gdr_files' output
 # when the test began) removed.
 flatten_lab_vms() {
   local vm id top job f inuse
+  georep stop >/dev/null 2>&1 || true
   for vm in $(virsh list --name | grep '^gdr-lab-vm'); do
     for _ in $(seq 34); do  # at most 32 deltas kept apart, and the overlay
       id=$(virsh domuuid "$vm")

@@ -69,6 +69,7 @@ class FakeAgent : public AgentApi {
   int georepErrorCode = 3101;  // when georepOutcome is not DONE
   bool syncAlreadyRunning = false;  // the first start finds an earlier run's sync job
   bool secondaryContentDiffers = false;
+  std::vector<bool> syncStopsSession;  // each sync's stopAfter
   int foreignShardReadings = 0;  // how many secondary layout readings show shard 1 under another gfid
   int secondaryReadErrors = 0;   // secondary imageInfo calls that fail before one succeeds
   bool overlayDeleteFails = false;
@@ -149,6 +150,7 @@ class FakeAgent : public AgentApi {
 
   std::string startGeoRepSync(const api::GeoRepSyncParams& p) override {
     record("geoRepSync " + p.volumeName + " " + p.remoteHost + "::" + p.remoteVolumeName);
+    syncStopsSession.push_back(p.stopAfter);
     if (syncAlreadyRunning) {
       syncAlreadyRunning = false;
       std::lock_guard<std::mutex> lock(mutex_);
@@ -863,6 +865,25 @@ TEST_F(CycleTest, TheDeltaLayoutShipsEachOverlayBeforeCommittingIt) {
   EXPECT_EQ(
       host1_.find("vm-1").disks[0].chain,
       (std::vector<std::string>{"/mnt/primary/images/.gdr-snapshots/vm1.2.qcow2", "/mnt/primary/images/vm1.qcow2"}));
+}
+
+// The session runs on after a delta-layout sync (nothing the secondary
+// gets between cycles is read by a complete point) and is stopped after a
+// flat one; --session decides where it is given.
+TEST_F(CycleTest, TheSessionRunsOnAfterADeltaSyncAndStopsAfterAFlatOne) {
+  options_.layout = Layout::Delta;
+  ASSERT_EQ(run()["outcome"].asInt(), kSuccess);
+  options_.session = SessionAfterSync::Stop;
+  const Json::Value stopped = run();
+  ASSERT_EQ(stopped["outcome"].asInt(), kSuccess);
+  options_.session.reset();
+  options_.layout = Layout::Flat;
+  ASSERT_EQ(run()["outcome"].asInt(), kSuccess);
+  EXPECT_EQ(host1_.syncStopsSession, (std::vector<bool>{false, true, true}));
+  const Json::Value& georep = stopped["steps"][4];
+  ASSERT_EQ(georep["step"].asString(), "georep");
+  EXPECT_EQ(georep["session"].asString(), "stopped");
+  EXPECT_EQ(georep["sessionRestarts"].asInt(), 0);
 }
 
 // A failed sync in the delta layout: the delta is not committed (the

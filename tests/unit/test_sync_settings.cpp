@@ -110,6 +110,13 @@ TEST_F(SyncSettingsTest, WithoutADomainTheFlagsAloneDecideAsBefore) {
   EXPECT_EQ(s.rpo.warning, seconds(3600));
   EXPECT_EQ(s.rpo.critical, seconds(7200));
   EXPECT_EQ(s.cycle.layout, Layout::Delta);
+  EXPECT_EQ(sessionAfterSync(s.cycle), SessionAfterSync::Keep);
+  EXPECT_EQ(sessionAfterSync(parse({"--hosts", "unix:/s", "--volume", "v", "--secondary", "h::w", "--layout", "flat"})
+                                 .cycle),
+            SessionAfterSync::Stop);
+  EXPECT_EQ(sessionAfterSync(parse({"--hosts", "unix:/s", "--volume", "v", "--secondary", "h::w", "--session", "stop"})
+                                 .cycle),
+            SessionAfterSync::Stop);
 }
 
 // A bad file is refused whole, naming the file and the line.
@@ -155,6 +162,9 @@ TEST_F(SyncSettingsTest, FlagsAreChecked) {
   EXPECT_EQ(error({"--hosts", "unix:/s", "--volume", "v", "--secondary", "h::w", "--if-due"}),
             "--if-due needs an interval (--interval, or the domain's)");
   EXPECT_EQ(error({"points", "--hosts", "unix:/s"}), "--hosts and --secondary HOST::VOLUME are required");
+  EXPECT_EQ(error({"--session", "pause"}), "--session takes keep or stop");
+  EXPECT_EQ(error({"--hosts", "unix:/s", "--volume", "v", "--secondary", "h::w", "--layout", "flat", "--session", "keep"}),
+            "--session keep needs the delta layout: in the flat layout the VMs rewrite the bases the secondary holds");
   EXPECT_TRUE(parse({"check", "--help"}).help);
 }
 
