@@ -173,6 +173,7 @@ struct FailoverJobDetails {
   std::string definitionDir;  // where each VM's definition as defined here is kept
   std::optional<bool> readOnlyWas;  // features.read-only before PROMOTE (noted once)
   std::vector<std::string> fencedKeys;  // geo-replication keys taken out of authorized_keys
+  std::vector<std::string> fencedProcesses;  // a connected session's receivers stopped ("PID what")
   std::vector<FailoverVm> vms;
   std::optional<FailoverState> outcome;
   std::int64_t startedAt = 0;  // ms since the epoch: RTO counts from here
@@ -183,7 +184,8 @@ struct FailoverJobDetails {
     v("volfileServers", volfileServers)("volumeName", volumeName)("pointId", pointId)("pointTime", pointTime);
     v.orDefault("mapping", mapping)("bootTimeout", bootTimeout)("mountPoint", mountPoint)("definitionDir",
                                                                                           definitionDir);
-    v.omitIfEmpty("readOnlyWas", readOnlyWas).orDefault("fencedKeys", fencedKeys)("vms", vms);
+    v.omitIfEmpty("readOnlyWas", readOnlyWas).orDefault("fencedKeys", fencedKeys)
+        .orDefault("fencedProcesses", fencedProcesses)("vms", vms);
     v.omitIfEmpty("outcome", outcome)("startedAt", startedAt).orDefault("stateSeconds", stateSeconds);
     v.orDefault("movedAt", movedAt);
   }

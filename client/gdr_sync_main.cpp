@@ -54,7 +54,7 @@ const char* const kUsageText =
     "Options: [--verify none|sample|shards|full] [--timeout DURATION] [--json] [--dry-run]\n"
     "         [--every DURATION] [--repair] [--merge-bandwidth MIB_S] [--state-dir DIR]\n"
     "         [--cafile F --cert F --key F | --insecure] [--keep-points N] [--layout delta|flat]\n"
-    "         [--metrics-file FILE] [--target-rpo DURATION] [--rpo-warning DURATION]\n"
+    "         [--session keep|stop] [--metrics-file FILE] [--target-rpo DURATION] [--rpo-warning DURATION]\n"
     "         [--alert-webhook URL [--alert-token-file F]] [--alert-command CMD]\n"
     "         [--alert-mail ADDR[,ADDR...]] [--alert-syslog] [--alert-on failure|always]\n"
     "         [--config-dir DIR] [--interval DURATION]\n"
@@ -119,6 +119,11 @@ const char* const kUsageText =
     "delta into the base (each change crosses the WAN twice). --layout flat\n"
     "deletes the overlays on the secondary and merges them back, rewriting the\n"
     "secondary's bases in place: a disaster during a sync can leave them torn.\n"
+    "--session keep (the delta layout's default) leaves the geo-replication\n"
+    "session running after the sync: the overlays the VMs write and the commits\n"
+    "reach the secondary between cycles (no complete point reads them) and the\n"
+    "next sync needs no worker start-up or history crawl. --session stop (the\n"
+    "flat layout's, and its only choice) stops it after each sync.\n"
     "`points` lists the recovery points the secondary holds, newest first, each\n"
     "checked against its manifest (complete, incomplete, superseded), through the\n"
     "first host's agent; it exits 0 when one is complete, 1 when none is.\n"
@@ -546,6 +551,7 @@ Json::Value failoverReport(const SyncSettings& settings, const std::string& flow
   report["forced"] = settings.force;
   report["mountPoint"] = details.mountPoint;
   report["fencedKeys"] = Json::UInt64(details.fencedKeys.size());
+  report["fencedProcesses"] = gdr::api::encode(details.fencedProcesses);
   report["vms"] = gdr::api::encode(details.vms);
   report["stateSeconds"] = gdr::api::encode(details.stateSeconds);
   double rto = 0;

@@ -205,6 +205,14 @@ void FailoverJob::promote(JobControl& job) {
       out.fencedKeys.insert(out.fencedKeys.end(), fenced.begin(), fenced.end());
     });
   }
+  // And a session still connected (keys only stop new logins): its
+  // receivers go before the volume takes writes.
+  const std::vector<std::string> stopped = tools_.site.fenceGeoRepReceivers(d.volumeName);
+  if (!stopped.empty()) {
+    note(job, [&](api::FailoverJobDetails& out) {
+      out.fencedProcesses.insert(out.fencedProcesses.end(), stopped.begin(), stopped.end());
+    });
+  }
   if (tools_.site.readOnly(d.volumeName)) tools_.site.allowWrites(d.volumeName);
   const std::string mount = tools_.site.writableMount(d);
   moveTo(job, State::Define, 30, [&](api::FailoverJobDetails& out) { out.mountPoint = mount; });

@@ -53,6 +53,9 @@ struct FailoverSite {
   // The lines taken out (none when already fenced); `jobId` names where
   // they are kept aside.
   virtual std::vector<std::string> fenceGeoRepKeys(const std::string& jobId) = 0;
+  // Ends what a session still connected writes into `volume` through on
+  // this host (see gluster/georep_fence.h); what it stopped, described.
+  virtual std::vector<std::string> fenceGeoRepReceivers(const std::string& volume) = 0;
   // A read-write mount of the volume on this host, made when there is none.
   virtual std::string writableMount(const api::FailoverJobDetails& d) = 0;
   virtual bool exists(const std::string& path) = 0;

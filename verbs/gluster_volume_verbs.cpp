@@ -25,11 +25,12 @@
 #include "gfapi/overlay_delete.h"
 #include "gfapi/recovery_points.h"
 #include "gluster/cli.h"
+#include "gluster/georep_fence.h"
+#include "gluster/georep_keys.h"
 #include "gluster/georep_sync.h"
 #include "verbs/all_verbs.h"
 #include "verbs/drill_job.h"
 #include "verbs/failover_job.h"
-#include "gluster/georep_keys.h"
 #include "virt/definition.h"
 #include "virt/gluster_mounts.h"
 #include "virt/vm_listing.h"
@@ -191,6 +192,9 @@ class FailoverSiteHere : public FailoverSite {
     const std::string aside = services_.failoverDir + "/" + jobId + "/fenced-authorized_keys";
     std::filesystem::create_directories(services_.failoverDir + "/" + jobId);
     return gluster::fenceGeoRepKeys("root", aside, services_.geoRepHomeOverride).removed;
+  }
+  std::vector<std::string> fenceGeoRepReceivers(const std::string& volume) override {
+    return gluster::stopGeoRepReceivers(volume);
   }
   std::string writableMount(const api::FailoverJobDetails& d) override {
     for (const auto& m : virt::readGlusterMounts()) {

@@ -29,6 +29,9 @@ struct FakeSite : FailoverSite {
   int allowWritesCalls = 0, fenceCalls = 0;
   std::vector<std::string> keys = {"command=\"gsyncd\" ssh-rsa AAAA root@p1"};
   std::set<std::string> files;  // what exists on the mount
+  std::vector<std::string> receivers = {"4242 gsyncd receiver into gdr-secondary"};
+  bool receiversFencedBeforeWrites = false;  // still read-only when they were stopped
+  std::string fencedVolume;
   FakeSite() {
     points.id = "20261204T040000Z-0a1b2c3d";
     points.time = 1796356800;
@@ -64,6 +67,12 @@ struct FakeSite : FailoverSite {
     std::lock_guard<std::mutex> lock(mutex);
     ++fenceCalls;
     return std::exchange(keys, {});
+  }
+  std::vector<std::string> fenceGeoRepReceivers(const std::string& volume) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    receiversFencedBeforeWrites = readOnlyNow;
+    fencedVolume = volume;
+    return std::exchange(receivers, {});
   }
   std::string writableMount(const api::FailoverJobDetails&) override { return "/mnt/rw"; }
   bool exists(const std::string& path) override {
@@ -142,6 +151,10 @@ TEST_F(FailoverJobTest, TheNewestPointsVmsRunHereAsThemselvesInPriorityOrder) {
   EXPECT_EQ(site_.fenceCalls, 1);
   EXPECT_EQ(site_.allowWritesCalls, 1);
   EXPECT_EQ(d.fencedKeys.size(), 1u);
+  // A session still connected is cut before writes are allowed.
+  EXPECT_EQ(d.fencedProcesses, (std::vector<std::string>{"4242 gsyncd receiver into gdr-secondary"}));
+  EXPECT_TRUE(site_.receiversFencedBeforeWrites);
+  EXPECT_EQ(site_.fencedVolume, "gdr-secondary");
   EXPECT_EQ(d.mountPoint, "/mnt/rw");
   // db (priority 1) first, then web: one after the other.
   ASSERT_EQ(launcher_.started, (std::vector<std::string>{kDbId, kWebId}));
