@@ -112,7 +112,9 @@ ReceiverSet geoRepReceivers(const std::vector<ProcessInfo>& processes, const std
   for (const auto& p : processes) {
     if (isAuxMountClient(p.argv, secondaryVolume)) {
       set.mountClients.push_back(p.pid);
-      set.mountPoints.push_back(p.argv.back());
+      // Detached later: only gsyncd's own mount points, never a path that
+      // merely ends its command line.
+      if (baseName(p.argv.back()).rfind("gsyncd-aux-mount-", 0) == 0) set.mountPoints.push_back(p.argv.back());
       set.described.push_back(std::to_string(p.pid) + " auxiliary mount of " + secondaryVolume + " at " +
                               p.argv.back());
     }

@@ -76,6 +76,18 @@ TEST(GeoRepFence, AnRsyncServerAimedAtAReceiverIsChosenWithoutItsConnection) {
   EXPECT_EQ(sorted(set.receivers), (std::vector<pid_t>{13846, 14044}));
 }
 
+// A client that looks like an auxiliary mount but ends its command line
+// with another path: killed, its path never detached.
+TEST(GeoRepFence, OnlyGsyncdsOwnMountPointsAreDetached) {
+  auto processes = recorded();
+  for (auto& p : processes) {
+    if (p.pid == 13952) p.argv.back() = "/";
+  }
+  const ReceiverSet set = geoRepReceivers(processes, "gdr-secondary");
+  EXPECT_EQ(set.mountClients, (std::vector<pid_t>{13952}));
+  EXPECT_TRUE(set.mountPoints.empty());
+}
+
 TEST(GeoRepFence, ThisHostsProcessesAreListed) {
   const auto processes = listProcesses();
   const auto self = std::find_if(processes.begin(), processes.end(),
