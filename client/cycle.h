@@ -64,8 +64,8 @@ struct CycleOptions {
   int keepPoints = 3;
   Layout layout = Layout::Delta;
   // What becomes of the geo-replication session after the sync. Unset:
-  // kept running in the delta layout, stopped in the flat one (whose bases
-  // the secondary must not receive while the VMs rewrite them).
+  // stopped. Kept (experimental) only in the delta layout: in the flat one
+  // the VMs rewrite the bases the secondary holds.
   std::optional<SessionAfterSync> session;
   std::string flowId;  // carried by every call, named in the report
   // Just after a sync the secondary can still be settling (a shard being
@@ -80,7 +80,7 @@ struct CycleOptions {
   std::vector<SeenVm> lastSeen;
 };
 
-// The session's fate after this cycle's sync: as set, or the layout's default.
+// The session's fate after this cycle's sync: as set, or stopped.
 SessionAfterSync sessionAfterSync(const CycleOptions& options);
 
 // Exit codes of gdr-sync, one per outcome.

@@ -867,19 +867,18 @@ TEST_F(CycleTest, TheDeltaLayoutShipsEachOverlayBeforeCommittingIt) {
       (std::vector<std::string>{"/mnt/primary/images/.gdr-snapshots/vm1.2.qcow2", "/mnt/primary/images/vm1.qcow2"}));
 }
 
-// The session runs on after a delta-layout sync (nothing the secondary
-// gets between cycles is read by a complete point) and is stopped after a
-// flat one; --session decides where it is given.
-TEST_F(CycleTest, TheSessionRunsOnAfterADeltaSyncAndStopsAfterAFlatOne) {
+// The session is stopped after a sync unless --session keep (delta layout
+// only) says otherwise.
+TEST_F(CycleTest, TheSessionStopsAfterTheSyncUnlessKept) {
   options_.layout = Layout::Delta;
-  ASSERT_EQ(run()["outcome"].asInt(), kSuccess);
-  options_.session = SessionAfterSync::Stop;
   const Json::Value stopped = run();
   ASSERT_EQ(stopped["outcome"].asInt(), kSuccess);
+  options_.session = SessionAfterSync::Keep;
+  ASSERT_EQ(run()["outcome"].asInt(), kSuccess);
   options_.session.reset();
   options_.layout = Layout::Flat;
   ASSERT_EQ(run()["outcome"].asInt(), kSuccess);
-  EXPECT_EQ(host1_.syncStopsSession, (std::vector<bool>{false, true, true}));
+  EXPECT_EQ(host1_.syncStopsSession, (std::vector<bool>{true, false, true}));
   const Json::Value& georep = stopped["steps"][4];
   ASSERT_EQ(georep["step"].asString(), "georep");
   EXPECT_EQ(georep["session"].asString(), "stopped");
