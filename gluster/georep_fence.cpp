@@ -57,6 +57,11 @@ bool isRsyncServer(const std::vector<std::string>& argv) {
   return argv.size() >= 2 && baseName(argv[0]) == "rsync" && argv[1] == "--server";
 }
 
+std::string readAll(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
 bool under(const std::string& path, const std::string& root) {
   return path == root || (path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
                           path[root.size()] == '/');
@@ -82,6 +87,15 @@ ReceiverSet geoRepReceivers(const std::vector<ProcessInfo>& processes, const std
   ReceiverSet set;
   std::map<pid_t, const ProcessInfo*> byPid;
   for (const auto& p : processes) byPid[p.pid] = &p;
+  // A process's ancestors, nearest first (/proc is read process by
+  // process: a loop is not impossible, hence the bound).
+  const auto ancestors = [&](const ProcessInfo& p) {
+    std::vector<const ProcessInfo*> up;
+    for (auto it = byPid.find(p.ppid); it != byPid.end() && up.size() < 64; it = byPid.find(it->second->ppid)) {
+      up.push_back(it->second);
+    }
+    return up;
+  };
   std::set<pid_t> chosen;
   const auto choose = [&](const ProcessInfo& p, const std::string& what) {
     if (chosen.insert(p.pid).second) {
@@ -89,44 +103,35 @@ ReceiverSet geoRepReceivers(const std::vector<ProcessInfo>& processes, const std
       set.described.push_back(std::to_string(p.pid) + " " + what);
     }
   };
-  std::set<pid_t> connections;
+  std::vector<const ProcessInfo*> receivers;
+  std::set<pid_t> connections;  // the sshd each receiver came in by (not sshd's listener)
   for (const auto& p : processes) {
     if (!isGsyncdReceiver(p.argv, secondaryVolume)) continue;
-    // Up to the ssh connection it runs under (not sshd's listener).
-    int depth = 0;
-    for (auto it = byPid.find(p.ppid); it != byPid.end() && depth < 64; it = byPid.find(it->second->ppid), ++depth) {
-      const ProcessInfo& up = *it->second;
-      if (up.argv.empty() || up.argv[0].rfind("sshd:", 0) != 0) continue;
-      if (up.argv[0].find("[listener]") == std::string::npos && up.ppid != 1) connections.insert(up.pid);
+    receivers.push_back(&p);
+    for (const ProcessInfo* up : ancestors(p)) {
+      if (up->argv.empty() || up->argv[0].rfind("sshd:", 0) != 0) continue;
+      if (up->argv[0].find("[listener]") == std::string::npos && up->ppid != 1) connections.insert(up->pid);
       break;
     }
   }
   for (pid_t c : connections) choose(*byPid[c], "ssh connection of a geo-replication session into " + secondaryVolume);
-  const auto underConnection = [&](const ProcessInfo& p) {
-    int depth = 0;  // /proc is read process by process: a loop is not impossible
-    for (auto it = byPid.find(p.ppid); it != byPid.end() && depth < 64; it = byPid.find(it->second->ppid), ++depth) {
-      if (connections.count(it->first)) return true;
-    }
-    return false;
-  };
+  for (const ProcessInfo* r : receivers) choose(*r, "gsyncd receiver into " + secondaryVolume);
   for (const auto& p : processes) {
-    if (isAuxMountClient(p.argv, secondaryVolume)) {
-      set.mountClients.push_back(p.pid);
-      // Detached later: only gsyncd's own mount points, never a path that
-      // merely ends its command line.
-      if (baseName(p.argv.back()).rfind("gsyncd-aux-mount-", 0) == 0) set.mountPoints.push_back(p.argv.back());
-      set.described.push_back(std::to_string(p.pid) + " auxiliary mount of " + secondaryVolume + " at " +
-                              p.argv.back());
-    }
-  }
-  for (const auto& p : processes) {
-    if (isGsyncdReceiver(p.argv, secondaryVolume)) choose(p, "gsyncd receiver into " + secondaryVolume);
+    if (!isAuxMountClient(p.argv, secondaryVolume)) continue;
+    set.mountClients.push_back(p.pid);
+    // Detached later: only gsyncd's own mount points, never a path that
+    // merely ends its command line.
+    if (baseName(p.argv.back()).rfind("gsyncd-aux-mount-", 0) == 0) set.mountPoints.push_back(p.argv.back());
+    set.described.push_back(std::to_string(p.pid) + " auxiliary mount of " + secondaryVolume + " at " + p.argv.back());
   }
   for (const auto& p : processes) {
     if (chosen.count(p.pid)) continue;
-    if (isRsyncServer(p.argv) && (underConnection(p) || writesInto(p, set.mountPoints, chosen))) {
+    const auto up = ancestors(p);
+    const bool underConnection =
+        std::any_of(up.begin(), up.end(), [&](const ProcessInfo* a) { return connections.count(a->pid) > 0; });
+    if (isRsyncServer(p.argv) && (underConnection || writesInto(p, set.mountPoints, chosen))) {
       choose(p, "rsync server of a geo-replication session");
-    } else if (underConnection(p)) {
+    } else if (underConnection) {
       choose(p, p.argv.empty() ? "process" : baseName(p.argv[0]) + " of a geo-replication session");
     }
   }
@@ -139,8 +144,7 @@ std::vector<ProcessInfo> listProcesses(const std::string& procRoot) {
   for (const auto& entry : std::filesystem::directory_iterator(procRoot, ec)) {
     const std::string name = entry.path().filename().string();
     if (name.empty() || !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) continue;
-    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
-    const std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string raw = readAll(entry.path() / "cmdline");
     if (raw.empty()) continue;  // a kernel thread, or gone
     ProcessInfo p;
     p.pid = pid_t(std::stol(name));
@@ -152,8 +156,7 @@ std::vector<ProcessInfo> listProcesses(const std::string& procRoot) {
       start = end + 1;
     }
     while (p.argv.size() > 1 && p.argv.back().empty()) p.argv.pop_back();  // setproctitle's padding
-    std::ifstream stat(entry.path() / "stat");
-    const std::string statLine((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    const std::string statLine = readAll(entry.path() / "stat");
     const auto close = statLine.rfind(')');  // the name may hold spaces and parentheses
     if (close != std::string::npos) {
       char state = 0;

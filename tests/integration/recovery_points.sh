@@ -51,10 +51,9 @@ cleanup() {
 trap cleanup EXIT
 gdr_files >"$state/gdr-before"
 
-# The session stopped between cycles: each sync then carries all that
-# changed since the last (its ten moments need a long one). With the
-# session kept running (the delta layout's default) the same writes reach
-# the secondary between cycles instead, in the same order.
+# The session stopped between cycles (said, whatever the default): each
+# sync then carries all that changed since the last, and its ten moments
+# need a long one.
 cycle() { # cycle NAME: one delta-layout cycle, its report in $state/NAME.json
   "$BIN/gdr-sync" --hosts "$AGENT_URL" "${TLS_ARGS[@]}" --volume "$GDR_LAB_PRIMARY" \
     --secondary "$GDR_LAB_SECONDARY_URL" --state-dir "$state/sync" --timeout 5m --layout delta --session stop --json \
