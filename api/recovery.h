@@ -145,6 +145,9 @@ struct FailoverDisk {
 
 struct FailoverVm {
   std::string vmId, name;
+  // The point it comes from when not the failover's: that one lacks it
+  // (its host did not answer that cycle), so the newest older point that holds it.
+  std::string pointId;
   std::int64_t priority = 0;
   std::vector<FailoverDisk> disks;
   std::vector<std::string> leftOut;  // devices of the definition not carried over
@@ -156,7 +159,7 @@ struct FailoverVm {
   std::optional<std::uint64_t> ioRequests;  // at the last reading
   template <class V>
   void visit(V& v) {
-    v("vmId", vmId)("name", name).orDefault("priority", priority).orDefault("disks", disks);
+    v("vmId", vmId)("name", name).orDefault("pointId", pointId).orDefault("priority", priority).orDefault("disks", disks);
     v.orDefault("leftOut", leftOut)("result", result).orDefault("why", why);
     v.orDefault("defined", defined).orDefault("started", started).omitIfEmpty("startedAt", startedAt);
     v.omitIfEmpty("rtoSeconds", rtoSeconds).omitIfEmpty("ioRequests", ioRequests);

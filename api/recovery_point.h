@@ -86,6 +86,17 @@ struct PointVm {
   }
 };
 
+// A VM the cycle knew of (the cycle before saw it on a host) but could not
+// capture: its host did not answer. It is not in this point; a recovery
+// takes it from the newest complete point that holds it.
+struct PointMissingVm {
+  std::string vmId, name, why;
+  template <class V>
+  void visit(V& v) {
+    v("vmId", vmId)("name", name).orDefault("why", why);
+  }
+};
+
 inline constexpr int kPointFormat = 1;
 
 struct PointManifest {
@@ -94,9 +105,15 @@ struct PointManifest {
   std::int64_t time = 0;  // the snapshot time: what the point recovers to
   std::string volume, flowId;
   std::vector<PointVm> vms;
+  std::vector<PointMissingVm> unprotected;
+  // "delta" (each base frozen under gdr's deltas: nothing but a later
+  // cycle's commit writes it) or "flat" (the VM writes its base between
+  // cycles); none in manifests that did not say.
+  std::optional<std::string> layout;
   template <class V>
   void visit(V& v) {
     v("format", format)("id", id)("time", time)("volume", volume)("flowId", flowId)("vms", vms);
+    v.orDefault("unprotected", unprotected).omitIfEmpty("layout", layout);
   }
 };
 

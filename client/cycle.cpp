@@ -222,6 +222,9 @@ StepReport Cycle::step(const std::string& name) {
   Json::Value s;
   s["step"] = name;
   s["status"] = "running";
+  // When it began (seconds since the epoch): lines a step up with the
+  // agents' logs and the guests' own measurements.
+  s["startTime"] = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   report_["steps"].append(s);
   return StepReport(report_["steps"][report_["steps"].size() - 1]);
 }
@@ -486,6 +489,7 @@ void Cycle::saveManifest() {
   m.id = pointId(m.time, options_.flowId);
   m.volume = options_.volume;
   m.flowId = options_.flowId;
+  m.layout = options_.layout == Layout::Delta ? "delta" : "flat";
   try {
     for (auto& vm : vms_) {
       api::PointVm pv{vm.id, vm.name, {}, {}};
@@ -525,6 +529,13 @@ void Cycle::saveManifest() {
         pv.disks.push_back(std::move(disk));
       }
       m.vms.push_back(std::move(pv));
+    }
+    // What this point lacks: a recovery then takes those VMs from an older point.
+    for (const auto& u : report_["unprotected"]) {
+      const std::string id = u["vmId"].asString();
+      const bool captured = std::any_of(m.vms.begin(), m.vms.end(), [&](const api::PointVm& v) { return v.vmId == id; });
+      if (id.empty() || captured) continue;
+      m.unprotected.push_back({id, u["vm"].asString(), u["why"].asString()});
     }
     const api::PointSaveResult saved = agents_[vms_.front().host]->recoveryPointSave({options_.volume, m});
     report_["point"]["id"] = m.id;

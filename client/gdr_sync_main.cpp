@@ -573,8 +573,13 @@ void printFailover(const Json::Value& report, const gdr::api::Job& job, const gd
       std::snprintf(text, sizeof text, "%.1f", vm["rtoSeconds"].asDouble());
       return std::string(text);
     }() : "-";
+    // A VM the point lacked came from an older one: said, its RPO is that point's.
+    std::string why = vm.get("why", "").asString();
+    if (!vm.get("pointId", "").asString().empty()) {
+      why = "from the older point " + vm["pointId"].asString() + (why.empty() ? "" : "; " + why);
+    }
     std::printf("%-28s %-8s %8s  %s\n", vm["name"].asCString(), vm["result"].asCString(), seconds.c_str(),
-                vm.get("why", "").asCString());
+                why.c_str());
   }
   printStateSplit(details.stateSeconds, {"CHECK", "PROMOTE", "DEFINE", "START", "WATCH"});
   if (job.done()) {

@@ -85,11 +85,15 @@ class JobStore::Control : public JobControl {
 
   void update(const std::function<void(JobRecord&)>& change) override {
     JobRecord next = record();  // only this job's thread writes its record
+    const std::string previous = next.state;
     change(next);
     next.progress = std::clamp(next.progress, 0, 100);
     if (next.terminal() && !next.endTime) next.endTime = nowSeconds();
     if (next.state == kJobDone) next.progress = 100;
     store_->persist(next);  // durable before visible
+    // Each state change in the log, timed: what an operator (or a benchmark
+    // lining up a guest's stalls with a merge's pivot) reads afterwards.
+    if (next.state != previous) spdlog::info("job {} ({}): {} -> {}", next.id, next.type, previous, next.state);
     std::lock_guard<std::mutex> lock(store_->mutex);
     entry_->record = std::move(next);
   }

@@ -266,8 +266,11 @@ api::PointCheckResult checkPointUnder(Volume& volume, const api::PointManifest& 
           std::any_of(later->disks.begin(), later->disks.end(), [&](const auto& d) { return coveredBy(disk, d); })) {
         continue;
       }
-      if (disk.delta && newerVms && !newerVms->count(vm.vmId)) {
-        // Left alone since: its files must match exactly, the base too.
+      // Left alone since: no newer point names the VM, so no cycle has
+      // committed into its base; in the delta layout its guest writes
+      // above the point (the first point of a VM is its base alone).
+      if ((disk.delta || manifest.layout == "delta") && newerVms && !newerVms->count(vm.vmId)) {
+        // Its files must match exactly, the base too.
         api::PointCheckResult own;
         checkDisk(volume, vm.name, disk, own);
         out.bytesRead += own.bytesRead;

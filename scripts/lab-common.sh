@@ -67,10 +67,13 @@ ensure_rsync() {
 }
 
 # A Debian kernel (uncompressed vmlinux: boots far faster under TCG) and a
-# busybox initramfs whose init writes records to /dev/vda.
+# busybox initramfs whose init writes records to /dev/vda, or measures its
+# writes (gdr-meter, bench/guest_meter.c, built static here).
+GUEST_METER_SOURCE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/bench/guest_meter.c
 build_guest() {
   # The stamp names what the initramfs was built with: a new writer rebuilds it.
-  local stamp="rate=$GUEST_RATE writers=sequential,random"
+  local stamp
+  stamp="rate=$GUEST_RATE writers=sequential,random,meter(clocksource) meter=$(sha256sum <"$GUEST_METER_SOURCE" | cut -c1-16)"
   [ -s "$GUEST/vmlinux" ] && [ -s "$GUEST/initrd.cpio.gz" ] && [ "$(cat "$GUEST/stamp" 2>/dev/null)" = "$stamp" ] && return
   log "building the guest kernel and initramfs"
   mkdir -p "$GUEST"
@@ -95,6 +98,7 @@ build_guest() {
   local root=$work/initramfs
   mkdir -p "$root"/{bin,dev,proc,sys,lib}
   cp /bin/busybox "$root/bin/busybox"
+  gcc -static -O2 -Wall -o "$root/bin/gdr-meter" "$GUEST_METER_SOURCE" || die "cannot build gdr-meter"
   local m f
   for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk; do
     f=$(find "$work/k/lib/modules/$kver" -name "$m.ko*" | head -1)
@@ -125,6 +129,19 @@ for arg in \$(cat /proc/cmdline); do
     gdr.seed=*) seed=\${arg#gdr.seed=} ;;
   esac
 done
+if [ "\$writer" = meter ]; then
+  # A clock finer than the jiffies TCG guests may fall back to (latencies
+  # would read 0 or one tick), then as fast as the disk allows, over its
+  # first 256 MiB; one line a second.
+  cs=/sys/devices/system/clocksource/clocksource0
+  for c in tsc hpet acpi_pm; do
+    grep -qw \$c \$cs/available_clocksource 2>/dev/null && echo \$c >\$cs/current_clocksource 2>/dev/null && break
+  done
+  echo "gdr-guest: clocksource \$(cat \$cs/current_clocksource 2>/dev/null) of \$(cat \$cs/available_clocksource 2>/dev/null)"
+  /bin/gdr-meter /dev/vda 4096 268435456 /dev/ttyS0
+  echo "gdr-guest: gdr-meter stopped"
+  while true; do sleep 3600; done
+fi
 if [ "\$writer" = random ]; then
   # Record n (4096 bytes: "RND seed n" + spaces + "END n") at a block drawn
   # by x' = (1103515245 x + 12345) mod 2^31 from the seed, over the whole
@@ -168,8 +185,8 @@ domain_type() {
   if [ "${GDR_LAB_KVM:-0}" = 1 ] && [ -w /dev/kvm ]; then echo kvm; else echo qemu; fi
 }
 
-guest_progress() { # the last record count the guest reported
-  grep -a -o 'gdr-guest: wrote [0-9]*' "$VMDIR/$1.console" 2>/dev/null | tail -1 | awk '{print $3}'
+guest_progress() { # the last record count the guest reported (a meter: its last second's time)
+  grep -a -o 'gdr-guest: wrote [0-9]*\|gdr-meter: t=[0-9]*' "$VMDIR/$1.console" 2>/dev/null | tail -1 | grep -o '[0-9]*$'
 }
 
 guest_writing() { # has the guest reported new records within ~3 s?

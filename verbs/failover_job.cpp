@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <future>
 #include <limits>
+#include <map>
 
 #include "core/clock.h"
 #include "core/durable_file.h"
@@ -156,10 +157,51 @@ void FailoverJob::step(JobControl& job, State state) {
 
 void FailoverJob::init(JobControl& job) { moveTo(job, State::Check, 5); }
 
+// A VM the point lacks (its host did not answer that cycle), from the
+// newest older point that holds it with its own files intact (another VM's
+// problems there do not matter: its later cycles rewrote its files): its
+// pointId set, or nullopt (and why) when no point does.
+std::optional<api::FailoverVm> FailoverJob::fromOlderPoint(const api::FailoverJobDetails& d,
+                                                         const api::PointListResult& points,
+                                                         const api::PointMissingVm& missing, std::string& why) {
+  why = "no recovery point older than " + d.pointId + " holds it";
+  for (const auto& summary : points.points) {  // newest first
+    if (summary.id >= d.pointId) continue;
+    if (std::find(summary.vms.begin(), summary.vms.end(), missing.name) == summary.vms.end()) continue;
+    const auto problem = std::find_if(summary.problems.begin(), summary.problems.end(),
+                                      [&](const api::PointProblem& p) { return p.vm.empty() || p.vm == missing.name; });
+    if (!summary.sealed || problem != summary.problems.end()) {
+      why = "point " + summary.id + " holds it but " +
+            (summary.sealed ? problem->what + ": " + problem->why : std::string("is not sealed"));
+      continue;  // an older one may still hold it whole
+    }
+    api::FailoverJobDetails older = d;
+    older.pointId = summary.id;
+    const api::PointManifest manifest = tools_.site.manifest(older);
+    const auto pv = std::find_if(manifest.vms.begin(), manifest.vms.end(),
+                                 [&](const api::PointVm& v) { return v.vmId == missing.vmId; });
+    if (pv == manifest.vms.end()) continue;  // another VM of that name
+    api::FailoverVm vm;
+    vm.vmId = pv->vmId;
+    vm.name = pv->name;
+    vm.pointId = summary.id;
+    for (const auto& disk : pv->disks) vm.disks.push_back({disk.drive, failoverOverlayPath(disk.path, summary.id)});
+    return vm;
+  }
+  return std::nullopt;
+}
+
 void FailoverJob::check(JobControl& job) {
   auto d = api::decode<api::FailoverJobDetails>(job.record().details);
+  const api::PointListResult points = tools_.site.points(d);
   if (d.pointId.empty()) {
-    d.pointId = tools_.site.newestCompletePoint(d);
+    const auto newest = std::find_if(points.points.begin(), points.points.end(),
+                                     [](const api::PointSummary& p) { return p.state == "complete"; });
+    if (newest == points.points.end()) {
+      throw AgentError(Code::PointIncomplete, "volume " + d.volumeName + " holds no complete recovery point (" +
+                                                  std::to_string(points.points.size()) + " points, none complete)");
+    }
+    d.pointId = newest->id;
     note(job, [&](api::FailoverJobDetails& out) { out.pointId = d.pointId; });
   }
   const api::PointManifest manifest = tools_.site.manifest(d);
@@ -184,6 +226,21 @@ void FailoverJob::check(JobControl& job) {
     vm.priority = priority == d.mapping.priority.end() ? std::numeric_limits<std::int64_t>::max() : priority->second;
     for (const auto& disk : pv.disks) vm.disks.push_back({disk.drive, failoverOverlayPath(disk.path, d.pointId)});
     vms.push_back(vm);
+  }
+  // The VMs this point lacks come from an older one; one that no point
+  // holds is reported failed (the others still run).
+  for (const auto& missing : manifest.unprotected) {
+    std::string why;
+    std::optional<api::FailoverVm> vm = fromOlderPoint(d, points, missing, why);
+    if (!vm) {
+      vm = api::FailoverVm{};
+      vm->vmId = missing.vmId;
+      vm->name = missing.name;
+      failVm(*vm, "not in point " + d.pointId + " (" + missing.why + "), and " + why);
+    }
+    const auto priority = d.mapping.priority.find(vm->name);
+    vm->priority = priority == d.mapping.priority.end() ? std::numeric_limits<std::int64_t>::max() : priority->second;
+    vms.push_back(*vm);
   }
   orderForStart(vms);
   moveTo(job, State::Promote, 15, [&](api::FailoverJobDetails& out) {
@@ -220,11 +277,15 @@ void FailoverJob::promote(JobControl& job) {
 
 void FailoverJob::define(JobControl& job) {
   auto d = api::decode<api::FailoverJobDetails>(job.record().details);
-  const api::PointManifest manifest = tools_.site.manifest(d);
+  std::map<std::string, api::PointManifest> manifests;  // by point: most VMs share the failover's
   std::filesystem::create_directories(d.definitionDir);
   for (size_t i = 0; i < d.vms.size(); ++i) {
     api::FailoverVm& vm = d.vms[i];
     if (!pending(vm) || vm.defined) continue;
+    api::FailoverJobDetails source = d;
+    if (!vm.pointId.empty()) source.pointId = vm.pointId;
+    if (!manifests.count(source.pointId)) manifests[source.pointId] = tools_.site.manifest(source);
+    const api::PointManifest& manifest = manifests[source.pointId];
     const auto pv = std::find_if(manifest.vms.begin(), manifest.vms.end(),
                                  [&](const api::PointVm& p) { return p.vmId == vm.vmId; });
     try {

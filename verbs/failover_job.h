@@ -10,7 +10,8 @@
 //   INIT     -> CHECK
 //   CHECK    the point (given, or the newest complete one) checked against
 //            its manifest: it must be complete; the VMs listed in start
-//            order                                          -> PROMOTE | FAILED
+//            order, with those it lacks (their host did not answer that
+//            cycle) from the newest older point that holds them -> PROMOTE | FAILED
 //   PROMOTE  the geo-replication keys taken out of authorized_keys (a
 //            primary that comes back cannot sync over the live volume);
 //            features.read-only switched off; a read-write mount found or
@@ -29,6 +30,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,8 +45,9 @@ namespace gdr {
 // What a failover does at the secondary site besides libvirt.
 struct FailoverSite {
   virtual ~FailoverSite() = default;
-  // The newest complete point; throws AgentError(PointIncomplete) when none is.
-  virtual std::string newestCompletePoint(const api::FailoverJobDetails& d) = 0;
+  // Every point, newest first, each checked as GlusterVolume.recoveryPointList does.
+  virtual api::PointListResult points(const api::FailoverJobDetails& d) = 0;
+  // Point d.pointId's check and manifest.
   virtual api::PointCheckResult check(const api::FailoverJobDetails& d) = 0;
   virtual api::PointManifest manifest(const api::FailoverJobDetails& d) = 0;
   virtual std::string definition(const api::FailoverJobDetails& d, const api::PointDefinition& definition) = 0;
@@ -82,6 +85,9 @@ class FailoverJob : public JobRunner {
   void step(JobControl& job, State state);
   void init(JobControl& job);
   void check(JobControl& job);
+  std::optional<api::FailoverVm> fromOlderPoint(const api::FailoverJobDetails& d,
+                                                const api::PointListResult& points,
+                                                const api::PointMissingVm& missing, std::string& why);
   void promote(JobControl& job);
   void define(JobControl& job);
   void start(JobControl& job);

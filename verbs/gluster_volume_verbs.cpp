@@ -158,14 +158,8 @@ class DrillPointOnVolume : public DrillPointSource {
 class FailoverSiteHere : public FailoverSite {
  public:
   explicit FailoverSiteHere(AgentServices& services) : services_(services) {}
-  std::string newestCompletePoint(const api::FailoverJobDetails& d) override {
-    const api::PointListResult list = services_.volumes.with(d.volfileServers, d.volumeName,
-                                                             [&](gfapi::Volume& v) { return gfapi::listPoints(v); });
-    for (const auto& point : list.points) {
-      if (point.state == "complete") return point.id;
-    }
-    throw AgentError(Code::PointIncomplete, "volume " + d.volumeName + " holds no complete recovery point (" +
-                                                std::to_string(list.points.size()) + " points, none complete)");
+  api::PointListResult points(const api::FailoverJobDetails& d) override {
+    return services_.volumes.with(d.volfileServers, d.volumeName, [&](gfapi::Volume& v) { return gfapi::listPoints(v); });
   }
   api::PointCheckResult check(const api::FailoverJobDetails& d) override {
     return services_.volumes.with(d.volfileServers, d.volumeName,

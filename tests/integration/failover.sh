@@ -9,7 +9,8 @@
 #  3. A third cycle; once its geo-rep sync runs, every process of p1, p2
 #     and p3 is killed -9 (lab-sites kill-site primary).
 #  4. gdr-sync failover, its primary check finding no agent: every VM runs
-#     at s1, as itself, with an RTO. The geo-rep keys are out of s1's
+#     at s1, as itself, with an RTO (a VM the newest complete point lacks,
+#     its host down that cycle, from the newest older point holding it). The geo-rep keys are out of s1's
 #     authorized_keys (kept aside), the secondary is writable, the point's
 #     files are unchanged, and the mapping sent the consoles elsewhere.
 #  5. Each VM, paused: its disk (the failover's overlay over the point's
@@ -27,10 +28,10 @@ cleanup() {
 trap cleanup EXIT
 
 P1_HOLDER="$GDR_SITES_DIR/run/p1/holder.pid"
-cycle() { # one cycle on p1, in the foreground
+cycle() { # cycle [OPTION...]: one cycle on p1, in the foreground
   # shellcheck disable=SC2086
   "$SITES" on p1 "$BIN/gdr-sync" --hosts "$GDR_SITES_PRIMARY_AGENTS" --volume "$GDR_SITES_PRIMARY" \
-    --secondary "$GDR_SITES_SECONDARY_URL" $GDR_SITES_TLS --state-dir "$STATE/sync" --timeout 5m
+    --secondary "$GDR_SITES_SECONDARY_URL" $GDR_SITES_TLS --state-dir "$STATE/sync" --timeout 5m "$@"
 }
 failover() { # failover ARGS...: gdr-sync failover on s1, the primary's agents probed
   # shellcheck disable=SC2086
@@ -43,16 +44,23 @@ s1_keys() { cat "$GDR_SITES_DIR/hosts/s1/ssh/authorized_keys" 2>/dev/null || tru
 defined_on_s1() { "$SITES" on s1 virsh -c qemu:///system list --all --name | grep -c . || true; }
 vm_names() { tr ',' '\n' <<<"$GDR_SITES_VMS" | cut -d@ -f1; }
 
-note "1. two cycles with the guests writing"
+note "1. two cycles with the guests writing, p2's agent down for the second"
 # After two_sites (p1's bricks killed and back) a cycle's verification may
 # fail: the failover needs a complete point, not these cycles' success.
+# The second point lacks p2's VM (its host did not answer): the failover
+# must take that VM from an older point.
+P2_VM=$(tr ',' '\n' <<<"$GDR_SITES_VMS" | awk -F@ '$2 == "p2" { print $1; exit }')
 for i in 1 2; do
-  if cycle >"$STATE/cycle$i.out" 2>&1; then
+  if [ "$i" = 2 ]; then "$SITES" stop-agent p2 >/dev/null; fi
+  if cycle --json >"$STATE/cycle$i.json" 2>"$STATE/cycle$i.out"; then
     note "   cycle $i: ok"
   else
-    note "   cycle $i failed: $(grep -m1 -i 'alert\|fail' "$STATE/cycle$i.out" | cut -c1-200)"
+    note "   cycle $i: $(json_get 'd.get("alert", d["status"])' <"$STATE/cycle$i.json" 2>/dev/null | cut -c1-200)"
+    sed 's/^/      /' "$STATE/cycle$i.out" | tail -n 25 >&2
   fi
+  if [ "$i" = 2 ]; then "$SITES" start-agent p2 >/dev/null; fi
 done
+point2=$(json_get 'd.get("point", {}).get("id", "")' <"$STATE/cycle2.json" 2>/dev/null || true)
 # shellcheck disable=SC2086
 "$SITES" on s1 "$BIN/gdr-sync" points --hosts "$GDR_SITES_SECONDARY_AGENT" --secondary "$GDR_SITES_SECONDARY_URL" \
   $GDR_SITES_TLS >"$STATE/points.out" 2>&1 || fail "no complete recovery point to fail over to: $(cat "$STATE/points.out")"
@@ -115,16 +123,33 @@ done < <(json_get '"\n".join("%s %s %.1f" % (v["name"], v["result"], v.get("rtoS
 if s1_keys | grep -q 'command=.*gsyncd'; then fail "a geo-replication key is left in s1's authorized_keys"; fi
 aside=$(find "$GDR_SITES_DIR/hosts/s1/gdr-state/failovers" -name fenced-authorized_keys | head -n 1)
 if [ -z "$aside" ] || ! grep -q 'command=.*gsyncd' "$aside"; then fail "the fenced keys were not kept aside"; fi
-# The point's own images are never written: each still as its manifest says.
-"$SITES" check-point "$point" >"$STATE/point.check" || fail "point $point no longer checks out: $(cat "$STATE/point.check")"
+# Each VM comes from the failover's point, or, when its host missed that
+# cycle (two_sites leaves such points), from the newest older one holding it.
+vm_point() { json_get '[v.get("pointId") or d["point"] for v in d["vms"] if v["name"] == "'"$1"'"][0]' <<<"$report"; }
+# The points' own images are never written: each VM's still as its manifest says.
+for p in $(for name in $(vm_names); do vm_point "$name"; done | sort -u); do
+  "$SITES" check-point "$p" >"$STATE/$p.check" || true
+done
+if [ "$point" = "$point2" ]; then
+  [ "$(vm_point "$P2_VM")" != "$point" ] || fail "$P2_VM, not in point $point, was not taken from an older point: $report"
+else
+  note "   (cycle 2's point ${point2:-none} is not the newest complete one: no VM had to come from an older point)"
+fi
+for name in $(vm_names); do
+  p=$(vm_point "$name")
+  [ "$p" = "$point" ] || note "   $name from the older point $p (not in $point: its host missed that cycle)"
+  awk -v n="$name" '$1 == n && $2 == "vda" { $1 = $2 = ""; print }' "$STATE/$p.check" | json_get 'd["consistent"]' |
+    grep -q True || fail "$name's disk in point $p no longer checks out: $(cat "$STATE/$p.check")"
+done
 
 note "5. each VM's disk is the point and what its guest wrote since"
-manifest="$GDR_SITES_S1_BRICK/.gdr/points/$point.json"
 mount=$(json_get 'd.get("mountPoint", "")' <<<"$report")
 [ -n "$mount" ] || fail "the report names no mount: $report"
 for name in $(vm_names); do
-  before=$(awk -v n="$name" '$1 == n && $2 == "vda" { $1 = $2 = ""; print }' "$STATE/point.check" | json_get 'd["records"]')
-  [ "${before:-0}" -gt 0 ] || fail "point $point holds no record of $name: $(cat "$STATE/point.check")"
+  p=$(vm_point "$name")
+  manifest="$GDR_SITES_S1_BRICK/.gdr/points/$p.json"
+  before=$(awk -v n="$name" '$1 == n && $2 == "vda" { $1 = $2 = ""; print }' "$STATE/$p.check" | json_get 'd["records"]')
+  [ "${before:-0}" -gt 0 ] || fail "point $p holds no record of $name: $(cat "$STATE/$p.check")"
   overlay=$(json_get '[x["overlay"] for v in d["vms"] if v["name"] == "'"$name"'" for x in v["disks"] if x["drive"] == "vda"][0]' <<<"$report")
   # The failover's overlay over the point's chain, as QEMU reads it.
   image=$("$SITES" on s1 python3 "$ROOT/scripts/lab-point-image" "$manifest" "$mount" |

@@ -367,6 +367,14 @@ TEST_F(CycleTest, ASuccessfulCycleAcrossTwoHosts) {
                                       "verify:ok", "overlay-delete:ok", "seal:ok", "merge:ok"}));
   EXPECT_EQ(report["flowId"], "gdr-sync-test");
   EXPECT_TRUE(report["recoveryPoint"].isIntegral());
+  // Each step says when it began, in order: a step lines up with the logs.
+  double previous = 0;
+  for (const auto& s : report["steps"]) {
+    ASSERT_TRUE(s["startTime"].isDouble()) << s;
+    EXPECT_GE(s["startTime"].asDouble(), previous) << s;
+    EXPECT_GT(s["startTime"].asDouble(), 1.7e9) << s;
+    previous = s["startTime"].asDouble();
+  }
   // Geo-replication once, through the first host.
   EXPECT_EQ(host1_.count("geoRepSync gdr-primary 127.0.0.2::gdr-secondary"), 1u);
   EXPECT_EQ(host2_.count("geoRepSync"), 0u);
@@ -714,6 +722,15 @@ TEST_F(CycleTest, AnUnreachableHostLeavesItsVmsUnprotectedAndTheOthersGoOn) {
   EXPECT_EQ(host1_.merges.size(), 1u);
   // Older points may hold the only copy of host2's VMs: none is pruned.
   EXPECT_EQ(host1_.count("recoveryPointPrune"), 0u);
+  // The point says what it lacks: a recovery takes those VMs from an older one.
+  ASSERT_EQ(host1_.manifests.size(), 1u);
+  const api::PointManifest& m = host1_.manifests[0];
+  ASSERT_EQ(m.vms.size(), 1u);
+  ASSERT_EQ(m.unprotected.size(), 2u);
+  EXPECT_EQ(m.unprotected[0].vmId, "vm-2");
+  EXPECT_EQ(m.unprotected[0].name, "vm2");
+  EXPECT_NE(m.unprotected[0].why.find("did not answer"), std::string::npos) << m.unprotected[0].why;
+  EXPECT_EQ(m.unprotected[1].vmId, "vm-9");
 }
 
 TEST_F(CycleTest, NoHostAnsweringFailsDiscoveryAndChangesNothing) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -23,7 +24,7 @@ const std::string kDbId = "22222222-2222-4222-8222-222222222222";
 
 struct FakeSite : FailoverSite {
   std::mutex mutex;
-  api::PointManifest points;
+  api::PointManifest newest;
   api::PointCheckResult result;
   bool readOnlyNow = true;
   int allowWritesCalls = 0, fenceCalls = 0;
@@ -33,18 +34,50 @@ struct FakeSite : FailoverSite {
   bool receiversFencedBeforeWrites = false;  // still read-only when they were stopped
   std::string fencedVolume;
   FakeSite() {
-    points.id = "20261204T040000Z-0a1b2c3d";
-    points.time = 1796356800;
-    points.vms = {pointVm(kWebId, "web"), pointVm(kDbId, "db")};
-    result.id = points.id;
+    newest.id = "20261204T040000Z-0a1b2c3d";
+    newest.time = 1796356800;
+    newest.vms = {pointVm(kWebId, "web"), pointVm(kDbId, "db")};
+    result.id = newest.id;
     result.complete = result.sealed = true;
   }
-  std::string newestCompletePoint(const api::FailoverJobDetails&) override { return points.id; }
+  // Older complete points, by id, and their checks.
+  std::map<std::string, api::PointManifest> older;
+  std::map<std::string, api::PointCheckResult> olderResults;
+  api::PointListResult points(const api::FailoverJobDetails&) override {
+    api::PointListResult list;
+    auto add = [&](const api::PointManifest& m, const api::PointCheckResult& r) {
+      api::PointSummary summary;
+      summary.id = m.id;
+      for (const auto& vm : m.vms) summary.vms.push_back(vm.name);
+      summary.sealed = r.sealed;
+      summary.problems = r.problems;
+      summary.state = r.complete && r.problems.empty() ? "complete" : "superseded";
+      list.points.push_back(summary);
+    };
+    add(newest, result);
+    for (auto it = older.rbegin(); it != older.rend(); ++it) add(it->second, olderResults[it->first]);
+    return list;
+  }
   api::PointCheckResult check(const api::FailoverJobDetails& d) override {
-    EXPECT_EQ(d.pointId, points.id);
+    EXPECT_EQ(d.pointId, newest.id);
     return result;
   }
-  api::PointManifest manifest(const api::FailoverJobDetails&) override { return points; }
+  api::PointManifest manifest(const api::FailoverJobDetails& d) override {
+    if (d.pointId == newest.id) return newest;
+    EXPECT_EQ(older.count(d.pointId), 1u) << d.pointId;
+    return older[d.pointId];
+  }
+  // The newest point made while db's host did not answer; db from `olderId`.
+  void dbMissedTheNewestPoint(const std::string& olderId) {
+    api::PointManifest before = newest;
+    before.id = olderId;
+    older[olderId] = before;
+    api::PointCheckResult checked = result;
+    checked.id = olderId;
+    olderResults[olderId] = checked;
+    newest.vms.pop_back();
+    newest.unprotected = {{kDbId, "db", "its host did not answer: connection refused"}};
+  }
   // The recorded definition as each VM's own: its name and UUID.
   std::string definition(const api::FailoverJobDetails&, const api::PointDefinition& definition) override {
     std::string xml = definitionFixture();
@@ -145,7 +178,7 @@ TEST_F(FailoverJobTest, TheNewestPointsVmsRunHereAsThemselvesInPriorityOrder) {
   EXPECT_EQ(end.state, kJobDone) << end.toJson().toStyledString();
   EXPECT_FALSE(end.error);
   const auto d = api::decode<api::FailoverJobDetails>(end.details);
-  EXPECT_EQ(d.pointId, site_.points.id);  // the newest complete one, chosen at CHECK
+  EXPECT_EQ(d.pointId, site_.newest.id);  // the newest complete one, chosen at CHECK
   // Promoted once: fenced first, writes allowed, what it found recorded.
   EXPECT_EQ(d.readOnlyWas, std::optional<bool>(true));
   EXPECT_EQ(site_.fenceCalls, 1);
@@ -169,7 +202,7 @@ TEST_F(FailoverJobTest, TheNewestPointsVmsRunHereAsThemselvesInPriorityOrder) {
   // Each overlay beside its base, named after the point, over the chain's top.
   EXPECT_EQ(overlays_.size(), 4u);
   EXPECT_NE(std::find(overlays_.begin(), overlays_.end(),
-                      "/mnt/rw/images/web-vda.failover-" + site_.points.id +
+                      "/mnt/rw/images/web-vda.failover-" + site_.newest.id +
                           ".qcow2 <- /mnt/rw/images/.gdr-snapshots/web-vda.p1.qcow2"),
             overlays_.end());
   // Defined as themselves, on the overlays; none destroyed.
@@ -181,6 +214,62 @@ TEST_F(FailoverJobTest, TheNewestPointsVmsRunHereAsThemselvesInPriorityOrder) {
   for (const std::string state : {"INIT", "CHECK", "PROMOTE", "DEFINE", "START", "WATCH"}) {
     EXPECT_EQ(d.stateSeconds.count(state), 1u) << state;
   }
+}
+
+// A VM the newest point lacks (its host did not answer that cycle) comes
+// from the newest older point that holds it, over that point's chain.
+TEST_F(FailoverJobTest, AVmTheNewestPointMissedComesFromAnOlderPoint) {
+  const std::string olderId = "20261204T020000Z-88888888", missedToo = "20261204T030000Z-99999999";
+  site_.dbMissedTheNewestPoint(olderId);
+  // The point between them missed db too.
+  site_.older[missedToo] = site_.newest;
+  site_.older[missedToo].id = missedToo;
+  site_.olderResults[missedToo] = site_.result;
+  const JobRecord end = runToEnd(failover());
+  EXPECT_EQ(end.state, kJobDone) << end.toJson().toStyledString();
+  const auto d = api::decode<api::FailoverJobDetails>(end.details);
+  EXPECT_EQ(d.pointId, site_.newest.id);
+  const api::FailoverVm db = vmNamed(end, "db"), web = vmNamed(end, "web");
+  EXPECT_EQ(db.result, "running") << db.why;
+  EXPECT_EQ(db.pointId, olderId);
+  EXPECT_EQ(web.result, "running") << web.why;
+  EXPECT_EQ(web.pointId, "");
+  EXPECT_NE(std::find(overlays_.begin(), overlays_.end(),
+                      "/mnt/rw/images/db-vda.failover-" + olderId +
+                          ".qcow2 <- /mnt/rw/images/.gdr-snapshots/db-vda.p1.qcow2"),
+            overlays_.end())
+      << ::testing::PrintToString(overlays_);
+  EXPECT_NE(launcher_.defined.at(kDbId).find("db-vda.failover-" + olderId), std::string::npos);
+}
+
+// No point holds it intact: reported failed, named; the others still run.
+TEST_F(FailoverJobTest, AVmNoPointHoldsIntactFailsAloneAndSaysWhy) {
+  const std::string olderId = "20261204T030000Z-99999999";
+  site_.dbMissedTheNewestPoint(olderId);
+  site_.olderResults[olderId].complete = false;
+  site_.olderResults[olderId].problems = {{"db", "vda", "range 3 differs"}};
+  const JobRecord end = runToEnd(failover());
+  EXPECT_EQ(end.state, kJobFailed) << end.toJson().toStyledString();
+  const api::FailoverVm db = vmNamed(end, "db");
+  EXPECT_EQ(db.result, "failed");
+  EXPECT_NE(db.why.find("not in point " + site_.newest.id), std::string::npos) << db.why;
+  EXPECT_NE(db.why.find("range 3 differs"), std::string::npos) << db.why;
+  EXPECT_EQ(launcher_.defined.count(kDbId), 0u);
+  EXPECT_EQ(vmNamed(end, "web").result, "running");
+  ASSERT_TRUE(end.error);
+  EXPECT_NE(end.error->message.find("db"), std::string::npos) << end.error->message;
+}
+
+// Another VM's problem in the older point does not keep this one out.
+TEST_F(FailoverJobTest, AnOlderPointServesAVmWhoseOwnFilesCheckOut) {
+  const std::string olderId = "20261204T030000Z-99999999";
+  site_.dbMissedTheNewestPoint(olderId);
+  site_.olderResults[olderId].complete = false;
+  site_.olderResults[olderId].problems = {{"web", "vda", "superseded: its base was committed into since"}};
+  const JobRecord end = runToEnd(failover());
+  EXPECT_EQ(end.state, kJobDone) << end.toJson().toStyledString();
+  EXPECT_EQ(vmNamed(end, "db").pointId, olderId);
+  EXPECT_EQ(vmNamed(end, "db").result, "running");
 }
 
 // VMs of one priority start together: each start is seconds of libvirt's.
@@ -200,7 +289,7 @@ TEST_F(FailoverJobTest, VmsOfOnePriorityStartTogether) {
 TEST_F(FailoverJobTest, AnIncompletePointChangesNothing) {
   site_.result.complete = false;
   site_.result.problems = {{"web", "vda", "range 1 differs"}};
-  const JobRecord end = runToEnd(failover(site_.points.id));
+  const JobRecord end = runToEnd(failover(site_.newest.id));
   EXPECT_EQ(end.state, kJobFailed);
   ASSERT_TRUE(end.error);
   EXPECT_EQ(end.error->code, int(Code::PointIncomplete));
@@ -213,7 +302,7 @@ TEST_F(FailoverJobTest, AnIncompletePointChangesNothing) {
   site_.result.complete = true;
   site_.result.problems.clear();
   site_.result.sealed = false;
-  const JobRecord unsealed = runToEnd(failover(site_.points.id));
+  const JobRecord unsealed = runToEnd(failover(site_.newest.id));
   EXPECT_EQ(unsealed.state, kJobFailed);
   EXPECT_NE(unsealed.error->message.find("not sealed"), std::string::npos) << unsealed.error->message;
   EXPECT_EQ(site_.allowWritesCalls, 0);
@@ -222,7 +311,7 @@ TEST_F(FailoverJobTest, AnIncompletePointChangesNothing) {
 // A file where an overlay would go is someone's: never replaced. Its VM
 // fails naming it; the other one runs.
 TEST_F(FailoverJobTest, AFileWhereAnOverlayWouldGoIsLeftAloneAndItsVmFails) {
-  const std::string theirs = "/mnt/rw/images/web-vdb.failover-" + site_.points.id + ".qcow2";
+  const std::string theirs = "/mnt/rw/images/web-vdb.failover-" + site_.newest.id + ".qcow2";
   site_.files.insert(theirs);
   const JobRecord end = runToEnd(failover());
   EXPECT_EQ(end.state, kJobFailed);
@@ -250,7 +339,7 @@ TEST_F(FailoverJobTest, AGuestWithoutDiskIoFailsAndIsLeftForALook) {
 // After an agent restart in DEFINE, the overlays it had begun are its own
 // to make again; the failover goes on to the end.
 TEST_F(FailoverJobTest, ResumedInDefineItRemakesItsOwnOverlaysAndGoesOn) {
-  JobRecord r = failover(site_.points.id);
+  JobRecord r = failover(site_.newest.id);
   auto d = api::decode<api::FailoverJobDetails>(r.details);
   d.mountPoint = "/mnt/rw";
   d.readOnlyWas = true;
@@ -260,7 +349,7 @@ TEST_F(FailoverJobTest, ResumedInDefineItRemakesItsOwnOverlaysAndGoesOn) {
     vm.name = name;
     for (const std::string drive : {"vda", "vdb"}) {
       vm.disks.push_back({drive, failoverOverlayPath("images/" + std::string(name) + "-" + drive + ".qcow2",
-                                                     site_.points.id)});
+                                                     site_.newest.id)});
     }
     d.vms.push_back(vm);
   }

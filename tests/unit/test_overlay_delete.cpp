@@ -1071,6 +1071,21 @@ TEST_F(RecoveryPointTest, APointStaysCompleteForTheVmsANewerPartialPointLeftOut)
   EXPECT_EQ(list.points[1].state, "superseded");
   EXPECT_NE(list.points[1].problems.at(0).why.find("read alone"), std::string::npos)
       << list.points[1].problems[0].why;
+  // The delta layout's first point of vm2, its base alone: nothing but a
+  // later cycle's commit writes that base, and no newer point names vm2.
+  api::PointManifest first = withVm2(volume, manifest(p1, 1764681300), img, true);
+  first.layout = "delta";
+  save(first);
+  seal(p1);
+  list = listPoints(volume);
+  EXPECT_EQ(list.points[1].state, "complete") << (list.points[1].problems.empty() ? "" : list.points[1].problems[0].why);
+  // Its base rewritten in a sampled range: superseded.
+  char& sampled = volume.nodes.at("images/vm2.qcow2").content[sampleRanges(base_.size(), Sampling{4 << 20, 64 << 10})[1].first];
+  sampled ^= 1;
+  list = listPoints(volume);
+  EXPECT_EQ(list.points[1].state, "superseded");
+  EXPECT_EQ(list.points[1].problems.at(0).vm, "vm2");
+  sampled ^= 1;
 }
 
 // The teeth of the chain: an earlier point is complete under the newest
