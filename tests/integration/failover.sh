@@ -117,7 +117,10 @@ note "   point $point; RTO $(json_get '"%.1f" % d["rtoSeconds"]' <<<"$report") s
 while read -r name result rto; do
   note "   $name $result, RTO $rto s"
   [ "$result" = running ] || fail "$name does not run: $report"
-  "$SITES" on s1 virsh -c qemu:///system domstate "$name" | grep -q running || fail "$name is not running on s1"
+  "$SITES" on s1 virsh -c qemu:///system domstate "$name" | grep -q running ||
+    fail "$name is not running on s1: $("$SITES" on s1 virsh -c qemu:///system domstate --reason "$name" 2>&1);" \
+      "QEMU's log: $("$SITES" on s1 tail -n 15 "/var/log/libvirt/qemu/$name.log" 2>&1);" \
+      "its console: $(tail -c 400 "$STATE/consoles/$name.console" 2>&1)"
 done < <(json_get '"\n".join("%s %s %.1f" % (v["name"], v["result"], v.get("rtoSeconds", -1)) for v in d["vms"])' <<<"$report")
 [ "$(read_only)" = off ] || fail "the secondary is still read-only: $(read_only)"
 if s1_keys | grep -q 'command=.*gsyncd'; then fail "a geo-replication key is left in s1's authorized_keys"; fi
