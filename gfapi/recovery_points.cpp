@@ -266,18 +266,18 @@ api::PointCheckResult checkPointUnder(Volume& volume, const api::PointManifest& 
           std::any_of(later->disks.begin(), later->disks.end(), [&](const auto& d) { return coveredBy(disk, d); })) {
         continue;
       }
-      // Left alone since: no newer point names the VM, so no cycle has
-      // committed into its base; in the delta layout its guest writes
-      // above the point (the first point of a VM is its base alone).
+      // No newer point names the VM: no later cycle has committed into its
+      // base, and in the delta layout its guest writes above the point.
+      // Only its own cycle's commit (after the seal) may have reached the
+      // base: the oldest delta's, whose clusters that delta still holds (a
+      // partial cycle prunes nothing). So it is read on its own like a
+      // newest point: its deltas exactly, its base possibly underway under
+      // them; a base alone (the VM's first point) must match exactly.
       if ((disk.delta || manifest.layout == "delta") && newerVms && !newerVms->count(vm.vmId)) {
-        // Its files must match exactly, the base too.
         api::PointCheckResult own;
         checkDisk(volume, vm.name, disk, own);
         out.bytesRead += own.bytesRead;
-        for (auto& p : own.basesUnderway) {
-          p.why += " (no newer point names " + vm.name + ": nothing may have changed it)";
-          out.problems.push_back(std::move(p));
-        }
+        for (auto& p : own.basesUnderway) out.basesUnderway.push_back(std::move(p));
         for (auto& p : own.problems) out.problems.push_back(std::move(p));
         continue;
       }

@@ -164,6 +164,7 @@ void FailoverJob::init(JobControl& job) { moveTo(job, State::Check, 5); }
 std::optional<api::FailoverVm> FailoverJob::fromOlderPoint(const api::FailoverJobDetails& d,
                                                          const api::PointListResult& points,
                                                          const api::PointMissingVm& missing, std::string& why) {
+  std::string refused;  // each older point that holds it and why it cannot serve, newest first
   why = "no recovery point older than " + d.pointId + " holds it";
   for (const auto& summary : points.points) {  // newest first
     if (summary.id >= d.pointId) continue;
@@ -171,8 +172,9 @@ std::optional<api::FailoverVm> FailoverJob::fromOlderPoint(const api::FailoverJo
     const auto problem = std::find_if(summary.problems.begin(), summary.problems.end(),
                                       [&](const api::PointProblem& p) { return p.vm.empty() || p.vm == missing.name; });
     if (!summary.sealed || problem != summary.problems.end()) {
-      why = "point " + summary.id + " holds it but " +
-            (summary.sealed ? problem->what + ": " + problem->why : std::string("is not sealed"));
+      refused += (refused.empty() ? "point " : "; point ") + summary.id + " holds it but " +
+                 (summary.sealed ? problem->what + ": " + problem->why : std::string("is not sealed"));
+      why = refused;
       continue;  // an older one may still hold it whole
     }
     api::FailoverJobDetails older = d;

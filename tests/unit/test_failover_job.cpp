@@ -248,12 +248,21 @@ TEST_F(FailoverJobTest, AVmNoPointHoldsIntactFailsAloneAndSaysWhy) {
   site_.dbMissedTheNewestPoint(olderId);
   site_.olderResults[olderId].complete = false;
   site_.olderResults[olderId].problems = {{"db", "vda", "range 3 differs"}};
+  // An older one still, never sealed: its sync did not finish.
+  const std::string unsealedId = "20261204T010000Z-77777777";
+  site_.older[unsealedId] = site_.older[olderId];
+  site_.older[unsealedId].id = unsealedId;
+  site_.olderResults[unsealedId].id = unsealedId;
   const JobRecord end = runToEnd(failover());
   EXPECT_EQ(end.state, kJobFailed) << end.toJson().toStyledString();
   const api::FailoverVm db = vmNamed(end, "db");
   EXPECT_EQ(db.result, "failed");
   EXPECT_NE(db.why.find("not in point " + site_.newest.id), std::string::npos) << db.why;
-  EXPECT_NE(db.why.find("range 3 differs"), std::string::npos) << db.why;
+  // Each point that holds it, newest first, and why it cannot serve.
+  EXPECT_NE(db.why.find("point " + olderId + " holds it but vda: range 3 differs; point " + unsealedId +
+                        " holds it but is not sealed"),
+            std::string::npos)
+      << db.why;
   EXPECT_EQ(launcher_.defined.count(kDbId), 0u);
   EXPECT_EQ(vmNamed(end, "web").result, "running");
   ASSERT_TRUE(end.error);

@@ -1041,17 +1041,28 @@ TEST_F(RecoveryPointTest, APointStaysCompleteForTheVmsANewerPartialPointLeftOut)
   const api::PointCheckResult inPlace = checkPointInPlace(volume, p1);
   EXPECT_TRUE(inPlace.complete);
   EXPECT_GT(inPlace.bytesRead, 2u * (64u << 10));  // vm2's images were read
-  // vm2's base rewritten in one sampled range: not the point any more.
+  // vm2's base rewritten in one sampled range under its intact delta: p1's
+  // own cycle committed into it after the seal (the delta still covers
+  // those clusters). Still the point, the base listed underway.
   char& byte = volume.nodes.at("images/vm2.qcow2").content[sampleRanges(base_.size(), Sampling{4 << 20, 64 << 10})[2].first];
   byte ^= 1;
+  list = listPoints(volume);
+  EXPECT_EQ(list.points[1].state, "complete")
+      << (list.points[1].problems.empty() ? "" : list.points[1].problems[0].why);
+  ASSERT_EQ(list.points[1].basesUnderway.size(), 1u);
+  EXPECT_EQ(list.points[1].basesUnderway[0].vm, "vm2");
+  EXPECT_TRUE(checkPointInPlace(volume, p1).complete);
+  byte ^= 1;
+  // vm2's delta rewritten in a sampled range: not the point any more.
+  char& deltaByte = volume.nodes.at(vm2Delta).content[(64 << 10) + 100];  // in the first range after its header
+  deltaByte ^= 1;
   list = listPoints(volume);
   EXPECT_EQ(list.points[1].state, "superseded");
   ASSERT_FALSE(list.points[1].problems.empty());
   EXPECT_EQ(list.points[1].problems[0].vm, "vm2");
-  EXPECT_NE(list.points[1].problems[0].why.find("no newer point names vm2"), std::string::npos)
-      << list.points[1].problems[0].why;
+  EXPECT_NE(list.points[1].problems[0].why.find(vm2Delta), std::string::npos) << list.points[1].problems[0].why;
   EXPECT_FALSE(checkPointInPlace(volume, p1).complete);
-  byte ^= 1;
+  deltaByte ^= 1;
   EXPECT_EQ(listPoints(volume).points[1].state, "complete");
   // A newer point that names vm2, not even sealed: its cycle may have
   // committed into vm2's base.
