@@ -43,6 +43,7 @@ struct EnumNames<DrillState> {
 // One VM of a drill: the copy booted under its own name and UUID.
 struct DrillVm {
   std::string vmId, name;            // the VM as the point names it
+  std::string pointId;               // set when it comes from an older point (the drill's lacks it)
   std::string drillName, drillUuid;  // the throwaway copy
   std::vector<std::string> drives;   // its disks' targets (vda)
   std::string result = "pending";    // pending, passed or failed
@@ -54,7 +55,7 @@ struct DrillVm {
   template <class V>
   void visit(V& v) {
     v("vmId", vmId)("name", name)("drillName", drillName)("drillUuid", drillUuid)("result", result);
-    v.orDefault("drives", drives);
+    v.orDefault("drives", drives).orDefault("pointId", pointId);
     v.orDefault("why", why).orDefault("started", started);
     v.omitIfEmpty("startedAt", startedAt).omitIfEmpty("bootSeconds", bootSeconds).omitIfEmpty("ioRequests",
                                                                                               ioRequests);

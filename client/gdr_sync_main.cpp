@@ -455,6 +455,12 @@ std::string newestCompletePoint(RpcAgent& agent, const std::vector<std::string>&
   return "";
 }
 
+// A VM the point lacked came from an older one: said, its RPO is that point's.
+std::string whyWithPoint(const std::string& olderPoint, const std::string& why) {
+  if (olderPoint.empty()) return why;
+  return "from the older point " + olderPoint + (why.empty() ? "" : "; " + why);
+}
+
 // `drill`: the point's VMs booted at the secondary and destroyed again,
 // through the secondary's agent; each VM's result printed, the report kept.
 int drill(const SyncSettings& settings) {
@@ -498,7 +504,8 @@ int drill(const SyncSettings& settings) {
     for (const auto& vm : details.vms) {
       char boot[32] = "-";
       if (vm.bootSeconds) std::snprintf(boot, sizeof boot, "%.1f", *vm.bootSeconds);
-      std::printf("%-28s %-7s %8s  %s\n", vm.name.c_str(), vm.result.c_str(), boot, vm.why.c_str());
+      std::printf("%-28s %-7s %8s  %s\n", vm.name.c_str(), vm.result.c_str(), boot,
+                  whyWithPoint(vm.pointId, vm.why).c_str());
     }
     printStateSplit(details.stateSeconds, {"CHECK", "PREPARE", "BOOT", "WATCH", "CLEANUP"});
     const std::string why = job.error ? ": " + job.error->message : "";
@@ -573,13 +580,8 @@ void printFailover(const Json::Value& report, const gdr::api::Job& job, const gd
       std::snprintf(text, sizeof text, "%.1f", vm["rtoSeconds"].asDouble());
       return std::string(text);
     }() : "-";
-    // A VM the point lacked came from an older one: said, its RPO is that point's.
-    std::string why = vm.get("why", "").asString();
-    if (!vm.get("pointId", "").asString().empty()) {
-      why = "from the older point " + vm["pointId"].asString() + (why.empty() ? "" : "; " + why);
-    }
     std::printf("%-28s %-8s %8s  %s\n", vm["name"].asCString(), vm["result"].asCString(), seconds.c_str(),
-                why.c_str());
+                whyWithPoint(vm.get("pointId", "").asString(), vm.get("why", "").asString()).c_str());
   }
   printStateSplit(details.stateSeconds, {"CHECK", "PROMOTE", "DEFINE", "START", "WATCH"});
   if (job.done()) {

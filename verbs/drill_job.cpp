@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "core/clock.h"
 #include "core/durable_file.h"
 #include "core/errors.h"
 #include "core/uuid.h"
+#include "verbs/older_point.h"
 
 namespace gdr {
 
@@ -160,21 +162,54 @@ void DrillJob::check(JobControl& job) {
   auto d = api::decode<api::DrillJobDetails>(job.record().details);
   const api::PointManifest manifest = tools_.point.manifest(d);
   const api::PointCheckResult checked = tools_.point.check(d);
+  const auto asked = [&](const std::string& name) {
+    return d.only.empty() || std::find(d.only.begin(), d.only.end(), name) != d.only.end();
+  };
+  // A throwaway copy: its own name and UUID.
+  const auto copyOf = [&](const std::string& vmId, const std::string& name) {
+    api::DrillVm vm;
+    vm.vmId = vmId;
+    vm.name = name;
+    vm.drillName = drillNameOf(name, job.record().id);
+    vm.drillUuid = newUuid();
+    return vm;
+  };
   std::vector<api::DrillVm> vms;
   for (const auto& pv : manifest.vms) {
-    if (!d.only.empty() && std::find(d.only.begin(), d.only.end(), pv.name) == d.only.end()) continue;
-    api::DrillVm vm;
-    vm.vmId = pv.vmId;
-    vm.name = pv.name;
-    vm.drillName = drillNameOf(pv.name, job.record().id);
-    vm.drillUuid = newUuid();
+    if (!asked(pv.name)) continue;
+    api::DrillVm vm = copyOf(pv.vmId, pv.name);
     std::string problems;
     for (const auto& p : checked.problems) {
-      if (p.vm == pv.name || p.vm == pv.vmId || p.vm.empty()) problems += (problems.empty() ? "" : "; ") + p.what + ": " + p.why;
+      if (p.vm == pv.name || p.vm == pv.vmId || p.vm.empty())
+        problems += (problems.empty() ? "" : "; ") + p.what + ": " + p.why;
     }
     if (!checked.sealed) problems = "the point is not sealed: its sync may not have finished";
     if (!problems.empty()) failVm(vm, "the point does not match its manifest: " + problems);
     vms.push_back(vm);
+  }
+  // The VMs this point lacks (their host did not answer that cycle): from
+  // the newest older point that holds them whole, as a failover would.
+  if (!manifest.unprotected.empty()) {
+    const api::PointListResult points = tools_.point.points(d);
+    for (const auto& missing : manifest.unprotected) {
+      if (!asked(missing.name)) continue;
+      api::DrillVm vm = copyOf(missing.vmId, missing.name);
+      std::string why;
+      const auto older = olderPointHolding(
+          points, d.pointId, missing,
+          [&](const std::string& id) {
+            api::DrillJobDetails at = d;
+            at.pointId = id;
+            return tools_.point.manifest(at);
+          },
+          why);
+      if (older) {
+        vm.pointId = older->pointId;
+      } else {
+        failVm(vm, "not in point " + d.pointId + " (" + missing.why + "), and " + why);
+      }
+      vms.push_back(vm);
+    }
   }
   for (const auto& name : d.only) {
     if (std::none_of(vms.begin(), vms.end(), [&](const api::DrillVm& vm) { return vm.name == name; })) {
@@ -191,10 +226,18 @@ void DrillJob::check(JobControl& job) {
 
 void DrillJob::prepare(JobControl& job) {
   auto d = api::decode<api::DrillJobDetails>(job.record().details);
-  const api::PointManifest manifest = tools_.point.manifest(d);
+  std::map<std::string, api::PointManifest> manifests;  // by point: a VM may come from an older one
+  const auto manifestOf = [&](const std::string& id) -> const api::PointManifest& {
+    auto found = manifests.find(id);
+    if (found != manifests.end()) return found->second;
+    api::DrillJobDetails at = d;
+    at.pointId = id;
+    return manifests.emplace(id, tools_.point.manifest(at)).first->second;
+  };
   std::filesystem::create_directories(d.scratchDir);
   for (auto& vm : d.vms) {
     if (!pending(vm)) continue;
+    const api::PointManifest& manifest = manifestOf(vm.pointId.empty() ? d.pointId : vm.pointId);
     const auto pv = std::find_if(manifest.vms.begin(), manifest.vms.end(),
                                  [&](const api::PointVm& p) { return p.vmId == vm.vmId; });
     if (pv == manifest.vms.end()) {
@@ -212,7 +255,8 @@ void DrillJob::prepare(JobControl& job) {
       }
       std::vector<std::string> leftOut;
       const std::string xml = virt::drillDomainXml(tools_.point.definition(d, pv->definition), spec, &leftOut);
-      for (const auto& target : leftOut) spdlog::info("drill of {}: disk {} is not in the point: left out", vm.name, target);
+      for (const auto& target : leftOut)
+        spdlog::info("drill of {}: disk {} is not in the point: left out", vm.name, target);
       writeFileDurably(d.scratchDir + "/" + vm.drillName + ".xml", xml);
     } catch (const AgentError& e) {
       failVm(vm, e.what());
@@ -264,8 +308,8 @@ bool DrillJob::watchOne(api::DrillVm& vm, std::int64_t now, std::int64_t deadlin
     return true;
   }
   if (now >= deadline) {
-    failVm(vm, vm.bootSeconds ? "its disk I/O stopped after the first requests"
-                              : "no disk I/O within the boot timeout");
+    failVm(vm,
+           vm.bootSeconds ? "its disk I/O stopped after the first requests" : "no disk I/O within the boot timeout");
     return true;
   }
   return false;
@@ -287,9 +331,8 @@ void DrillJob::watch(JobControl& job) {
     if (!std::any_of(d.vms.begin(), d.vms.end(), pending)) break;
     if (job.waitFor(tools_.pollInterval)) return;  // abort or stop: the loop in run() decides
   }
-  const auto passed = std::count_if(d.vms.begin(), d.vms.end(), [](const api::DrillVm& vm) {
-    return vm.result == "passed";
-  });
+  const auto passed =
+      std::count_if(d.vms.begin(), d.vms.end(), [](const api::DrillVm& vm) { return vm.result == "passed"; });
   moveTo(job, State::Cleanup, 80, [&](api::DrillJobDetails& out) {
     if (!out.outcome) out.outcome = size_t(passed) == out.vms.size() ? State::Done : State::Failed;
   });

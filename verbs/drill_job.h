@@ -39,6 +39,7 @@ namespace gdr {
 // What a drill reads of its point, on the volume.
 struct DrillPointSource {
   virtual ~DrillPointSource() = default;
+  virtual api::PointListResult points(const api::DrillJobDetails& d) = 0;
   virtual api::PointCheckResult check(const api::DrillJobDetails& d) = 0;
   virtual api::PointManifest manifest(const api::DrillJobDetails& d) = 0;
   virtual std::string definition(const api::DrillJobDetails& d, const api::PointDefinition& definition) = 0;

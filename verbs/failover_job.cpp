@@ -12,6 +12,7 @@
 #include "core/durable_file.h"
 #include "core/errors.h"
 #include "verbs/drill_job.h"
+#include "verbs/older_point.h"
 
 namespace gdr {
 
@@ -117,8 +118,8 @@ void FailoverJob::finish(JobControl& job, State outcome, const JobError& error) 
     } else if (!failures.empty() && error.message.empty()) {
       r.error = JobError{int(Code::FailoverFailed), "failover" + point + " failed: " + failures};
     } else {
-      r.error = JobError{error.code ? error.code : int(Code::FailoverFailed), "failover" + point + " failed: " +
-                                                                                   error.message};
+      r.error = JobError{error.code ? error.code : int(Code::FailoverFailed),
+                         "failover" + point + " failed: " + error.message};
     }
   });
 }
@@ -156,42 +157,6 @@ void FailoverJob::step(JobControl& job, State state) {
 }
 
 void FailoverJob::init(JobControl& job) { moveTo(job, State::Check, 5); }
-
-// A VM the point lacks (its host did not answer that cycle), from the
-// newest older point that holds it with its own files intact (another VM's
-// problems there do not matter: its later cycles rewrote its files): its
-// pointId set, or nullopt (and why) when no point does.
-std::optional<api::FailoverVm> FailoverJob::fromOlderPoint(const api::FailoverJobDetails& d,
-                                                         const api::PointListResult& points,
-                                                         const api::PointMissingVm& missing, std::string& why) {
-  std::string refused;  // each older point that holds it and why it cannot serve, newest first
-  why = "no recovery point older than " + d.pointId + " holds it";
-  for (const auto& summary : points.points) {  // newest first
-    if (summary.id >= d.pointId) continue;
-    if (std::find(summary.vms.begin(), summary.vms.end(), missing.name) == summary.vms.end()) continue;
-    const auto problem = std::find_if(summary.problems.begin(), summary.problems.end(),
-                                      [&](const api::PointProblem& p) { return p.vm.empty() || p.vm == missing.name; });
-    if (!summary.sealed || problem != summary.problems.end()) {
-      refused += (refused.empty() ? "point " : "; point ") + summary.id + " holds it but " +
-                 (summary.sealed ? problem->what + ": " + problem->why : std::string("is not sealed"));
-      why = refused;
-      continue;  // an older one may still hold it whole
-    }
-    api::FailoverJobDetails older = d;
-    older.pointId = summary.id;
-    const api::PointManifest manifest = tools_.site.manifest(older);
-    const auto pv = std::find_if(manifest.vms.begin(), manifest.vms.end(),
-                                 [&](const api::PointVm& v) { return v.vmId == missing.vmId; });
-    if (pv == manifest.vms.end()) continue;  // another VM of that name
-    api::FailoverVm vm;
-    vm.vmId = pv->vmId;
-    vm.name = pv->name;
-    vm.pointId = summary.id;
-    for (const auto& disk : pv->disks) vm.disks.push_back({disk.drive, failoverOverlayPath(disk.path, summary.id)});
-    return vm;
-  }
-  return std::nullopt;
-}
 
 void FailoverJob::check(JobControl& job) {
   auto d = api::decode<api::FailoverJobDetails>(job.record().details);
@@ -233,16 +198,27 @@ void FailoverJob::check(JobControl& job) {
   // holds is reported failed (the others still run).
   for (const auto& missing : manifest.unprotected) {
     std::string why;
-    std::optional<api::FailoverVm> vm = fromOlderPoint(d, points, missing, why);
-    if (!vm) {
-      vm = api::FailoverVm{};
-      vm->vmId = missing.vmId;
-      vm->name = missing.name;
-      failVm(*vm, "not in point " + d.pointId + " (" + missing.why + "), and " + why);
+    const auto older = olderPointHolding(
+        points, d.pointId, missing,
+        [&](const std::string& id) {
+          api::FailoverJobDetails at = d;
+          at.pointId = id;
+          return tools_.site.manifest(at);
+        },
+        why);
+    api::FailoverVm vm;
+    vm.vmId = missing.vmId;
+    vm.name = missing.name;
+    if (older) {
+      vm.pointId = older->pointId;
+      for (const auto& disk : older->vm.disks)
+        vm.disks.push_back({disk.drive, failoverOverlayPath(disk.path, older->pointId)});
+    } else {
+      failVm(vm, "not in point " + d.pointId + " (" + missing.why + "), and " + why);
     }
-    const auto priority = d.mapping.priority.find(vm->name);
-    vm->priority = priority == d.mapping.priority.end() ? std::numeric_limits<std::int64_t>::max() : priority->second;
-    vms.push_back(*vm);
+    const auto priority = d.mapping.priority.find(vm.name);
+    vm.priority = priority == d.mapping.priority.end() ? std::numeric_limits<std::int64_t>::max() : priority->second;
+    vms.push_back(vm);
   }
   orderForStart(vms);
   moveTo(job, State::Promote, 15, [&](api::FailoverJobDetails& out) {
@@ -415,9 +391,8 @@ void FailoverJob::watch(JobControl& job) {
     if (!std::any_of(d.vms.begin(), d.vms.end(), pending)) break;
     if (job.waitFor(tools_.pollInterval)) return;  // abort or stop: the loop in run() decides
   }
-  const bool all = std::all_of(d.vms.begin(), d.vms.end(), [](const api::FailoverVm& vm) {
-    return vm.result == "running";
-  });
+  const bool all =
+      std::all_of(d.vms.begin(), d.vms.end(), [](const api::FailoverVm& vm) { return vm.result == "running"; });
   finish(job, all ? State::Done : State::Failed);
 }
 

@@ -85,9 +85,6 @@ class FailoverJob : public JobRunner {
   void step(JobControl& job, State state);
   void init(JobControl& job);
   void check(JobControl& job);
-  std::optional<api::FailoverVm> fromOlderPoint(const api::FailoverJobDetails& d,
-                                                const api::PointListResult& points,
-                                                const api::PointMissingVm& missing, std::string& why);
   void promote(JobControl& job);
   void define(JobControl& job);
   void start(JobControl& job);

@@ -133,6 +133,9 @@ class GlusterVolumeVerbs;
 class DrillPointOnVolume : public DrillPointSource {
  public:
   explicit DrillPointOnVolume(gfapi::VolumePool& volumes) : volumes_(volumes) {}
+  api::PointListResult points(const api::DrillJobDetails& d) override {
+    return volumes_.with(d.volfileServers, d.volumeName, [&](gfapi::Volume& v) { return gfapi::listPoints(v); });
+  }
   api::PointCheckResult check(const api::DrillJobDetails& d) override {
     return volumes_.with(d.volfileServers, d.volumeName,
                          [&](gfapi::Volume& v) { return gfapi::checkPointInPlace(v, d.pointId); });

@@ -3,6 +3,7 @@
 # lost mid-sync and gdr-sync failover runs every VM at s1 from the newest
 # complete recovery point. It runs last: the primary stays dead.
 #  1. Two cycles with the guests writing; a complete point exists.
+#     A drill of the second point boots p2's VM from an older one.
 #  2. Refused while the primary answers: exit 3, and nothing changed at s1
 #     (the secondary still read-only, no VM defined, its authorized_keys
 #     as they were).
@@ -65,6 +66,19 @@ point2=$(json_get 'd.get("point", {}).get("id", "")' <"$STATE/cycle2.json" 2>/de
 "$SITES" on s1 "$BIN/gdr-sync" points --hosts "$GDR_SITES_SECONDARY_AGENT" --secondary "$GDR_SITES_SECONDARY_URL" \
   $GDR_SITES_TLS >"$STATE/points.out" 2>&1 || fail "no complete recovery point to fail over to: $(cat "$STATE/points.out")"
 grep -q 'command=.*gsyncd' <(s1_keys) || fail "s1 holds no geo-replication key before the failover"
+# A drill of the partial cycle's point boots p2's VM from an older point,
+# as the failover will.
+if [ -n "$point2" ] && grep -qE "^$point2 .* complete " "$STATE/points.out"; then
+  # shellcheck disable=SC2086
+  "$SITES" on s1 "$BIN/gdr-sync" drill --secondary "$GDR_SITES_SECONDARY_URL" --point "$point2" \
+    --secondary-agent "$GDR_SITES_SECONDARY_AGENT" $GDR_SITES_TLS --state-dir "$STATE/drill" --json \
+    >"$STATE/drill.json" 2>&1 || fail "the drill of point $point2 failed: $(cat "$STATE/drill.json")"
+  drilled=$(json_get '" ".join("%s:%s" % (v["name"], v.get("pointId") or "-") for v in d["vms"])' <"$STATE/drill.json")
+  note "   a drill of point $point2 passed: $drilled"
+  [ "$(json_get 'len(d["vms"])' <"$STATE/drill.json")" = "$(vm_names | wc -l)" ] ||
+    fail "the drill did not boot every VM: $(cat "$STATE/drill.json")"
+  grep -q "$P2_VM:2" <<<"$drilled" || fail "the drill did not take $P2_VM from an older point: $drilled"
+fi
 
 note "2. a failover while the primary answers is refused"
 s1_keys >"$STATE/keys.before"

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -21,18 +22,56 @@ using namespace testing_fakes;
 using namespace std::chrono_literals;
 
 struct FakePoint : DrillPointSource {
-  api::PointManifest points;
+  api::PointManifest drilled;  // the point drilled
   api::PointCheckResult result;
   FakePoint() {
-    points.id = "20261204T040000Z-0a1b2c3d";
-    points.time = 1796356800;
-    points.vms = {pointVm("11111111-1111-4111-8111-111111111111", "web"),
+    drilled.id = "20261204T040000Z-0a1b2c3d";
+    drilled.time = 1796356800;
+    drilled.vms = {pointVm("11111111-1111-4111-8111-111111111111", "web"),
                   pointVm("22222222-2222-4222-8222-222222222222", "db")};
-    result.id = points.id;
+    result.id = drilled.id;
     result.complete = result.sealed = true;
   }
-  api::PointCheckResult check(const api::DrillJobDetails&) override { return result; }
-  api::PointManifest manifest(const api::DrillJobDetails&) override { return points; }
+  // Older points, by id, as the listing shows them (sealed, problems).
+  std::map<std::string, api::PointManifest> older;
+  std::map<std::string, api::PointSummary> olderListed;
+  api::PointListResult points(const api::DrillJobDetails&) override {
+    api::PointListResult list;
+    api::PointSummary newest;
+    newest.id = drilled.id;
+    for (const auto& vm : drilled.vms) newest.vms.push_back(vm.name);
+    newest.sealed = true;
+    newest.state = "complete";
+    list.points.push_back(newest);
+    for (auto it = olderListed.rbegin(); it != olderListed.rend(); ++it) list.points.push_back(it->second);
+    return list;
+  }
+  api::PointCheckResult check(const api::DrillJobDetails& d) override {
+    EXPECT_EQ(d.pointId, drilled.id);
+    return result;
+  }
+  api::PointManifest manifest(const api::DrillJobDetails& d) override {
+    if (d.pointId == drilled.id) return drilled;
+    EXPECT_EQ(older.count(d.pointId), 1u) << d.pointId;
+    return older[d.pointId];
+  }
+  // The drilled point made while db's host did not answer; db, its delta
+  // an older one, in point `olderId`, listed sealed and without problems.
+  void dbMissedThePoint(const std::string& olderId) {
+    api::PointManifest before = drilled;
+    before.id = olderId;
+    for (auto& disk : before.vms.back().disks) disk.delta->path += ".older";
+    older[olderId] = before;
+    api::PointSummary listed;
+    listed.id = olderId;
+    listed.vms = {"web", "db"};
+    listed.sealed = true;
+    listed.state = "superseded";
+    listed.problems = {{"web", "vda", "its delta is not in the chain of the newest complete point"}};
+    olderListed[olderId] = listed;
+    drilled.vms.pop_back();
+    drilled.unprotected = {{"22222222-2222-4222-8222-222222222222", "db", "its host did not answer: connection refused"}};
+  }
   std::string definition(const api::DrillJobDetails&, const api::PointDefinition&) override {
     return definitionFixture();
   }
@@ -60,7 +99,7 @@ class DrillJobTest : public ::testing::Test {
     api::DrillParams p;
     p.volfileServers = {"127.0.0.1"};
     p.volumeName = "gdr-secondary";
-    p.pointId = point_.points.id;
+    p.pointId = point_.drilled.id;
     p.vms = only;
     p.bootTimeout = bootTimeout;
     JobRecord r = newDrillRecord(p, "");
@@ -181,6 +220,48 @@ TEST_F(DrillJobTest, AGuestWithoutDiskIoFailsAtTheBootTimeoutAndIsDestroyed) {
   EXPECT_TRUE(launcher_.running.empty());
 }
 
+// A VM the point lacks boots from the newest older point that holds it
+// whole (another VM's problems there do not matter), as a failover would.
+TEST_F(DrillJobTest, AVmThePointMissedBootsFromAnOlderPoint) {
+  const std::string olderId = "20261204T030000Z-99999999";
+  point_.dbMissedThePoint(olderId);
+  const JobRecord end = runToEnd(drill());
+  EXPECT_EQ(end.state, kJobDone) << end.toJson().toStyledString();
+  const api::DrillVm db = vmNamed(end, "db"), web = vmNamed(end, "web");
+  EXPECT_EQ(db.result, "passed") << db.why;
+  EXPECT_EQ(db.pointId, olderId);
+  EXPECT_EQ(web.pointId, "");
+  EXPECT_EQ(launcher_.started.size(), 2u);
+  EXPECT_TRUE(std::any_of(overlays_.begin(), overlays_.end(), [](const std::string& o) {
+    return o.find("<- /mnt/secondary/images/.gdr-snapshots/db-vda.p1.qcow2.older ") != std::string::npos;
+  })) << ::testing::PrintToString(overlays_);
+  // Asked for by name, it is known too.
+  overlays_.clear();
+  const JobRecord only = runToEnd(drill(30, {"db"}));
+  EXPECT_EQ(only.state, kJobDone) << only.toJson().toStyledString();
+  EXPECT_EQ(api::decode<api::DrillJobDetails>(only.details).vms.size(), 1u);
+}
+
+// Held by no older point whole: that VM fails, named with each point's
+// reason; the others still boot, and the drill reports the failure.
+TEST_F(DrillJobTest, AVmNoPointHoldsWholeFailsAndSaysWhy) {
+  const std::string olderId = "20261204T030000Z-99999999";
+  point_.dbMissedThePoint(olderId);
+  point_.olderListed[olderId].problems.push_back({"db", "vdb", "range 2 differs"});
+  const JobRecord end = runToEnd(drill());
+  EXPECT_EQ(end.state, kJobFailed) << end.toJson().toStyledString();
+  const api::DrillVm db = vmNamed(end, "db");
+  EXPECT_EQ(db.result, "failed");
+  EXPECT_NE(db.why.find("not in point " + point_.drilled.id + " (its host did not answer: connection refused), and "
+                        "point " + olderId + " holds it but vdb: range 2 differs"),
+            std::string::npos)
+      << db.why;
+  EXPECT_EQ(vmNamed(end, "web").result, "passed");
+  EXPECT_EQ(launcher_.started.size(), 1u);
+  ASSERT_TRUE(end.error);
+  EXPECT_NE(end.error->message.find("db"), std::string::npos) << end.error->message;
+}
+
 TEST_F(DrillJobTest, OnlyTheVmsAskedForAndAnUnknownNameIsRefused) {
   const JobRecord end = runToEnd(drill(30, {"db"}));
   EXPECT_EQ(end.state, kJobDone);
@@ -206,9 +287,9 @@ TEST_F(DrillJobTest, ResumedWhileWatchingItFailsAndDestroysWhatItStarted) {
   JobRecord r = drill();
   r.state = "WATCH";
   auto d = api::decode<api::DrillJobDetails>(r.details);
-  d.pointTime = point_.points.time;
+  d.pointTime = point_.drilled.time;
   api::DrillVm vm;
-  vm.vmId = point_.points.vms[0].vmId;
+  vm.vmId = point_.drilled.vms[0].vmId;
   vm.name = "web";
   vm.drillName = drillNameOf("web", r.id);
   vm.drillUuid = "5d1c0a57-1f57-4c8e-9e0e-7f7c2f4a9b10";
