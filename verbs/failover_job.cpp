@@ -184,16 +184,16 @@ void FailoverJob::check(JobControl& job) {
     throw AgentError(Code::PointIncomplete, "point " + d.pointId + " does not match its manifest: " + problems);
   }
   if (manifest.vms.empty()) throw AgentError(Code::PointIncomplete, "point " + d.pointId + " names no VM");
-  std::vector<api::FailoverVm> vms;
-  for (const auto& pv : manifest.vms) {
+  // A VM as point `pointId` holds it: each disk on an overlay named for that point.
+  const auto fromPoint = [](const api::PointVm& pv, const std::string& pointId) {
     api::FailoverVm vm;
     vm.vmId = pv.vmId;
     vm.name = pv.name;
-    const auto priority = d.mapping.priority.find(pv.name);
-    vm.priority = priority == d.mapping.priority.end() ? std::numeric_limits<std::int64_t>::max() : priority->second;
-    for (const auto& disk : pv.disks) vm.disks.push_back({disk.drive, failoverOverlayPath(disk.path, d.pointId)});
-    vms.push_back(vm);
-  }
+    for (const auto& disk : pv.disks) vm.disks.push_back({disk.drive, failoverOverlayPath(disk.path, pointId)});
+    return vm;
+  };
+  std::vector<api::FailoverVm> vms;
+  for (const auto& pv : manifest.vms) vms.push_back(fromPoint(pv, d.pointId));
   // The VMs this point lacks come from an older one; one that no point
   // holds is reported failed (the others still run).
   for (const auto& missing : manifest.unprotected) {
@@ -207,18 +207,19 @@ void FailoverJob::check(JobControl& job) {
         },
         why);
     api::FailoverVm vm;
-    vm.vmId = missing.vmId;
-    vm.name = missing.name;
     if (older) {
+      vm = fromPoint(older->vm, older->pointId);
       vm.pointId = older->pointId;
-      for (const auto& disk : older->vm.disks)
-        vm.disks.push_back({disk.drive, failoverOverlayPath(disk.path, older->pointId)});
     } else {
+      vm.vmId = missing.vmId;
+      vm.name = missing.name;
       failVm(vm, "not in point " + d.pointId + " (" + missing.why + "), and " + why);
     }
+    vms.push_back(vm);
+  }
+  for (auto& vm : vms) {
     const auto priority = d.mapping.priority.find(vm.name);
     vm.priority = priority == d.mapping.priority.end() ? std::numeric_limits<std::int64_t>::max() : priority->second;
-    vms.push_back(vm);
   }
   orderForStart(vms);
   moveTo(job, State::Promote, 15, [&](api::FailoverJobDetails& out) {
