@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/durable_file.h"
 #include "core/errors.h"
+#include "gfapi/volume_path.h"
 #include "verbs/drill_job.h"
 #include "verbs/older_point.h"
 
@@ -29,9 +30,13 @@ void failVm(api::FailoverVm& vm, const std::string& why) {
 
 }  // namespace
 
+// In the snapshot directory beside the base, where a cycle's overlays go:
+// the VM then runs as gdr's cycles leave a VM, and cycles from this site
+// (a failback's) freeze and ship that overlay as a delta.
 std::string failoverOverlayPath(const std::string& basePath, const std::string& pointId) {
   const std::filesystem::path base(basePath);
-  return (base.parent_path() / (base.stem().string() + ".failover-" + pointId + ".qcow2")).string();
+  return (base.parent_path() / volpath::kSnapshotDirName / (base.stem().string() + ".failover-" + pointId + ".qcow2"))
+      .string();
 }
 
 void orderForStart(std::vector<api::FailoverVm>& vms) {

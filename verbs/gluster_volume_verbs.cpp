@@ -117,6 +117,8 @@ class VolfileServers {
 // qemu-img create without opening the backing file: the chain is given
 // to libvirt whole, and the images' own backing names are the primary's.
 void makeOverlay(const std::string& overlay, const virt::ChainImage& backing, std::uint64_t virtualSize) {
+  // A base's snapshot directory exists once a cycle snapshotted it; not before.
+  std::filesystem::create_directories(std::filesystem::path(overlay).parent_path());
   const CommandResult r = runCommand({"qemu-img", "create", "-q", "-f", "qcow2", "-u", "-F", backing.format, "-b",
                                       backing.path, overlay, std::to_string(virtualSize)},
                                      std::chrono::seconds(60));
@@ -330,7 +332,7 @@ class GlusterVolumeVerbs {
     JobRecord record = newDrillRecord(p, "");
     if (record.id.empty()) record.id = JobStore::newId();
     auto details = api::decode<api::DrillJobDetails>(record.details);
-    details.mountPoint = mountOf(p.volumeName).string();
+    details.mountPoint = mountOf(p.volumeName, Access::Read).string();
     details.scratchDir = services_.drillDir + "/" + record.id;
     record.details = api::encode(details);
     try {
@@ -416,7 +418,7 @@ class GlusterVolumeVerbs {
       volpath::split(vm.definition.path);  // each a valid volume-relative path (PathRejected otherwise)
       for (const auto& d : vm.disks) volpath::split(d.path);
     }
-    const std::filesystem::path file = mountOf(p.volumeName) / gfapi::kPointDir / (m.id + ".json");
+    const std::filesystem::path file = mountOf(p.volumeName, Access::Write) / gfapi::kPointDir / (m.id + ".json");
     try {
       std::filesystem::create_directories(file.parent_path());
       writeFileDurably(file, json::pretty(api::encode(m)), 0600);
@@ -427,7 +429,7 @@ class GlusterVolumeVerbs {
   }
 
   api::PointPruneResult recoveryPointPrune(const api::PointPruneParams& p) {
-    const std::filesystem::path mount = mountOf(p.volumeName);
+    const std::filesystem::path mount = mountOf(p.volumeName, Access::Write);
     const std::filesystem::path dir = mount / gfapi::kPointDir;
     std::vector<std::string> ids;
     std::error_code ec;
@@ -588,13 +590,24 @@ class GlusterVolumeVerbs {
   }
 
   // Where this host mounts `volume` (the first FUSE mount of it).
-  static std::filesystem::path mountOf(const std::string& volume) {
+  // This host's FUSE mount of the volume; to write through, a read-write
+  // one (a DR site mounts its secondary read-only, and read-write too
+  // once a failover promoted it).
+  enum class Access { Read, Write };
+  static std::filesystem::path mountOf(const std::string& volume, Access access) {
+    bool readOnlySeen = false;
     for (const auto& m : virt::readGlusterMounts()) {
-      if (m.volume == volume) return m.mountPoint;
+      if (m.volume != volume) continue;
+      if (access == Access::Write && m.readOnly) {
+        readOnlySeen = true;
+        continue;
+      }
+      return m.mountPoint;
     }
     Json::Value data;
     data["volume"] = volume;
-    throw AgentError(Code::VolumeNotMounted, "this host does not mount volume " + volume, data);
+    throw AgentError(Code::VolumeNotMounted,
+                     "this host does not mount volume " + volume + (readOnlySeen ? " read-write" : ""), data);
   }
 
   // Is a VM's disk volume (of the same name) the volume at hand? Compared

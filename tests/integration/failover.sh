@@ -72,7 +72,9 @@ if [ -n "$point2" ] && grep -qE "^$point2 .* complete " "$STATE/points.out"; the
   # shellcheck disable=SC2086
   "$SITES" on s1 "$BIN/gdr-sync" drill --secondary "$GDR_SITES_SECONDARY_URL" --point "$point2" \
     --secondary-agent "$GDR_SITES_SECONDARY_AGENT" $GDR_SITES_TLS --state-dir "$STATE/drill" --json \
-    >"$STATE/drill.json" 2>&1 || fail "the drill of point $point2 failed: $(cat "$STATE/drill.json")"
+    >"$STATE/drill.json" 2>"$STATE/drill.err" ||
+    fail "the drill of point $point2 failed: $(cat "$STATE/drill.json" "$STATE/drill.err")"
+  [ -s "$STATE/drill.err" ] && note "   the drill said: $(head -c 300 "$STATE/drill.err")"
   drilled=$(json_get '" ".join("%s:%s" % (v["name"], v.get("pointId") or "-") for v in d["vms"])' <"$STATE/drill.json")
   note "   a drill of point $point2 passed: $drilled"
   [ "$(json_get 'len(d["vms"])' <"$STATE/drill.json")" = "$(vm_names | wc -l)" ] ||

@@ -17,26 +17,29 @@ fail() {
 # Each note says when, in seconds since the test began (where its time goes).
 note() { echo "--- [${SECONDS}s] $*"; }
 
-# require_lab [SCRIPT]: the lab SCRIPT brings up (scripts/lab, or
+# require_lab [SCRIPT [up|env]]: the lab SCRIPT brings up (scripts/lab, or
 # scripts/lab-sites for the two-site lab) can run here, its environment is
-# loaded and every component is up.
+# loaded and (unless env: a test after a disaster checks what it needs
+# itself) every component is up.
 require_lab() {
-  local script=${1:-$LAB} why
+  local script=${1:-$LAB} want=${2:-up} why
   if ! why=$("$script" can-run); then
     if [ "${GDR_REQUIRE_LAB:-0}" = 1 ]; then fail "$(basename "$script") is required here but cannot run: $why"; fi
     echo "SKIPPED: this host cannot run $(basename "$script") ($why)" >&2
     exit 77
   fi
   eval "$("$script" env)"
+  [ "$want" = env ] && return
   # A guest can pause for a few seconds when gluster is busy (a previous
   # test restarted glusterd): look twice before calling the lab down.
   "$script" status >/dev/null || { sleep 5; "$script" status; } || fail "$(basename "$script") is not up"
 }
 
-# The two-site lab (scripts/lab-sites), as SITES.
+# The two-site lab (scripts/lab-sites), as SITES; require_sites env: its
+# environment only.
 require_sites() {
   SITES="$ROOT/scripts/lab-sites"
-  require_lab "$SITES"
+  require_lab "$SITES" "${1:-up}"
 }
 
 georep() { gluster --mode=script volume geo-replication "$GDR_LAB_PRIMARY" "$GDR_LAB_SECONDARY_URL" "$@"; }

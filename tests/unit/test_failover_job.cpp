@@ -202,7 +202,7 @@ TEST_F(FailoverJobTest, TheNewestPointsVmsRunHereAsThemselvesInPriorityOrder) {
   // Each overlay beside its base, named after the point, over the chain's top.
   EXPECT_EQ(overlays_.size(), 4u);
   EXPECT_NE(std::find(overlays_.begin(), overlays_.end(),
-                      "/mnt/rw/images/web-vda.failover-" + site_.newest.id +
+                      "/mnt/rw/images/.gdr-snapshots/web-vda.failover-" + site_.newest.id +
                           ".qcow2 <- /mnt/rw/images/.gdr-snapshots/web-vda.p1.qcow2"),
             overlays_.end());
   // Defined as themselves, on the overlays; none destroyed.
@@ -235,7 +235,7 @@ TEST_F(FailoverJobTest, AVmTheNewestPointMissedComesFromAnOlderPoint) {
   EXPECT_EQ(web.result, "running") << web.why;
   EXPECT_EQ(web.pointId, "");
   EXPECT_NE(std::find(overlays_.begin(), overlays_.end(),
-                      "/mnt/rw/images/db-vda.failover-" + olderId +
+                      "/mnt/rw/images/.gdr-snapshots/db-vda.failover-" + olderId +
                           ".qcow2 <- /mnt/rw/images/.gdr-snapshots/db-vda.p1.qcow2"),
             overlays_.end())
       << ::testing::PrintToString(overlays_);
@@ -320,7 +320,7 @@ TEST_F(FailoverJobTest, AnIncompletePointChangesNothing) {
 // A file where an overlay would go is someone's: never replaced. Its VM
 // fails naming it; the other one runs.
 TEST_F(FailoverJobTest, AFileWhereAnOverlayWouldGoIsLeftAloneAndItsVmFails) {
-  const std::string theirs = "/mnt/rw/images/web-vdb.failover-" + site_.newest.id + ".qcow2";
+  const std::string theirs = "/mnt/rw/images/.gdr-snapshots/web-vdb.failover-" + site_.newest.id + ".qcow2";
   site_.files.insert(theirs);
   const JobRecord end = runToEnd(failover());
   EXPECT_EQ(end.state, kJobFailed);
@@ -373,8 +373,8 @@ TEST_F(FailoverJobTest, ResumedInDefineItRemakesItsOwnOverlaysAndGoesOn) {
 }
 
 TEST(FailoverPlan, OverlaysLieBesideTheirBasesAndPriorityOrdersTheStart) {
-  EXPECT_EQ(failoverOverlayPath("images/vm1.qcow2", "P"), "images/vm1.failover-P.qcow2");
-  EXPECT_EQ(failoverOverlayPath("a/b/data.raw", "P"), "a/b/data.failover-P.qcow2");
+  EXPECT_EQ(failoverOverlayPath("images/vm1.qcow2", "P"), "images/.gdr-snapshots/vm1.failover-P.qcow2");
+  EXPECT_EQ(failoverOverlayPath("a/b/data.raw", "P"), "a/b/.gdr-snapshots/data.failover-P.qcow2");
   std::vector<api::FailoverVm> vms(4);
   vms[0].name = "z";
   vms[0].priority = std::numeric_limits<std::int64_t>::max();
