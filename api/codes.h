@@ -37,6 +37,8 @@ namespace gdr {
   X(ClientNotAllowed, 1103, "no verified client certificate, or its identity is not in tls_allowed_clients")      \
   X(RequestTimeout, 1104, "no reply within request_timeout; the call may still complete (see Host.getJobs)")      \
   X(DefinitionFailed, 1105, "the VM's definition could not be made or written beside its disks")                  \
+  X(VMStateChangeFailed, 1106, "libvirt refused to pause, resume or destroy the VM (the message says why)")        \
+  X(VMNotPaused, 1107, "the VM is running: VM.destroy powers off a paused VM only, unless force")                 \
   /* VDSM's gluster codes */                                                                                      \
   X(GlusterCliTimeout, 4108, "the gluster CLI did not answer in time")                                            \
   X(GlusterCliBadOutput, 4106, "the gluster CLI printed something other than the XML expected")                   \

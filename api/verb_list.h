@@ -18,7 +18,7 @@ struct VerbList {};
 
 using AllVerbs =
     VerbList<HostPing, HostGetCapabilities, HostGetJobs, HostAbortJob, HostGetVMList, VmSnapshot, VmSaveDefinition,
-             VmMerge, OverlayDelete, FileStat, GeoRepResyncFile, FileChecksum, ImageInfo, ShardLayout,
+             VmMerge, VmPause, VmCont, VmDestroy, OverlayDelete, FileStat, GeoRepResyncFile, FileChecksum, ImageInfo, ShardLayout,
              RecoveryPointSave, RecoveryPointPrune, RecoveryPointList, RecoveryPointCheck, RecoveryPointSeal,
              RecoveryPointDrill, RecoveryPointFailover, VolumeEmptyCheck, VolumeSet, GeoRepSessionList, GeoRepSessionStatus, GeoRepSessionCreate,
              GeoRepSessionStart, GeoRepSessionStop, GeoRepSessionPause, GeoRepSessionResume, GeoRepSessionDelete,

@@ -87,7 +87,26 @@ struct SaveDefinitionResult {
   }
 };
 
+// VM.pause, VM.cont, VM.destroy: a planned switch between sites stops a
+// VM's writes before the last point, and powers the old copy off once the
+// VM runs at the other site.
+struct DestroyParams {
+  std::string vmId;
+  bool force = false;  // a VM still running (not paused) too
+  template <class V> void visit(V& v) { v("vmID", vmId)("force", force); }
+};
+
+struct VmStateResult {
+  std::string vmId, name;
+  std::string state;    // after the call: running, paused, shut off
+  bool changed = false;  // false when it was in that state already
+  template <class V> void visit(V& v) { v("vmId", vmId)("name", name)("state", state)("changed", changed); }
+};
+
 GDR_VERB(VmSnapshot, "VM.snapshot", SnapshotParams, SnapshotResult);
+GDR_VERB(VmPause, "VM.pause", VmParams, VmStateResult);
+GDR_VERB(VmCont, "VM.cont", VmParams, VmStateResult);
+GDR_VERB(VmDestroy, "VM.destroy", DestroyParams, VmStateResult);
 GDR_VERB(VmSaveDefinition, "VM.saveDefinition", VmParams, SaveDefinitionResult);
 GDR_VERB(VmMerge, "VM.merge", MergeParams, JobStarted);
 

@@ -290,7 +290,14 @@ void FailoverJob::define(JobControl& job) {
           disk.made = true;
         }
         const auto chain = pointChain(d.mountPoint, *pd);
-        tools_.makeOverlay(overlay, chain.front(), pd->virtualSize);
+        // Named relative to the overlay, as a cycle names its overlays'
+        // backing: libvirt commits into a base only along relative names,
+        // and the names hold wherever the volume is mounted.
+        virt::ChainImage backing = chain.front();
+        backing.path = std::filesystem::path(backing.path)
+                           .lexically_relative(std::filesystem::path(overlay).parent_path())
+                           .string();
+        tools_.makeOverlay(overlay, backing, pd->virtualSize);
         spec.disks.push_back({disk.drive, overlay, chain});
       }
       std::vector<std::string> leftOut;

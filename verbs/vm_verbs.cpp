@@ -1,4 +1,4 @@
-// VM.*: snapshots and live merges of running VMs.
+// VM.*: snapshots and live merges of running VMs; pause, resume, power off.
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -114,6 +114,46 @@ class VmVerbs {
     return out;
   }
 
+  // Idempotent: a VM already paused is left paused (changed false).
+  api::VmStateResult pause(const api::VmParams& p) {
+    auto domain = runningDomain(p.vmId);
+    api::VmStateResult out{domain->uuid(), domain->name(), "paused", false};
+    if (!domain->paused()) {
+      domain->suspend();
+      out.changed = true;
+    }
+    return out;
+  }
+
+  api::VmStateResult cont(const api::VmParams& p) {
+    auto domain = runningDomain(p.vmId);
+    api::VmStateResult out{domain->uuid(), domain->name(), "running", false};
+    if (domain->paused()) {
+      domain->resume();
+      out.changed = true;
+    }
+    return out;
+  }
+
+  // Powers the VM off at once; its definition stays. Only a paused VM
+  // unless `force`: a guest that still writes would lose what it has not
+  // flushed, and a paused one has nothing in flight.
+  api::VmStateResult destroy(const api::DestroyParams& p) {
+    auto domain = hypervisor_.lookup(p.vmId);
+    api::VmStateResult out{domain->uuid(), domain->name(), "shut off", false};
+    if (!domain->running()) return out;
+    if (!domain->paused() && !p.force) {
+      Json::Value data;
+      data["vmId"] = domain->uuid();
+      throw AgentError(Code::VMNotPaused,
+                       "VM " + domain->name() + " is running: pause it first (VM.pause), or pass force; it runs on",
+                       data);
+    }
+    domain->destroy();
+    out.changed = true;
+    return out;
+  }
+
   api::JobStarted merge(const api::MergeParams& p) {
     auto domain = hypervisor_.lookup(p.vmId);
     const virt::DomainInfo info = virt::parseDomainXml(domain->xml());
@@ -131,6 +171,16 @@ class VmVerbs {
   }
 
  private:
+  std::unique_ptr<virt::Domain> runningDomain(const std::string& vmId) {
+    auto domain = hypervisor_.lookup(vmId);
+    if (!domain->running()) {
+      Json::Value data;
+      data["vmId"] = vmId;
+      throw AgentError(Code::NoSuchVM, "VM " + domain->name() + " is not running on this host", data);
+    }
+    return domain;
+  }
+
   std::unique_ptr<virt::MergeJob> makeRunner() {
     return std::make_unique<virt::MergeJob>(hypervisor_, activity_, removeMergedTop, tuning_);
   }
@@ -149,6 +199,9 @@ void registerVmVerbs(Registry& registry, AgentServices& services) {
   registry.add<api::VmSnapshot>([verbs](const auto& p, const CallContext&) { return verbs->snapshot(p); });
   registry.add<api::VmSaveDefinition>([verbs](const auto& p, const CallContext&) { return verbs->saveDefinition(p); });
   registry.add<api::VmMerge>([verbs](const auto& p, const CallContext&) { return verbs->merge(p); });
+  registry.add<api::VmPause>([verbs](const auto& p, const CallContext&) { return verbs->pause(p); });
+  registry.add<api::VmCont>([verbs](const auto& p, const CallContext&) { return verbs->cont(p); });
+  registry.add<api::VmDestroy>([verbs](const auto& p, const CallContext&) { return verbs->destroy(p); });
 }
 
 }  // namespace gdr

@@ -33,7 +33,13 @@ class Domain {
   virtual ~Domain() = default;
   virtual std::string uuid() const = 0;
   virtual std::string name() const = 0;
-  virtual bool running() = 0;
+  virtual bool running() = 0;  // running or paused
+  virtual bool paused() = 0;
+  // virDomainSuspend / virDomainResume / virDomainDestroy (the persistent
+  // definition stays). Throw AgentError(VMStateChangeFailed).
+  virtual void suspend() = 0;
+  virtual void resume() = 0;
+  virtual void destroy() = 0;
   // The live XML.
   virtual std::string xml() = 0;
   // The persistent (inactive) definition's XML: what the VM boots from.

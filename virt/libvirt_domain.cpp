@@ -75,6 +75,22 @@ class LibvirtDomain : public Domain {
     return state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_PAUSED;
   }
 
+  bool paused() override {
+    int state = 0, reason = 0;
+    if (virDomainGetState(domain_.get(), &state, &reason, 0) < 0) fail(Code::GeneralException, "state of " + name_);
+    return state == VIR_DOMAIN_PAUSED;
+  }
+
+  void suspend() override {
+    if (virDomainSuspend(domain_.get()) < 0) fail(Code::VMStateChangeFailed, "pause " + name_);
+  }
+  void resume() override {
+    if (virDomainResume(domain_.get()) < 0) fail(Code::VMStateChangeFailed, "resume " + name_);
+  }
+  void destroy() override {
+    if (virDomainDestroy(domain_.get()) < 0) fail(Code::VMStateChangeFailed, "destroy " + name_);
+  }
+
   std::string xml() override { return xmlDesc(0, "XML of " + name_); }
 
   std::string definitionXml() override { return xmlDesc(VIR_DOMAIN_XML_INACTIVE, "inactive XML of " + name_); }

@@ -170,14 +170,7 @@ for name in $(vm_names); do
   before=$(awk -v n="$name" '$1 == n && $2 == "vda" { $1 = $2 = ""; print }' "$STATE/$p.check" | json_get 'd["records"]')
   [ "${before:-0}" -gt 0 ] || fail "point $p holds no record of $name: $(cat "$STATE/$p.check")"
   overlay=$(json_get '[x["overlay"] for v in d["vms"] if v["name"] == "'"$name"'" for x in v["disks"] if x["drive"] == "vda"][0]' <<<"$report")
-  # The failover's overlay over the point's chain, as QEMU reads it.
-  image=$("$SITES" on s1 python3 "$ROOT/scripts/lab-point-image" "$manifest" "$mount" |
-    awk -v n="$name" '$1 == n && $2 == "vda" { print $3 }')
-  image=$(python3 -c 'import json,sys
-chain = sys.argv[2][5:] if sys.argv[2].startswith("json:") else None
-backing = json.loads(chain) if chain else {"driver": "qcow2", "file": {"driver": "file", "filename": sys.argv[2]}}
-print("json:" + json.dumps({"driver": "qcow2", "file": {"driver": "file", "filename": sys.argv[1]}, "backing": backing}))' \
-    "$mount/$overlay" "$image")
+  image=$(overlay_image s1 "$manifest" "$mount" "$overlay" "$name")
   for _ in $(seq 60); do
     grep -aq 'gdr-guest: wrote' "$STATE/consoles/$name.console" 2>/dev/null && break
     sleep 1

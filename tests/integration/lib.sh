@@ -204,3 +204,17 @@ flatten_lab_vms() {
 json_get() { # json_get EXPR < json  (EXPR in Python, the document is 'd')
   python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"
 }
+
+# overlay_image HOST MANIFEST MOUNT OVERLAY VM: what QEMU reads of VM's vda
+# on HOST after a failover: its OVERLAY (volume-relative, on MOUNT) over the
+# point's chain (MANIFEST), as an image name lab-check-consistency opens.
+overlay_image() {
+  local host=$1 manifest=$2 mount=$3 overlay=$4 vm=$5 chain
+  chain=$("$SITES" on "$host" python3 "$ROOT/scripts/lab-point-image" "$manifest" "$mount" |
+    awk -v n="$vm" '$1 == n && $2 == "vda" { print $3 }')
+  python3 -c 'import json,sys
+chain = sys.argv[2][5:] if sys.argv[2].startswith("json:") else None
+backing = json.loads(chain) if chain else {"driver": "qcow2", "file": {"driver": "file", "filename": sys.argv[2]}}
+print("json:" + json.dumps({"driver": "qcow2", "file": {"driver": "file", "filename": sys.argv[1]}, "backing": backing}))' \
+    "$mount/$overlay" "$chain"
+}

@@ -2,6 +2,7 @@
 // protocol error code, agent error codes, batches (including the
 // specification's own examples) and notifications.
 #include <gtest/gtest.h>
+#include <libvirt/libvirt.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
@@ -384,6 +385,58 @@ TEST(DispatcherSchema, OverlayDeleteAndVolfileServersAreScoped) {
   EXPECT_EQ(code("GlusterVolume.fileStat", R"({"volumeName":"secondary","volfileServers":["127.0.0.1"],"path":"a"})"),
             3222);  // a configured list is the whole list
   EXPECT_EQ(real.volumes.openConnections(), 0u);
+}
+
+// VM.pause, VM.cont and VM.destroy on libvirt's test driver (its running
+// domain "test"): idempotent, and no power-off of a VM that still runs
+// without force. The domain is started again after.
+TEST(DispatcherSchema, PauseContAndDestroyOnlyAPausedVm) {
+  RealServices real("gdr-vm-state");
+  const Dispatcher dispatcher(builtinSchema(), real.registry);
+  const std::string id = "6695eb01-f6a4-8304-79aa-97f2502e193f";  // the test driver's "test"
+  auto call = [&](const std::string& method, const std::string& extra = "") {
+    return *json::parse(*dispatcher.handle(R"({"jsonrpc":"2.0","id":1,"method":"VM.)" + method +
+                                           R"(","params":{"vmID":")" + id + "\"" + extra + "}}"));
+  };
+  auto domain = real.hypervisor.lookup(id);
+  ASSERT_TRUE(domain->running());
+
+  const Json::Value refused = call("destroy");
+  EXPECT_EQ(refused["error"]["code"].asInt(), 1107) << refused.toStyledString();
+  EXPECT_TRUE(domain->running());
+  EXPECT_FALSE(domain->paused());
+
+  Json::Value r = call("pause");
+  EXPECT_EQ(r["result"]["state"], "paused") << r.toStyledString();
+  EXPECT_TRUE(r["result"]["changed"].asBool());
+  EXPECT_TRUE(domain->paused());
+  EXPECT_FALSE(call("pause")["result"]["changed"].asBool());  // paused already
+
+  r = call("cont");
+  EXPECT_EQ(r["result"]["state"], "running") << r.toStyledString();
+  EXPECT_TRUE(r["result"]["changed"].asBool());
+  EXPECT_FALSE(domain->paused());
+  EXPECT_FALSE(call("cont")["result"]["changed"].asBool());
+
+  ASSERT_TRUE(call("pause")["result"]["changed"].asBool());
+  r = call("destroy");
+  EXPECT_EQ(r["result"]["state"], "shut off") << r.toStyledString();
+  EXPECT_TRUE(r["result"]["changed"].asBool());
+  EXPECT_FALSE(domain->running());
+  EXPECT_FALSE(call("destroy")["result"]["changed"].asBool());  // off already
+  EXPECT_EQ(call("pause")["error"]["code"].asInt(), 1);          // not running
+  EXPECT_EQ(call("cont")["error"]["code"].asInt(), 1);
+
+  // force: a running VM too.
+  std::unique_ptr<virConnect, int (*)(virConnectPtr)> conn(virConnectOpen("test:///default"), virConnectClose);
+  ASSERT_TRUE(conn);
+  std::unique_ptr<virDomain, int (*)(virDomainPtr)> test(virDomainLookupByUUIDString(conn.get(), id.c_str()),
+                                                         virDomainFree);
+  ASSERT_TRUE(test);
+  ASSERT_EQ(virDomainCreate(test.get()), 0);
+  EXPECT_TRUE(call("destroy", R"(,"force":true)")["result"]["changed"].asBool());
+  EXPECT_FALSE(domain->running());
+  ASSERT_EQ(virDomainCreate(test.get()), 0);
 }
 
 }  // namespace

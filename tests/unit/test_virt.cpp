@@ -91,6 +91,10 @@ class FakeDomain : public Domain {
   std::string uuid() const override { return "a6830fcc-caf3-4238-bbf8-d1371c691477"; }
   std::string name() const override { return "gdr-lab-vm1"; }
   bool running() override { return true; }
+  bool paused() override { return false; }
+  void suspend() override {}
+  void resume() override {}
+  void destroy() override {}
   std::string xml() override {
     std::lock_guard<std::mutex> lock(mutex);
     return fixture("domain-" + (phase == "delta-commit" ? std::string("delta") : phase) + ".xml");
@@ -187,6 +191,10 @@ class FakeHypervisor : public Hypervisor {
     std::string uuid() const override { return d->uuid(); }
     std::string name() const override { return d->name(); }
     bool running() override { return d->running(); }
+    bool paused() override { return d->paused(); }
+    void suspend() override { d->suspend(); }
+    void resume() override { d->resume(); }
+    void destroy() override { d->destroy(); }
     std::string xml() override { return d->xml(); }
     std::string definitionXml() override { return d->definitionXml(); }
     void snapshot(const std::string& x, bool q) override { d->snapshot(x, q); }
