@@ -312,6 +312,18 @@ void addVmIds(const api::PointManifest& manifest, std::set<std::string>& ids) {
   for (const auto& vm : manifest.vms) ids.insert(vm.vmId);
 }
 
+// The VMs newer points name, as far as `point`'s check may rely on it. A
+// newer manifest that cannot be read (a cycle cut off while its manifest
+// was being copied) may name any VM. In the delta layout that does not
+// matter: a base changes only by a commit after a seal, and the cycle
+// that committed sealed a manifest, readable, naming the VM. In the flat
+// layout a cycle merges back whether or not its point was sealed, so an
+// unreadable newer point leaves every VM's base in doubt.
+NewerPointVms namedLater(const api::PointManifest& point, const std::set<std::string>& named, bool unreadableNewer) {
+  if (unreadableNewer && point.layout != "delta") return std::nullopt;
+  return named;
+}
+
 // Whether `loaded` is sealed and its files check out (bases underway allowed).
 bool completeAsNewest(Volume& volume, const LoadedManifest& loaded) {
   if (sealProblem(volume, loaded)) return false;
@@ -323,19 +335,22 @@ bool completeAsNewest(Volume& volume, const LoadedManifest& loaded) {
 api::PointCheckResult checkPointInPlace(Volume& volume, const std::string& id) {
   const LoadedManifest target = loadManifest(volume, id);  // refuses a bad id first
   std::optional<api::PointManifest> newerComplete;
-  NewerPointVms newerVms = std::set<std::string>{};
+  std::set<std::string> newerVms;
+  bool unreadableNewer = false;
   for (const auto& newer : pointIds(volume)) {
     if (newer <= id) break;
     try {
       LoadedManifest loaded = loadManifest(volume, newer);
-      if (newerVms) addVmIds(loaded.manifest, *newerVms);
+      addVmIds(loaded.manifest, newerVms);
       if (!newerComplete && completeAsNewest(volume, loaded)) newerComplete = std::move(loaded.manifest);
     } catch (const AgentError&) {
-      newerVms.reset();  // an unreadable newer point is not complete, and may name any VM
+      unreadableNewer = true;  // not complete, and it may name any VM
     }
   }
-  api::PointCheckResult out = newerComplete ? checkPointUnder(volume, target.manifest, *newerComplete, newerVms)
-                                            : checkPoint(volume, target.manifest, true);
+  api::PointCheckResult out =
+      newerComplete
+          ? checkPointUnder(volume, target.manifest, *newerComplete, namedLater(target.manifest, newerVms, unreadableNewer))
+          : checkPoint(volume, target.manifest, true);
   addSeal(volume, target, out);
   return out;
 }
@@ -392,7 +407,8 @@ api::PointListResult listPoints(Volume& volume) {
   api::PointListResult out;
   std::vector<bool> complete;
   std::optional<api::PointManifest> newestComplete;
-  NewerPointVms newerVms = std::set<std::string>{};
+  std::set<std::string> newerVms;
+  bool unreadableNewer = false;
   for (const auto& id : pointIds(volume)) {
     api::PointSummary s;
     s.id = id;
@@ -411,21 +427,22 @@ api::PointListResult listPoints(Volume& volume) {
         s.problems.push_back({"", "seal", *why});  // its files are not read: it cannot be complete
       } else {
         s.sealed = true;
-        const api::PointCheckResult checked = newestComplete
-                                                  ? checkPointUnder(volume, manifest, *newestComplete, newerVms)
-                                                  : checkPoint(volume, manifest, true);
+        const api::PointCheckResult checked =
+            newestComplete
+                ? checkPointUnder(volume, manifest, *newestComplete, namedLater(manifest, newerVms, unreadableNewer))
+                : checkPoint(volume, manifest, true);
         s.problems = checked.problems;
         s.basesUnderway = checked.basesUnderway;
         if (checked.complete && !newestComplete) newestComplete = manifest;
       }
-      if (newerVms) addVmIds(manifest, *newerVms);
+      addVmIds(manifest, newerVms);
     } catch (const AgentError& e) {
       if (e.code() != Code::PointManifestInvalid && e.code() != Code::FileNotFound &&
           e.code() != Code::NotRegularFile) {
         throw;
       }
       s.problems.push_back({"", "manifest", e.what()});
-      newerVms.reset();  // it may name any VM
+      unreadableNewer = true;  // it may name any VM
     }
     complete.push_back(s.problems.empty());
     out.points.push_back(std::move(s));

@@ -129,7 +129,10 @@ api::SnapshotResult takeSnapshot(Domain& domain, const SnapshotRequest& request,
     checkOverlay(disk, d.overlayPath, files);
   }
   const std::string xml = snapshotXml(disks, allTargets);
-  bool quiesced = request.quiesce;
+  // A paused guest cannot be frozen (libvirt refuses), and writes nothing
+  // meanwhile: its snapshot is taken as it stands.
+  const bool quiesce = request.quiesce && (request.requireQuiesce || !domain.paused());
+  bool quiesced = quiesce;
   try {
     for (const auto& d : disks) {
       const DiskInfo& disk = *before.disk(d.target);
@@ -140,10 +143,10 @@ api::SnapshotResult takeSnapshot(Domain& domain, const SnapshotRequest& request,
                           domain.capacity(d.target));
     }
     try {
-      domain.snapshot(xml, request.quiesce);
+      domain.snapshot(xml, quiesce);
     } catch (const AgentError& e) {
       // No guest agent answering: crash-consistent, unless that is not enough.
-      if (!request.quiesce || request.requireQuiesce || !e.data().get("agentUnavailable", false).asBool()) throw;
+      if (!quiesce || request.requireQuiesce || !e.data().get("agentUnavailable", false).asBool()) throw;
       quiesced = false;
       domain.snapshot(xml, false);
     }

@@ -75,14 +75,16 @@ fi
 grep -q 1107 "$STATE/destroy.out" || fail "VM.destroy of a running VM did not say 1107: $(cat "$STATE/destroy.out")"
 "$SITES" on s1 virsh -c qemu:///system domstate "$first" | grep -q running || fail "the refused VM.destroy stopped $first"
 mkdir -p "$STATE/consoles"
-paths=""
+: >"$STATE/console-dirs"
 for name in $(vm_names); do
   s1_client VM pause vmID="$(vm_id "$name")" | json_get 'd["state"]' | grep -qx paused || fail "$name did not pause"
   # Its console log, where the failover at s1 put it: somewhere at p1 too.
-  console=$("$SITES" on s1 virsh -c qemu:///system dumpxml "$name" | grep -o "[^'\"]*/$name\.console" | head -n 1)
-  [ -n "$console" ] && paths="$paths${paths:+, }\"$(dirname "$console")/\": \"$STATE/consoles/\""
+  "$SITES" on s1 virsh -c qemu:///system dumpxml "$name" | grep -o "[^'\"]*/$name\.console" | head -n 1 |
+    xargs -r dirname >>"$STATE/console-dirs"
 done
-echo "{\"paths\": {$paths}}" >"$STATE/mapping.json"
+sort -u "$STATE/console-dirs" | python3 -c 'import json, sys
+print(json.dumps({"paths": {line.strip() + "/": sys.argv[1] + "/" for line in sys.stdin if line.strip()}}))' \
+  "$STATE/consoles" >"$STATE/mapping.json"
 sync_back --hosts "$GDR_SITES_SECONDARY_AGENT" --volume "$GDR_SITES_SECONDARY" --secondary "$TARGET" \
   --state-dir "$STATE/sync" --timeout 5m --json >"$STATE/last.json" 2>"$STATE/last.err" ||
   fail "the last cycle failed: $(json_get 'd.get("alert", d["status"])' <"$STATE/last.json" 2>&1)" \

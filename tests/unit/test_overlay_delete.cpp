@@ -1097,6 +1097,26 @@ TEST_F(RecoveryPointTest, APointStaysCompleteForTheVmsANewerPartialPointLeftOut)
   EXPECT_EQ(list.points[1].state, "superseded");
   EXPECT_EQ(list.points[1].problems.at(0).vm, "vm2");
   sampled ^= 1;
+  // A newer manifest cut off mid-copy (the site lost during its sync): in
+  // the delta layout its cycle committed nothing (no seal), so vm2's base
+  // is still read on its own, exactly.
+  volume.file(".gdr/points/" + p3 + ".json", "{\"format\": 1, \"id\": \"" + p3);
+  list = listPoints(volume);
+  ASSERT_EQ(list.points.size(), 3u);
+  EXPECT_EQ(list.points[0].state, "incomplete");
+  EXPECT_EQ(list.points[2].state, "complete") << (list.points[2].problems.empty() ? "" : list.points[2].problems[0].why);
+  EXPECT_TRUE(checkPointInPlace(volume, p1).complete);
+  sampled ^= 1;
+  EXPECT_EQ(listPoints(volume).points[2].state, "superseded");
+  EXPECT_FALSE(checkPointInPlace(volume, p1).complete);
+  sampled ^= 1;
+  // In the flat layout that cycle may have merged into any VM's base.
+  save(withVm2(volume, manifest(p1, 1764681300), img, true));
+  seal(p1);
+  list = listPoints(volume);
+  EXPECT_EQ(list.points[2].state, "superseded");
+  EXPECT_NE(list.points[2].problems.at(0).why.find("read alone"), std::string::npos);
+  EXPECT_FALSE(checkPointInPlace(volume, p1).complete);
 }
 
 // The teeth of the chain: an earlier point is complete under the newest

@@ -90,8 +90,9 @@ class FakeDomain : public Domain {
 
   std::string uuid() const override { return "a6830fcc-caf3-4238-bbf8-d1371c691477"; }
   std::string name() const override { return "gdr-lab-vm1"; }
+  bool isPaused = false;
   bool running() override { return true; }
-  bool paused() override { return false; }
+  bool paused() override { return isPaused; }
   void suspend() override {}
   void resume() override {}
   void destroy() override {}
@@ -720,6 +721,19 @@ TEST_F(SnapshotTest, WithoutAGuestAgentCrashConsistentUnlessRequired) {
   request.requireQuiesce = false;
   auto domain = hv_.lookup(hv_.domain->uuid());
   EXPECT_EQ(api::encode(takeSnapshot(*domain, request, files_))["quiesced"], false);
+}
+
+// A paused VM (a failback's last cycle): libvirt cannot freeze it, and it
+// writes nothing; its snapshot is taken unquiesced, unless quiesce is required.
+TEST_F(SnapshotTest, APausedVmIsSnapshotWithoutQuiesce) {
+  hv_.domain->phase = "base";
+  hv_.domain->isPaused = true;
+  SnapshotRequest request;
+  request.drives = std::vector<SnapshotDisk>{{"vda", kTop}};
+  auto domain = hv_.lookup(hv_.domain->uuid());
+  EXPECT_EQ(api::encode(takeSnapshot(*domain, request, files_))["quiesced"], false);
+  EXPECT_TRUE(hv_.domain->called("snapshot"));
+  EXPECT_FALSE(hv_.domain->called("snapshot+quiesce"));
 }
 
 TEST_F(SnapshotTest, BadInputIsRefusedBeforeLibvirtIsCalled) {
