@@ -589,7 +589,6 @@ class GlusterVolumeVerbs {
     return services_.volumes.with(servers, volume, std::forward<Fn>(fn));
   }
 
-  // Where this host mounts `volume` (the first FUSE mount of it).
   // This host's FUSE mount of the volume; to write through, a read-write
   // one (a DR site mounts its secondary read-only, and read-write too
   // once a failover promoted it).

@@ -70,16 +70,11 @@ class LibvirtDomain : public Domain {
   std::string name() const override { return name_; }
 
   bool running() override {
-    int state = 0, reason = 0;
-    if (virDomainGetState(domain_.get(), &state, &reason, 0) < 0) fail(Code::GeneralException, "state of " + name_);
-    return state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_PAUSED;
+    const int s = state();
+    return s == VIR_DOMAIN_RUNNING || s == VIR_DOMAIN_PAUSED;
   }
 
-  bool paused() override {
-    int state = 0, reason = 0;
-    if (virDomainGetState(domain_.get(), &state, &reason, 0) < 0) fail(Code::GeneralException, "state of " + name_);
-    return state == VIR_DOMAIN_PAUSED;
-  }
+  bool paused() override { return state() == VIR_DOMAIN_PAUSED; }
 
   void suspend() override {
     if (virDomainSuspend(domain_.get()) < 0) fail(Code::VMStateChangeFailed, "pause " + name_);
@@ -151,6 +146,12 @@ class LibvirtDomain : public Domain {
   }
 
  private:
+  int state() {  // virDomainState
+    int state = 0, reason = 0;
+    if (virDomainGetState(domain_.get(), &state, &reason, 0) < 0) fail(Code::GeneralException, "state of " + name_);
+    return state;
+  }
+
   std::string xmlDesc(unsigned flags, const std::string& what) {
     char* text = virDomainGetXMLDesc(domain_.get(), flags);
     if (!text) fail(Code::GeneralException, what);

@@ -84,19 +84,10 @@ void checkOverlay(const DiskInfo& disk, const std::string& overlay, const LocalF
   if (files.exists(overlay)) invalid("overlay '" + overlay + "' already exists", data);
 }
 
-}  // namespace
-
-api::SnapshotResult takeSnapshot(Domain& domain, const SnapshotRequest& request, const LocalFiles& files) {
-  if (!domain.running()) {
-    Json::Value data;
-    data["vmID"] = domain.uuid();
-    throw AgentError(Code::SnapshotFailed, "VM " + domain.name() + " is not running", data);
-  }
-  const DomainInfo before = parseDomainXml(domain.xml());
-  std::vector<std::string> allTargets;
-  for (const auto& d : before.disks) allTargets.push_back(d.target);
-
-  const std::int64_t when = nowSeconds();
+// The disks to snapshot, each with its overlay: those asked for (or every
+// file-backed disk), checked before anything is created.
+std::vector<SnapshotDisk> chooseDisks(Domain& domain, const DomainInfo& before, const SnapshotRequest& request,
+                                      std::int64_t when, const LocalFiles& files) {
   std::vector<SnapshotDisk> disks;
   if (request.drives) {
     for (const auto& wanted : *request.drives) {
@@ -128,20 +119,69 @@ api::SnapshotResult takeSnapshot(Domain& domain, const SnapshotRequest& request,
     }
     checkOverlay(disk, d.overlayPath, files);
   }
+  return disks;
+}
+
+// Each overlay created first, naming its backing file relative to itself.
+void createOverlays(Domain& domain, const DomainInfo& before, const std::vector<SnapshotDisk>& disks,
+                    const LocalFiles& files) {
+  for (const auto& d : disks) {
+    const DiskInfo& disk = *before.disk(d.target);
+    const fs::path dir = fs::path(d.overlayPath).parent_path();
+    files.makeDirectory(dir.string());
+    const std::string format = disk.format.empty() ? "qcow2" : disk.format;
+    files.createOverlay(d.overlayPath, fs::path(disk.path).lexically_relative(dir).string(), format,
+                        domain.capacity(d.target));
+  }
+}
+
+// A failed snapshot: the true state of each disk, and no stray overlay
+// left behind.
+AgentError snapshotFailure(Domain& domain, const std::vector<SnapshotDisk>& disks, const LocalFiles& files,
+                           const AgentError& e) {
+  Json::Value data = e.data().isObject() ? e.data() : Json::Value(Json::objectValue);
+  data["disks"] = Json::Value(Json::arrayValue);
+  try {
+    const DomainInfo after = parseDomainXml(domain.xml());
+    for (const auto& d : disks) {
+      const DiskInfo* disk = after.disk(d.target);
+      Json::Value item;
+      item["name"] = d.target;
+      item["path"] = disk ? disk->path : "";
+      if (disk && !disk->chain.empty() &&
+          std::find(disk->chain.begin(), disk->chain.end(), d.overlayPath) == disk->chain.end()) {
+        files.remove(d.overlayPath);
+        item["overlayRemoved"] = true;
+      }
+      data["disks"].append(item);
+    }
+  } catch (const AgentError& reread) {
+    data["rereadError"] = reread.what();
+  }
+  return AgentError(Code::SnapshotFailed, e.what(), data);
+}
+
+}  // namespace
+
+api::SnapshotResult takeSnapshot(Domain& domain, const SnapshotRequest& request, const LocalFiles& files) {
+  if (!domain.running()) {
+    Json::Value data;
+    data["vmID"] = domain.uuid();
+    throw AgentError(Code::SnapshotFailed, "VM " + domain.name() + " is not running", data);
+  }
+  const DomainInfo before = parseDomainXml(domain.xml());
+  std::vector<std::string> allTargets;
+  for (const auto& d : before.disks) allTargets.push_back(d.target);
+
+  const std::int64_t when = nowSeconds();
+  const std::vector<SnapshotDisk> disks = chooseDisks(domain, before, request, when, files);
   const std::string xml = snapshotXml(disks, allTargets);
   // A paused guest cannot be frozen (libvirt refuses), and writes nothing
   // meanwhile: its snapshot is taken as it stands.
   const bool quiesce = request.quiesce && (request.requireQuiesce || !domain.paused());
   bool quiesced = quiesce;
   try {
-    for (const auto& d : disks) {
-      const DiskInfo& disk = *before.disk(d.target);
-      const fs::path dir = fs::path(d.overlayPath).parent_path();
-      files.makeDirectory(dir.string());
-      const std::string format = disk.format.empty() ? "qcow2" : disk.format;
-      files.createOverlay(d.overlayPath, fs::path(disk.path).lexically_relative(dir).string(), format,
-                          domain.capacity(d.target));
-    }
+    createOverlays(domain, before, disks, files);
     try {
       domain.snapshot(xml, quiesce);
     } catch (const AgentError& e) {
@@ -151,27 +191,7 @@ api::SnapshotResult takeSnapshot(Domain& domain, const SnapshotRequest& request,
       domain.snapshot(xml, false);
     }
   } catch (const AgentError& e) {
-    // Report the true state, and leave no stray overlay behind.
-    Json::Value data = e.data().isObject() ? e.data() : Json::Value(Json::objectValue);
-    data["disks"] = Json::Value(Json::arrayValue);
-    try {
-      const DomainInfo after = parseDomainXml(domain.xml());
-      for (const auto& d : disks) {
-        const DiskInfo* disk = after.disk(d.target);
-        Json::Value item;
-        item["name"] = d.target;
-        item["path"] = disk ? disk->path : "";
-        if (disk && !disk->chain.empty() &&
-            std::find(disk->chain.begin(), disk->chain.end(), d.overlayPath) == disk->chain.end()) {
-          files.remove(d.overlayPath);
-          item["overlayRemoved"] = true;
-        }
-        data["disks"].append(item);
-      }
-    } catch (const AgentError& reread) {
-      data["rereadError"] = reread.what();
-    }
-    throw AgentError(Code::SnapshotFailed, e.what(), data);
+    throw snapshotFailure(domain, disks, files, e);
   }
 
   const DomainInfo after = parseDomainXml(domain.xml());
