@@ -29,7 +29,7 @@ class AgentApi {
   virtual api::VmList getVMList() = 0;
   virtual api::SnapshotResult snapshot(const api::SnapshotParams& params) = 0;
   virtual api::SaveDefinitionResult saveDefinition(const api::VmParams& params) = 0;
-  virtual std::string startMerge(const api::MergeParams& params) = 0;          // the job id
+  virtual std::string startMerge(const api::MergeParams& params) = 0;            // the job id
   virtual std::string startGeoRepSync(const api::GeoRepSyncParams& params) = 0;  // the job id
   virtual api::OverlayDeleteResult overlayDelete(const api::OverlayDeleteParams& params) = 0;
   virtual api::ImageInfoResult imageInfo(const api::FileParams& params) = 0;
@@ -92,6 +92,14 @@ class RpcAgent : public AgentApi, public GeoRepSetupApi {
   std::string startDrill(const api::DrillParams& params);        // the job id
   std::string startFailover(const api::FailoverParams& params);  // the job id
   void ping();
+  bool hasJob(const std::string& jobId);  // the agent knows it (any state)
+  // A failback's: the VMs at the site it leaves, the sessions it replaces.
+  api::VmStateResult pauseVm(const std::string& vmId);
+  api::VmStateResult contVm(const std::string& vmId);
+  api::VmStateResult destroyVm(const api::DestroyParams& params);
+  api::PointCheckResult recoveryPointCheck(const api::PointCheckParams& params);
+  void geoRepSessionStop(const api::SessionActionParams& params);
+  void geoRepSessionDelete(const api::SessionParams& params);
 
  private:
   template <class Verb>

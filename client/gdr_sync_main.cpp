@@ -21,6 +21,8 @@
 
 #include "client/alerts.h"
 #include "client/cycle.h"
+#include "client/failback.h"
+#include "client/failback_sites.h"
 #include "client/failover_plan.h"
 #include "client/metrics.h"
 #include "client/progress_lines.h"
@@ -50,6 +52,8 @@ const char* const kUsageText =
     "                      [--vms NAME[,NAME...]] [--boot-timeout DURATION] [--json] [TLS options]\n"
     "       gdr-sync failover --secondary HOST::VOLUME --secondary-agent URL (--hosts H | --force)\n"
     "                      [--point ID] [--mapping FILE] [--boot-timeout DURATION] [--json] [TLS options]\n"
+    "       gdr-sync failback --hosts H1[,H2...] --volume VOLUME --secondary HOST::VOLUME\n"
+    "                      --secondary-agent URL [--restore-host HOST] [--mapping FILE] [OPTIONS]\n"
     "\n"
     "Options: [--verify none|sample|shards|full] [--timeout DURATION] [--json] [--dry-run]\n"
     "         [--every DURATION] [--repair] [--merge-bandwidth MIB_S] [--state-dir DIR]\n"
@@ -149,6 +153,22 @@ const char* const kUsageText =
     "guest's first disk I/O) is printed and the report kept under\n"
     "STATE_DIR/failovers; exit 0 when every VM runs, 1 when one failed (the\n"
     "others keep running), 3 when no failover started.\n"
+    "`failback` brings the VMs that a failover started back to the primary site,\n"
+    "run where they run now: --hosts their agents, --volume the volume they run\n"
+    "from, --secondary the primary site's empty volume, --secondary-agent an\n"
+    "agent there. In stages, each kept in STATE_DIR/failback.json before it acts\n"
+    "(a run that stops is resumed by the next, from where it stood): PROTECT sets\n"
+    "the reverse session up (as setup), CATCH_UP runs a cycle toward the primary\n"
+    "with the VMs running, PAUSE pauses every VM (the window opens), LAST runs a\n"
+    "last cycle, SWITCH fails over to the primary from its point (as failover,\n"
+    "forced: these VMs are paused, not gone), POWER_OFF powers the paused copies\n"
+    "off, RESTORE removes the reverse session and every other session into\n"
+    "VOLUME (the one the disaster stopped would write stale data) and sets the\n"
+    "original direction up onto VOLUME once the point checks complete there\n"
+    "(--restore-host names this site as that session does; default: the host\n"
+    "of the first --hosts URL). A failure before SWITCH resumes the VMs here;\n"
+    "from SWITCH on they are never resumed here. Exit 0 when done, 1 when a\n"
+    "stage failed (named; run failback again to go on).\n"
     "`history` lists the kept reports, oldest first: cycles, drills and\n"
     "failovers, each with its kind, duration, status and recovery point.\n"
     "`check` is a monitoring plugin (Nagios, Icinga, Sensu): from the kept reports\n"
@@ -367,7 +387,7 @@ int setup(const SyncSettings& settings) {
   RpcAgent primary(settings.hosts.front(), settings.agent, flow);
   RpcAgent secondary(settings.secondaryAgent, settings.agent, flow);
   const SessionSetupRequest request{settings.cycle.volume, settings.cycle.secondaryHost,
-                                    settings.cycle.secondaryVolume};
+                                    settings.cycle.secondaryVolume, ""};
   const SessionSetupReport report = setupSession(primary, secondary, request, [&](const SessionSetupStep& s) {
     if (!settings.json) std::printf("%-9s %s  %s\n", s.step.c_str(), s.ok ? "ok    " : "FAILED", s.detail.c_str());
   });
@@ -539,7 +559,8 @@ std::vector<PrimaryProbe> probePrimary(const SyncSettings& settings, const std::
       probe.error = e.what();
     }
     if (!settings.json) {
-      std::printf("primary agent %s: %s\n", host.c_str(), probe.answered ? "ANSWERS" : ("gone (" + probe.error + ")").c_str());
+      std::printf("primary agent %s: %s\n", host.c_str(),
+                  probe.answered ? "ANSWERS" : ("gone (" + probe.error + ")").c_str());
     }
     probes.push_back(probe);
   }
@@ -637,8 +658,8 @@ int failover(const SyncSettings& settings) {
   try {
     job = followJob(agent, jobId, settings.json, settings.bootTimeout + std::chrono::minutes(30));
   } catch (const std::exception& e) {
-    std::cerr << "gdr-sync: lost the failover (job " << jobId << " on " << settings.secondaryAgent
-              << "): " << e.what() << "; it goes on there: gdr-client Host getJobs\n";
+    std::cerr << "gdr-sync: lost the failover (job " << jobId << " on " << settings.secondaryAgent << "): " << e.what()
+              << "; it goes on there: gdr-client Host getJobs\n";
     return kFailedMergedBack;
   }
   const auto details = gdr::api::decode<gdr::api::FailoverJobDetails>(job.details);
@@ -650,6 +671,95 @@ int failover(const SyncSettings& settings) {
     printFailover(report, job, details);
   }
   return job.done() ? kSuccess : kFailedMergedBack;
+}
+
+// One cycle over the hosts, its report kept and its alerts sent.
+Json::Value cycleOnce(SyncSettings& settings, const std::string& flowPrefix) {
+  CycleOptions& options = settings.cycle;
+  options.flowId = flowPrefix + gdr::newUuid().substr(0, 8);
+  // One agent per host, its connections kept for the whole cycle.
+  std::vector<std::unique_ptr<RpcAgent>> agents;
+  std::vector<AgentApi*> seams;
+  for (const auto& host : settings.hosts) {
+    agents.push_back(std::make_unique<RpcAgent>(host, settings.agent, options.flowId));
+    seams.push_back(agents.back().get());
+  }
+  options.lastSeen = lastSeenVms(settings.stateDir);
+  ProgressPrinter progress(settings.json);
+  Json::Value report = runCycle(options, seams, progress.fn());
+  progress.finish();
+  afterCycle(report, settings);
+  return report;
+}
+
+// `failback`: the stages of client/failback.h over both sites' agents.
+int failback(SyncSettings& settings) {
+  std::unique_ptr<StateDirLock> lock;
+  try {
+    lock = std::make_unique<StateDirLock>(settings.stateDir);
+  } catch (const std::exception& e) {
+    std::cerr << "gdr-sync: " << e.what() << "\n";
+    return kFailedUnchanged;
+  }
+  FailbackSites sites;
+  sites.hereAgents = settings.hosts;
+  sites.homeAgent = settings.secondaryAgent;
+  sites.hereVolume = settings.cycle.volume;
+  sites.homeHost = settings.cycle.secondaryHost;
+  sites.homeVolume = settings.cycle.secondaryVolume;
+  sites.hereHost = settings.restoreHost;
+  sites.bootTimeout = settings.bootTimeout;
+  if (!settings.mappingFile.empty()) {
+    try {
+      sites.mapping = readMapping(settings.mappingFile);
+    } catch (const std::exception& e) {
+      std::cerr << "gdr-sync: " << e.what() << "\n";
+      return kUsage;
+    }
+  }
+  FileCycleJournal journal(settings.stateDir);
+  settings.cycle.journal = &journal;
+  const auto say = [&](const std::string& line) {
+    if (!settings.json) std::printf("  %s\n", line.c_str());
+  };
+  const std::string flow = "gdr-sync-failback-" + gdr::newUuid().substr(0, 8);
+  RpcFailbackActions actions(
+      sites, settings.agent, flow,
+      [&](const std::string& purpose) {
+        Json::Value report = cycleOnce(settings, "gdr-sync-failback-" + purpose + "-");
+        if (!settings.json) printSummary(report);
+        return report;
+      },
+      say);
+  FileFailbackStore store(settings.stateDir);
+  Failback run(
+      actions, store,
+      [&](FailbackStage stage, const std::string& line) {
+        if (!settings.json) std::printf("%-9s %s\n", stageName(stage), line.c_str());
+        std::fflush(stdout);
+      },
+      [] { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); });
+  FailbackState state;
+  try {
+    state = run.run();
+  } catch (const std::exception& e) {
+    std::cerr << "gdr-sync: " << e.what() << "\n";
+    return kFailedUnchanged;
+  }
+  Json::Value report = failbackToJson(state);
+  report["flowId"] = flow;
+  if (settings.json) {
+    std::cout << gdr::json::pretty(report) << "\n";
+  } else if (state.stage == FailbackStage::Done) {
+    std::printf(
+        "failback done: every VM runs at the primary from point %s (paused when it was taken: nothing lost);"
+        " window %.1f s, failover %.1f s; %s\n",
+        state.lastPoint.c_str(), state.windowSeconds, state.rtoSeconds, state.restoredSession.c_str());
+  } else {
+    std::printf("failback stopped at %s: %s\nrun it again to go on from there\n", stageName(state.stage),
+                state.failure.c_str());
+  }
+  return state.stage == FailbackStage::Done ? kSuccess : kFailedMergedBack;
 }
 
 // Cycles: once, or --every until SIGTERM, or none when --if-due finds none due.
@@ -687,20 +797,8 @@ int runCycles(SyncSettings& settings) {
   int rc = 0;
   for (;;) {
     const auto started = std::chrono::steady_clock::now();
-    options.flowId = "gdr-sync-" + gdr::newUuid().substr(0, 8);
-    // One agent per host, its connections kept for the whole cycle.
-    std::vector<std::unique_ptr<RpcAgent>> agents;
-    std::vector<AgentApi*> seams;
-    for (const auto& host : settings.hosts) {
-      agents.push_back(std::make_unique<RpcAgent>(host, settings.agent, options.flowId));
-      seams.push_back(agents.back().get());
-    }
-    options.lastSeen = lastSeenVms(settings.stateDir);
-    ProgressPrinter progress(settings.json);
-    Json::Value report = runCycle(options, seams, progress.fn());
-    progress.finish();
+    Json::Value report = cycleOnce(settings, "gdr-sync-");
     rc = report["outcome"].asInt();
-    afterCycle(report, settings);
     if (settings.json) {
       std::cout << gdr::json::pretty(report) << "\n";
     } else {
@@ -744,6 +842,8 @@ int main(int argc, char** argv) {
       return drill(settings);
     case SyncCommand::Failover:
       return failover(settings);
+    case SyncCommand::Failback:
+      return failback(settings);
     case SyncCommand::Points:
       try {
         RpcAgent agent(settings.hosts.front(), settings.agent, "gdr-sync-points-" + gdr::newUuid().substr(0, 8));

@@ -45,10 +45,19 @@ typename Verb::Result RpcAgent::call(const typename Verb::Params& params) {
 
 api::VmList RpcAgent::getVMList() { return call<api::HostGetVMList>({}); }
 std::string RpcAgent::startDrill(const api::DrillParams& p) { return call<api::RecoveryPointDrill>(p).jobId; }
-std::string RpcAgent::startFailover(const api::FailoverParams& p) {
-  return call<api::RecoveryPointFailover>(p).jobId;
-}
+std::string RpcAgent::startFailover(const api::FailoverParams& p) { return call<api::RecoveryPointFailover>(p).jobId; }
 void RpcAgent::ping() { call<api::HostPing>({}); }
+bool RpcAgent::hasJob(const std::string& jobId) {
+  return call<api::HostGetJobs>({std::vector<std::string>{jobId}}).jobs.count(jobId) > 0;
+}
+api::VmStateResult RpcAgent::pauseVm(const std::string& vmId) { return call<api::VmPause>({vmId}); }
+api::VmStateResult RpcAgent::contVm(const std::string& vmId) { return call<api::VmCont>({vmId}); }
+api::VmStateResult RpcAgent::destroyVm(const api::DestroyParams& p) { return call<api::VmDestroy>(p); }
+api::PointCheckResult RpcAgent::recoveryPointCheck(const api::PointCheckParams& p) {
+  return call<api::RecoveryPointCheck>(p);
+}
+void RpcAgent::geoRepSessionStop(const api::SessionActionParams& p) { call<api::GeoRepSessionStop>(p); }
+void RpcAgent::geoRepSessionDelete(const api::SessionParams& p) { call<api::GeoRepSessionDelete>(p); }
 api::SnapshotResult RpcAgent::snapshot(const api::SnapshotParams& p) { return call<api::VmSnapshot>(p); }
 api::PointSaveResult RpcAgent::recoveryPointSave(const api::PointSaveParams& p) {
   return call<api::RecoveryPointSave>(p);

@@ -75,33 +75,48 @@ SessionSetupReport setupSession(GeoRepSetupApi& primary, GeoRepSetupApi& seconda
   }
   if (!report.existed) {
     api::GeoRepKeysResult keys;
-    const bool ready = setup.step("empty", [&] {
-      // Geo-replication would mix the secondary's files with the
-      // primary's: a new session's secondary must hold nothing.
-      const api::EmptyCheckResult empty =
-          secondary.volumeEmptyCheck({{request.secondaryHost}, request.secondaryVolume});
-      if (!empty.volumeEmptyCheck) {
-        throw std::runtime_error("the secondary volume " + request.secondaryVolume + " is not empty (it holds " +
-                                 joinedNames(empty.entries, 5) +
-                                 "): a new session needs an empty secondary; nothing was changed");
-      }
-      return request.secondaryVolume + " is empty";
-    }) && setup.step("keys", [&] {
-      keys = primary.geoRepKeysGet();
-      if (keys.geoRepPubKeys.empty()) throw std::runtime_error("gsec_create gave no keys");
-      return std::to_string(keys.geoRepPubKeys.size()) + " keys from the primary's pool (" + primary.endpoint() + ")";
-    }) && setup.step("authorize", [&] {
-      const auto merged = secondary.geoRepKeysUpdate({session.remoteUserName, keys.geoRepPubKeys});
-      return std::to_string(merged.added) + " keys added to " + session.remoteUserName + "'s authorized_keys on " +
-             secondary.endpoint() + ", " + std::to_string(merged.present) + " there already";
-    }) && setup.step("create", [&] {
-      api::SessionCreateParams create;
-      static_cast<api::SessionParams&>(create) = session;
-      create.noVerify = true;
-      primary.geoRepSessionCreate(create);
-      report.created = true;
-      return "created " + name;
-    });
+    const bool ready =
+        (request.secondaryHolds.empty()
+             ? setup.step("empty",
+                          [&] {
+                            // Geo-replication would mix the secondary's files with the
+                            // primary's: a new session's secondary must hold nothing.
+                            const api::EmptyCheckResult empty =
+                                secondary.volumeEmptyCheck({{request.secondaryHost}, request.secondaryVolume});
+                            if (!empty.volumeEmptyCheck) {
+                              throw std::runtime_error(
+                                  "the secondary volume " + request.secondaryVolume + " is not empty (it holds " +
+                                  joinedNames(empty.entries, 5) +
+                                  "): a new session needs an empty secondary; nothing was changed");
+                            }
+                            return request.secondaryVolume + " is empty";
+                          })
+             : setup.step("copy",
+                          [&] {
+                            return request.secondaryVolume + " holds " + request.secondaryHolds + ": no empty check";
+                          })) &&
+        setup.step("keys",
+                   [&] {
+                     keys = primary.geoRepKeysGet();
+                     if (keys.geoRepPubKeys.empty()) throw std::runtime_error("gsec_create gave no keys");
+                     return std::to_string(keys.geoRepPubKeys.size()) + " keys from the primary's pool (" +
+                            primary.endpoint() + ")";
+                   }) &&
+        setup.step("authorize",
+                   [&] {
+                     const auto merged = secondary.geoRepKeysUpdate({session.remoteUserName, keys.geoRepPubKeys});
+                     return std::to_string(merged.added) + " keys added to " + session.remoteUserName +
+                            "'s authorized_keys on " + secondary.endpoint() + ", " + std::to_string(merged.present) +
+                            " there already";
+                   }) &&
+        setup.step("create", [&] {
+          api::SessionCreateParams create;
+          static_cast<api::SessionParams&>(create) = session;
+          create.noVerify = true;
+          primary.geoRepSessionCreate(create);
+          report.created = true;
+          return "created " + name;
+        });
     if (!ready) return report;
   }
   if (!setup.step("config", [&] {

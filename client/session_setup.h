@@ -4,6 +4,8 @@
 // through VDSM: the secondary checked empty, the primary's keys
 // (gsec_create) put into the secondary's authorized_keys, the session
 // created without gluster's own ssh check (no-verify), then configured.
+// (A failback restores a session onto the copy the secondary already
+// holds: see SessionSetupRequest::secondaryHolds.)
 // Each step is checked; the first that fails ends the set-up and is named.
 // A session that exists already is only configured again. Either way the
 // secondary volume ends read-only to ordinary clients (geo-replication's
@@ -36,10 +38,15 @@ struct SessionSetupRequest {
   std::string volume;         // the primary volume
   std::string secondaryHost;  // as the session names it
   std::string secondaryVolume;
+  // Set when the secondary already holds the primary's data, checked by
+  // the caller (a failback's restored direction: the point the primary
+  // runs from, complete on the secondary). The empty check is then the
+  // "copy" step, saying this.
+  std::string secondaryHolds;
 };
 
 struct SessionSetupStep {
-  std::string step;  // existing, empty, keys, authorize, create, config, protect, status
+  std::string step;  // existing, empty (or copy), keys, authorize, create, config, protect, status
   bool ok = false;
   std::string detail;  // what it found or did, or why it failed
 };

@@ -98,19 +98,26 @@ const std::map<std::string, Setting>& settingTable() {
           if (s.hosts.empty()) throw std::invalid_argument("takes unix:/path or https://host:port, comma-separated");
         }}},
       {"volume", {Kind::Value, true, [](S s, V v) { s.cycle.volume = v; }}},
-      {"secondary_agent", {Kind::Value, true,
-                           [](S s, V v) {
-                             if (v.rfind("unix:", 0) != 0 && v.rfind("https://", 0) != 0) {
-                               throw std::invalid_argument("takes unix:/path or https://host:port");
-                             }
-                             s.secondaryAgent = v;
-                           }}},
+      {"secondary_agent",
+       {Kind::Value, true,
+        [](S s, V v) {
+          if (v.rfind("unix:", 0) != 0 && v.rfind("https://", 0) != 0) {
+            throw std::invalid_argument("takes unix:/path or https://host:port");
+          }
+          s.secondaryAgent = v;
+        }}},
       {"secondary", {Kind::Value, true, setSecondary}},
       {"point", {Kind::Value, false, [](S s, V v) { s.point = v; }}},
       {"vms", {Kind::Value, false, [](S s, V v) { s.vms = splitList(v); }}},
       {"boot_timeout", {Kind::Value, false, [](S s, V v) { s.bootTimeout = parseDuration(v); }}},
       {"mapping", {Kind::Value, false, [](S s, V v) { s.mappingFile = v; }}},
       {"force", {Kind::Boolean, false, [](S s, V v) { s.force = parseYesNo(v); }}},
+      {"restore_host",
+       {Kind::Value, false,
+        [](S s, V v) {
+          if (v.empty() || v.find_first_of(" \t:/") != std::string::npos) throw std::invalid_argument("takes a host");
+          s.restoreHost = v;
+        }}},
       {"verify",
        {Kind::Value, true,
         [](S s, V v) {
@@ -196,6 +203,16 @@ std::string flagName(const std::string& key) {
   return flag;
 }
 
+// "host" of https://host:port (brackets of an IPv6 address dropped); "" for unix:.
+std::string urlHost(const std::string& url) {
+  const std::string scheme = "https://";
+  if (url.rfind(scheme, 0) != 0) return "";
+  std::string rest = url.substr(scheme.size());
+  rest = rest.substr(0, rest.find('/'));
+  if (!rest.empty() && rest.front() == '[') return rest.substr(1, rest.find(']') - 1);
+  return rest.substr(0, rest.rfind(':') == std::string::npos ? rest.size() : rest.rfind(':'));
+}
+
 // The defaults that follow from other settings.
 void resolveDefaults(SyncSettings& s) {
   if (s.domain.size() && !s.stateDirNamed) s.stateDir = std::string(kDefaultStateDir) + "/" + s.domain;
@@ -223,11 +240,23 @@ void checkComplete(SyncSettings& s) {
       throw std::invalid_argument("--secondary HOST::VOLUME and --secondary-agent are required" + from);
     }
     if (s.hosts.empty() && !s.force) {
-      throw std::invalid_argument("--hosts (the primary's agents, to make sure the site is gone) or --force is required" +
-                                  from);
+      throw std::invalid_argument(
+          "--hosts (the primary's agents, to make sure the site is gone) or --force is required" + from);
     }
   }
-  if (s.command != SyncCommand::Cycle) return;
+  if (s.command == SyncCommand::Failback) {
+    if (s.hosts.empty() || s.cycle.volume.empty() || s.cycle.secondaryHost.empty() || s.secondaryAgent.empty()) {
+      throw std::invalid_argument(
+          "--hosts (where the VMs run now), --volume, --secondary HOST::VOLUME (at the primary site) and "
+          "--secondary-agent are required" +
+          from);
+    }
+    if (s.restoreHost.empty()) s.restoreHost = urlHost(s.hosts.front());
+    if (s.restoreHost.empty()) {
+      throw std::invalid_argument("--restore-host is required: " + s.hosts.front() + " names no host" + from);
+    }
+  }
+  if (s.command != SyncCommand::Cycle && s.command != SyncCommand::Failback) return;
   if (s.hosts.empty() || s.cycle.volume.empty() || s.cycle.secondaryHost.empty()) {
     throw std::invalid_argument("--hosts, --volume and --secondary HOST::VOLUME are required" + from);
   }
@@ -340,15 +369,16 @@ SyncSettings parseSyncArgs(const std::vector<std::string>& args) {
       return settings;
     }
     if (arg == "history" || arg == "points" || arg == "check" || arg == "setup" || arg == "drill" ||
-        arg == "failover") {
+        arg == "failover" || arg == "failback") {
       if (commandNamed) note("one command at a time: '" + arg + "' after another");
       commandNamed = true;
-      settings.command = arg == "history"  ? SyncCommand::History
-                         : arg == "points" ? SyncCommand::Points
-                         : arg == "setup"  ? SyncCommand::Setup
-                         : arg == "drill"  ? SyncCommand::Drill
+      settings.command = arg == "history"    ? SyncCommand::History
+                         : arg == "points"   ? SyncCommand::Points
+                         : arg == "setup"    ? SyncCommand::Setup
+                         : arg == "drill"    ? SyncCommand::Drill
                          : arg == "failover" ? SyncCommand::Failover
-                                           : SyncCommand::Check;
+                         : arg == "failback" ? SyncCommand::Failback
+                                             : SyncCommand::Check;
       continue;
     }
     if (arg.rfind("--", 0) != 0) {

@@ -19,7 +19,7 @@ namespace gdr::sync {
 inline constexpr const char* kDefaultConfigDir = "/etc/gdr/sync.d";
 inline constexpr const char* kDefaultStateDir = "/var/lib/gdr/sync";
 
-enum class SyncCommand { Cycle, History, Points, Check, Setup, Drill, Failover };
+enum class SyncCommand { Cycle, History, Points, Check, Setup, Drill, Failover, Failback };
 
 struct SyncSettings {
   SyncCommand command = SyncCommand::Cycle;
@@ -38,6 +38,9 @@ struct SyncSettings {
   // declared gone even though one of its agents (--hosts) answers.
   std::string mappingFile;
   bool force = false;
+  // failback: the host of the site it leaves as the restored session names
+  // it (default: the host of the first --hosts URL).
+  std::string restoreHost;
   CycleOptions cycle;  // volume, secondary, verify, layout, ...
   AgentOptions agent;  // TLS
   std::string stateDir = kDefaultStateDir;

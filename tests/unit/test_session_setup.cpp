@@ -71,7 +71,7 @@ class FakeSetupAgent : public GeoRepSetupApi {
   std::string endpoint_;
 };
 
-const SessionSetupRequest kRequest{"vmstore", "dr1", "vmstore-dr"};
+const SessionSetupRequest kRequest{"vmstore", "dr1", "vmstore-dr", ""};
 
 std::vector<std::string> stepsOf(const SessionSetupReport& r) {
   std::vector<std::string> out;
@@ -93,8 +93,7 @@ TEST(SessionSetup, AFreshSessionIsCheckedAuthorizedCreatedWithoutVerifyAndConfig
   EXPECT_EQ(primary.calls,
             (V{"list vmstore dr1::vmstore-dr root", "keys", "create", "config rsync-options", "status"}));
   // The secondary ends read-only to every client but geo-replication's worker.
-  EXPECT_EQ(secondary.calls,
-            (V{"empty dr1 vmstore-dr", "authorize root", "set vmstore-dr features.read-only=on"}));
+  EXPECT_EQ(secondary.calls, (V{"empty dr1 vmstore-dr", "authorize root", "set vmstore-dr features.read-only=on"}));
   EXPECT_EQ(secondary.authorized.geoRepPubKeys.size(), 2u);
   EXPECT_TRUE(primary.created.noVerify);
   EXPECT_FALSE(primary.created.force);
@@ -116,6 +115,22 @@ TEST(SessionSetup, ASecondaryThatIsNotEmptyIsRefusedAndNothingChanges) {
   EXPECT_EQ(primary.calls, (std::vector<std::string>{"list vmstore dr1::vmstore-dr root"}));
   EXPECT_EQ(secondary.calls, (std::vector<std::string>{"empty dr1 vmstore-dr"}));
   EXPECT_FALSE(report.created);
+}
+
+TEST(SessionSetup, OntoACopyTheSecondaryHoldsTheEmptyCheckIsTheCallersSaidCheck) {
+  // A failback's restored direction: the secondary holds the data already.
+  FakeSetupAgent primary("h1"), secondary("dr1");
+  secondary.secondaryEntries = {"images", ".gdr"};
+  SessionSetupRequest onto = kRequest;
+  onto.secondaryHolds = "point P1, complete there";
+  const auto report = setupSession(primary, secondary, onto, {});
+  EXPECT_EQ(report.failure, "");
+  EXPECT_TRUE(report.created);
+  using V = std::vector<std::string>;
+  EXPECT_EQ(stepsOf(report), (V{"existing", "copy", "keys", "authorize", "create", "config", "protect", "status"}));
+  EXPECT_EQ(report.steps[1].detail, "vmstore-dr holds point P1, complete there: no empty check");
+  EXPECT_EQ(secondary.calls, (V{"authorize root", "set vmstore-dr features.read-only=on"}));
+  EXPECT_FALSE(primary.created.force);
 }
 
 TEST(SessionSetup, AnExistingSessionIsOnlyConfiguredAgain) {
