@@ -11,7 +11,8 @@
 //   LAST      a last reverse cycle: its point holds every write
 //   SWITCH    a failover at the primary from that point (its agent's job)
 //   POWER_OFF the paused copies at the secondary powered off
-//   RESTORE   the original direction: the reverse session and any stale
+//   RESTORE   the original direction: the last point's files checked on
+//             the secondary, the reverse session and any stale
 //             session into the secondary gone, the session primary ->
 //             secondary set up onto the copy the secondary already holds
 //   DONE

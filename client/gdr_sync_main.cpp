@@ -164,7 +164,7 @@ const char* const kUsageText =
     "forced: these VMs are paused, not gone), POWER_OFF powers the paused copies\n"
     "off, RESTORE removes the reverse session and every other session into\n"
     "VOLUME (the one the disaster stopped would write stale data) and sets the\n"
-    "original direction up onto VOLUME once the point checks complete there\n"
+    "original direction up onto VOLUME once the point's files check out there\n"
     "(--restore-host names this site as that session does; default: the host\n"
     "of the first --hosts URL). A failure before SWITCH resumes the VMs here;\n"
     "from SWITCH on they are never resumed here. Exit 0 when done, 1 when a\n"
