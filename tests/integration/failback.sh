@@ -48,7 +48,7 @@ if s1_client VM destroy vmID="$(vm_id "$first")" >"$STATE/destroy.out" 2>&1; the
   fail "VM.destroy powered off $first while it ran: $(cat "$STATE/destroy.out")"
 fi
 grep -q 1107 "$STATE/destroy.out" || fail "VM.destroy of a running VM did not say 1107: $(cat "$STATE/destroy.out")"
-"$SITES" on s1 virsh -c qemu:///system domstate "$first" | grep -q running || fail "the refused VM.destroy stopped $first"
+[ "$(domstate s1 "$first")" = running ] || fail "the refused VM.destroy stopped $first"
 
 note "3. gdr-sync failback from s1: $GDR_SITES_SECONDARY -> $TARGET, then home"
 # Each VM's console log, where the failover at s1 put it: somewhere at p1 too.
@@ -80,7 +80,7 @@ done
 [ "$("$SITES" on s1 virsh -c qemu:///system list --name | grep -c .)" = 0 ] || fail "a VM still runs at s1"
 mount=$(json_get 'd["switch"]["mountPoint"]' <<<"$report")
 for name in $(vm_names); do
-  "$SITES" on p1 virsh -c qemu:///system domstate "$name" | grep -q running || fail "$name does not run at p1"
+  [ "$(domstate p1 "$name")" = running ] || fail "$name does not run at p1"
   overlay=$(json_get '[x["overlay"] for v in d["switch"]["vms"] if v["name"] == "'"$name"'" for x in v["disks"] if x["drive"] == "vda"][0]' <<<"$report")
   image=$(overlay_image p1 "$mount/.gdr/points/$last.json" "$mount" "$overlay" "$name")
   "$SITES" on p1 virsh -c qemu:///system suspend "$name" >/dev/null
@@ -106,7 +106,7 @@ if grep -q "^$GDR_SITES_PRIMARY " "$STATE/p1.sessions"; then
   fail "the session the disaster stopped is still there: $(cat "$STATE/p1.sessions")"
 fi
 ! grep -q . "$STATE/s1.sessions" || fail "s1 still has a session: $(cat "$STATE/s1.sessions")"
-"$SITES" on s1 gluster --mode=script volume get "$GDR_SITES_SECONDARY" features.read-only | grep -qw on ||
+[ "$(volume_option s1 "$GDR_SITES_SECONDARY" features.read-only)" = on ] ||
   fail "$GDR_SITES_SECONDARY is writable by any client after the failback"
 # shellcheck disable=SC2086
 "$SITES" on p1 "$BIN/gdr-sync" --hosts "$P1_AGENT" --volume "$GDR_SITES_FAILBACK" --secondary "$GDR_SITES_SECONDARY_URL" \

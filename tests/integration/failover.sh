@@ -133,7 +133,7 @@ note "   point $point; RTO $(json_get '"%.1f" % d["rtoSeconds"]' <<<"$report") s
 while read -r name result rto; do
   note "   $name $result, RTO $rto s"
   [ "$result" = running ] || fail "$name does not run: $report"
-  "$SITES" on s1 virsh -c qemu:///system domstate "$name" | grep -q running ||
+  [ "$(domstate s1 "$name")" = running ] ||
     fail "$name is not running on s1: $("$SITES" on s1 virsh -c qemu:///system domstate --reason "$name" 2>&1);" \
       "QEMU's log: $("$SITES" on s1 tail -n 15 "/var/log/libvirt/qemu/$name.log" 2>&1);" \
       "its console: $(tail -c 400 "$STATE/consoles/$name.console" 2>&1)"

@@ -201,6 +201,15 @@ flatten_lab_vms() {
   done
 }
 
+# domstate HOST VM: libvirt's state of VM on HOST, one word ("running"), read
+# whole: a `| grep -q` that leaves early can SIGPIPE the writer, and with
+# pipefail a check fails on a VM in the right state.
+domstate() { "$SITES" on "$1" virsh -c qemu:///system domstate "$2" 2>/dev/null | head -n 1 | tr -d ' ' || true; }
+# volume_option HOST VOLUME OPTION: its value as glusterd on HOST has it.
+volume_option() {
+  "$SITES" on "$1" gluster --mode=script volume get "$2" "$3" 2>/dev/null | awk -v o="$3" '$1 == o { print $2 }' || true
+}
+
 json_get() { # json_get EXPR < json  (EXPR in Python, the document is 'd')
   python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"
 }
