@@ -386,8 +386,8 @@ int setup(const SyncSettings& settings) {
   const std::string flow = "gdr-sync-setup-" + gdr::newUuid().substr(0, 8);
   RpcAgent primary(settings.hosts.front(), settings.agent, flow);
   RpcAgent secondary(settings.secondaryAgent, settings.agent, flow);
-  const SessionSetupRequest request{settings.cycle.volume, settings.cycle.secondaryHost,
-                                    settings.cycle.secondaryVolume, ""};
+  const SessionSetupRequest request{settings.cycle.volume, settings.cycle.secondaryHost, settings.cycle.secondaryVolume,
+                                    ""};
   const SessionSetupReport report = setupSession(primary, secondary, request, [&](const SessionSetupStep& s) {
     if (!settings.json) std::printf("%-9s %s  %s\n", s.step.c_str(), s.ok ? "ok    " : "FAILED", s.detail.c_str());
   });
@@ -544,6 +544,19 @@ gdr::api::FailoverMapping readMapping(const std::string& file) {
   return parseMapping(text.str());
 }
 
+// --mapping's file into `mapping` (none: left empty); false, said, when it
+// cannot be read.
+bool loadMapping(const SyncSettings& settings, gdr::api::FailoverMapping& mapping) {
+  if (settings.mappingFile.empty()) return true;
+  try {
+    mapping = readMapping(settings.mappingFile);
+    return true;
+  } catch (const std::exception& e) {
+    std::cerr << "gdr-sync: " << e.what() << "\n";
+    return false;
+  }
+}
+
 // Is the primary gone? Each of its agents asked once, briefly.
 std::vector<PrimaryProbe> probePrimary(const SyncSettings& settings, const std::string& flow) {
   std::vector<PrimaryProbe> probes;
@@ -625,14 +638,7 @@ int failover(const SyncSettings& settings) {
   params.volumeName = volume;
   if (!settings.point.empty()) params.pointId = settings.point;
   params.bootTimeout = settings.bootTimeout.count();
-  if (!settings.mappingFile.empty()) {
-    try {
-      params.mapping = readMapping(settings.mappingFile);
-    } catch (const std::exception& e) {
-      std::cerr << "gdr-sync: " << e.what() << "\n";
-      return kUsage;
-    }
-  }
+  if (!loadMapping(settings, params.mapping)) return kUsage;
   const std::vector<PrimaryProbe> probes = probePrimary(settings, flow);
   if (const auto refusal = primaryRefusal(probes, settings.force)) {
     std::cerr << "gdr-sync: failover refused: " << *refusal << "\n";
@@ -709,14 +715,7 @@ int failback(SyncSettings& settings) {
   sites.homeVolume = settings.cycle.secondaryVolume;
   sites.hereHost = settings.restoreHost;
   sites.bootTimeout = settings.bootTimeout;
-  if (!settings.mappingFile.empty()) {
-    try {
-      sites.mapping = readMapping(settings.mappingFile);
-    } catch (const std::exception& e) {
-      std::cerr << "gdr-sync: " << e.what() << "\n";
-      return kUsage;
-    }
-  }
+  if (!loadMapping(settings, sites.mapping)) return kUsage;
   FileCycleJournal journal(settings.stateDir);
   settings.cycle.journal = &journal;
   const auto say = [&](const std::string& line) {
