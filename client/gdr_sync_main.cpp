@@ -169,8 +169,8 @@ const char* const kUsageText =
     "of the first --hosts URL). A failure before SWITCH resumes the VMs here;\n"
     "from SWITCH on they are never resumed here. Exit 0 when done, 1 when a\n"
     "stage failed (named; run failback again to go on).\n"
-    "`history` lists the kept reports, oldest first: cycles, drills and\n"
-    "failovers, each with its kind, duration, status and recovery point.\n"
+    "`history` lists the kept reports, oldest first: cycles, drills, failovers\n"
+    "and failbacks (each run), with kind, duration, status and recovery point.\n"
     "`check` is a monitoring plugin (Nagios, Icinga, Sensu): from the kept reports\n"
     "only, the age of the newest successful cycle's recovery point against the\n"
     "warning and the target RPO, one status line with perfdata, exit 0/1/2/3 for\n"
@@ -746,7 +746,12 @@ int failback(SyncSettings& settings) {
     return kFailedUnchanged;
   }
   Json::Value report = failbackToJson(state);
+  report["kind"] = "failback";
   report["flowId"] = flow;
+  report["secondary"] = settings.cycle.secondaryHost + "::" + settings.cycle.secondaryVolume;
+  report["duration"] = double((state.endTime ? state.endTime : gdr::nowSeconds()) - state.startTime);
+  if (!state.failure.empty()) report["alert"] = "failback stopped at " + state.failure;
+  keepRecoveryReport(settings.stateDir + "/failbacks", report);
   if (settings.json) {
     std::cout << gdr::json::pretty(report) << "\n";
   } else if (state.stage == FailbackStage::Done) {

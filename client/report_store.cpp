@@ -50,7 +50,7 @@ namespace {
 struct KeptReport {
   std::string name;  // START-FLOW.json: sorts by start time
   fs::path path;
-  std::string kind;  // cycle, drill, failover
+  std::string kind;  // cycle, drill, failover, failback
   bool operator<(const KeptReport& other) const { return name < other.name; }
 };
 
@@ -106,6 +106,7 @@ Json::Value fullHistory(const std::string& stateDir, size_t last) {
   addKeptReports(stateDir, "cycle", files);
   addKeptReports(fs::path(stateDir) / "drills", "drill", files);
   addKeptReports(fs::path(stateDir) / "failovers", "failover", files);
+  addKeptReports(fs::path(stateDir) / "failbacks", "failback", files);
   return historyRows(std::move(files), last);
 }
 

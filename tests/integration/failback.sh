@@ -66,6 +66,8 @@ report=$(cat "$STATE/sync/failback.json")
 [ "$(json_get 'd["stage"]' <<<"$report")" = DONE ] || fail "the failback is not done: $report"
 note "   window $(json_get '"%.1f" % d["windowSeconds"]' <<<"$report") s (failover $(json_get '"%.1f" % d["rtoSeconds"]' <<<"$report") s); stages $(json_get '" ".join("%s %.1f" % kv for kv in d["stageSeconds"].items())' <<<"$report")"
 [ "$(json_get 'len(d["vms"])' <<<"$report")" = "$(vm_names | wc -l)" ] || fail "the failback did not take every VM: $report"
+sync_back history --state-dir "$STATE/sync" >"$STATE/history.out" 2>&1 || fail "history failed: $(cat "$STATE/history.out")"
+grep -qE ' failback .* success ' "$STATE/history.out" || fail "history lists no successful failback: $(cat "$STATE/history.out")"
 catch_up=$(json_get 'd["catchUpPoint"]' <<<"$report")
 last=$(json_get 'd["lastPoint"]' <<<"$report")
 "$SITES" check-point "$catch_up" p1 "$GDR_SITES_FAILBACK" >"$STATE/check.out" ||

@@ -52,21 +52,22 @@ class ReportStoreTest : public ::testing::Test {
   fs::path dir_;
 };
 
-TEST_F(ReportStoreTest, HistoryListsCyclesDrillsAndFailoversInTimeOrder) {
+TEST_F(ReportStoreTest, HistoryListsCyclesDrillsFailoversAndFailbacksInTimeOrder) {
   saveReport(dir_.string(), cycle(1000, "c1"));
   saveReport((dir_ / "drills").string(), recovery("drill", 1500, "d1"));
   saveReport(dir_.string(), cycle(2000, "c2"));
   saveReport((dir_ / "failovers").string(), recovery("failover", 2500, "f1"));
+  saveReport((dir_ / "failbacks").string(), recovery("failback", 3000, "b1"));
   {  // Neither a half-written report nor garbage is a row.
     std::ofstream(dir_ / "drills" / "reports" / ".19700101T000000Z-partial.json") << "{";
     std::ofstream(dir_ / "failovers" / "reports" / "19700101T000001Z-bad.json") << "not json";
   }
 
   const Json::Value all = fullHistory(dir_.string(), 100);
-  ASSERT_EQ(all.size(), 4u);
+  ASSERT_EQ(all.size(), 5u);
   std::string kinds;
   for (const auto& row : all) kinds += row["kind"].asString() + " ";
-  EXPECT_EQ(kinds, "cycle drill cycle failover ");
+  EXPECT_EQ(kinds, "cycle drill cycle failover failback ");
   EXPECT_EQ(all[1]["volume"].asString(), "dr1::vmstore-dr");
   EXPECT_EQ(all[1]["recoveryPoint"].asInt64(), 900);
   EXPECT_EQ(all[1]["status"].asString(), "failed");
@@ -78,8 +79,8 @@ TEST_F(ReportStoreTest, HistoryListsCyclesDrillsAndFailoversInTimeOrder) {
   // The last N of all kinds together.
   const Json::Value last2 = fullHistory(dir_.string(), 2);
   ASSERT_EQ(last2.size(), 2u);
-  EXPECT_EQ(last2[0]["startTime"].asInt64(), 2000);
-  EXPECT_EQ(last2[1]["kind"].asString(), "failover");
+  EXPECT_EQ(last2[0]["startTime"].asInt64(), 2500);
+  EXPECT_EQ(last2[1]["kind"].asString(), "failback");
 }
 
 TEST_F(ReportStoreTest, TheCyclesHistoryLeavesDrillsAndFailoversOut) {
