@@ -226,23 +226,31 @@ void Failback::last() {
   } catch (const std::exception& e) {
     c.failure = e.what();
   }
-  std::string missing;
+  std::string missing, ran;
   if (c.ok) {
     for (const auto& vm : state_.vms) {
       bool found = false;
       for (const auto& got : c.vms) found = found || got.vmId == vm.vmId;
       if (!found) missing += (missing.empty() ? "" : ", ") + vm.name;
     }
+    // Paused again: a VM someone resumed meanwhile wrote past the point
+    // (and POWER_OFF would refuse it, leaving it running at both sites).
+    for (const auto& vm : state_.vms) {
+      if (actions_.pause(vm)) ran += (ran.empty() ? "" : ", ") + vm.name;
+    }
   }
-  if (!c.ok || !missing.empty()) {
+  if (!c.ok || !missing.empty() || !ran.empty()) {
     // The window closes again: the VMs go on at the secondary, and the next
     // run pauses them anew.
     state_.stage = FailbackStage::Pause;
     save();
     resumeAll(state_.vms);
-    throw std::runtime_error(
-        (c.ok ? "the last cycle's point lacks " + missing : "the last cycle failed: " + c.failure) +
-        "; the VMs run on at the secondary");
+    const std::string why = !c.ok              ? "the last cycle failed: " + c.failure
+                            : !missing.empty() ? "the last cycle's point lacks " + missing
+                                               : ran +
+                                                     " ran during the last cycle (resumed by hand?): its point "
+                                                     "misses their writes";
+    throw std::runtime_error(why + "; the VMs run on at the secondary");
   }
   state_.lastPoint = c.pointId;
   progress_(FailbackStage::Last, "point " + c.pointId + ": every write of the paused VMs");

@@ -75,7 +75,7 @@ class FailbackActions {
   virtual ~FailbackActions() = default;
   virtual void protect() = 0;  // the reverse session, set up or found
   virtual FailbackCycle cycle(const std::string& purpose) = 0;
-  virtual void pause(const FailbackVm& vm) = 0;
+  virtual bool pause(const FailbackVm& vm) = 0;  // true: it ran until now
   virtual void resume(const FailbackVm& vm) = 0;
   virtual std::string newJobId() = 0;
   // The failover at the primary from `pointId`, as job `jobId`; a job by

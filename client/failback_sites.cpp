@@ -47,7 +47,7 @@ void RpcFailbackActions::protect() {
 
 FailbackCycle RpcFailbackActions::cycle(const std::string& purpose) { return failbackCycleOf(cycle_(purpose)); }
 
-void RpcFailbackActions::pause(const FailbackVm& vm) { agent(vm.host).pauseVm(vm.vmId); }
+bool RpcFailbackActions::pause(const FailbackVm& vm) { return agent(vm.host).pauseVm(vm.vmId).changed; }
 
 void RpcFailbackActions::resume(const FailbackVm& vm) { agent(vm.host).contVm(vm.vmId); }
 

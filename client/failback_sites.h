@@ -37,7 +37,7 @@ class RpcFailbackActions : public FailbackActions {
 
   void protect() override;
   FailbackCycle cycle(const std::string& purpose) override;
-  void pause(const FailbackVm& vm) override;
+  bool pause(const FailbackVm& vm) override;
   void resume(const FailbackVm& vm) override;
   std::string newJobId() override;
   void startSwitch(const std::string& pointId, const std::string& jobId) override;

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <stdexcept>
 
 #include "client/failback.h"
@@ -41,6 +42,7 @@ class FakeSites : public FailbackActions {
   void protect() override { record("protect"); }
   FailbackCycle cycle(const std::string& purpose) override {
     record("cycle " + purpose);
+    if (purpose == "last") running_.swap(resumedByHand);  // resumed while it runs
     FailbackCycle c;
     c.ok = !(purpose == "last" && lastCycleFails);
     if (!c.ok) c.failure = "geo-replication timed out";
@@ -49,7 +51,11 @@ class FakeSites : public FailbackActions {
     if (!(purpose == "last" && lastCycleLacksWeb)) c.vms.push_back(kWeb);
     return c;
   }
-  void pause(const FailbackVm& vm) override { record("pause " + vm.name); }
+  std::set<std::string> resumedByHand;  // VM names someone resumes during the last cycle
+  bool pause(const FailbackVm& vm) override {
+    record("pause " + vm.name);
+    return running_.erase(vm.name) > 0;
+  }
   void resume(const FailbackVm& vm) override { record("resume " + vm.name); }
   std::string newJobId() override { return "J" + std::to_string(++jobs); }
   void startSwitch(const std::string& point, const std::string& job) override { record("switch " + point + " " + job); }
@@ -73,6 +79,7 @@ class FakeSites : public FailbackActions {
     if (!failing.empty() && call == failing) throw std::runtime_error(call + " refused by the fake");
   }
   MemoryStore& store_;
+  std::set<std::string> running_;  // resumed by hand, not paused: pause() pauses them
 };
 
 FailbackState runOnce(FakeSites& sites, MemoryStore& store, std::vector<std::string>* lines = nullptr) {
@@ -94,11 +101,11 @@ TEST(Failback, EveryStageRunsInOrderEachKeptBeforeItActs) {
   const FailbackState s = runOnce(sites, store);
   EXPECT_EQ(s.stage, FailbackStage::Done);
   EXPECT_EQ(s.failure, "");
-  EXPECT_EQ(sites.calls, (V{"protect", "cycle catch-up", "pause db", "pause web", "cycle last", "switch P2 J1",
-                            "follow J1", "off db", "off web", "restore P2"}));
+  EXPECT_EQ(sites.calls, (V{"protect", "cycle catch-up", "pause db", "pause web", "cycle last", "pause db", "pause web",
+                            "switch P2 J1", "follow J1", "off db", "off web", "restore P2"}));
   // What a kill -9 at any call would leave: the stage of that call.
-  EXPECT_EQ(sites.stagesSeen, (V{"PROTECT", "CATCH_UP", "PAUSE", "PAUSE", "LAST", "SWITCH", "SWITCH", "POWER_OFF",
-                                 "POWER_OFF", "RESTORE"}));
+  EXPECT_EQ(sites.stagesSeen, (V{"PROTECT", "CATCH_UP", "PAUSE", "PAUSE", "LAST", "LAST", "LAST", "SWITCH", "SWITCH",
+                                 "POWER_OFF", "POWER_OFF", "RESTORE"}));
   EXPECT_EQ(store.stored->stage, FailbackStage::Done);
   EXPECT_EQ(s.catchUpPoint, "P1");
   EXPECT_EQ(s.lastPoint, "P2");
@@ -139,6 +146,21 @@ TEST(Failback, ALastPointLackingAVmIsNotSwitchedTo) {
   EXPECT_EQ(s.failure, "LAST: the last cycle's point lacks web; the VMs run on at the secondary");
   EXPECT_EQ(sites.calls.back(), "resume web");
   for (const auto& c : sites.calls) EXPECT_NE(c.rfind("switch", 0), 0u) << c;
+}
+
+TEST(Failback, AVmResumedByHandDuringTheLastCycleIsNotSwitched) {
+  // Its writes since the pause are not in the point, and powering it off
+  // would be refused: it would run at both sites.
+  MemoryStore store;
+  FakeSites sites(store);
+  sites.resumedByHand = {"web"};
+  const FailbackState s = runOnce(sites, store);
+  EXPECT_EQ(s.stage, FailbackStage::Pause);
+  EXPECT_EQ(s.failure,
+            "LAST: web ran during the last cycle (resumed by hand?): its point misses their writes; the VMs run on at "
+            "the secondary");
+  EXPECT_EQ(sites.calls, (V{"protect", "cycle catch-up", "pause db", "pause web", "cycle last", "pause db", "pause web",
+                            "resume db", "resume web"}));
 }
 
 TEST(Failback, APauseRefusedResumesThoseAlreadyPaused) {
