@@ -226,12 +226,21 @@ void Failback::last() {
   } catch (const std::exception& e) {
     c.failure = e.what();
   }
-  std::string missing, ran;
+  std::string missing, ran, appeared;
   if (c.ok) {
     for (const auto& vm : state_.vms) {
       bool found = false;
       for (const auto& got : c.vms) found = found || got.vmId == vm.vmId;
       if (!found) missing += (missing.empty() ? "" : ", ") + vm.name;
+    }
+    // A VM started here after the catch-up is in the point, and the
+    // failover would start it at the primary while it runs on here.
+    for (const auto& got : c.vms) {
+      bool known = false;
+      for (const auto& vm : state_.vms) known = known || got.vmId == vm.vmId;
+      if (known) continue;
+      appeared += (appeared.empty() ? "" : ", ") + got.name;
+      state_.vms.push_back(got);  // the next run pauses it too
     }
     // Paused again: a VM someone resumed meanwhile wrote past the point
     // (and POWER_OFF would refuse it, leaving it running at both sites).
@@ -239,7 +248,7 @@ void Failback::last() {
       if (actions_.pause(vm)) ran += (ran.empty() ? "" : ", ") + vm.name;
     }
   }
-  if (!c.ok || !missing.empty() || !ran.empty()) {
+  if (!c.ok || !missing.empty() || !ran.empty() || !appeared.empty()) {
     // The window closes again: the VMs go on at the secondary, and the next
     // run pauses them anew.
     state_.stage = FailbackStage::Pause;
@@ -247,9 +256,11 @@ void Failback::last() {
     resumeAll(state_.vms);
     const std::string why = !c.ok              ? "the last cycle failed: " + c.failure
                             : !missing.empty() ? "the last cycle's point lacks " + missing
-                                               : ran +
-                                                     " ran during the last cycle (resumed by hand?): its point "
-                                                     "misses their writes";
+                            : !appeared.empty()
+                                ? appeared + " started at the secondary after the catch-up (it was not paused)"
+                                : ran +
+                                      " ran during the last cycle (resumed by hand?): its point "
+                                      "misses their writes";
     throw std::runtime_error(why + "; the VMs run on at the secondary");
   }
   state_.lastPoint = c.pointId;

@@ -37,6 +37,7 @@ class FakeSites : public FailbackActions {
   std::vector<std::string> stagesSeen;  // the stored stage at each call
   std::string failing;                  // the call that throws
   bool lastCycleFails = false, lastCycleLacksWeb = false, switchFails = false;
+  std::vector<FailbackVm> startedLater;  // in the last cycle, not the catch-up
   int cycles = 0, jobs = 0;
 
   void protect() override { record("protect"); }
@@ -49,6 +50,7 @@ class FakeSites : public FailbackActions {
     c.pointId = "P" + std::to_string(++cycles);
     c.vms = {kDb};
     if (!(purpose == "last" && lastCycleLacksWeb)) c.vms.push_back(kWeb);
+    if (purpose == "last") c.vms.insert(c.vms.end(), startedLater.begin(), startedLater.end());
     return c;
   }
   std::set<std::string> resumedByHand;  // VM names someone resumes during the last cycle
@@ -161,6 +163,23 @@ TEST(Failback, AVmResumedByHandDuringTheLastCycleIsNotSwitched) {
             "the secondary");
   EXPECT_EQ(sites.calls, (V{"protect", "cycle catch-up", "pause db", "pause web", "cycle last", "pause db", "pause web",
                             "resume db", "resume web"}));
+}
+
+TEST(Failback, AVmStartedAfterTheCatchUpIsPausedByTheNextRunNotSwitchedWhileItRuns) {
+  MemoryStore store;
+  FakeSites sites(store);
+  sites.startedLater = {{"https://s1:54321", "id-new", "new"}};
+  FailbackState s = runOnce(sites, store);
+  EXPECT_EQ(s.stage, FailbackStage::Pause);
+  EXPECT_EQ(s.failure,
+            "LAST: new started at the secondary after the catch-up (it was not paused); the VMs run on at the "
+            "secondary");
+  for (const auto& c : sites.calls) EXPECT_NE(c.rfind("switch", 0), 0u) << c;
+  sites.calls.clear();
+  s = runOnce(sites, store);
+  EXPECT_EQ(s.stage, FailbackStage::Done);
+  EXPECT_EQ(std::vector<std::string>(sites.calls.begin(), sites.calls.begin() + 3),
+            (V{"pause db", "pause web", "pause new"}));
 }
 
 TEST(Failback, APauseRefusedResumesThoseAlreadyPaused) {
