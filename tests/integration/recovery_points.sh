@@ -54,9 +54,9 @@ gdr_files >"$state/gdr-before"
 # The session stopped between cycles (said, whatever the default): each
 # sync then carries all that changed since the last, and its ten moments
 # need a long one.
-cycle() { # cycle NAME: one delta-layout cycle, its report in $state/NAME.json
+cycle() { # cycle NAME [TIMEOUT]: one delta-layout cycle, its report in $state/NAME.json
   "$BIN/gdr-sync" --hosts "$AGENT_URL" "${TLS_ARGS[@]}" --volume "$GDR_LAB_PRIMARY" \
-    --secondary "$GDR_LAB_SECONDARY_URL" --state-dir "$state/sync" --timeout 5m --layout delta --session stop --json \
+    --secondary "$GDR_LAB_SECONDARY_URL" --state-dir "$state/sync" --timeout "${2:-5m}" --layout delta --session stop --json \
     >"$state/$1.json" 2>"$state/$1.log"
 }
 point_of() { json_get 'd["point"]["id"]' <"$state/$1.json"; }
@@ -142,7 +142,10 @@ sleep 10
 # rolling over, so the sync catches up quickly after each.
 georep config rsync-options " $rsync_options --bwlimit=$((BWLIMIT_KIB / 2))" >/dev/null
 note "cycle 5, frozen at ten moments of its sync (rsync at most $((BWLIMIT_KIB / 2)) KiB/s; cycle 4's took ${sync_seconds} s)"
-cycle c5 &
+# Its geo-rep step's bound covers the time this test keeps the session
+# frozen (ten moments of 12-25 s each, on a busy machine): a CI run here
+# saw it run out at 300 s with every moment checked.
+cycle c5 15m &
 cycle_pid=$!
 for ((i = 0; i < 600; i++)); do
   [[ $(client Host getJobs) == *'"georep.sync"'* ]] && break
