@@ -1,6 +1,7 @@
 #include "client/failback.h"
 
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 #include <utility>
@@ -133,43 +134,29 @@ FailbackState Failback::run() {
     state_.startTime = gdr::nowSeconds();
   }
   state_.failure.clear();
+  // One method per stage; each enters the next once it is done.
+  using Method = void (Failback::*)();
+  static const std::map<FailbackStage, Method> kMethods = {
+      {FailbackStage::Protect, &Failback::protect},   {FailbackStage::CatchUp, &Failback::catchUp},
+      {FailbackStage::Pause, &Failback::pause},       {FailbackStage::Last, &Failback::last},
+      {FailbackStage::Switch, &Failback::switchOver}, {FailbackStage::PowerOff, &Failback::powerOff},
+      {FailbackStage::Restore, &Failback::restore}};
   while (state_.stage != FailbackStage::Done) {
     const FailbackStage stage = state_.stage;
     const double started = clock_();
+    std::optional<std::string> failed;
     try {
-      switch (stage) {
-        case FailbackStage::Protect:
-          protect();
-          break;
-        case FailbackStage::CatchUp:
-          catchUp();
-          break;
-        case FailbackStage::Pause:
-          pause();
-          break;
-        case FailbackStage::Last:
-          last();
-          break;
-        case FailbackStage::Switch:
-          switchOver();
-          break;
-        case FailbackStage::PowerOff:
-          powerOff();
-          break;
-        case FailbackStage::Restore:
-          restore();
-          break;
-        case FailbackStage::Done:
-          break;
-      }
+      (this->*kMethods.at(stage))();
     } catch (const std::exception& e) {
-      state_.stageSeconds[stageName(stage)] += clock_() - started;
-      state_.failure = std::string(stageName(stage)) + ": " + e.what();
-      save();
-      progress_(stage, std::string("FAILED: ") + e.what());
-      return state_;
+      failed = e.what();
     }
     state_.stageSeconds[stageName(stage)] += clock_() - started;
+    if (failed) {
+      state_.failure = std::string(stageName(stage)) + ": " + *failed;
+      save();
+      progress_(stage, "FAILED: " + *failed);
+      return state_;
+    }
     save();
   }
   return state_;

@@ -63,6 +63,22 @@ void setSecondary(SyncSettings& s, const std::string& v) {
   s.cycle.secondaryVolume = v.substr(sep + 2);
 }
 
+// The command a word names (a cycle is named by none).
+std::optional<SyncCommand> commandWord(const std::string& word) {
+  static const std::map<std::string, SyncCommand> kWords = {
+      {"history", SyncCommand::History},  {"points", SyncCommand::Points}, {"check", SyncCommand::Check},
+      {"setup", SyncCommand::Setup},      {"drill", SyncCommand::Drill},   {"failover", SyncCommand::Failover},
+      {"failback", SyncCommand::Failback}};
+  const auto it = kWords.find(word);
+  if (it == kWords.end()) return std::nullopt;
+  return it->second;
+}
+
+void setRestoreHost(SyncSettings& s, const std::string& v) {
+  if (v.empty() || v.find_first_of(" \t:/") != std::string::npos) throw std::invalid_argument("takes a host");
+  s.restoreHost = v;
+}
+
 // check's --critical and --warning are the domain's target RPO and warning.
 void setTargetRpo(SyncSettings& s, const std::string& v) { s.rpo.critical = parseDuration(v); }
 void setRpoWarning(SyncSettings& s, const std::string& v) {
@@ -112,12 +128,7 @@ const std::map<std::string, Setting>& settingTable() {
       {"boot_timeout", {Kind::Value, false, [](S s, V v) { s.bootTimeout = parseDuration(v); }}},
       {"mapping", {Kind::Value, false, [](S s, V v) { s.mappingFile = v; }}},
       {"force", {Kind::Boolean, false, [](S s, V v) { s.force = parseYesNo(v); }}},
-      {"restore_host",
-       {Kind::Value, false,
-        [](S s, V v) {
-          if (v.empty() || v.find_first_of(" \t:/") != std::string::npos) throw std::invalid_argument("takes a host");
-          s.restoreHost = v;
-        }}},
+      {"restore_host", {Kind::Value, false, setRestoreHost}},
       {"verify",
        {Kind::Value, true,
         [](S s, V v) {
@@ -368,17 +379,10 @@ SyncSettings parseSyncArgs(const std::vector<std::string>& args) {
       settings.help = true;
       return settings;
     }
-    if (arg == "history" || arg == "points" || arg == "check" || arg == "setup" || arg == "drill" ||
-        arg == "failover" || arg == "failback") {
+    if (const auto named = commandWord(arg)) {
       if (commandNamed) note("one command at a time: '" + arg + "' after another");
       commandNamed = true;
-      settings.command = arg == "history"    ? SyncCommand::History
-                         : arg == "points"   ? SyncCommand::Points
-                         : arg == "setup"    ? SyncCommand::Setup
-                         : arg == "drill"    ? SyncCommand::Drill
-                         : arg == "failover" ? SyncCommand::Failover
-                         : arg == "failback" ? SyncCommand::Failback
-                                             : SyncCommand::Check;
+      settings.command = *named;
       continue;
     }
     if (arg.rfind("--", 0) != 0) {

@@ -62,6 +62,10 @@ sync_back failback --hosts "$GDR_SITES_SECONDARY_AGENT" --volume "$GDR_SITES_SEC
   --secondary-agent "$P1_AGENT" --mapping "$STATE/mapping.json" --state-dir "$STATE/sync" --timeout 5m \
   >"$STATE/failback.out" 2>&1 || fail "the failback failed: $(tail -n 40 "$STATE/failback.out")"
 sed 's/^/   /' "$STATE/failback.out" >&2
+# The reverse session's secondary was read-only while it received (the
+# switch makes it writable on purpose): the set-up's step said so once done.
+grep -q "protect: features.read-only on for $GDR_SITES_FAILBACK " "$STATE/failback.out" ||
+  fail "the reverse set-up did not make $GDR_SITES_FAILBACK read-only: $(cat "$STATE/failback.out")"
 report=$(cat "$STATE/sync/failback.json")
 [ "$(json_get 'd["stage"]' <<<"$report")" = DONE ] || fail "the failback is not done: $report"
 note "   window $(json_get '"%.1f" % d["windowSeconds"]' <<<"$report") s (failover $(json_get '"%.1f" % d["rtoSeconds"]' <<<"$report") s); stages $(json_get '" ".join("%s %.1f" % kv for kv in d["stageSeconds"].items())' <<<"$report")"
