@@ -4,9 +4,9 @@
 #include <atomic>
 #include <ctime>
 #include <future>
+#include <map>
 #include <mutex>
 #include <optional>
-#include <map>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -56,10 +56,11 @@ std::string clockTime(std::int64_t epoch) {
   return buf;
 }
 
-// How each base is sampled for its point's manifest: 64 KiB of every
-// 4 MiB (gluster's smallest shard), so every shard is read somewhere.
-constexpr std::uint64_t kPointSampleStride = 4 << 20;
-constexpr std::uint64_t kPointSampleLength = 64 << 10;
+// How an image is sampled for its point's manifest and by the "shards"
+// check: 64 KiB of every 4 MiB (gluster's smallest shard), so every shard
+// is read somewhere.
+constexpr std::uint64_t kStride = 4 << 20;
+constexpr std::uint64_t kStrideSample = 64 << 10;
 
 // YYYYMMDDTHHMMSSZ-XXXXXXXX: sorts by time; the suffix tells apart two
 // cycles of the same second.
@@ -199,6 +200,7 @@ class Cycle {
   std::vector<BaseDifference> compareBasesSettled(const std::set<std::string>& only);
   // One image of a disk (its base, or its delta), reported under `role`.
   std::optional<BaseDifference> compareImage(Vm& vm, const Disk& d, const std::string& rel, const char* role);
+  std::vector<std::uint64_t> locateDifferences(const Vm& vm, const Disk& d, const std::string& rel);
   // Marks the pieces that differ for resync on the primary; the bases marked.
   std::set<std::string> markForResync(const std::vector<BaseDifference>& differing, StepReport& s);
   void addPlan();
@@ -323,7 +325,8 @@ void Cycle::hostLost(StepReport& s, size_t host, const std::string& error) {
     names += (names.empty() ? "" : ", ") + seen.name;
   }
   s["unreachable"].append(lost);
-  const std::string why = "host " + endpoint + " did not answer (" + error + "): its VMs are not protected by this cycle" +
+  const std::string why = "host " + endpoint + " did not answer (" + error +
+                          "): its VMs are not protected by this cycle" +
                           (names.empty() ? "" : " (last seen there: " + names + ")");
   report_["warnings"].append(why);
   progress_("discover", why, true);
@@ -340,7 +343,8 @@ std::optional<std::string> Cycle::lostHostsAlert() const {
   if (lost == 0) return std::nullopt;
   return lost == 1
              ? "host " + hosts + " did not answer: its VMs are not protected by this cycle; the other hosts' VMs are"
-             : "hosts " + hosts + " did not answer: their VMs are not protected by this cycle; the other hosts' VMs are";
+             : "hosts " + hosts +
+                   " did not answer: their VMs are not protected by this cycle; the other hosts' VMs are";
 }
 
 // A VM two hosts report is migrating (libvirt shows it on the source and,
@@ -506,16 +510,16 @@ void Cycle::saveManifest() {
           q.volumeName = options_.volume;
           q.path = rel;
           q.offset = delta ? info.clusterSize.value_or(64 << 10) : 0;
-          q.sampleStride = kPointSampleStride;
-          q.sampleLength = kPointSampleLength;
+          q.sampleStride = kStride;
+          q.sampleLength = kStrideSample;
           const api::ChecksumResult sums = agent.fileChecksum(q);
           api::PointImage image;
           image.path = rel;
           image.format = info.format;
           image.virtualSize = info.virtualSize;
           image.actualSize = info.actualSize;
-          image.sample.stride = kPointSampleStride;
-          image.sample.length = kPointSampleLength;
+          image.sample.stride = kStride;
+          image.sample.length = kStrideSample;
           if (delta) image.sample.offset = q.offset;
           image.sample.sha256 = sums.sha256;
           image.sample.rangeSums = sums.rangeSums.value_or(std::vector<std::string>{});
@@ -533,7 +537,8 @@ void Cycle::saveManifest() {
     // What this point lacks: a recovery then takes those VMs from an older point.
     for (const auto& u : report_["unprotected"]) {
       const std::string id = u["vmId"].asString();
-      const bool captured = std::any_of(m.vms.begin(), m.vms.end(), [&](const api::PointVm& v) { return v.vmId == id; });
+      const bool captured =
+          std::any_of(m.vms.begin(), m.vms.end(), [&](const api::PointVm& v) { return v.vmId == id; });
       if (id.empty() || captured) continue;
       m.unprotected.push_back({id, u["vm"].asString(), u["why"].asString()});
     }
@@ -588,16 +593,15 @@ void Cycle::georepSync(const std::string& stepName) {
       AgentApi& agent = *agents_[hosts[i]];
       s["host"] = agent.endpoint();
       const auto handOver = [&](const std::string& what) {
-        const std::string why = "geo-rep: " + what + "; " + agents_[hosts[i + 1]]->endpoint() +
-                                " takes the session over";
+        const std::string why =
+            "geo-rep: " + what + "; " + agents_[hosts[i + 1]]->endpoint() + " takes the session over";
         s["lostAgents"].append(agent.endpoint());
         report_["warnings"].append(why);
         progress_("geo-rep", why, false);
       };
       try {
         const api::Job job = syncThrough(agent, params, s);
-        if (!job.done() && job.error && job.error->code == int(Code::GeoRepStatusUnreadable) &&
-            i + 1 < hosts.size()) {
+        if (!job.done() && job.error && job.error->code == int(Code::GeoRepStatusUnreadable) && i + 1 < hosts.size()) {
           handOver("the agent on " + agent.endpoint() + " could not follow the sync (" + describe(job) + ")");
           continue;
         }
@@ -718,11 +722,16 @@ std::optional<BaseDifference> Cycle::compareImage(Vm& vm, const Disk& d, const s
       q.length = chunk;
       const auto [a, b] = onBothSides(vm, d, q, checksum);
       if (!sameContent(a, b)) {
-        return BaseDifference{rel,
-                              "the secondary's copy of " + rel + " differs from the primary's at bytes " +
-                                  std::to_string(offset) + "+" + std::to_string(chunk),
-                              {},
-                              false};
+        // Where else it differs, for a repair: the shards check of this
+        // image, and the pieces the differing range lies in.
+        BaseDifference diff{rel,
+                            "the secondary's copy of " + rel + " differs from the primary's at bytes " +
+                                std::to_string(offset) + "+" + std::to_string(chunk),
+                            locateDifferences(vm, d, rel), false};
+        for (std::uint64_t at : {offset, offset + chunk - 1}) {
+          if (std::find(diff.offsets.begin(), diff.offsets.end(), at) == diff.offsets.end()) diff.offsets.push_back(at);
+        }
+        return diff;
       }
       compared += a.bytes;
     }
@@ -733,13 +742,14 @@ std::optional<BaseDifference> Cycle::compareImage(Vm& vm, const Disk& d, const s
   // (gluster's smallest is 4 MiB) is read somewhere, and the strides that
   // differ are located. "full": every byte.
   if (options_.verify == VerifyMode::Shards) {
-    q.sampleStride = 4 << 20;
-    q.sampleLength = 64 << 10;
+    q.sampleStride = kStride;
+    q.sampleLength = kStrideSample;
   }
   const auto [a, b] = onBothSides(vm, d, q, checksum);
   report["verifiedBytes"] = Json::UInt64(a.bytes);
   if (sameContent(a, b)) return std::nullopt;
   BaseDifference diff{rel, "", differingStrides(a, b), false};
+  if (options_.verify == VerifyMode::Full) diff.offsets = locateDifferences(vm, d, rel);
   diff.why = "the secondary's copy of " + rel + " differs from the primary's (" + api::enumName(options_.verify) +
              " check, " + std::to_string(a.bytes) + " bytes compared" +
              (diff.offsets.empty() ? std::string()
@@ -747,6 +757,18 @@ std::optional<BaseDifference> Cycle::compareImage(Vm& vm, const Disk& d, const s
                                          std::to_string(a.rangeSums ? a.rangeSums->size() : 0) + " strides") +
              ")";
   return diff;
+}
+
+// The strides of a frozen image whose samples differ between the sites
+// (the "shards" check), to resend only those pieces.
+std::vector<std::uint64_t> Cycle::locateDifferences(const Vm& vm, const Disk& d, const std::string& rel) {
+  api::ChecksumParams q;
+  q.path = rel;
+  q.sampleStride = kStride;
+  q.sampleLength = kStrideSample;
+  const auto [a, b] =
+      onBothSides(vm, d, q, [](AgentApi& agent, const api::ChecksumParams& p) { return agent.fileChecksum(p); });
+  return differingStrides(a, b);
 }
 
 std::vector<BaseDifference> Cycle::compareBases(const std::set<std::string>& only) {
@@ -809,10 +831,10 @@ void Cycle::verifyBases() {
     }
     // A piece held under another id is repaired by default: gluster's own
     // conflict resolution replaces it when it is marked for resync.
-    // Content that differs under the right ids has no known cause; a resync
-    // of it is attempted only when asked, and only the shards check locates it.
+    // Content that differs under the right ids is resent when asked
+    // (--repair), the pieces where it differs located.
     const bool repairable = std::all_of(differing.begin(), differing.end(), [&](const BaseDifference& diff) {
-      return diff.identity || (options_.verify == VerifyMode::Shards && options_.repair && !diff.offsets.empty());
+      return diff.identity || (options_.repair && !diff.offsets.empty());
     });
     if (!repairable) throw std::runtime_error(describeAll(differing));
     // Geo-replication reported the checkpoint complete, yet a copy differs.

@@ -68,7 +68,8 @@ class FakeAgent : public AgentApi {
   std::string georepOutcome = api::kJobDone;
   int georepErrorCode = 3101;  // when georepOutcome is not DONE
   bool syncAlreadyRunning = false;  // the first start finds an earlier run's sync job
-  bool secondaryContentDiffers = false;
+  bool secondaryContentDiffers = false;  // in stride 3 (12 MiB) of each image
+  bool resyncRepairsContent = false;     // a resync mark makes the copies the same
   std::vector<bool> syncStopsSession;  // each sync's stopAfter
   int foreignShardReadings = 0;  // how many secondary layout readings show shard 1 under another gfid
   int secondaryReadErrors = 0;   // secondary imageInfo calls that fail before one succeeds
@@ -206,7 +207,13 @@ class FakeAgent : public AgentApi {
     out.path = p.path;
     out.offset = p.offset;
     out.bytes = p.length.value_or(64ull << 20);
-    out.sha256 = p.volumeName == kSecondary && secondaryContentDiffers ? "bad" : "good";
+    const bool differs = p.volumeName == kSecondary && secondaryContentDiffers;
+    out.sha256 = differs ? "bad" : "good";
+    if (p.sampleStride) {
+      out.sampleStride = p.sampleStride;
+      out.rangeSums = std::vector<std::string>(16, "same");
+      if (differs) (*out.rangeSums)[3] = "other";
+    }
     return out;
   }
 
@@ -249,6 +256,7 @@ class FakeAgent : public AgentApi {
   api::ResyncResult geoRepResyncFile(const api::ResyncParams& p) override {
     record("geoRepResyncFile " + p.path);
     resyncs.push_back(p);
+    if (resyncRepairsContent) secondaryContentDiffers = false;
     return {p.path, p.offsets.size()};
   }
 
@@ -570,6 +578,37 @@ TEST_F(CycleTest, ACopyThatDiffersFailsVerificationKeepsTheOverlaysAndMergesBack
   EXPECT_TRUE(host1_.deletions.empty());
   EXPECT_TRUE(host2_.deletions.empty());
   EXPECT_TRUE(host2_.resyncs.empty());  // content differing under the right ids is not resent by default
+  expectAllMergedBack();
+}
+
+// With --repair, the sample check's finding is located by the shards
+// check (and the pieces the differing range lies in), resent, and checked
+// again.
+TEST_F(CycleTest, ContentThatDiffersIsResentWhereItDiffersWithRepair) {
+  options_.repair = true;
+  host2_.secondaryContentDiffers = true;
+  host2_.resyncRepairsContent = true;
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kSuccess) << report["alert"].asString();
+  ASSERT_EQ(host2_.resyncs.size(), 1u);
+  EXPECT_EQ(host2_.resyncs[0].path, "images/vm2.qcow2");
+  std::vector<std::uint64_t> offsets = host2_.resyncs[0].offsets;
+  ASSERT_GE(offsets.size(), 2u);
+  EXPECT_EQ(offsets[0], 12u << 20);  // the stride the shards check located
+  EXPECT_EQ(stepNamed(report, "verify-repair")["repaired"][0], "images/vm2.qcow2");
+  EXPECT_EQ(host1_.count("geoRepSync") + host2_.count("geoRepSync"), 2u);
+  EXPECT_TRUE(host1_.resyncs.empty());
+}
+
+TEST_F(CycleTest, ContentStillDifferingAfterTheResyncFailsTheCycle) {
+  options_.repair = true;
+  host2_.secondaryContentDiffers = true;  // and the resync does not cure it
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kFailedMergedBack);
+  EXPECT_NE(report["alert"].asString().find("images/vm2.qcow2 differs"), std::string::npos)
+      << report["alert"].asString();
+  EXPECT_NE(report["alert"].asString().find("even after a resync"), std::string::npos) << report["alert"].asString();
+  EXPECT_TRUE(host1_.sealed.empty());
   expectAllMergedBack();
 }
 
