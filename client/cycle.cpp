@@ -707,7 +707,16 @@ std::optional<BaseDifference> Cycle::compareImage(Vm& vm, const Disk& d, const s
                         {},
                         true};
     for (const auto& m : layouts.mismatches) diff.offsets.push_back(m.offset);
-    return diff;  // the content differs there too; the cause is known
+    // The content may differ elsewhere too (seen: a missing shard and
+    // three stale strides of one image): one repair resends both.
+    try {
+      for (std::uint64_t at : locateDifferences(vm, d, rel)) {
+        if (std::find(diff.offsets.begin(), diff.offsets.end(), at) == diff.offsets.end()) diff.offsets.push_back(at);
+      }
+    } catch (const std::exception&) {
+      // A copy missing pieces may not read whole; the pieces are resent.
+    }
+    return diff;
   }
 
   // Both copies are frozen: their bytes must match exactly.
@@ -831,8 +840,10 @@ void Cycle::verifyBases() {
     }
     // A piece held under another id is repaired by default: gluster's own
     // conflict resolution replaces it when it is marked for resync.
-    // Content that differs under the right ids is resent when asked
-    // (--repair), the pieces where it differs located.
+    // Content that differs under the right ids is resent too (unless
+    // --no-repair), the pieces where it differs located: seen after a
+    // brick of the primary was down while its VMs wrote (README, "Known
+    // limits").
     const bool repairable = std::all_of(differing.begin(), differing.end(), [&](const BaseDifference& diff) {
       return diff.identity || (options_.repair && !diff.offsets.empty());
     });

@@ -58,7 +58,7 @@ struct CycleOptions {
   VerifyMode verify = VerifyMode::Sample;
   bool dryRun = false;
   unsigned mergeBandwidth = 0;  // MiB/s per merge; 0: unlimited
-  bool repair = false;          // with verify shards: resend the shards that differ, once
+  bool repair = true;           // resend the pieces whose content differs, once (identity problems always)
   // Manifests of recovery points kept on the volume after a successful
   // cycle (the newest ones); each cycle writes one before its sync.
   int keepPoints = 3;
@@ -90,7 +90,7 @@ enum Outcome : int {
   kUsage = 2,
   kFailedUnchanged = 3,  // failed before any snapshot: nothing changed
   kMergeBackFailed = 4,  // some VM is still on an overlay: needs an operator (critical alert)
-  kPartial = 5,  // some host did not answer: its VMs are not protected; the others' cycle succeeded (alert)
+  kPartial = 5,          // some host did not answer: its VMs are not protected; the others' cycle succeeded (alert)
 };
 
 // Progress as it goes: ("snapshot", "2/8 VMs", done).

@@ -138,6 +138,7 @@ const std::map<std::string, Setting>& settingTable() {
         }}},
       {"timeout", {Kind::Value, true, [](S s, V v) { s.cycle.georepTimeout = parseDuration(v); }}},
       {"repair", {Kind::Boolean, true, [](S s, V v) { s.cycle.repair = parseYesNo(v); }}},
+      {"no_repair", {Kind::Boolean, false, [](S s, V v) { s.cycle.repair = !parseYesNo(v); }}},
       {"merge_bandwidth",
        {Kind::Value, true, [](S s, V v) { s.cycle.mergeBandwidth = unsigned(parseWhole(v, 999999, " (MiB/s)")); }}},
       {"keep_points", {Kind::Value, true, [](S s, V v) { s.cycle.keepPoints = int(parseWhole(v, 9999)); }}},

@@ -58,7 +58,7 @@ class FakeAgent : public AgentApi {
 
   // Knobs.
   bool unreachable = false;
-  bool lostDuringSync = false;  // stops answering while its sync job runs
+  bool lostDuringSync = false;            // stops answering while its sync job runs
   std::set<std::string> snapshotFails;    // VM ids
   std::set<std::string> definitionFails;  // VM ids
   bool manifestFails = false;
@@ -66,13 +66,13 @@ class FakeAgent : public AgentApi {
   std::vector<std::string> sealed;
   std::vector<api::PointManifest> manifests;
   std::string georepOutcome = api::kJobDone;
-  int georepErrorCode = 3101;  // when georepOutcome is not DONE
-  bool syncAlreadyRunning = false;  // the first start finds an earlier run's sync job
+  int georepErrorCode = 3101;            // when georepOutcome is not DONE
+  bool syncAlreadyRunning = false;       // the first start finds an earlier run's sync job
   bool secondaryContentDiffers = false;  // in stride 3 (12 MiB) of each image
   bool resyncRepairsContent = false;     // a resync mark makes the copies the same
-  std::vector<bool> syncStopsSession;  // each sync's stopAfter
-  int foreignShardReadings = 0;  // how many secondary layout readings show shard 1 under another gfid
-  int secondaryReadErrors = 0;   // secondary imageInfo calls that fail before one succeeds
+  std::vector<bool> syncStopsSession;    // each sync's stopAfter
+  int foreignShardReadings = 0;          // how many secondary layout readings show shard 1 under another gfid
+  int secondaryReadErrors = 0;           // secondary imageInfo calls that fail before one succeeds
   bool overlayDeleteFails = false;
   std::set<std::string> mergeFails;  // VM ids
   // Snapshots and merges change the chains as libvirt does (overlays named
@@ -167,7 +167,8 @@ class FakeAgent : public AgentApi {
     d.workersTotal = 1;
     d.workersCompleted = georepOutcome == api::kJobDone ? 1 : 0;
     d.checkpointTime = 1700000100;
-    if (georepOutcome != api::kJobDone) j.error = api::JobError{georepErrorCode, "geo-replication worker node1:/b (Faulty)"};
+    if (georepOutcome != api::kJobDone)
+      j.error = api::JobError{georepErrorCode, "geo-replication worker node1:/b (Faulty)"};
     j.details = api::encode(d);
     std::lock_guard<std::mutex> lock(mutex_);
     jobs_[id] = j;
@@ -569,6 +570,7 @@ TEST_F(CycleTest, AFailedGeoReplicationMergesEveryVmBack) {
 }
 
 TEST_F(CycleTest, ACopyThatDiffersFailsVerificationKeepsTheOverlaysAndMergesBack) {
+  options_.repair = false;  // --no-repair
   host2_.secondaryContentDiffers = true;
   const Json::Value report = run();
   EXPECT_EQ(report["outcome"].asInt(), kFailedMergedBack);
@@ -577,15 +579,14 @@ TEST_F(CycleTest, ACopyThatDiffersFailsVerificationKeepsTheOverlaysAndMergesBack
       << report["alert"].asString();
   EXPECT_TRUE(host1_.deletions.empty());
   EXPECT_TRUE(host2_.deletions.empty());
-  EXPECT_TRUE(host2_.resyncs.empty());  // content differing under the right ids is not resent by default
+  EXPECT_TRUE(host2_.resyncs.empty());  // not resent with --no-repair
   expectAllMergedBack();
 }
 
-// With --repair, the sample check's finding is located by the shards
+// By default, the sample check's finding is located by the shards
 // check (and the pieces the differing range lies in), resent, and checked
 // again.
-TEST_F(CycleTest, ContentThatDiffersIsResentWhereItDiffersWithRepair) {
-  options_.repair = true;
+TEST_F(CycleTest, ContentThatDiffersIsResentWhereItDiffers) {
   host2_.secondaryContentDiffers = true;
   host2_.resyncRepairsContent = true;
   const Json::Value report = run();
@@ -734,7 +735,8 @@ TEST_F(CycleTest, AVmReportedByTwoHostsIsLeftOutOfTheCycle) {
 // VMs it ran at the last cycle are named unprotected and the alert names it.
 TEST_F(CycleTest, AnUnreachableHostLeavesItsVmsUnprotectedAndTheOthersGoOn) {
   host2_.unreachable = true;
-  options_.lastSeen = {{"unix:/run/host1.sock", "vm-1", "vm1"}, {"unix:/run/host2.sock", "vm-2", "vm2"},
+  options_.lastSeen = {{"unix:/run/host1.sock", "vm-1", "vm1"},
+                       {"unix:/run/host2.sock", "vm-2", "vm2"},
                        {"unix:/run/host2.sock", "vm-9", "vm9"}};
   const Json::Value report = run();
   EXPECT_EQ(report["outcome"].asInt(), kPartial);

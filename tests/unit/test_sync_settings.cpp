@@ -103,16 +103,17 @@ TEST_F(SyncSettingsTest, FlagsOverrideTheFileWhereverTheyStand) {
 }
 
 TEST_F(SyncSettingsTest, WithoutADomainTheFlagsAloneDecideAsBefore) {
-  const SyncSettings s = parse({"--hosts", "unix:/s", "--volume", "v", "--secondary", "h::w", "--repair", "--json"});
-  EXPECT_TRUE(s.cycle.repair);
+  const SyncSettings s = parse({"--hosts", "unix:/s", "--volume", "v", "--secondary", "h::w", "--no-repair", "--json"});
+  EXPECT_FALSE(s.cycle.repair);
+  EXPECT_TRUE(parse({"--hosts", "unix:/s", "--volume", "v", "--secondary", "h::w"}).cycle.repair);
   EXPECT_TRUE(s.json);
   EXPECT_EQ(s.stateDir, "/var/lib/gdr/sync");
   EXPECT_EQ(s.rpo.warning, seconds(3600));
   EXPECT_EQ(s.rpo.critical, seconds(7200));
   EXPECT_EQ(s.cycle.layout, Layout::Delta);
   EXPECT_EQ(sessionAfterSync(s.cycle), SessionAfterSync::Stop);
-  EXPECT_EQ(sessionAfterSync(parse({"--hosts", "unix:/s", "--volume", "v", "--secondary", "h::w", "--session", "keep"})
-                                 .cycle),
+  EXPECT_EQ(sessionAfterSync(
+                parse({"--hosts", "unix:/s", "--volume", "v", "--secondary", "h::w", "--session", "keep"}).cycle),
             SessionAfterSync::Keep);
 }
 
@@ -160,8 +161,9 @@ TEST_F(SyncSettingsTest, FlagsAreChecked) {
             "--if-due needs an interval (--interval, or the domain's)");
   EXPECT_EQ(error({"points", "--hosts", "unix:/s"}), "--hosts and --secondary HOST::VOLUME are required");
   EXPECT_EQ(error({"--session", "pause"}), "--session takes keep or stop");
-  EXPECT_EQ(error({"--hosts", "unix:/s", "--volume", "v", "--secondary", "h::w", "--layout", "flat", "--session", "keep"}),
-            "--session keep needs the delta layout: in the flat layout the VMs rewrite the bases the secondary holds");
+  EXPECT_EQ(
+      error({"--hosts", "unix:/s", "--volume", "v", "--secondary", "h::w", "--layout", "flat", "--session", "keep"}),
+      "--session keep needs the delta layout: in the flat layout the VMs rewrite the bases the secondary holds");
   EXPECT_TRUE(parse({"check", "--help"}).help);
 }
 
