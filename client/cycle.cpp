@@ -200,6 +200,9 @@ class Cycle {
   std::vector<BaseDifference> compareBasesSettled(const std::set<std::string>& only);
   // One image of a disk (its base, or its delta), reported under `role`.
   std::optional<BaseDifference> compareImage(Vm& vm, const Disk& d, const std::string& rel, const char* role);
+  // Its bytes, as options_.verify says (the header and pieces matched).
+  std::optional<BaseDifference> compareContent(const Vm& vm, const Disk& d, const std::string& rel, std::uint64_t size,
+                                               Json::Value& report);
   std::vector<std::uint64_t> locateDifferences(const Vm& vm, const Disk& d, const std::string& rel);
   // Marks the pieces that differ for resync on the primary; the bases marked.
   std::set<std::string> markForResync(const std::vector<BaseDifference>& differing, StepReport& s);
@@ -710,23 +713,25 @@ std::optional<BaseDifference> Cycle::compareImage(Vm& vm, const Disk& d, const s
     // The content may differ elsewhere too (seen: a missing shard and
     // three stale strides of one image): one repair resends both.
     try {
-      for (std::uint64_t at : locateDifferences(vm, d, rel)) {
-        if (std::find(diff.offsets.begin(), diff.offsets.end(), at) == diff.offsets.end()) diff.offsets.push_back(at);
-      }
+      addOffsets(diff, locateDifferences(vm, d, rel));
     } catch (const std::exception&) {
       // A copy missing pieces may not read whole; the pieces are resent.
     }
     return diff;
   }
+  return compareContent(vm, d, rel, primary.actualSize, report);
+}
 
-  // Both copies are frozen: their bytes must match exactly.
+// Both copies are frozen: their bytes must match exactly.
+std::optional<BaseDifference> Cycle::compareContent(const Vm& vm, const Disk& d, const std::string& rel,
+                                                    std::uint64_t size, Json::Value& report) {
   auto checksum = [](AgentApi& a, const api::ChecksumParams& p) { return a.fileChecksum(p); };
   api::ChecksumParams q;
   q.path = rel;
   if (options_.verify == VerifyMode::Sample) {
     const std::uint64_t chunk = 1 << 20;
     std::uint64_t compared = 0;
-    for (std::uint64_t offset : sampleOffsets(primary.actualSize, chunk)) {
+    for (std::uint64_t offset : sampleOffsets(size, chunk)) {
       q.offset = offset;
       q.length = chunk;
       const auto [a, b] = onBothSides(vm, d, q, checksum);
@@ -737,9 +742,7 @@ std::optional<BaseDifference> Cycle::compareImage(Vm& vm, const Disk& d, const s
                             "the secondary's copy of " + rel + " differs from the primary's at bytes " +
                                 std::to_string(offset) + "+" + std::to_string(chunk),
                             locateDifferences(vm, d, rel), false};
-        for (std::uint64_t at : {offset, offset + chunk - 1}) {
-          if (std::find(diff.offsets.begin(), diff.offsets.end(), at) == diff.offsets.end()) diff.offsets.push_back(at);
-        }
+        addOffsets(diff, {offset, offset + chunk - 1});
         return diff;
       }
       compared += a.bytes;
@@ -757,8 +760,9 @@ std::optional<BaseDifference> Cycle::compareImage(Vm& vm, const Disk& d, const s
   const auto [a, b] = onBothSides(vm, d, q, checksum);
   report["verifiedBytes"] = Json::UInt64(a.bytes);
   if (sameContent(a, b)) return std::nullopt;
-  BaseDifference diff{rel, "", differingStrides(a, b), false};
-  if (options_.verify == VerifyMode::Full) diff.offsets = locateDifferences(vm, d, rel);
+  // "full" reads no strides: the shards check locates what differs.
+  BaseDifference diff{
+      rel, "", options_.verify == VerifyMode::Full ? locateDifferences(vm, d, rel) : differingStrides(a, b), false};
   diff.why = "the secondary's copy of " + rel + " differs from the primary's (" + api::enumName(options_.verify) +
              " check, " + std::to_string(a.bytes) + " bytes compared" +
              (diff.offsets.empty() ? std::string()

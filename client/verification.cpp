@@ -1,5 +1,7 @@
 #include "client/verification.h"
 
+#include <algorithm>
+
 namespace gdr::sync {
 
 std::optional<std::string> headerDifference(const std::string& base, const api::ImageInfoResult& primary,
@@ -38,6 +40,12 @@ std::vector<std::uint64_t> differingStrides(const api::ChecksumResult& primary, 
 
 bool sameContent(const api::ChecksumResult& primary, const api::ChecksumResult& secondary) {
   return primary.sha256 == secondary.sha256 && primary.bytes == secondary.bytes;
+}
+
+void addOffsets(BaseDifference& diff, const std::vector<std::uint64_t>& more) {
+  for (std::uint64_t at : more) {
+    if (std::find(diff.offsets.begin(), diff.offsets.end(), at) == diff.offsets.end()) diff.offsets.push_back(at);
+  }
 }
 
 std::string describeAll(const std::vector<BaseDifference>& differences) {

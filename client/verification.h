@@ -41,6 +41,9 @@ std::vector<std::uint64_t> differingStrides(const api::ChecksumResult& primary, 
 
 bool sameContent(const api::ChecksumResult& primary, const api::ChecksumResult& secondary);
 
+// Adds the offsets `more` names that `diff` does not yet, in their order.
+void addOffsets(BaseDifference& diff, const std::vector<std::uint64_t>& more);
+
 // "d1; d2" — every difference's reason.
 std::string describeAll(const std::vector<BaseDifference>& differences);
 

@@ -89,6 +89,12 @@ TEST(ShardIdentity, TheFileItselfUnderAnotherGfidMismatchesEveryPiece) {
 
 // A copy's header must be the primary's: a base names no backing file, a
 // delta the very backing file the primary's names.
+TEST(Verification, OffsetsAreAddedOnceInTheirOrder) {
+  BaseDifference diff{"images/a.qcow2", "differs", {4u << 20}, true};
+  addOffsets(diff, {12u << 20, 4u << 20, 0, 12u << 20});
+  EXPECT_EQ(diff.offsets, (std::vector<std::uint64_t>{4u << 20, 12u << 20, 0}));
+}
+
 TEST(Verification, TheCopysHeaderNamesTheSameBackingFileAsThePrimarys) {
   api::ImageInfoResult primary;
   primary.format = "qcow2";

@@ -106,6 +106,8 @@ TEST_F(SyncSettingsTest, WithoutADomainTheFlagsAloneDecideAsBefore) {
   const SyncSettings s = parse({"--hosts", "unix:/s", "--volume", "v", "--secondary", "h::w", "--no-repair", "--json"});
   EXPECT_FALSE(s.cycle.repair);
   EXPECT_TRUE(parse({"--hosts", "unix:/s", "--volume", "v", "--secondary", "h::w"}).cycle.repair);
+  EXPECT_TRUE(
+      parse({"--hosts", "unix:/s", "--volume", "v", "--secondary", "h::w", "--no-repair", "--repair"}).cycle.repair);
   EXPECT_TRUE(s.json);
   EXPECT_EQ(s.stateDir, "/var/lib/gdr/sync");
   EXPECT_EQ(s.rpo.warning, seconds(3600));
