@@ -194,16 +194,21 @@ class Cycle {
   // Saves the journal as of `step`; throws when it cannot.
   void journal(const std::string& step);
 
-  // Compares each base (all, or those named in `only`) on both sides;
-  // throws on I/O errors. Read errors are retried while the secondary settles.
+  // Compares each image of the point (all, or those named in `only`) on
+  // both sides: the bases, and every delta in full; throws on I/O errors.
+  // Read errors are retried while the secondary settles.
   std::vector<BaseDifference> compareBases(const std::set<std::string>& only);
   std::vector<BaseDifference> compareBasesSettled(const std::set<std::string>& only);
-  // One image of a disk (its base, or its delta), reported under `role`.
-  std::optional<BaseDifference> compareImage(Vm& vm, const Disk& d, const std::string& rel, const char* role);
+  // One image of a disk, reported in `report`. A delta's bytes are all
+  // compared, whatever the mode (see compareContent).
+  std::optional<BaseDifference> compareImage(const Vm& vm, const Disk& d, const std::string& rel, bool delta,
+                                             Json::Value& report);
   // Its bytes, as options_.verify says (the header and pieces matched).
   std::optional<BaseDifference> compareContent(const Vm& vm, const Disk& d, const std::string& rel, std::uint64_t size,
                                                Json::Value& report);
-  std::vector<std::uint64_t> locateDifferences(const Vm& vm, const Disk& d, const std::string& rel);
+  std::optional<BaseDifference> compareEveryStride(const Vm& vm, const Disk& d, const std::string& rel,
+                                                   Json::Value& report);
+  std::vector<std::uint64_t> locateDifferences(const Vm& vm, const Disk& d, const std::string& rel, bool delta);
   // Marks the pieces that differ for resync on the primary; the bases marked.
   std::set<std::string> markForResync(const std::vector<BaseDifference>& differing, StepReport& s);
   void addPlan();
@@ -683,8 +688,8 @@ auto Cycle::onBothSides(const Vm& vm, const Disk& d, Params params, Fn&& call) {
   }
 }
 
-std::optional<BaseDifference> Cycle::compareImage(Vm& vm, const Disk& d, const std::string& rel, const char* role) {
-  Json::Value& report = vm.report["secondary"][d.drive][role];
+std::optional<BaseDifference> Cycle::compareImage(const Vm& vm, const Disk& d, const std::string& rel, bool delta,
+                                                  Json::Value& report) {
   api::FileParams file{{}, "", rel};
   const auto [primary, secondary] =
       onBothSides(vm, d, file, [](AgentApi& a, const api::FileParams& p) { return a.imageInfo(p); });
@@ -713,13 +718,35 @@ std::optional<BaseDifference> Cycle::compareImage(Vm& vm, const Disk& d, const s
     // The content may differ elsewhere too (seen: a missing shard and
     // three stale strides of one image): one repair resends both.
     try {
-      addOffsets(diff, locateDifferences(vm, d, rel));
+      addOffsets(diff, locateDifferences(vm, d, rel, delta));
     } catch (const std::exception&) {
       // A copy missing pieces may not read whole; the pieces are resent.
     }
     return diff;
   }
-  return compareContent(vm, d, rel, primary.actualSize, report);
+  return delta ? compareEveryStride(vm, d, rel, report) : compareContent(vm, d, rel, primary.actualSize, report);
+}
+
+// A delta is compared byte for byte, stride by stride, in every mode: it
+// is only what the guests wrote in one cycle (cheap next to a base), and a
+// point reads it whole. The samples missed a delta whose shard read back
+// as zeros on the secondary: four MiB of a guest's records gone from a
+// sealed point.
+std::optional<BaseDifference> Cycle::compareEveryStride(const Vm& vm, const Disk& d, const std::string& rel,
+                                                        Json::Value& report) {
+  api::ChecksumParams q;
+  q.path = rel;
+  q.sampleStride = kStride;
+  q.sampleLength = kStride;
+  const auto [a, b] =
+      onBothSides(vm, d, q, [](AgentApi& agent, const api::ChecksumParams& p) { return agent.fileChecksum(p); });
+  report["verifiedBytes"] = Json::UInt64(a.bytes);
+  if (sameContent(a, b)) return std::nullopt;
+  BaseDifference diff{rel, "", differingStrides(a, b), false};
+  diff.why = "the secondary's copy of delta " + rel + " differs from the primary's in " +
+             std::to_string(diff.offsets.size()) + " of " + std::to_string(a.rangeSums ? a.rangeSums->size() : 0) +
+             " strides (" + std::to_string(a.bytes) + " bytes compared)";
+  return diff;
 }
 
 // Both copies are frozen: their bytes must match exactly.
@@ -741,7 +768,7 @@ std::optional<BaseDifference> Cycle::compareContent(const Vm& vm, const Disk& d,
         BaseDifference diff{rel,
                             "the secondary's copy of " + rel + " differs from the primary's at bytes " +
                                 std::to_string(offset) + "+" + std::to_string(chunk),
-                            locateDifferences(vm, d, rel), false};
+                            locateDifferences(vm, d, rel, false), false};
         addOffsets(diff, {offset, offset + chunk - 1});
         return diff;
       }
@@ -762,7 +789,8 @@ std::optional<BaseDifference> Cycle::compareContent(const Vm& vm, const Disk& d,
   if (sameContent(a, b)) return std::nullopt;
   // "full" reads no strides: the shards check locates what differs.
   BaseDifference diff{
-      rel, "", options_.verify == VerifyMode::Full ? locateDifferences(vm, d, rel) : differingStrides(a, b), false};
+      rel, "", options_.verify == VerifyMode::Full ? locateDifferences(vm, d, rel, false) : differingStrides(a, b),
+      false};
   diff.why = "the secondary's copy of " + rel + " differs from the primary's (" + api::enumName(options_.verify) +
              " check, " + std::to_string(a.bytes) + " bytes compared" +
              (diff.offsets.empty() ? std::string()
@@ -772,13 +800,14 @@ std::optional<BaseDifference> Cycle::compareContent(const Vm& vm, const Disk& d,
   return diff;
 }
 
-// The strides of a frozen image whose samples differ between the sites
-// (the "shards" check), to resend only those pieces.
-std::vector<std::uint64_t> Cycle::locateDifferences(const Vm& vm, const Disk& d, const std::string& rel) {
+// The strides of a frozen image that differ between the sites, to resend
+// only those pieces: sampled (the "shards" check) for a base, every byte
+// of a delta.
+std::vector<std::uint64_t> Cycle::locateDifferences(const Vm& vm, const Disk& d, const std::string& rel, bool delta) {
   api::ChecksumParams q;
   q.path = rel;
   q.sampleStride = kStride;
-  q.sampleLength = kStrideSample;
+  q.sampleLength = delta ? kStride : kStrideSample;
   const auto [a, b] =
       onBothSides(vm, d, q, [](AgentApi& agent, const api::ChecksumParams& p) { return agent.fileChecksum(p); });
   return differingStrides(a, b);
@@ -788,11 +817,21 @@ std::vector<BaseDifference> Cycle::compareBases(const std::set<std::string>& onl
   std::vector<BaseDifference> differing;
   for (auto& vm : vms_) {
     for (const auto& d : vm.disks) {
+      Json::Value& report = vm.report["secondary"][d.drive];
       if (only.empty() || only.count(d.baseRel)) {
-        if (auto diff = compareImage(vm, d, d.baseRel, "base")) differing.push_back(*diff);
+        if (auto diff = compareImage(vm, d, d.baseRel, false, report["base"])) differing.push_back(*diff);
+      }
+      // The older deltas too: a later sync may rewrite them (a commit
+      // changes the backing name in a delta's header).
+      for (size_t i = 0; i < d.olderDeltas.size(); ++i) {
+        const std::string& rel = d.olderDeltas[i].rel;
+        if (!only.empty() && !only.count(rel)) continue;
+        if (auto diff = compareImage(vm, d, rel, true, report["olderDeltas"][Json::ArrayIndex(i)])) {
+          differing.push_back(*diff);
+        }
       }
       if (!d.deltaRel.empty() && (only.empty() || only.count(d.deltaRel))) {
-        if (auto diff = compareImage(vm, d, d.deltaRel, "delta")) differing.push_back(*diff);
+        if (auto diff = compareImage(vm, d, d.deltaRel, true, report["delta"])) differing.push_back(*diff);
       }
     }
   }
@@ -820,7 +859,11 @@ std::set<std::string> Cycle::markForResync(const std::vector<BaseDifference>& di
     progress_("verify", diff.why + "; marking it for resync", true);
     for (const auto& vm : vms_) {
       for (const auto& d : vm.disks) {
-        if ((d.baseRel != diff.base && d.deltaRel != diff.base) || marked.count(diff.base)) continue;
+        const auto& older = d.olderDeltas;
+        const bool ofThisDisk =
+            d.baseRel == diff.base || d.deltaRel == diff.base ||
+            std::any_of(older.begin(), older.end(), [&](const Image& i) { return i.rel == diff.base; });
+        if (!ofThisDisk || marked.count(diff.base)) continue;
         // Only the pieces that differ, when the check located them.
         const api::ResyncResult r =
             agents_[vm.host]->geoRepResyncFile({{d.server}, options_.volume, diff.base, diff.offsets});

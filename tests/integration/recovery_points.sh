@@ -57,7 +57,10 @@ gdr_files >"$state/gdr-before"
 cycle() { # cycle NAME [TIMEOUT]: one delta-layout cycle, its report in $state/NAME.json
   "$BIN/gdr-sync" --hosts "$AGENT_URL" "${TLS_ARGS[@]}" --volume "$GDR_LAB_PRIMARY" \
     --secondary "$GDR_LAB_SECONDARY_URL" --state-dir "$state/sync" --timeout "${2:-5m}" --layout delta --session stop --json \
-    >"$state/$1.json" 2>"$state/$1.log"
+    >"$state/$1.json" 2>"$state/$1.log" || return
+  # A copy that differed and was resent is no failure, but worth seeing.
+  json_get '" ".join("%s: %s" % (s["step"], s["differed"]) for s in d["steps"] if "differed" in s)' <"$state/$1.json" |
+    while read -r differed; do [ -z "$differed" ] || note "$1 resent what differed on the secondary: $differed"; done
 }
 point_of() { json_get 'd["point"]["id"]' <"$state/$1.json"; }
 
@@ -85,6 +88,9 @@ images_of() {
   "$LAB" point-image "$state/manifests/$1.json" "$FRESH" | cut -d' ' -f1,3,4
 }
 check_image() { "$LAB" check-consistency "$1"; }
+# Where point ID's files differ between the primary and the fresh mount:
+# the diagnosis printed with a failed check.
+explain() { echo "its files, primary against secondary:"; "$LAB" compare-point "$state/manifests/$1.json" "$GDR_LAB_PRIMARY_MOUNT" "$FRESH" 2>&1; }
 
 note "a third VM, writing at random places"
 "$LAB" shrink --vms 2 >/dev/null
@@ -114,7 +120,7 @@ sealed_point() { # sealed_point N: cycle N ran; its point is the newest complete
   while read -r vm image base; do
     [ "$vm" = "$vm3" ] || continue  # the sequential writers: once, at the end (slow to read)
     case "$image" in json:*) ;; *) fail "$vm's point $p has no delta: $image" ;; esac
-    r=$(check_image "$image") || fail "$vm in point $p is not consistent: $r"
+    r=$(check_image "$image") || fail "$vm in point $p is not consistent: $r; $(explain "$p")"
     records[$p]=$(json_get 'd["records"]' <<<"$r")
     [ "${records[$p]}" -gt 0 ] || fail "$vm in point $p holds no records"
     qemu-img convert -U -O raw -S 4k "$image" "$state/$p.raw"
@@ -191,7 +197,7 @@ sys.exit(0 if any(j["type"] == "georep.sync" and j["endTime"] is None for j in j
       fi
       r=$(check_image "$image") || {
         georep resume force >/dev/null 2>&1
-        fail "moment $m (syncing: $syncing): $vm in the complete point $id is not consistent: $r"
+        fail "moment $m (syncing: $syncing): $vm in the complete point $id is not consistent: $r; $(explain "$id")"
       }
       n=$(json_get 'd["records"]' <<<"$r")
       [ "$n" -ge "${records[$id]:-0}" ] ||
@@ -217,7 +223,7 @@ freeze_view
 [ -s "$FRESH/.gdr/points/$p5.seal" ] || fail "no seal of $p5 on the secondary: $(ls "$FRESH/.gdr/points")"
 [ ! -e "$GDR_LAB_PRIMARY_MOUNT/.gdr/points/$p5.seal" ] || fail "a seal of $p5 on the primary"
 while read -r vm image base; do
-  r=$(check_image "$image") || fail "$vm in point $p5 is not consistent: $r"
+  r=$(check_image "$image") || fail "$vm in point $p5 is not consistent: $r; $(explain "$p5")"
   n=$(json_get 'd["records"]' <<<"$r")
   [ "$n" -gt "${records[$p4]:-0}" ] || fail "$vm in point $p5 holds $n records, not more than $p4's ${records[$p4]:-0}"
   note "$vm: records 1..$n"

@@ -70,9 +70,14 @@ class FakeAgent : public AgentApi {
   bool syncAlreadyRunning = false;       // the first start finds an earlier run's sync job
   bool secondaryContentDiffers = false;  // in stride 3 (12 MiB) of each image
   bool resyncRepairsContent = false;     // a resync mark makes the copies the same
-  std::vector<bool> syncStopsSession;    // each sync's stopAfter
-  int foreignShardReadings = 0;          // how many secondary layout readings show shard 1 under another gfid
-  int secondaryReadErrors = 0;           // secondary imageInfo calls that fail before one succeeds
+  // The secondary's copy of this file differs at byte 15 MiB (stride 3),
+  // where neither the 1 MiB ranges of a sample check nor the 64 KiB
+  // samples of each stride read: only a read of every byte sees it.
+  std::string unsampledDifferenceIn;
+  static constexpr std::uint64_t kUnsampledByte = 15 << 20;
+  std::vector<bool> syncStopsSession;  // each sync's stopAfter
+  int foreignShardReadings = 0;        // how many secondary layout readings show shard 1 under another gfid
+  int secondaryReadErrors = 0;         // secondary imageInfo calls that fail before one succeeds
   bool overlayDeleteFails = false;
   std::set<std::string> mergeFails;  // VM ids
   // Snapshots and merges change the chains as libvirt does (overlays named
@@ -208,7 +213,11 @@ class FakeAgent : public AgentApi {
     out.path = p.path;
     out.offset = p.offset;
     out.bytes = p.length.value_or(64ull << 20);
-    const bool differs = p.volumeName == kSecondary && secondaryContentDiffers;
+    const bool readsUnsampledByte =
+        p.sampleStride ? (kUnsampledByte - p.offset) % *p.sampleStride < p.sampleLength
+                       : p.offset <= kUnsampledByte && kUnsampledByte - p.offset < p.length.value_or(64ull << 20);
+    const bool differs = p.volumeName == kSecondary &&
+                         (secondaryContentDiffers || (readsUnsampledByte && p.path == unsampledDifferenceIn));
     out.sha256 = differs ? "bad" : "good";
     if (p.sampleStride) {
       out.sampleStride = p.sampleStride;
@@ -257,7 +266,10 @@ class FakeAgent : public AgentApi {
   api::ResyncResult geoRepResyncFile(const api::ResyncParams& p) override {
     record("geoRepResyncFile " + p.path);
     resyncs.push_back(p);
-    if (resyncRepairsContent) secondaryContentDiffers = false;
+    if (resyncRepairsContent) {
+      secondaryContentDiffers = false;
+      unsampledDifferenceIn.clear();
+    }
     return {p.path, p.offsets.size()};
   }
 
@@ -923,6 +935,41 @@ TEST_F(CycleTest, TheDeltaLayoutShipsEachOverlayBeforeCommittingIt) {
   EXPECT_EQ(
       host1_.find("vm-1").disks[0].chain,
       (std::vector<std::string>{"/mnt/primary/images/.gdr-snapshots/vm1.2.qcow2", "/mnt/primary/images/vm1.qcow2"}));
+}
+
+// A point reads its deltas whole: each is compared byte for byte, the
+// older ones too, whatever the check mode, and what differs is resent.
+TEST_F(CycleTest, EveryByteOfEachDeltaIsComparedAndWhatDiffersResent) {
+  options_.layout = Layout::Delta;
+  options_.keepPoints = 3;
+  host1_.realChains = host2_.realChains = true;
+  for (int cycle = 1; cycle <= 3; ++cycle) ASSERT_EQ(run()["outcome"].asInt(), kSuccess) << "cycle " << cycle;
+  // Cycle 4's point: the base, vm1.1 and vm1.2 (older), vm1.3 (its delta).
+  const std::string older = "images/.gdr-snapshots/vm1.1.qcow2";
+  host1_.unsampledDifferenceIn = older;
+  host1_.resyncRepairsContent = true;
+  const Json::Value report = run();
+  ASSERT_EQ(report["outcome"].asInt(), kSuccess) << report["alert"].asString();
+  const Json::Value& verify = stepNamed(report, "verify");
+  EXPECT_NE(verify["differed"].asString().find("delta " + older + " differs"), std::string::npos) << verify;
+  ASSERT_EQ(host1_.resyncs.size(), 1u);
+  EXPECT_EQ(host1_.resyncs[0].path, older);
+  EXPECT_EQ(host1_.resyncs[0].offsets, (std::vector<std::uint64_t>{12u << 20}));  // the stride that differs
+  EXPECT_EQ(stepNamed(report, "verify-repair")["repaired"][0], older);
+  const Json::Value& compared = report["vms"][0]["secondary"]["vda"];
+  ASSERT_EQ(compared["olderDeltas"].size(), 2u);
+  EXPECT_EQ(compared["olderDeltas"][0]["verifiedBytes"].asUInt64(), 64u << 20);
+  EXPECT_EQ(compared["delta"]["verifiedBytes"].asUInt64(), 64u << 20);
+
+  // Without a repair, such a copy fails the cycle: no point is sealed.
+  options_.repair = false;
+  host1_.unsampledDifferenceIn = "images/.gdr-snapshots/vm1.3.qcow2";  // cycle 5's point holds it
+  host1_.sealed.clear();
+  const Json::Value failed = run();
+  EXPECT_EQ(failed["outcome"].asInt(), kFailedMergedBack);
+  EXPECT_NE(failed["alert"].asString().find("delta images/.gdr-snapshots/vm1.3.qcow2 differs"), std::string::npos)
+      << failed["alert"].asString();
+  EXPECT_TRUE(host1_.sealed.empty());
 }
 
 // The session is stopped after a sync unless --session keep (delta layout
