@@ -199,8 +199,8 @@ class Cycle {
   // Read errors are retried while the secondary settles.
   std::vector<BaseDifference> compareBases(const std::set<std::string>& only);
   std::vector<BaseDifference> compareBasesSettled(const std::set<std::string>& only);
-  // One image of a disk, reported in `report`. A delta's bytes are all
-  // compared, whatever the mode (see compareContent).
+  // One image of a disk, reported in `report`: its header, its pieces,
+  // then its bytes (a delta's all, whatever the mode: compareEveryStride).
   std::optional<BaseDifference> compareImage(const Vm& vm, const Disk& d, const std::string& rel, bool delta,
                                              Json::Value& report);
   // Its bytes, as options_.verify says (the header and pieces matched).
@@ -729,9 +729,9 @@ std::optional<BaseDifference> Cycle::compareImage(const Vm& vm, const Disk& d, c
 
 // A delta is compared byte for byte, stride by stride, in every mode: it
 // is only what the guests wrote in one cycle (cheap next to a base), and a
-// point reads it whole. The samples missed a delta whose shard read back
-// as zeros on the secondary: four MiB of a guest's records gone from a
-// sealed point.
+// point reads it whole. A sealed point once read 4 MiB of zeros on the
+// secondary, most likely in a delta that had passed the samples (README,
+// "Known limits").
 std::optional<BaseDifference> Cycle::compareEveryStride(const Vm& vm, const Disk& d, const std::string& rel,
                                                         Json::Value& report) {
   api::ChecksumParams q;
