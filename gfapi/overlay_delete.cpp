@@ -1,6 +1,8 @@
 #include "gfapi/overlay_delete.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <functional>
 #include <memory>
 
 #include "core/errors.h"
@@ -12,10 +14,14 @@ using volpath::Components;
 
 const char* typeName(EntryInfo::Type type) {
   switch (type) {
-    case EntryInfo::Type::Regular: return "file";
-    case EntryInfo::Type::Directory: return "directory";
-    case EntryInfo::Type::Symlink: return "symlink";
-    case EntryInfo::Type::Other: return "other";
+    case EntryInfo::Type::Regular:
+      return "file";
+    case EntryInfo::Type::Directory:
+      return "directory";
+    case EntryInfo::Type::Symlink:
+      return "symlink";
+    case EntryInfo::Type::Other:
+      return "other";
   }
   return "other";
 }
@@ -225,6 +231,27 @@ EntryInfo regularFile(Volume& volume, const Components& parts, const std::string
   return *entry;
 }
 
+// Reads `n` bytes from `at`, which lie inside the file: a read that ends
+// before them is an I/O error, not data. (Seen on a replicated primary
+// right after one of its bricks came back: reads of a delta ended early,
+// so its checksums covered a third of it and differed from the
+// secondary's at every check.)
+std::uint64_t readWithin(Volume& volume, const Components& parts, const std::string& path, std::uint64_t at,
+                         std::uint64_t n, const std::function<void(const char*, size_t)>& sink) {
+  const std::uint64_t got = volume.readRange(parts, at, n, sink);
+  if (got < n) {
+    Json::Value data;
+    data["path"] = path;
+    data["offset"] = Json::UInt64(at + got);
+    data["errno"] = EIO;
+    throw AgentError(Code::GfapiIOError,
+                     "cannot read '" + path + "' at byte " + std::to_string(at + got) + ": the read ended " +
+                         std::to_string(n - got) + " bytes short of the file's size",
+                     data);
+  }
+  return got;
+}
+
 }  // namespace
 
 std::vector<std::pair<std::uint64_t, std::uint64_t>> sampleRanges(std::uint64_t fileSize, const Sampling& sampling) {
@@ -245,7 +272,7 @@ std::vector<std::pair<std::uint64_t, std::uint64_t>> sampleRanges(std::uint64_t 
 }
 
 api::ChecksumResult fileChecksum(Volume& volume, const std::string& path, std::uint64_t offset,
-                         std::optional<std::uint64_t> length, std::optional<Sampling> sampling) {
+                                 std::optional<std::uint64_t> length, std::optional<Sampling> sampling) {
   const Components parts = volpath::split(path);
   Volume::Scope scope(volume);  // every range from the one file resolved once
   const EntryInfo entry = regularFile(volume, parts, path, "a file");
@@ -274,7 +301,7 @@ api::ChecksumResult fileChecksum(Volume& volume, const std::string& path, std::u
     out.rangeSums.emplace();
     for (const auto& [at, n] : ranges) {
       Sha256 range;
-      bytes += volume.readRange(parts, from + at, n, [&](const char* data, size_t length) {
+      bytes += readWithin(volume, parts, path, from + at, n, [&](const char* data, size_t length) {
         digest(data, length);
         range.update(data, length);
       });
@@ -285,7 +312,8 @@ api::ChecksumResult fileChecksum(Volume& volume, const std::string& path, std::u
     out.sampleStride = sampling->stride;
     out.sampleLength = sampling->length;
   } else {
-    bytes = volume.readRange(parts, offset, length.value_or(UINT64_MAX - offset), digest);
+    const std::uint64_t inside = offset < entry.size ? entry.size - offset : 0;
+    bytes = readWithin(volume, parts, path, offset, std::min(length.value_or(inside), inside), digest);
     out.offset = offset;
   }
   out.bytes = bytes;
@@ -293,7 +321,8 @@ api::ChecksumResult fileChecksum(Volume& volume, const std::string& path, std::u
   return out;
 }
 
-api::ResyncResult markForGeoRepResync(Volume& volume, const std::string& path, const std::vector<std::uint64_t>& offsets) {
+api::ResyncResult markForGeoRepResync(Volume& volume, const std::string& path,
+                                      const std::vector<std::uint64_t>& offsets) {
   const Components parts = volpath::split(path);
   Volume::Scope scope(volume);  // the check and the marking walk the path once
   const EntryInfo entry = regularFile(volume, parts, path, "a file");

@@ -120,9 +120,12 @@ class FakeVolume : public Volume {
   ShardLayout shardLayout(const Components& path) override { return layouts.at(volpath::join(path)); }
   // Reads of this file from this byte on fail as gfapi's would, with this errno.
   std::optional<std::tuple<std::string, std::uint64_t, int>> failingRead;
+  // Reads of this file end at this byte, its size as looked up unchanged.
+  std::optional<std::pair<std::string, std::uint64_t>> shortRead;
   std::uint64_t readRange(const Components& path, std::uint64_t offset, std::uint64_t length,
                           const std::function<void(const char*, size_t)>& sink) override {
-    if (failingRead && std::get<0>(*failingRead) == volpath::join(path) && offset + length > std::get<1>(*failingRead)) {
+    if (failingRead && std::get<0>(*failingRead) == volpath::join(path) &&
+        offset + length > std::get<1>(*failingRead)) {
       Json::Value data;
       data["errno"] = std::get<2>(*failingRead);
       throw AgentError(Code::GfapiIOError,
@@ -130,7 +133,8 @@ class FakeVolume : public Volume {
                            std::strerror(std::get<2>(*failingRead)),
                        data);
     }
-    const std::string& content = nodes.at(volpath::join(path)).content;
+    std::string content = nodes.at(volpath::join(path)).content;
+    if (shortRead && shortRead->first == volpath::join(path)) content.resize(shortRead->second);
     if (offset >= content.size()) return 0;
     const std::string part = content.substr(offset, length);
     sink(part.data(), part.size());
@@ -339,6 +343,29 @@ TEST_F(OverlayDeleteTest, SampledChecksumsSeeAPieceMissingAsAWhole) {
   for (Json::ArrayIndex i = 0; i < 4; ++i) EXPECT_EQ(a["rangeSums"][i] != b["rangeSums"][i], i == 2) << i;
   volume.file("same.bin", original);
   EXPECT_EQ(api::encode(fileChecksum(volume, "same.bin", 0, std::nullopt, sampling))["sha256"], a["sha256"]);
+}
+
+// A read that ends before the file does is an error, never a checksum of
+// fewer bytes (which would differ from a whole copy's at every check).
+TEST_F(OverlayDeleteTest, AChecksumOfAFileThatReadsShortIsAnError) {
+  volume.file("delta.qcow2", std::string(3 * 65536, 'd'));
+  volume.shortRead = {{"delta.qcow2", 65536 + 100}};
+  const Sampling whole{65536, 65536};
+  try {
+    fileChecksum(volume, "delta.qcow2", 0, std::nullopt, whole);
+    FAIL() << "a short read passed";
+  } catch (const AgentError& e) {
+    EXPECT_EQ(e.code(), Code::GfapiIOError);
+    EXPECT_EQ(e.data()["offset"].asUInt64(), 65536u + 100);
+    EXPECT_EQ(e.data()["errno"].asInt(), EIO);
+  }
+  EXPECT_THROW(fileChecksum(volume, "delta.qcow2", 0, std::nullopt), AgentError);
+  // Past the point where reads end, and a range that asks beyond the end
+  // of a whole file, are read as before.
+  EXPECT_EQ(fileChecksum(volume, "delta.qcow2", 0, 65536).bytes, 65536u);
+  volume.shortRead.reset();
+  EXPECT_EQ(fileChecksum(volume, "delta.qcow2", 65536, 1 << 20).bytes, 2u * 65536);
+  EXPECT_EQ(fileChecksum(volume, "delta.qcow2", 0, std::nullopt, whole).bytes, 3u * 65536);
 }
 
 TEST_F(OverlayDeleteTest, MarksOnlyRegularFilesForResync) {
@@ -994,9 +1021,8 @@ TEST_F(RecoveryPointTest, ABaseAloneUnderANewerCompletePointIsSuperseded) {
 
 // A second VM, vm2 (its base, a delta over it unless `flat`, its
 // definition), added to manifest `m` as the cycle records it.
-api::PointManifest withVm2(FakeVolume& volume, api::PointManifest m, const std::function<api::PointImage(
-                                                                          const std::string&, bool)>& image,
-                           bool flat = false) {
+api::PointManifest withVm2(FakeVolume& volume, api::PointManifest m,
+                           const std::function<api::PointImage(const std::string&, bool)>& image, bool flat = false) {
   const std::string definition = volume.nodes.at(".gdr/vms/u2.xml").content;
   api::PointVm vm{"u2", "vm2", {".gdr/vms/u2.xml", sha256Hex(definition), definition.size()}, {}};
   api::PointDisk disk;
@@ -1044,7 +1070,8 @@ TEST_F(RecoveryPointTest, APointStaysCompleteForTheVmsANewerPartialPointLeftOut)
   // vm2's base rewritten in one sampled range under its intact delta: p1's
   // own cycle committed into it after the seal (the delta still covers
   // those clusters). Still the point, the base listed underway.
-  char& byte = volume.nodes.at("images/vm2.qcow2").content[sampleRanges(base_.size(), Sampling{4 << 20, 64 << 10})[2].first];
+  char& byte =
+      volume.nodes.at("images/vm2.qcow2").content[sampleRanges(base_.size(), Sampling{4 << 20, 64 << 10})[2].first];
   byte ^= 1;
   list = listPoints(volume);
   EXPECT_EQ(list.points[1].state, "complete")
@@ -1080,8 +1107,7 @@ TEST_F(RecoveryPointTest, APointStaysCompleteForTheVmsANewerPartialPointLeftOut)
   seal(p1);
   list = listPoints(volume);
   EXPECT_EQ(list.points[1].state, "superseded");
-  EXPECT_NE(list.points[1].problems.at(0).why.find("read alone"), std::string::npos)
-      << list.points[1].problems[0].why;
+  EXPECT_NE(list.points[1].problems.at(0).why.find("read alone"), std::string::npos) << list.points[1].problems[0].why;
   // The delta layout's first point of vm2, its base alone: nothing but a
   // later cycle's commit writes that base, and no newer point names vm2.
   api::PointManifest first = withVm2(volume, manifest(p1, 1764681300), img, true);
@@ -1089,9 +1115,11 @@ TEST_F(RecoveryPointTest, APointStaysCompleteForTheVmsANewerPartialPointLeftOut)
   save(first);
   seal(p1);
   list = listPoints(volume);
-  EXPECT_EQ(list.points[1].state, "complete") << (list.points[1].problems.empty() ? "" : list.points[1].problems[0].why);
+  EXPECT_EQ(list.points[1].state, "complete")
+      << (list.points[1].problems.empty() ? "" : list.points[1].problems[0].why);
   // Its base rewritten in a sampled range: superseded.
-  char& sampled = volume.nodes.at("images/vm2.qcow2").content[sampleRanges(base_.size(), Sampling{4 << 20, 64 << 10})[1].first];
+  char& sampled =
+      volume.nodes.at("images/vm2.qcow2").content[sampleRanges(base_.size(), Sampling{4 << 20, 64 << 10})[1].first];
   sampled ^= 1;
   list = listPoints(volume);
   EXPECT_EQ(list.points[1].state, "superseded");
@@ -1104,7 +1132,8 @@ TEST_F(RecoveryPointTest, APointStaysCompleteForTheVmsANewerPartialPointLeftOut)
   list = listPoints(volume);
   ASSERT_EQ(list.points.size(), 3u);
   EXPECT_EQ(list.points[0].state, "incomplete");
-  EXPECT_EQ(list.points[2].state, "complete") << (list.points[2].problems.empty() ? "" : list.points[2].problems[0].why);
+  EXPECT_EQ(list.points[2].state, "complete")
+      << (list.points[2].problems.empty() ? "" : list.points[2].problems[0].why);
   EXPECT_TRUE(checkPointInPlace(volume, p1).complete);
   sampled ^= 1;
   EXPECT_EQ(listPoints(volume).points[2].state, "superseded");
