@@ -209,6 +209,9 @@ class Cycle {
   std::optional<BaseDifference> compareEveryStride(const Vm& vm, const Disk& d, const std::string& rel,
                                                    Json::Value& report);
   std::vector<std::uint64_t> locateDifferences(const Vm& vm, const Disk& d, const std::string& rel, bool delta);
+  // Both sides' range sums of `rel`, `length` bytes read in every stride.
+  std::pair<api::ChecksumResult, api::ChecksumResult> strideSums(const Vm& vm, const Disk& d, const std::string& rel,
+                                                                 std::uint64_t length);
   // Marks the pieces that differ for resync on the primary; the bases marked.
   std::set<std::string> markForResync(const std::vector<BaseDifference>& differing, StepReport& s);
   void addPlan();
@@ -734,12 +737,7 @@ std::optional<BaseDifference> Cycle::compareImage(const Vm& vm, const Disk& d, c
 // "Known limits").
 std::optional<BaseDifference> Cycle::compareEveryStride(const Vm& vm, const Disk& d, const std::string& rel,
                                                         Json::Value& report) {
-  api::ChecksumParams q;
-  q.path = rel;
-  q.sampleStride = kStride;
-  q.sampleLength = kStride;
-  const auto [a, b] =
-      onBothSides(vm, d, q, [](AgentApi& agent, const api::ChecksumParams& p) { return agent.fileChecksum(p); });
+  const auto [a, b] = strideSums(vm, d, rel, kStride);
   report["verifiedBytes"] = Json::UInt64(a.bytes);
   if (sameContent(a, b)) return std::nullopt;
   BaseDifference diff{rel, "", differingStrides(a, b), false};
@@ -804,13 +802,17 @@ std::optional<BaseDifference> Cycle::compareContent(const Vm& vm, const Disk& d,
 // only those pieces: sampled (the "shards" check) for a base, every byte
 // of a delta.
 std::vector<std::uint64_t> Cycle::locateDifferences(const Vm& vm, const Disk& d, const std::string& rel, bool delta) {
+  const auto [a, b] = strideSums(vm, d, rel, delta ? kStride : kStrideSample);
+  return differingStrides(a, b);
+}
+
+std::pair<api::ChecksumResult, api::ChecksumResult> Cycle::strideSums(const Vm& vm, const Disk& d,
+                                                                      const std::string& rel, std::uint64_t length) {
   api::ChecksumParams q;
   q.path = rel;
   q.sampleStride = kStride;
-  q.sampleLength = delta ? kStride : kStrideSample;
-  const auto [a, b] =
-      onBothSides(vm, d, q, [](AgentApi& agent, const api::ChecksumParams& p) { return agent.fileChecksum(p); });
-  return differingStrides(a, b);
+  q.sampleLength = length;
+  return onBothSides(vm, d, q, [](AgentApi& agent, const api::ChecksumParams& p) { return agent.fileChecksum(p); });
 }
 
 std::vector<BaseDifference> Cycle::compareBases(const std::set<std::string>& only) {

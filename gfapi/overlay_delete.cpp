@@ -14,14 +14,10 @@ using volpath::Components;
 
 const char* typeName(EntryInfo::Type type) {
   switch (type) {
-    case EntryInfo::Type::Regular:
-      return "file";
-    case EntryInfo::Type::Directory:
-      return "directory";
-    case EntryInfo::Type::Symlink:
-      return "symlink";
-    case EntryInfo::Type::Other:
-      return "other";
+    case EntryInfo::Type::Regular: return "file";
+    case EntryInfo::Type::Directory: return "directory";
+    case EntryInfo::Type::Symlink: return "symlink";
+    case EntryInfo::Type::Other: return "other";
   }
   return "other";
 }
@@ -272,7 +268,7 @@ std::vector<std::pair<std::uint64_t, std::uint64_t>> sampleRanges(std::uint64_t 
 }
 
 api::ChecksumResult fileChecksum(Volume& volume, const std::string& path, std::uint64_t offset,
-                                 std::optional<std::uint64_t> length, std::optional<Sampling> sampling) {
+                         std::optional<std::uint64_t> length, std::optional<Sampling> sampling) {
   const Components parts = volpath::split(path);
   Volume::Scope scope(volume);  // every range from the one file resolved once
   const EntryInfo entry = regularFile(volume, parts, path, "a file");
@@ -321,8 +317,7 @@ api::ChecksumResult fileChecksum(Volume& volume, const std::string& path, std::u
   return out;
 }
 
-api::ResyncResult markForGeoRepResync(Volume& volume, const std::string& path,
-                                      const std::vector<std::uint64_t>& offsets) {
+api::ResyncResult markForGeoRepResync(Volume& volume, const std::string& path, const std::vector<std::uint64_t>& offsets) {
   const Components parts = volpath::split(path);
   Volume::Scope scope(volume);  // the check and the marking walk the path once
   const EntryInfo entry = regularFile(volume, parts, path, "a file");
