@@ -199,6 +199,7 @@ class Cycle {
   // Read errors are retried while the secondary settles.
   std::vector<BaseDifference> compareBases(const std::set<std::string>& only);
   std::vector<BaseDifference> compareBasesSettled(const std::set<std::string>& only);
+  api::ChecksumResult readPrimarySettled(const std::string& rel, const std::function<api::ChecksumResult()>& read);
   // One image of a disk, reported in `report`: its header, its pieces,
   // then its bytes (a delta's all, whatever the mode: compareEveryStride).
   std::optional<BaseDifference> compareImage(const Vm& vm, const Disk& d, const std::string& rel, bool delta,
@@ -523,7 +524,7 @@ void Cycle::saveManifest() {
           q.offset = delta ? info.clusterSize.value_or(64 << 10) : 0;
           q.sampleStride = kStride;
           q.sampleLength = kStrideSample;
-          const api::ChecksumResult sums = agent.fileChecksum(q);
+          const api::ChecksumResult sums = readPrimarySettled(rel, [&] { return agent.fileChecksum(q); });
           api::PointImage image;
           image.path = rel;
           image.format = info.format;
@@ -850,6 +851,26 @@ std::vector<BaseDifference> Cycle::compareBasesSettled(const std::set<std::strin
       if (attempt >= options_.settleAttempts) throw;
       progress_("verify",
                 describe(e) + "; reading again in " + std::to_string(options_.settleWait.count() / 1000) + " s", true);
+      sleep_(options_.settleWait);
+    }
+  }
+}
+
+// Seen on a replicated primary after one of its hosts came back: a frozen
+// image whose reads ended before its size for minutes, until its replicas
+// healed. Only such read errors are waited out; any other error is final.
+api::ChecksumResult Cycle::readPrimarySettled(const std::string& rel,
+                                              const std::function<api::ChecksumResult()>& read) {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return read();
+    } catch (const client::ClientError& e) {
+      const bool readError = e.kind() == client::ClientError::Kind::Verb && e.code() == int(Code::GfapiIOError);
+      if (!readError || attempt >= options_.settleAttempts) throw;
+      progress_("manifest",
+                describe(e) + "; reading " + rel + " again in " + std::to_string(options_.settleWait.count() / 1000) +
+                    " s (a replica may be healing)",
+                true);
       sleep_(options_.settleWait);
     }
   }

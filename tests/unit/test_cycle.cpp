@@ -78,6 +78,7 @@ class FakeAgent : public AgentApi {
   std::vector<bool> syncStopsSession;  // each sync's stopAfter
   int foreignShardReadings = 0;        // how many secondary layout readings show shard 1 under another gfid
   int secondaryReadErrors = 0;         // secondary imageInfo calls that fail before one succeeds
+  int primaryShortReads = 0;           // primary fileChecksum calls that read short before one succeeds
   bool overlayDeleteFails = false;
   std::set<std::string> mergeFails;  // VM ids
   // Snapshots and merges change the chains as libvirt does (overlays named
@@ -209,6 +210,11 @@ class FakeAgent : public AgentApi {
 
   api::ChecksumResult fileChecksum(const api::ChecksumParams& p) override {
     record("fileChecksum " + p.volumeName);
+    if (p.volumeName == kPrimary && primaryShortReads > 0) {
+      --primaryShortReads;
+      const std::string why = "the read ended 65536 bytes short of the file's size";
+      throw ClientError(ClientError::Kind::Verb, "cannot read '" + p.path + "' at byte 51089408: " + why, 4570);
+    }
     api::ChecksumResult out;
     out.path = p.path;
     out.offset = p.offset;
@@ -882,6 +888,26 @@ TEST_F(CycleTest, ASecondaryStillSettlingIsReadAgain) {
   host2_.merges.clear();
   const Json::Value failed = run();
   EXPECT_EQ(failed["outcome"].asInt(), kFailedMergedBack);
+}
+
+// A primary replica healing after an outage read short for minutes: the
+// manifest waits for it, within the same bound as the secondary's reads.
+TEST_F(CycleTest, APrimaryImageThatReadsShortIsReadAgainForTheManifest) {
+  host1_.primaryShortReads = 2;
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kSuccess) << report["alert"].asString();
+  EXPECT_EQ(sleeps_, 2);
+  EXPECT_EQ(host1_.manifests.size(), 1u);
+  options_.settleAttempts = 2;  // and not for ever
+  host1_.primaryShortReads = 5;
+  host1_.merges.clear();
+  host2_.merges.clear();
+  const Json::Value failed = run();
+  EXPECT_EQ(failed["outcome"].asInt(), kFailedMergedBack);
+  EXPECT_EQ(stepNamed(failed, "manifest")["status"].asString(), "failed");
+  EXPECT_NE(failed["alert"].asString().find("65536 bytes short"), std::string::npos) << failed["alert"];
+  EXPECT_EQ(host1_.count("geoRepSync"), 1u);  // only the first cycle's: nothing ships without its manifest
+  expectAllMergedBack();
 }
 
 TEST_F(CycleTest, ADryRunPlansAndTouchesNothing) {
