@@ -210,6 +210,28 @@ volume_option() {
   "$SITES" on "$1" gluster --mode=script volume get "$2" "$3" 2>/dev/null | awk -v o="$3" '$1 == o { print $2 }' || true
 }
 
+# primary_replicas TEXT: for a failure that names files of the two-site
+# primary, what each brick holds of them (size, shard-size xattr, AFR's
+# pending markers) and what gluster's heal info lists; reads only.
+primary_replicas() {
+  local rel host brick gfid shards
+  "$SITES" on p1 gluster --mode=script volume heal "$GDR_SITES_PRIMARY" info 2>&1 | grep -E '^(Brick|Number)' || true
+  grep -oE "images/[^' ]+\.qcow2" <<<"$1" | sort -u | while read -r rel; do
+    for host in p1 p2 p3; do
+      brick="$GDR_SITES_DIR/hosts/$host/bricks/$GDR_SITES_PRIMARY"
+      echo "$host $rel: $(stat -c '%s bytes, modified %y' "$brick/$rel" 2>&1)"
+      getfattr --absolute-names -d -m 'trusted\.(afr|gfid$|glusterfs\.shard)' -e hex "$brick/$rel" 2>&1 |
+        grep -v '^#' | sed '/^$/d;s/^/    /'
+      # Its shards on this brick, "N SIZE" each, and a digest to compare.
+      gfid=$(getfattr --absolute-names -n trusted.gfid -e hex "$brick/$rel" 2>/dev/null |
+        sed -nE 's/^trusted.gfid=0x(.{8})(.{4})(.{4})(.{4})(.{12})$/\1-\2-\3-\4-\5/p')
+      [ -n "$gfid" ] || continue
+      shards=$(find "$brick/.shard" -name "$gfid.*" -printf '%f %s\n' 2>/dev/null | sed "s/^$gfid\.//" | sort -n)
+      echo "    shards: $(wc -l <<<"$shards"), digest $(md5sum <<<"$shards" | cut -c1-12): $(tr '\n' ' ' <<<"$shards" | cut -c1-400)"
+    done
+  done
+}
+
 json_get() { # json_get EXPR < json  (EXPR in Python, the document is 'd')
   python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"
 }
