@@ -207,7 +207,7 @@ class Cycle {
   // Its bytes, as options_.verify says (the header and pieces matched).
   std::optional<BaseDifference> compareContent(const Vm& vm, const Disk& d, const std::string& rel, std::uint64_t size,
                                                Json::Value& report);
-  std::optional<BaseDifference> compareEveryStride(const Vm& vm, const Disk& d, const std::string& rel,
+  std::optional<BaseDifference> compareEveryStride(const Vm& vm, const Disk& d, const std::string& rel, bool delta,
                                                    Json::Value& report);
   std::vector<std::uint64_t> locateDifferences(const Vm& vm, const Disk& d, const std::string& rel, bool delta);
   // Both sides' range sums of `rel`, `length` bytes read in every stride.
@@ -728,7 +728,11 @@ std::optional<BaseDifference> Cycle::compareImage(const Vm& vm, const Disk& d, c
     }
     return diff;
   }
-  return delta ? compareEveryStride(vm, d, rel, report) : compareContent(vm, d, rel, primary.actualSize, report);
+  // "full" (the default) reads a base as a delta is read: every byte, and
+  // what differs located to its strides.
+  const bool everyByte = delta || options_.verify == VerifyMode::Full;
+  return everyByte ? compareEveryStride(vm, d, rel, delta, report)
+                   : compareContent(vm, d, rel, primary.actualSize, report);
 }
 
 // A delta is compared byte for byte, stride by stride, in every mode: it
@@ -736,13 +740,13 @@ std::optional<BaseDifference> Cycle::compareImage(const Vm& vm, const Disk& d, c
 // point reads it whole. A sealed point once read 4 MiB of zeros on the
 // secondary, most likely in a delta that had passed the samples (README,
 // "Known limits").
-std::optional<BaseDifference> Cycle::compareEveryStride(const Vm& vm, const Disk& d, const std::string& rel,
+std::optional<BaseDifference> Cycle::compareEveryStride(const Vm& vm, const Disk& d, const std::string& rel, bool delta,
                                                         Json::Value& report) {
   const auto [a, b] = strideSums(vm, d, rel, kStride);
   report["verifiedBytes"] = Json::UInt64(a.bytes);
   if (sameContent(a, b)) return std::nullopt;
   BaseDifference diff{rel, "", differingStrides(a, b), false};
-  diff.why = "the secondary's copy of delta " + rel + " differs from the primary's in " +
+  diff.why = "the secondary's copy of " + std::string(delta ? "delta " : "") + rel + " differs from the primary's in " +
              std::to_string(diff.offsets.size()) + " of " + std::to_string(a.rangeSums ? a.rangeSums->size() : 0) +
              " strides (" + std::to_string(a.bytes) + " bytes compared)";
   return diff;
@@ -778,18 +782,13 @@ std::optional<BaseDifference> Cycle::compareContent(const Vm& vm, const Disk& d,
   }
   // "shards": 64 KiB in every 4 MiB, one call per side; every shard
   // (gluster's smallest is 4 MiB) is read somewhere, and the strides that
-  // differ are located. "full": every byte.
-  if (options_.verify == VerifyMode::Shards) {
-    q.sampleStride = kStride;
-    q.sampleLength = kStrideSample;
-  }
+  // differ are located. ("full" reads every stride whole: compareEveryStride.)
+  q.sampleStride = kStride;
+  q.sampleLength = kStrideSample;
   const auto [a, b] = onBothSides(vm, d, q, checksum);
   report["verifiedBytes"] = Json::UInt64(a.bytes);
   if (sameContent(a, b)) return std::nullopt;
-  // "full" reads no strides: the shards check locates what differs.
-  BaseDifference diff{
-      rel, "", options_.verify == VerifyMode::Full ? locateDifferences(vm, d, rel, false) : differingStrides(a, b),
-      false};
+  BaseDifference diff{rel, "", differingStrides(a, b), false};
   diff.why = "the secondary's copy of " + rel + " differs from the primary's (" + api::enumName(options_.verify) +
              " check, " + std::to_string(a.bytes) + " bytes compared" +
              (diff.offsets.empty() ? std::string()

@@ -601,10 +601,11 @@ TEST_F(CycleTest, ACopyThatDiffersFailsVerificationKeepsTheOverlaysAndMergesBack
   expectAllMergedBack();
 }
 
-// By default, the sample check's finding is located by the shards
-// check (and the pieces the differing range lies in), resent, and checked
-// again.
+// With --verify sample, the sample check's finding is located by the
+// shards check (and the pieces the differing range lies in), resent, and
+// checked again.
 TEST_F(CycleTest, ContentThatDiffersIsResentWhereItDiffers) {
+  options_.verify = VerifyMode::Sample;
   host2_.secondaryContentDiffers = true;
   host2_.resyncRepairsContent = true;
   const Json::Value report = run();
@@ -617,6 +618,21 @@ TEST_F(CycleTest, ContentThatDiffersIsResentWhereItDiffers) {
   EXPECT_EQ(stepNamed(report, "verify-repair")["repaired"][0], "images/vm2.qcow2");
   EXPECT_EQ(host1_.count("geoRepSync") + host2_.count("geoRepSync"), 2u);
   EXPECT_TRUE(host1_.resyncs.empty());
+}
+
+// By default (--verify full) a base is read whole on both sides, stride by
+// stride: only the stride that differs is resent.
+TEST_F(CycleTest, ByDefaultEveryByteOfABaseIsComparedAndOnlyWhatDiffersResent) {
+  host2_.secondaryContentDiffers = true;
+  host2_.resyncRepairsContent = true;
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kSuccess) << report["alert"].asString();
+  ASSERT_EQ(host2_.resyncs.size(), 1u);
+  EXPECT_EQ(host2_.resyncs[0].path, "images/vm2.qcow2");
+  EXPECT_EQ(host2_.resyncs[0].offsets, std::vector<std::uint64_t>{12u << 20});
+  EXPECT_NE(stepNamed(report, "verify")["differed"].asString().find("in 1 of 16 strides (67108864 bytes compared)"),
+            std::string::npos)
+      << stepNamed(report, "verify");
 }
 
 TEST_F(CycleTest, ContentStillDifferingAfterTheResyncFailsTheCycle) {
