@@ -728,8 +728,8 @@ std::optional<BaseDifference> Cycle::compareImage(const Vm& vm, const Disk& d, c
     }
     return diff;
   }
-  // "full" (the default) reads a base as a delta is read: every byte, and
-  // what differs located to its strides.
+  // "full" reads a base as a delta is read: every byte, and what differs
+  // located to its strides.
   const bool everyByte = delta || options_.verify == VerifyMode::Full;
   return everyByte ? compareEveryStride(vm, d, rel, delta, report)
                    : compareContent(vm, d, rel, primary.actualSize, report);

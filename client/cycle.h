@@ -55,7 +55,7 @@ struct CycleOptions {
   std::string volume;  // the primary volume
   std::string secondaryHost, secondaryVolume;
   std::chrono::seconds georepTimeout{600};
-  VerifyMode verify = VerifyMode::Full;
+  VerifyMode verify = VerifyMode::Sample;
   bool dryRun = false;
   unsigned mergeBandwidth = 0;  // MiB/s per merge; 0: unlimited
   bool repair = true;           // resend the pieces whose content differs, once (identity problems always)

@@ -601,11 +601,10 @@ TEST_F(CycleTest, ACopyThatDiffersFailsVerificationKeepsTheOverlaysAndMergesBack
   expectAllMergedBack();
 }
 
-// With --verify sample, the sample check's finding is located by the
-// shards check (and the pieces the differing range lies in), resent, and
-// checked again.
+// By default, the sample check's finding is located by the shards
+// check (and the pieces the differing range lies in), resent, and checked
+// again.
 TEST_F(CycleTest, ContentThatDiffersIsResentWhereItDiffers) {
-  options_.verify = VerifyMode::Sample;
   host2_.secondaryContentDiffers = true;
   host2_.resyncRepairsContent = true;
   const Json::Value report = run();
@@ -620,9 +619,10 @@ TEST_F(CycleTest, ContentThatDiffersIsResentWhereItDiffers) {
   EXPECT_TRUE(host1_.resyncs.empty());
 }
 
-// By default (--verify full) a base is read whole on both sides, stride by
-// stride: only the stride that differs is resent.
-TEST_F(CycleTest, ByDefaultEveryByteOfABaseIsComparedAndOnlyWhatDiffersResent) {
+// With --verify full a base is read whole on both sides, stride by stride:
+// only the stride that differs is resent.
+TEST_F(CycleTest, AFullCheckComparesEveryByteOfABaseAndResendsOnlyWhatDiffers) {
+  options_.verify = VerifyMode::Full;
   host2_.secondaryContentDiffers = true;
   host2_.resyncRepairsContent = true;
   const Json::Value report = run();
