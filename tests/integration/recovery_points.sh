@@ -54,9 +54,14 @@ gdr_files >"$state/gdr-before"
 # The session stopped between cycles (said, whatever the default): each
 # sync then carries all that changed since the last, and its ten moments
 # need a long one.
+# --verify full: the promise above holds only when every byte of the
+# bases is compared. Cycle 5's sync ships a commit into the bases, and a
+# run here once left a 4 MiB stride of a base stale on the secondary,
+# outside what the default sample check reads (README, "Known limits").
 cycle() { # cycle NAME [TIMEOUT]: one delta-layout cycle, its report in $state/NAME.json
   "$BIN/gdr-sync" --hosts "$AGENT_URL" "${TLS_ARGS[@]}" --volume "$GDR_LAB_PRIMARY" \
-    --secondary "$GDR_LAB_SECONDARY_URL" --state-dir "$state/sync" --timeout "${2:-5m}" --layout delta --session stop --json \
+    --secondary "$GDR_LAB_SECONDARY_URL" --state-dir "$state/sync" --timeout "${2:-5m}" --layout delta --session stop \
+    --verify full --json \
     >"$state/$1.json" 2>"$state/$1.log" || return
   # A copy that differed and was resent is no failure, but worth seeing.
   json_get '" ".join("%s: %s" % (s["step"], s["differed"]) for s in d["steps"] if "differed" in s)' <"$state/$1.json" |
