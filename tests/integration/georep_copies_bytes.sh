@@ -22,7 +22,7 @@ note "checkpoint completed in $((SECONDS - start)) s"
 # A fresh mount of the secondary, so nothing is served from a cache.
 mnt=$(mktemp -d)
 mount -t glusterfs -o ro "$GDR_LAB_HOST:/$GDR_LAB_SECONDARY" "$mnt"
-trap 'umount "$mnt"; rmdir "$mnt"; rm -f /tmp/$dir.*' EXIT
+trap '{ umount "$mnt" || umount -l "$mnt"; } 2>/dev/null || true; rmdir "$mnt" 2>/dev/null || true; rm -f /tmp/$dir.*' EXIT
 (cd "$mnt/$dir" && sha256sum file-*) >"/tmp/$dir.secondary" || fail "files missing on the secondary"
 if ! diff "/tmp/$dir.primary" "/tmp/$dir.secondary"; then
   ls -l "$mnt/$dir" >&2

@@ -43,7 +43,8 @@ cleanup() {
   georep config rsync-options " $rsync_options" >/dev/null 2>&1 || true
   if [ -n "$cycle_pid" ]; then kill "$cycle_pid" 2>/dev/null || true; wait "$cycle_pid" 2>/dev/null || true; fi
   georep resume force >/dev/null 2>&1 || true
-  flatten_lab_vms "$state/gdr-before"
+  # Nothing here may keep the rest from running: the agent must stop.
+  flatten_lab_vms "$state/gdr-before" || true
   stop_agent
   "$LAB" shrink --vms 2 >/dev/null 2>&1 || true
   rm -rf "$state"
@@ -260,7 +261,7 @@ note "rejected: $(json_get 'd.get("reason", "")' <<<"$r")"
 note "the definition of $vm3 on the secondary names its base"
 mnt=$(mktemp -d)
 mount -t glusterfs -o ro "$GDR_LAB_HOST:/$GDR_LAB_SECONDARY" "$mnt"
-trap 'umount "$mnt"; rmdir "$mnt"; cleanup' EXIT
+trap '{ umount "$mnt" || umount -l "$mnt"; } 2>/dev/null || true; rmdir "$mnt" 2>/dev/null || true; cleanup' EXIT
 virsh dumpxml --inactive "$vm3" >"$state/primary.xml"
 sha=$(json_get "[v for v in d['vms'] if v['name'] == '$vm3'][0]['definition']['sha256']" <"$state/c5.json")
 definition=$(json_get "[v for v in d['vms'] if v['name'] == '$vm3'][0]['definition']['path']" <"$state/c5.json")
