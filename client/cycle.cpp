@@ -34,6 +34,11 @@ std::string describe(const std::exception& e) {
   return e.what();
 }
 
+bool isGfapiIOError(const std::exception& e) {
+  const auto* c = dynamic_cast<const ClientError*>(&e);
+  return c && c->kind() == ClientError::Kind::Verb && c->code() == int(Code::GfapiIOError);
+}
+
 std::string describe(const api::Job& job) {
   return job.error ? std::to_string(job.error->code) + ": " + job.error->message : "ended " + job.state;
 }
@@ -199,7 +204,12 @@ class Cycle {
   // Read errors are retried while the secondary settles.
   std::vector<BaseDifference> compareBases(const std::set<std::string>& only);
   std::vector<BaseDifference> compareBasesSettled(const std::set<std::string>& only);
-  api::ChecksumResult readPrimarySettled(const std::string& rel, const std::function<api::ChecksumResult()>& read);
+  // Runs `work` until it succeeds, or it throws what `transient` does not
+  // accept, or settleAttempts are spent; between attempts a progress line
+  // for `step` ("ERROR; `again` in N s") and a pause of settleWait.
+  template <typename Work>
+  auto settling(const char* step, const std::string& again, const std::function<bool(const std::exception&)>& transient,
+                Work&& work) -> decltype(work());
   // One image of a disk, reported in `report`: its header, its pieces,
   // then its bytes (a delta's all, whatever the mode: compareEveryStride).
   std::optional<BaseDifference> compareImage(const Vm& vm, const Disk& d, const std::string& rel, bool delta,
@@ -524,7 +534,11 @@ void Cycle::saveManifest() {
           q.offset = delta ? info.clusterSize.value_or(64 << 10) : 0;
           q.sampleStride = kStride;
           q.sampleLength = kStrideSample;
-          const api::ChecksumResult sums = readPrimarySettled(rel, [&] { return agent.fileChecksum(q); });
+          // Seen on a replicated primary after one of its hosts came back:
+          // a frozen image whose reads ended before its size for minutes,
+          // until its replicas healed. Only such read errors are waited out.
+          const api::ChecksumResult sums =
+              settling("manifest", "reading " + rel + " again", isGfapiIOError, [&] { return agent.fileChecksum(q); });
           api::PointImage image;
           image.path = rel;
           image.format = info.format;
@@ -840,39 +854,26 @@ std::vector<BaseDifference> Cycle::compareBases(const std::set<std::string>& onl
   return differing;
 }
 
-std::vector<BaseDifference> Cycle::compareBasesSettled(const std::set<std::string>& only) {
+template <typename Work>
+auto Cycle::settling(const char* step, const std::string& again,
+                     const std::function<bool(const std::exception&)>& transient, Work&& work) -> decltype(work()) {
   for (int attempt = 1;; ++attempt) {
     try {
-      return compareBases(only);
+      return work();
     } catch (const std::exception& e) {
-      // Seen after a resync: the secondary answered "no such file" for a
-      // shard for well over 30 s, then read fine.
-      if (attempt >= options_.settleAttempts) throw;
-      progress_("verify",
-                describe(e) + "; reading again in " + std::to_string(options_.settleWait.count() / 1000) + " s", true);
+      if (!transient(e) || attempt >= options_.settleAttempts) throw;
+      progress_(step, describe(e) + "; " + again + " in " + std::to_string(options_.settleWait.count() / 1000) + " s",
+                true);
       sleep_(options_.settleWait);
     }
   }
 }
 
-// Seen on a replicated primary after one of its hosts came back: a frozen
-// image whose reads ended before its size for minutes, until its replicas
-// healed. Only such read errors are waited out; any other error is final.
-api::ChecksumResult Cycle::readPrimarySettled(const std::string& rel,
-                                              const std::function<api::ChecksumResult()>& read) {
-  for (int attempt = 1;; ++attempt) {
-    try {
-      return read();
-    } catch (const client::ClientError& e) {
-      const bool readError = e.kind() == client::ClientError::Kind::Verb && e.code() == int(Code::GfapiIOError);
-      if (!readError || attempt >= options_.settleAttempts) throw;
-      progress_("manifest",
-                describe(e) + "; reading " + rel + " again in " + std::to_string(options_.settleWait.count() / 1000) +
-                    " s (a replica may be healing)",
-                true);
-      sleep_(options_.settleWait);
-    }
-  }
+std::vector<BaseDifference> Cycle::compareBasesSettled(const std::set<std::string>& only) {
+  // Seen after a resync: the secondary answered "no such file" for a
+  // shard for well over 30 s, then read fine.
+  return settling(
+      "verify", "reading again", [](const std::exception&) { return true; }, [&] { return compareBases(only); });
 }
 
 std::set<std::string> Cycle::markForResync(const std::vector<BaseDifference>& differing, StepReport& s) {
@@ -982,21 +983,16 @@ void Cycle::sealPoint() {
   const std::string id = report_["point"]["id"].asString();
   const api::PointCheckParams params{{options_.secondaryHost}, options_.secondaryVolume, id};
   try {
-    for (int attempt = 1;; ++attempt) {
-      try {
-        const api::PointSealResult r = agents_[vms_.front().host]->recoveryPointSeal(params);
-        report_["point"]["seal"] = r.seal.path;
-        s["bytesRead"] = Json::UInt64(r.check.bytesRead);
-        for (const auto& old : r.removed) s["removedSeals"].append(old);
-        break;
-      } catch (const client::ClientError& e) {
-        // A file that differs stays so; a read error may be the secondary settling.
-        if (e.code() == int(Code::PointIncomplete) || attempt >= options_.settleAttempts) throw;
-        progress_("seal",
-                  describe(e) + "; trying again in " + std::to_string(options_.settleWait.count() / 1000) + " s", true);
-        sleep_(options_.settleWait);
-      }
-    }
+    // A file that differs stays so; a read error may be the secondary settling.
+    auto settles = [](const std::exception& e) {
+      const auto* c = dynamic_cast<const client::ClientError*>(&e);
+      return c && c->code() != int(Code::PointIncomplete);
+    };
+    const api::PointSealResult r = settling("seal", "trying again", settles,
+                                            [&] { return agents_[vms_.front().host]->recoveryPointSeal(params); });
+    report_["point"]["seal"] = r.seal.path;
+    s["bytesRead"] = Json::UInt64(r.check.bytesRead);
+    for (const auto& old : r.removed) s["removedSeals"].append(old);
   } catch (const std::exception& e) {
     s.failed(describe(e));
     throw std::runtime_error("sealing the recovery point on the secondary failed: " + describe(e));
