@@ -2,8 +2,8 @@
 # A DR drill on the two-site lab (scripts/lab-sites): gdr-sync drill boots
 # every VM of the newest complete recovery point on s1, through s1's agent
 # and its read-only mount of the secondary, and changes nothing.
-#  1. Two cycles with the guests writing (the second point is a delta over
-#     the first's base). The drill boots both VMs from the newest point:
+#  1. Cycles with the guests writing until the newest point is a delta over
+#     a base (one after sites_schedule, two on a fresh lab). The drill boots both VMs from the newest point:
 #     each passes (its guest did disk I/O), with a boot time. After it no
 #     copy runs on s1, no overlay is left, the point's files read the same
 #     (SHA-256 of each image through s1's mount) and the geo-replication
@@ -63,14 +63,19 @@ session_state() {
 }
 copies_on_s1() { "$SITES" on s1 virsh -c qemu:///system list --name | grep -c '^drill-' || true; }
 
-note "two cycles with the guests writing"
+every_disk_has_delta() { # MANIFEST
+  python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); sys.exit(0 if all(d.get("delta") for v in m["vms"] for d in v["disks"]) else 1)' "$1"
+}
+note "cycles with the guests writing, until the newest point is a delta over a base"
+# One after the cycles of sites_schedule; two on a freshly made lab (the
+# first point of the delta layout is the bases alone).
 for i in 1 2; do
   cycle >"$STATE/cycle$i.out" 2>&1 || fail "cycle $i failed: $(tail -n 20 "$STATE/cycle$i.out")"
+  manifest=$(newest_manifest)
+  every_disk_has_delta "$manifest" && break
 done
-manifest=$(newest_manifest)
 point=$(basename "$manifest" .json)
-python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); sys.exit(0 if all(d.get("delta") for v in m["vms"] for d in v["disks"]) else 1)' \
-  "$manifest" || fail "point $point has a disk without a delta: the drill would not read a chain"
+every_disk_has_delta "$manifest" || fail "point $point has a disk without a delta: the drill would not read a chain"
 point_sums "$manifest" >"$STATE/sums.before"
 session_state >"$STATE/session.before"
 

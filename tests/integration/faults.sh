@@ -29,7 +29,10 @@ rm -f "$marker"
 
 note "the secondary unreachable: its sshd stopped"
 "$LAB" stop-sshd
-job=$(client GlusterVolume geoRepSync "${S[@]}" timeout=120 | json_get 'd["jobId"]')
+# Polled every 2 s (not the 10 s the agent uses when gluster's events reach
+# it): the job then tells a lasting Stopped or Faulty from a worker's
+# restart within seconds, not a minute.
+job=$(client GlusterVolume geoRepSync "${S[@]}" timeout=120 pollInterval=2 | json_get 'd["jobId"]')
 state=$(wait_job "$job" 180)
 "$LAB" start-sshd
 [ "$state" = FAILED ] || fail "a sync without ssh to the secondary ended $state"
