@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <system_error>
+#include <thread>
 
 namespace gdr {
 
@@ -44,6 +46,24 @@ void writeFileDurably(const std::filesystem::path& target, const std::string& te
   if (dirFd >= 0) {
     ::fsync(dirFd);
     ::close(dirFd);
+  }
+}
+
+void makeDirectories(const std::filesystem::path& dir, std::chrono::milliseconds patience,
+                     const MakeDirectoriesOp& make) {
+  const auto giveUp = std::chrono::steady_clock::now() + patience;
+  for (;;) {
+    std::error_code ec;
+    if (make) {
+      make(dir, ec);
+    } else {
+      std::filesystem::create_directories(dir, ec);
+    }
+    if (!ec) return;
+    if (ec != std::errc::file_exists || std::chrono::steady_clock::now() >= giveUp) {
+      throw std::filesystem::filesystem_error("cannot create directories", dir, ec);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }
 

@@ -118,7 +118,7 @@ class VolfileServers {
 // to libvirt whole, and the images' own backing names are the primary's.
 void makeOverlay(const std::string& overlay, const virt::ChainImage& backing, std::uint64_t virtualSize) {
   // A base's snapshot directory exists once a cycle snapshotted it; not before.
-  std::filesystem::create_directories(std::filesystem::path(overlay).parent_path());
+  makeDirectories(std::filesystem::path(overlay).parent_path());
   const CommandResult r = runCommand({"qemu-img", "create", "-q", "-f", "qcow2", "-u", "-F", backing.format, "-b",
                                       backing.path, overlay, std::to_string(virtualSize)},
                                      std::chrono::seconds(60));
@@ -420,7 +420,7 @@ class GlusterVolumeVerbs {
     }
     const std::filesystem::path file = mountOf(p.volumeName, Access::Write) / gfapi::kPointDir / (m.id + ".json");
     try {
-      std::filesystem::create_directories(file.parent_path());
+      makeDirectories(file.parent_path());
       writeFileDurably(file, json::pretty(api::encode(m)), 0600);
     } catch (const std::exception& e) {
       throw AgentError(Code::GeneralException, "cannot write the manifest of point " + m.id + ": " + e.what());

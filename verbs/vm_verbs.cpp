@@ -85,7 +85,7 @@ class VmVerbs {
     try {
       // One writer at a time: two calls for one VM would share the temporary file.
       std::lock_guard<std::mutex> lock(definitionMutex_);
-      std::filesystem::create_directories(file.parent_path());
+      makeDirectories(file.parent_path());  // every host saves its VMs at once
       // Named by its content: a file a point names is never rewritten
       // (geo-replication would replace it on the secondary, mid-sync,
       // before its bytes arrive); an unchanged definition is not written.

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <random>
 
+#include "core/durable_file.h"
 #include "core/errors.h"
 #include "core/job_store.h"
 #include "core/process.h"
@@ -18,7 +19,7 @@ LocalFiles LocalFiles::real() {
     std::error_code ec;
     return fs::exists(fs::symlink_status(p, ec));
   };
-  f.makeDirectory = [](const std::string& d) { fs::create_directories(d); };
+  f.makeDirectory = [](const std::string& d) { makeDirectories(d); };  // hosts snapshot at once
   f.remove = [](const std::string& p) {
     std::error_code ec;
     if (fs::is_regular_file(fs::symlink_status(p, ec))) fs::remove(p, ec);
