@@ -116,8 +116,10 @@ json_get 'd["point"].get("pruned", [])' <<<"$report" | grep -q '^\[\]$' || fail 
 
 note "4. p1's gluster killed during the sync"
 # A Passive worker that becomes Active may not get going (seen here:
-# no progress for minutes): the sync's own timeout bounds the wait.
-sync_cycle --timeout 50s >"$state/report.json" &
+# no progress for minutes): the sync's own timeout bounds the wait. It
+# must outlast the hand-over (p1's worker Active, then 30 s of p1's status
+# unreadable before p2's agent takes over): 50 s ran out before it here.
+sync_cycle --timeout 90s >"$state/report.json" &
 cycle_pid=$!
 # The Active workers p1's sync job lists once it follows the sync.
 active_on_p1() {
