@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "api/codes.h"
+#include "client/merge_pace.h"
 #include "client/report_store.h"
 #include "client/shard_identity.h"
 #include "core/clock.h"
@@ -184,6 +185,8 @@ class Cycle {
   // One disk's merge back, or (`commitDeltas`) its due commits, oldest
   // first: the report's merge entry for the drive.
   Json::Value mergeDisk(const Vm& vm, const Disk& d, bool commitDeltas);
+  void paceMerge(AgentApi& agent, const Disk& d, const Image& top, const std::string& next, api::MergeParams& params,
+                 Json::Value& r);
   // Finishes what an earlier run's journal says it left; false when some
   // of its VMs is still on an overlay.
   bool adopt(const Json::Value& journal);
@@ -1062,7 +1065,9 @@ Json::Value Cycle::mergeDisk(const Vm& vm, const Disk& d, bool commitDeltas) {
     // One merge, or the commits oldest first (each right above the base).
     const std::vector<Image> tops =
         commitDeltas ? d.commitsDue(options_.keepPoints) : std::vector<Image>{{d.topPath, d.topRel}};
-    for (const Image& top : tops) {
+    const std::vector<Image> frozen = d.frozenDeltas();  // commits are its oldest ones, in order
+    for (size_t i = 0; i < tops.size(); ++i) {
+      const Image& top = tops[i];
       api::MergeParams params;
       params.vmId = vm.id;
       params.drive = d.drive;
@@ -1070,7 +1075,14 @@ Json::Value Cycle::mergeDisk(const Vm& vm, const Disk& d, bool commitDeltas) {
       params.baseVolume = commitDeltas ? d.basePath : d.frozenPath();
       // A committed delta stays until the next point is on the secondary.
       params.deleteTop = !commitDeltas;
-      if (options_.mergeBandwidth) params.bandwidth = options_.mergeBandwidth;
+      if (options_.pacedMerges) {
+        // The image the VM wrote after this one; the overlay it still writes
+        // has none.
+        const std::string next = !commitDeltas ? "" : i + 1 < frozen.size() ? frozen[i + 1].path : d.topPath;
+        paceMerge(agent, d, top, next, params, r);
+      } else if (options_.mergeBandwidth) {
+        params.bandwidth = options_.mergeBandwidth;
+      }
       const std::string jobId = agent.startMerge(params);
       r["jobId"] = jobId;
       if (commitDeltas) r["committed"].append(top.rel);
@@ -1088,6 +1100,32 @@ Json::Value Cycle::mergeDisk(const Vm& vm, const Disk& d, bool commitDeltas) {
   }
   r["duration"] = secondsSince(t);
   return r;
+}
+
+// --merge-bandwidth auto: the merge of `top` paced to kMergePaceFactor times
+// the rate its VM wrote it, from its size on the volume and the stamps in
+// the names of it and of `next`, the image the VM wrote after it (empty:
+// the VM writes `top` until now). Unlimited when either is unknown; the
+// report's `pace` says which, and why.
+void Cycle::paceMerge(AgentApi& agent, const Disk& d, const Image& top, const std::string& next,
+                      api::MergeParams& params, Json::Value& r) {
+  Json::Value pace;
+  pace["image"] = top.rel;
+  try {
+    const std::optional<std::int64_t> from = overlayStamp(top.path);
+    const std::optional<std::int64_t> until =
+        next.empty() ? std::optional<std::int64_t>(nowSeconds()) : overlayStamp(next);
+    if (!from || !until) throw std::runtime_error("no time in the name of " + (from ? next : top.path));
+    const api::ImageInfoResult info = agent.imageInfo({{d.server}, options_.volume, top.rel});
+    params.bandwidth = pacedMergeBandwidth(info.actualSize, double(*until - *from));
+    pace["bytes"] = Json::UInt64(info.actualSize);
+    pace["writingSeconds"] = Json::Int64(*until - *from);
+    pace["bandwidth"] = Json::UInt64(*params.bandwidth);
+  } catch (const std::exception& e) {
+    pace["bandwidth"] = "unlimited";
+    pace["why"] = describe(e);
+  }
+  r["pace"].append(pace);
 }
 
 void Cycle::journal(const std::string& stepName) {

@@ -140,7 +140,11 @@ const std::map<std::string, Setting>& settingTable() {
       {"repair", {Kind::Boolean, true, [](S s, V v) { s.cycle.repair = parseYesNo(v); }}},
       {"no_repair", {Kind::Boolean, false, [](S s, V v) { s.cycle.repair = !parseYesNo(v); }}},
       {"merge_bandwidth",
-       {Kind::Value, true, [](S s, V v) { s.cycle.mergeBandwidth = unsigned(parseWhole(v, 999999, " (MiB/s)")); }}},
+       {Kind::Value, true,
+        [](S s, V v) {
+          s.cycle.pacedMerges = v == "auto";
+          s.cycle.mergeBandwidth = s.cycle.pacedMerges ? 0 : unsigned(parseWhole(v, 999999, " (MiB/s, or auto)"));
+        }}},
       {"keep_points", {Kind::Value, true, [](S s, V v) { s.cycle.keepPoints = int(parseWhole(v, 9999)); }}},
       {"layout",
        {Kind::Value, true,

@@ -5,12 +5,14 @@
 #include <json/json.h>
 
 #include <algorithm>
+#include <ctime>
 #include <map>
 #include <mutex>
 #include <set>
 
 #include "api/codes.h"
 #include "client/cycle.h"
+#include "client/merge_pace.h"
 
 namespace gdr::sync {
 namespace {
@@ -84,6 +86,9 @@ class FakeAgent : public AgentApi {
   // Snapshots and merges change the chains as libvirt does (overlays named
   // NAME.1, NAME.2, ... in the order made).
   bool realChains = false;
+  // Overlays named as the agent names them, NAME.YYYYMMDDTHHMMSSZ.N.qcow2,
+  // with a time this many seconds before the snapshot (unset: NAME.N.qcow2).
+  std::optional<std::int64_t> overlayBegunSecondsAgo;
 
   // What was asked.
   std::vector<std::string> calls;
@@ -104,7 +109,15 @@ class FakeAgent : public AgentApi {
     if (snapshotFails.count(p.vmId)) throw ClientError(ClientError::Kind::Verb, "snapshot refused", 48);
     api::VmInfo& vm = find(p.vmId);
     api::SnapshotResult out{true, 1700000000 + std::int64_t(calls.size()), {}};
-    const std::string n = realChains ? std::to_string(++overlaysMade_) : "1";
+    std::string n = realChains ? std::to_string(++overlaysMade_) : "1";
+    if (overlayBegunSecondsAgo) {
+      const std::time_t begun = std::time(nullptr) - *overlayBegunSecondsAgo;
+      std::tm tm{};
+      gmtime_r(&begun, &tm);
+      char stamp[32];
+      std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+      n = stamp + ("." + n);
+    }
     for (auto& d : vm.disks) {
       out.disks.push_back({d.target, "/mnt/primary/images/.gdr-snapshots/" + vm.name + "." + n + ".qcow2", d.path,
                            api::VolumePath{kPrimary, "images/.gdr-snapshots/" + vm.name + "." + n + ".qcow2"}});
@@ -939,6 +952,64 @@ TEST_F(CycleTest, ADryRunPlansAndTouchesNothing) {
 // VM on its new overlay; the next freezes that overlay as the point's
 // delta, ships it, and only then commits it into the base (no pivot, no
 // deletion), and the point before goes with its delta.
+// --merge-bandwidth auto: 4 times the rate the VM wrote the overlay, from
+// its size (imageInfo: 64 MiB) and the time in its name.
+TEST_F(CycleTest, AutoMergeBandwidthPacesEachMergeAtFourTimesTheRateItsVmWrote) {
+  options_.pacedMerges = true;
+  host1_.overlayBegunSecondsAgo = 60;
+  const Json::Value report = run();
+  ASSERT_EQ(report["status"], "success") << report;
+  ASSERT_EQ(host1_.merges.size(), 1u);
+  // 64 MiB over 60 s (61 or 62 on a slow machine): 1.07 MiB/s, merged at 5.
+  EXPECT_EQ(host1_.merges[0].bandwidth, std::optional<std::uint64_t>(5));
+  const Json::Value& paced = report["vms"][0]["merge"]["vda"]["pace"][0];
+  EXPECT_EQ(paced["bandwidth"].asUInt64(), 5u) << report["vms"][0];
+  EXPECT_EQ(paced["bytes"].asUInt64(), 64u << 20);
+  EXPECT_GE(paced["writingSeconds"].asInt(), 60);
+  // vm2's overlay has no time in its name: merged at full speed, and the
+  // report says why.
+  ASSERT_EQ(host2_.merges.size(), 1u);
+  EXPECT_EQ(host2_.merges[0].bandwidth, std::nullopt);
+  const Json::Value& unpaced = report["vms"][1]["merge"]["vda"]["pace"][0];
+  EXPECT_EQ(unpaced["bandwidth"], "unlimited") << report["vms"][1];
+  EXPECT_NE(unpaced["why"].asString().find("no time in the name of /mnt/primary/images/.gdr-snapshots/vm2.1.qcow2"),
+            std::string::npos)
+      << unpaced;
+}
+
+// A delta the VM wrote until the next cycle's snapshot: its writing time
+// ends where the next image's began, not when it is committed.
+TEST_F(CycleTest, AutoMergeBandwidthOfACommitCountsTheTimeUntilTheNextImage) {
+  options_.pacedMerges = true;
+  options_.layout = Layout::Delta;
+  options_.keepPoints = 1;  // each cycle from the second commits the delta before it
+  host1_.realChains = host2_.realChains = true;
+  host1_.overlayBegunSecondsAgo = 600;  // every image "begun" 600 s before its snapshot
+  ASSERT_EQ(run()["outcome"].asInt(), kSuccess);
+  host1_.merges.clear();
+  const Json::Value report = run();
+  ASSERT_EQ(report["outcome"].asInt(), kSuccess) << report["alert"].asString();
+  const Json::Value& paced = report["vms"][0]["merge"]["vda"]["pace"][0];
+  ASSERT_TRUE(paced.isMember("writingSeconds")) << report["vms"][0];
+  // Both names hold a time 600 s before their snapshots, made moments apart.
+  EXPECT_LE(paced["writingSeconds"].asInt(), 2);
+  ASSERT_EQ(host1_.merges.size(), 1u);
+  EXPECT_EQ(host1_.merges[0].bandwidth,
+            std::optional<std::uint64_t>(pacedMergeBandwidth(64 << 20, paced["writingSeconds"].asDouble())));
+  EXPECT_GE(*host1_.merges[0].bandwidth, 85u);  // 64 MiB in at most 3 s, times 4
+}
+
+// A fixed --merge-bandwidth is passed as it is, and nothing is paced.
+TEST_F(CycleTest, AFixedMergeBandwidthIsEachMergesCap) {
+  options_.mergeBandwidth = 20;
+  host1_.overlayBegunSecondsAgo = 60;
+  const Json::Value report = run();
+  ASSERT_EQ(report["status"], "success") << report;
+  ASSERT_EQ(host1_.merges.size(), 1u);
+  EXPECT_EQ(host1_.merges[0].bandwidth, std::optional<std::uint64_t>(20));
+  EXPECT_FALSE(report["vms"][0]["merge"]["vda"].isMember("pace"));
+}
+
 TEST_F(CycleTest, TheDeltaLayoutShipsEachOverlayBeforeCommittingIt) {
   options_.layout = Layout::Delta;
   options_.keepPoints = 1;

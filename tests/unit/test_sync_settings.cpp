@@ -169,6 +169,22 @@ TEST_F(SyncSettingsTest, FlagsAreChecked) {
   EXPECT_TRUE(parse({"check", "--help"}).help);
 }
 
+TEST_F(SyncSettingsTest, MergeBandwidthIsMiBPerSecondOrAuto) {
+  const std::vector<std::string> site{"--hosts", "unix:/s", "--volume", "v", "--secondary", "h::w"};
+  auto with = [&](const std::string& value) {
+    std::vector<std::string> args = site;
+    args.insert(args.end(), {"--merge-bandwidth", value});
+    return parse(args).cycle;
+  };
+  EXPECT_EQ(parse(site).cycle.mergeBandwidth, 0u);
+  EXPECT_FALSE(parse(site).cycle.pacedMerges);
+  EXPECT_EQ(with("20").mergeBandwidth, 20u);
+  EXPECT_FALSE(with("20").pacedMerges);
+  EXPECT_TRUE(with("auto").pacedMerges);
+  EXPECT_EQ(with("auto").mergeBandwidth, 0u);
+  EXPECT_EQ(error({"--merge-bandwidth", "fast"}), "--merge-bandwidth takes a whole number from 1 to 999999 (MiB/s, or auto)");
+}
+
 // check's own trouble is UNKNOWN to a monitoring system: the error names
 // the command the arguments named, wherever the mistake stands, and a
 // flag's value is never taken for a command.

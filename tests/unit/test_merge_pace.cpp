@@ -1,0 +1,47 @@
+// --merge-bandwidth auto: when an overlay was begun (from its name) and the
+// bandwidth a paced merge gets.
+#include <gtest/gtest.h>
+
+#include "client/merge_pace.h"
+
+namespace gdr::sync {
+namespace {
+
+TEST(MergePaceTest, StampOfAnOverlayTheAgentNamed) {
+  // 2026-12-06 07:35:58 UTC
+  EXPECT_EQ(overlayStamp("/mnt/images/.gdr-snapshots/gdr-lab-vm1.20261206T073558Z.5d8c8e.qcow2"), 1796542558);
+  EXPECT_EQ(overlayStamp("images/.gdr-snapshots/vm.20000101T000000Z.000000.qcow2"), 946684800);
+}
+
+TEST(MergePaceTest, TheLastStampCountsAndTheDiskNameIsNotOne) {
+  // A disk named like a stamp, then the agent's own stamp.
+  EXPECT_EQ(overlayStamp("20000101T000000Z.20261206T073558Z.abcdef.qcow2"), 1796542558);
+  EXPECT_EQ(overlayStamp("20261206T073558Z.qcow2"), std::nullopt);
+}
+
+TEST(MergePaceTest, NoStampInOtherNames) {
+  EXPECT_EQ(overlayStamp("/mnt/images/gdr-lab-vm1.qcow2"), std::nullopt);
+  EXPECT_EQ(overlayStamp("vm.top.qcow2"), std::nullopt);
+  EXPECT_EQ(overlayStamp("vm.2026120XT073558Z.qcow2"), std::nullopt);
+  EXPECT_EQ(overlayStamp("vm.20261206T073558.qcow2"), std::nullopt);
+  EXPECT_EQ(overlayStamp("vm.20261306T073558Z.x.qcow2"), std::nullopt);  // month 13
+  EXPECT_EQ(overlayStamp(""), std::nullopt);
+}
+
+TEST(MergePaceTest, FourTimesTheRateTheVmWrote) {
+  // 150 MiB written over 60 s: 2.5 MiB/s, merged at 10 MiB/s (15 s).
+  EXPECT_EQ(pacedMergeBandwidth(150ull << 20, 60), 10u);
+  // Rounded up: 100 MiB over 60 s is 6.67 MiB/s, merged at 7.
+  EXPECT_EQ(pacedMergeBandwidth(100ull << 20, 60), 7u);
+}
+
+TEST(MergePaceTest, NeverUnderTheFloorNorAZeroTime) {
+  EXPECT_EQ(pacedMergeBandwidth(0, 60), kMergePaceMinMiB);
+  EXPECT_EQ(pacedMergeBandwidth(1 << 20, 3600), kMergePaceMinMiB);
+  // Written "in no time" (a clock step): counted as one second.
+  EXPECT_EQ(pacedMergeBandwidth(10ull << 20, 0), 40u);
+  EXPECT_EQ(pacedMergeBandwidth(10ull << 20, -5), 40u);
+}
+
+}  // namespace
+}  // namespace gdr::sync
