@@ -59,7 +59,12 @@ class UnixTransport : public Transport {
 
  private:
   void connect() {
-    if (fd_ >= 0) return;
+    if (fd_ >= 0 && !closedByPeer()) return;
+    if (fd_ >= 0) {
+      ::close(fd_);
+      fd_ = -1;
+      pending_.clear();
+    }
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     if (path_.size() >= sizeof addr.sun_path) throw ClientError(Kind::Connection, "socket path too long: " + path_);
@@ -71,6 +76,14 @@ class UnixTransport : public Transport {
       fd_ = -1;
       throw ClientError(Kind::Connection, "cannot connect to " + path_ + ": " + why);
     }
+  }
+
+  // A kept connection the agent closed meanwhile (its idle timeout): it
+  // owes no reply between calls, so anything readable is its end of file
+  // (or an error), and the request would only meet a broken pipe.
+  bool closedByPeer() const {
+    pollfd pfd{fd_, POLLIN, 0};
+    return ::poll(&pfd, 1, 0) != 0;
   }
 
   [[noreturn]] void fail(const std::string& message) {
