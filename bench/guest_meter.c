@@ -3,14 +3,18 @@
  * over the first REGION bytes and round again, and once a second prints on
  * its console one line:
  *
- *   gdr-meter: t=MS n=WRITES bytes=BYTES max=US maxat=MS h=C0,C1,...,C23
+ *   gdr-meter: t=MS n=WRITES bytes=BYTES max=US maxat=MS stall=US stallat=MS h=C0,C1,...,C23
  *
  * t: milliseconds since it started (CLOCK_MONOTONIC) at the end of the
  * second; max: the slowest write of that second in microseconds, maxat:
- * when it began; h: how many writes took [2^i, 2^(i+1)) microseconds (the
- * last bucket: 2^23 us and more). A write that does not return prints
- * nothing until it does: the host sees the gap in the lines' arrival (and
- * only there when the VM itself is paused: its clock stops too).
+ * when it began; stall: the longest time between two writes completing
+ * (the slowest write, or anything else that stopped the guest making
+ * progress: a vCPU held up by QEMU shows here even between writes),
+ * stallat: when that stall began (so the host can tell which step of a
+ * cycle it fell in); h: how many writes took [2^i, 2^(i+1)) microseconds
+ * (the last bucket: 2^23 us and more). A write that does not return
+ * prints nothing until it does. A paused VM's clock stops too: only the
+ * host sees a pause (libvirt's lifecycle events).
  *
  * Arguments: DEVICE [BLOCK_BYTES [REGION_BYTES [CONSOLE]]] (defaults 4096,
  * 256 MiB, /dev/ttyS0).
@@ -67,7 +71,8 @@ int main(int argc, char** argv) {
   const int64_t start = now_us();
   int64_t second_end = start + 1000000;
   uint64_t offset = 0, writes = 0, bytes = 0;
-  int64_t max = 0, max_at = 0;
+  int64_t max = 0, max_at = 0, stall = 0, stall_at = 0;
+  int64_t last_done = start;  // the previous write's completion
   uint64_t histogram[BUCKETS] = {0};
   for (;;) {
     const int64_t before = now_us();
@@ -76,6 +81,11 @@ int main(int argc, char** argv) {
       sleep(1);
     }
     const int64_t after = now_us(), took = after - before;
+    if (after - last_done > stall) {
+      stall = after - last_done;
+      stall_at = (last_done - start) / 1000;
+    }
+    last_done = after;
     offset = offset + block >= region ? 0 : offset + block;
     writes++;
     bytes += block;
@@ -86,18 +96,20 @@ int main(int argc, char** argv) {
     }
     if (after >= second_end) {
       char line[512];
-      int len = snprintf(line, sizeof line, "gdr-meter: t=%lld n=%llu bytes=%llu max=%lld maxat=%lld h=",
-                         (long long)((after - start) / 1000), (unsigned long long)writes,
-                         (unsigned long long)bytes, (long long)max, (long long)max_at);
+      int len = snprintf(line, sizeof line,
+                         "gdr-meter: t=%lld n=%llu bytes=%llu max=%lld maxat=%lld stall=%lld stallat=%lld h=",
+                         (long long)((after - start) / 1000), (unsigned long long)writes, (unsigned long long)bytes,
+                         (long long)max, (long long)max_at, (long long)stall, (long long)stall_at);
       for (int b = 0; b < BUCKETS && len < (int)sizeof line - 24; b++) {
         len += snprintf(line + len, sizeof line - len, b ? ",%llu" : "%llu", (unsigned long long)histogram[b]);
       }
       fprintf(console, "%s\n", line);
       fflush(console);
       writes = bytes = 0;
-      max = max_at = 0;
+      max = max_at = stall = stall_at = 0;
       memset(histogram, 0, sizeof histogram);
       while (second_end <= after) second_end += 1000000;
+      last_done = now_us();  // the console line is the meter's own time, not a stall
     }
   }
 }

@@ -17,26 +17,12 @@ dir=$(mktemp -d /tmp/gdr-layout-bench-XXXXXX)
 "$BIN/gdr-agent" --config /dev/null --listen "unix:$dir/agent.sock" --state-dir "$dir/state" \
   --log-file "$dir/agent.log" --delete-volumes "$GDR_LAB_SECONDARY" &
 agent=$!
-# Back to the flat layout: each VM merged into its base, deltas removed.
-flatten() {
-  local vm id top job
-  for vm in $(virsh list --name | grep '^gdr-lab-vm'); do
-   for _ in 1 2 3 4 5 6 7 8; do  # a chain of kept deltas: one merge per image
-    top=$(virsh domblklist "$vm" | awk '$1 == "vda" {print $2}')
-    case "$top" in */.gdr-snapshots/*) ;; *) break ;; esac
-    id=$(virsh domuuid "$vm")
-    job=$("$BIN/gdr-client" -s "$dir/agent.sock" VM merge vmID="$id" drive=vda deleteTop=true |
-      python3 -c 'import json, sys; print(json.load(sys.stdin)["jobId"])')
-    for _ in $(seq 600); do
-      "$BIN/gdr-client" -s "$dir/agent.sock" Host getJobs jobIds="[\"$job\"]" | grep -q '"endTime" : null' || break
-      sleep 0.2
-    done
-   done
-  done
-  rm -f "$GDR_LAB_PRIMARY_MOUNT"/images/.gdr-snapshots/gdr-lab-vm*.qcow2
-}
+source "$ROOT/bench/lib.sh"
+client() { "$BIN/gdr-client" -s "$dir/agent.sock" "$@"; }
+gdr_files >"$dir/gdr-files"
 cleanup() {
-  flatten || true
+  flatten_lab_vms || true
+  remove_gdr_files_since "$dir/gdr-files"
   kill "$agent" 2>/dev/null || true
   wait "$agent" 2>/dev/null || true
   rm -rf "$dir"
@@ -77,5 +63,5 @@ print("%-8s cycle %d  %6.1f s  georep %5.1f s  written on the secondary %7.1f Mi
 echo "$(virsh list --name | grep -c '^gdr-lab-vm') VMs writing, $pause s between cycles"
 run flat 3
 run delta 1
-flatten
+flatten_lab_vms
 run delta 3

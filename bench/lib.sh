@@ -1,4 +1,5 @@
 # Helpers of the lab benchmarks (sourced; the caller defines client()).
+# shellcheck shell=bash
 
 # await_job JOB INTERVAL: polls Host.getJobs every INTERVAL seconds until the
 # job ends and prints its JSON; fails, JSON on stderr, unless it ended DONE.
@@ -6,7 +7,7 @@
 await_job() {
   local out
   while :; do
-    out=$(client Host getJobs jobIds="[\"$1\"]")
+    out=$(client Host getJobs jobIds="[\"$1\"]") || { echo "job $1: the agent does not answer" >&2; return 1; }
     case "${out// /}" in
       *'"state":"DONE"'*) echo "$out"; return 0 ;;
       *'"state":"FAILED"'* | *'"state":"ABORTED"'*) echo "job $1 failed: $out" >&2; return 1 ;;
@@ -17,3 +18,41 @@ await_job() {
 
 # median VALUE...: their median, three decimals.
 median() { python3 -c 'import statistics,sys; print("%.3f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
+
+# The manifests and definitions gdr keeps on the lab's primary, one per line
+# (a benchmark removes those it made: the tests count the points).
+gdr_files() {
+  ls -d "$GDR_LAB_PRIMARY_MOUNT"/.gdr/points/*.json "$GDR_LAB_PRIMARY_MOUNT"/.gdr/vms/*.xml 2>/dev/null || true
+}
+
+# remove_gdr_files_since BEFORE: removes the manifests and definitions not
+# listed in the file BEFORE (gdr_files' output when the benchmark began).
+remove_gdr_files_since() {
+  local f
+  for f in $(gdr_files); do
+    grep -qxF "$f" "$1" || rm -f "$f"
+  done
+}
+
+# flatten_lab_vms: each running lab VM merged back into its base through
+# the agent (one merge per image of the chain a delta-layout cycle leaves),
+# then the lab's deltas that no VM uses removed. The flat layout refuses a
+# VM on a chain, so a benchmark runs this between layouts.
+flatten_lab_vms() {
+  local vm id top job inuse f
+  for vm in $(virsh list --name | grep '^gdr-lab-vm'); do
+    for _ in $(seq 34); do  # at most 32 deltas kept apart, and the overlay
+      top=$(virsh domblklist "$vm" | awk '$1 == "vda" {print $2}')
+      case "$top" in */.gdr-snapshots/*) ;; *) break ;; esac
+      id=$(virsh domuuid "$vm")
+      job=$(client VM merge vmID="$id" drive=vda deleteTop=true |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["jobId"])')
+      await_job "$job" 0.2 >/dev/null || return 1
+    done
+  done
+  inuse=$(for vm in $(virsh list --name); do virsh dumpxml "$vm"; done | grep -o "source file='[^']*'" || true)
+  for f in "$GDR_LAB_PRIMARY_MOUNT"/images/.gdr-snapshots/gdr-lab-vm*.qcow2; do
+    [ -e "$f" ] && [[ $inuse != *"'$f'"* ]] && rm -f "$f"
+  done
+  return 0
+}

@@ -1,13 +1,14 @@
 #!/bin/bash
 # A DR cycle must not freeze the guests it runs through. A third lab VM
 # runs the measuring guest (bench/guest_meter.c: O_DIRECT writes as fast as
-# its disk allows, a line a second with its slowest write); the host stamps
-# each line as it arrives and samples libvirt's state of every lab VM once
-# a second (bench/guest_meter_report.py). Loose bounds, to catch a
+# its disk allows, a line a second with its longest time without a write
+# completing); the host stamps each line as it arrives, records libvirt's
+# lifecycle events and samples libvirt's state of every lab VM once a
+# second (bench/guest_meter_report.py). Loose bounds, to catch a
 # regression that freezes guests, not to measure (scripts/bench guest
 # does that):
 #  1. The check's teeth: the guest suspended for 3 s is reported stalled
-#     and not running.
+#     (the pause libvirt reported) and not running.
 #  2. One delta-layout cycle over the three VMs: no write stall over 2 s,
 #     libvirt says "running" at every sample, the guest kept writing.
 source "$(dirname "$0")/lib.sh"
@@ -36,6 +37,8 @@ python3 "$REPORT" follow "$GDR_LAB_DIR/vms/$meter.console" "$state/meter/$meter.
 recorders+=($!)
 python3 "$REPORT" states "$state/meter/states" gdr-lab-vm1 gdr-lab-vm2 "$meter" &
 recorders+=($!)
+python3 "$REPORT" events "$state/meter/events" &
+recorders+=($!)
 now() { date +%s.%N; }
 check() { # check FROM TO: the report on stdout; fails (exit 1) past the bounds
   python3 "$REPORT" check "$state/meter" "$1" "$2" --max-stall 2
@@ -52,6 +55,9 @@ sleep 3
 to=$(now)
 if check "$from" "$to" >"$state/teeth.json"; then fail "a guest suspended for 3 s passed the check: $(cat "$state/teeth.json")"; fi
 grep -q "$meter stalled" "$state/teeth.json" || fail "the 3 s suspension was not seen as a stall: $(cat "$state/teeth.json")"
+paused=$(json_get 'd["vms"]["'"$meter"'"]["pausedSeconds"]' <"$state/teeth.json")
+python3 -c "import sys; sys.exit(not 2.5 <= float(sys.argv[1]) <= 4.5)" "$paused" ||
+  fail "libvirt's events showed a pause of $paused s, not about 3 s: $(cat "$state/teeth.json")"
 grep -q "not running: $meter paused" "$state/teeth.json" ||
   fail "libvirt's paused state was not seen: $(cat "$state/teeth.json")"
 note "   rejected: $(json_get '"; ".join(d["problems"])' <"$state/teeth.json")"
