@@ -182,7 +182,8 @@ TEST_F(SyncSettingsTest, MergeBandwidthIsMiBPerSecondOrAuto) {
   EXPECT_FALSE(with("20").pacedMerges);
   EXPECT_TRUE(with("auto").pacedMerges);
   EXPECT_EQ(with("auto").mergeBandwidth, 0u);
-  EXPECT_EQ(error({"--merge-bandwidth", "fast"}), "--merge-bandwidth takes a whole number from 1 to 999999 (MiB/s, or auto)");
+  EXPECT_EQ(error({"--merge-bandwidth", "fast"}),
+            "--merge-bandwidth takes a whole number from 1 to 999999 (MiB/s, or auto)");
 }
 
 // check's own trouble is UNKNOWN to a monitoring system: the error names
