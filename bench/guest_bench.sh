@@ -47,8 +47,7 @@ stop_recorders() {
 }
 cleanup() {
   stop_recorders
-  flatten_lab_vms || true
-  remove_gdr_files_since "$dir/gdr-files"
+  flatten_lab_vms_with_agent "$dir/gdr-files"
   kill "$agent" 2>/dev/null || true
   wait "$agent" 2>/dev/null || true
   "$LAB" shrink --vms 2 >/dev/null 2>&1 || true
@@ -80,7 +79,7 @@ for count in ${GDR_GUEST_VMS:-1 4}; do
   v=0
   for variant in "${variants[@]}"; do
     v=$((v + 1))
-    flatten_lab_vms
+    flatten_lab_vms_with_agent
     for ((c = 1; c <= cycles; c++)); do
       # shellcheck disable=SC2086
       "$BIN/gdr-sync" --hosts "unix:$dir/agent.sock" --volume "$GDR_LAB_PRIMARY" \

@@ -21,8 +21,7 @@ source "$ROOT/bench/lib.sh"
 client() { "$BIN/gdr-client" -s "$dir/agent.sock" "$@"; }
 gdr_files >"$dir/gdr-files"
 cleanup() {
-  flatten_lab_vms || true
-  remove_gdr_files_since "$dir/gdr-files"
+  flatten_lab_vms_with_agent "$dir/gdr-files"
   kill "$agent" 2>/dev/null || true
   wait "$agent" 2>/dev/null || true
   rm -rf "$dir"
@@ -63,5 +62,5 @@ print("%-8s cycle %d  %6.1f s  georep %5.1f s  written on the secondary %7.1f Mi
 echo "$(virsh list --name | grep -c '^gdr-lab-vm') VMs writing, $pause s between cycles"
 run flat 3
 run delta 1
-flatten_lab_vms
+flatten_lab_vms_with_agent
 run delta 3

@@ -4,6 +4,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LAB="$ROOT/scripts/lab"
+source "$ROOT/bench/lib.sh"  # gdr_files and flatten_lab_vms_with_agent, shared with the benchmarks
 
 # A failure says what, and the end of the agent's log when there is one.
 fail() {
@@ -193,36 +194,13 @@ wait_job() { # wait_job ID SECONDS -> prints the final state, or TIMEOUT
   echo "TIMEOUT"
 }
 
-# The manifests and definitions gdr keeps on the primary, one per line.
-gdr_files() {
-  ls -d "$GDR_LAB_PRIMARY_MOUNT"/.gdr/points/*.json "$GDR_LAB_PRIMARY_MOUNT"/.gdr/vms/*.xml 2>/dev/null || true
-}
-
 # flatten_lab_vms BEFORE: back to the flat layout after delta-layout
-# cycles, through the running agent: the session those cycles left running
-# stopped (the merges rewrite the bases), each lab VM merged into its base
-# (one merge per image of its chain), the deltas no VM uses removed, and
-# the manifests and definitions not listed in BEFORE (gdr_files' output
-# when the test began) removed.
+# cycles: the session those cycles left running stopped (the merges rewrite
+# the bases), then bench/lib.sh's flatten_lab_vms_with_agent through the
+# running agent (gdr_files, there, lists what BEFORE holds).
 flatten_lab_vms() {
-  local vm id top job f inuse
   georep stop >/dev/null 2>&1 || true
-  for vm in $(virsh list --name | grep '^gdr-lab-vm'); do
-    for _ in $(seq 34); do  # at most 32 deltas kept apart, and the overlay
-      id=$(virsh domuuid "$vm")
-      top=$(virsh domblklist "$vm" | awk '$1 == "vda" {print $2}')
-      case "$top" in */.gdr-snapshots/*) ;; *) break ;; esac
-      job=$(client VM merge vmID="$id" drive=vda deleteTop=true 2>/dev/null | json_get 'd["jobId"]') || break
-      wait_job "$job" 300 >/dev/null || true
-    done
-  done
-  inuse=$(for vm in $(virsh list --name); do virsh dumpxml "$vm"; done | grep -o "source file='[^']*'")
-  for f in "$GDR_LAB_PRIMARY_MOUNT"/images/.gdr-snapshots/gdr-lab-vm*.qcow2; do
-    [ -e "$f" ] && [[ $inuse != *"'$f'"* ]] && rm -f "$f"
-  done
-  for f in $(gdr_files); do
-    grep -qxF "$f" "$1" || rm -f "$f"
-  done
+  flatten_lab_vms_with_agent "$1"
 }
 
 # domstate HOST VM: libvirt's state of VM on HOST, one word ("running"), read
