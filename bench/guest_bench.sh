@@ -15,8 +15,9 @@
 # A VARIANT is gdr-sync's options, quoted as one word; by default
 # "--layout delta --keep-points 1" (each cycle from the second on commits
 # the delta before it, as every cycle does from the fourth on with the
-# default three points), "--layout flat" and "--layout flat
-# --merge-bandwidth 20". Each variant begins with every lab VM flat.
+# default three points), "--layout flat" (both with the default merge pace,
+# auto) and "--layout flat --merge-bandwidth unlimited". Each variant
+# begins with every lab VM flat.
 # GDR_GUEST_VMS (default "1 4"): the measuring VM counts;
 # GDR_GUEST_BASELINE (default 20): the baseline's seconds.
 set -euo pipefail
@@ -27,7 +28,7 @@ REPORT="$ROOT/bench/guest_meter_report.py"
 cycles=${1:-3}
 [ $# -gt 0 ] && shift
 variants=("$@")
-[ ${#variants[@]} -gt 0 ] || variants=("--layout delta --keep-points 1" "--layout flat" "--layout flat --merge-bandwidth 20")
+[ ${#variants[@]} -gt 0 ] || variants=("--layout delta --keep-points 1" "--layout flat" "--layout flat --merge-bandwidth unlimited")
 baseline=${GDR_GUEST_BASELINE:-20}
 "$LAB" up >/dev/null
 eval "$("$LAB" env)"

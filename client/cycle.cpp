@@ -1105,8 +1105,8 @@ Json::Value Cycle::mergeDisk(const Vm& vm, const Disk& d, bool commitDeltas) {
 // --merge-bandwidth auto: the merge of `top` paced to kMergePaceFactor times
 // the rate its VM wrote it, from its size on the volume and the stamps in
 // the names of it and of `next`, the image the VM wrote after it (empty:
-// the VM writes `top` until now). Unlimited when either is unknown; the
-// report's `pace` says which, and why.
+// the VM writes `top` until now). Unlimited when either is unknown or the
+// image is small; the report's `pace` says which, and why.
 void Cycle::paceMerge(AgentApi& agent, const Disk& d, const Image& top, const std::string& next,
                       api::MergeParams& params, Json::Value& r) {
   Json::Value pace;
@@ -1117,10 +1117,16 @@ void Cycle::paceMerge(AgentApi& agent, const Disk& d, const Image& top, const st
         next.empty() ? std::optional<std::int64_t>(nowSeconds()) : overlayStamp(next);
     if (!from || !until) throw std::runtime_error("no time in the name of " + (from ? next : top.path));
     const api::ImageInfoResult info = agent.imageInfo({{d.server}, options_.volume, top.rel});
-    params.bandwidth = pacedMergeBandwidth(info.actualSize, double(*until - *from));
+    const std::optional<unsigned> bandwidth = pacedMergeBandwidth(info.actualSize, double(*until - *from));
     pace["bytes"] = Json::UInt64(info.actualSize);
     pace["writingSeconds"] = Json::Int64(*until - *from);
-    pace["bandwidth"] = Json::UInt64(*params.bandwidth);
+    if (bandwidth) {
+      params.bandwidth = *bandwidth;
+      pace["bandwidth"] = Json::UInt64(*bandwidth);
+    } else {
+      pace["bandwidth"] = "unlimited";
+      pace["why"] = "no more than " + std::to_string(kMergeUnpacedBytes >> 20) + " MiB: merged at full speed";
+    }
   } catch (const std::exception& e) {
     pace["bandwidth"] = "unlimited";
     pace["why"] = describe(e);

@@ -58,7 +58,7 @@ struct CycleOptions {
   VerifyMode verify = VerifyMode::Sample;
   bool dryRun = false;
   unsigned mergeBandwidth = 0;  // MiB/s per merge; 0: unlimited
-  bool pacedMerges = false;     // --merge-bandwidth auto (client/merge_pace.h); mergeBandwidth is then 0
+  bool pacedMerges = true;      // --merge-bandwidth auto (client/merge_pace.h); mergeBandwidth is then 0
   bool repair = true;           // resend the pieces whose content differs, once (identity problems always)
   // Manifests of recovery points kept on the volume after a successful
   // cycle (the newest ones); each cycle writes one before its sync.

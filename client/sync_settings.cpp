@@ -143,7 +143,8 @@ const std::map<std::string, Setting>& settingTable() {
        {Kind::Value, true,
         [](S s, V v) {
           s.cycle.pacedMerges = v == "auto";
-          s.cycle.mergeBandwidth = s.cycle.pacedMerges ? 0 : unsigned(parseWhole(v, 999999, " (MiB/s, or auto)"));
+          s.cycle.mergeBandwidth =
+              v == "auto" || v == "unlimited" ? 0 : unsigned(parseWhole(v, 999999, " (MiB/s, auto or unlimited)"));
         }}},
       {"keep_points", {Kind::Value, true, [](S s, V v) { s.cycle.keepPoints = int(parseWhole(v, 9999)); }}},
       {"layout",

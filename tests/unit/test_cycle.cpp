@@ -77,10 +77,11 @@ class FakeAgent : public AgentApi {
   // samples of each stride read: only a read of every byte sees it.
   std::string unsampledDifferenceIn;
   static constexpr std::uint64_t kUnsampledByte = 15 << 20;
-  std::vector<bool> syncStopsSession;  // each sync's stopAfter
-  int foreignShardReadings = 0;        // how many secondary layout readings show shard 1 under another gfid
-  int secondaryReadErrors = 0;         // secondary imageInfo calls that fail before one succeeds
-  int primaryShortReads = 0;           // primary fileChecksum calls that read short before one succeeds
+  std::vector<bool> syncStopsSession;      // each sync's stopAfter
+  int foreignShardReadings = 0;            // how many secondary layout readings show shard 1 under another gfid
+  int secondaryReadErrors = 0;             // secondary imageInfo calls that fail before one succeeds
+  int primaryShortReads = 0;               // primary fileChecksum calls that read short before one succeeds
+  std::uint64_t imageBytes = 64ull << 20;  // every image's size on the volume (imageInfo)
   bool overlayDeleteFails = false;
   std::set<std::string> mergeFails;  // VM ids
   // Snapshots and merges change the chains as libvirt does (overlays named
@@ -207,7 +208,7 @@ class FakeAgent : public AgentApi {
       --secondaryReadErrors;
       throw ClientError(ClientError::Kind::Verb, "no such file", 3218);
     }
-    return {p.path, "qcow2", 2ull << 30, 64ull << 20, 65536, 3, std::nullopt};
+    return {p.path, "qcow2", 2ull << 30, imageBytes, 65536, 3, std::nullopt};
   }
 
   api::ShardLayoutResult shardLayout(const api::FileParams& p) override {
@@ -952,19 +953,20 @@ TEST_F(CycleTest, ADryRunPlansAndTouchesNothing) {
 // VM on its new overlay; the next freezes that overlay as the point's
 // delta, ships it, and only then commits it into the base (no pivot, no
 // deletion), and the point before goes with its delta.
-// --merge-bandwidth auto: 4 times the rate the VM wrote the overlay, from
-// its size (imageInfo: 64 MiB) and the time in its name.
+// --merge-bandwidth auto, the default: 4 times the rate the VM wrote the
+// overlay, from its size (imageInfo) and the time in its name.
 TEST_F(CycleTest, AutoMergeBandwidthPacesEachMergeAtFourTimesTheRateItsVmWrote) {
-  options_.pacedMerges = true;
+  ASSERT_TRUE(options_.pacedMerges);  // the default
   host1_.overlayBegunSecondsAgo = 60;
+  host1_.imageBytes = host2_.imageBytes = 128ull << 20;
   const Json::Value report = run();
   ASSERT_EQ(report["status"], "success") << report;
   ASSERT_EQ(host1_.merges.size(), 1u);
-  // 64 MiB over 60 s (61 or 62 on a slow machine): 1.07 MiB/s, merged at 5.
-  EXPECT_EQ(host1_.merges[0].bandwidth, std::optional<std::uint64_t>(5));
+  // 128 MiB over 60 s (61 or 62 on a slow machine): 2.13 MiB/s, merged at 9.
+  EXPECT_EQ(host1_.merges[0].bandwidth, std::optional<std::uint64_t>(9));
   const Json::Value& paced = report["vms"][0]["merge"]["vda"]["pace"][0];
-  EXPECT_EQ(paced["bandwidth"].asUInt64(), 5u) << report["vms"][0];
-  EXPECT_EQ(paced["bytes"].asUInt64(), 64u << 20);
+  EXPECT_EQ(paced["bandwidth"].asUInt64(), 9u) << report["vms"][0];
+  EXPECT_EQ(paced["bytes"].asUInt64(), 128u << 20);
   EXPECT_GE(paced["writingSeconds"].asInt(), 60);
   // vm2's overlay has no time in its name: merged at full speed, and the
   // report says why.
@@ -980,11 +982,11 @@ TEST_F(CycleTest, AutoMergeBandwidthPacesEachMergeAtFourTimesTheRateItsVmWrote) 
 // A delta the VM wrote until the next cycle's snapshot: its writing time
 // ends where the next image's began, not when it is committed.
 TEST_F(CycleTest, AutoMergeBandwidthOfACommitCountsTheTimeUntilTheNextImage) {
-  options_.pacedMerges = true;
   options_.layout = Layout::Delta;
   options_.keepPoints = 1;  // each cycle from the second commits the delta before it
   host1_.realChains = host2_.realChains = true;
   host1_.overlayBegunSecondsAgo = 600;  // every image "begun" 600 s before its snapshot
+  host1_.imageBytes = 128ull << 20;
   ASSERT_EQ(run()["outcome"].asInt(), kSuccess);
   host1_.merges.clear();
   const Json::Value report = run();
@@ -995,12 +997,40 @@ TEST_F(CycleTest, AutoMergeBandwidthOfACommitCountsTheTimeUntilTheNextImage) {
   EXPECT_LE(paced["writingSeconds"].asInt(), 2);
   ASSERT_EQ(host1_.merges.size(), 1u);
   EXPECT_EQ(host1_.merges[0].bandwidth,
-            std::optional<std::uint64_t>(pacedMergeBandwidth(64 << 20, paced["writingSeconds"].asDouble())));
-  EXPECT_GE(*host1_.merges[0].bandwidth, 85u);  // 64 MiB in at most 3 s, times 4
+            std::optional<std::uint64_t>(pacedMergeBandwidth(128 << 20, paced["writingSeconds"].asDouble())));
+  EXPECT_GE(*host1_.merges[0].bandwidth, 170u);  // 128 MiB in at most 3 s, times 4
+}
+
+// A VM that wrote 64 MiB or less since its snapshot merges at full speed
+// however slowly it wrote, and the report says why.
+TEST_F(CycleTest, AutoMergeBandwidthLeavesASmallImageUnpaced) {
+  host1_.overlayBegunSecondsAgo = 600;
+  host1_.imageBytes = 64ull << 20;
+  const Json::Value report = run();
+  ASSERT_EQ(report["status"], "success") << report;
+  ASSERT_EQ(host1_.merges.size(), 1u);
+  EXPECT_EQ(host1_.merges[0].bandwidth, std::nullopt);
+  const Json::Value& pace = report["vms"][0]["merge"]["vda"]["pace"][0];
+  EXPECT_EQ(pace["bandwidth"], "unlimited") << report["vms"][0];
+  EXPECT_EQ(pace["why"], "no more than 64 MiB: merged at full speed");
+  EXPECT_EQ(pace["bytes"].asUInt64(), 64u << 20);
+}
+
+// --merge-bandwidth unlimited: no pace, no image read for one.
+TEST_F(CycleTest, UnlimitedMergesAreNotPaced) {
+  options_.pacedMerges = false;
+  host1_.overlayBegunSecondsAgo = 60;
+  host1_.imageBytes = 1ull << 30;
+  const Json::Value report = run();
+  ASSERT_EQ(report["status"], "success") << report;
+  ASSERT_EQ(host1_.merges.size(), 1u);
+  EXPECT_EQ(host1_.merges[0].bandwidth, std::nullopt);
+  EXPECT_FALSE(report["vms"][0]["merge"]["vda"].isMember("pace"));
 }
 
 // A fixed --merge-bandwidth is passed as it is, and nothing is paced.
 TEST_F(CycleTest, AFixedMergeBandwidthIsEachMergesCap) {
+  options_.pacedMerges = false;  // as --merge-bandwidth 20 sets it
   options_.mergeBandwidth = 20;
   host1_.overlayBegunSecondsAgo = 60;
   const Json::Value report = run();

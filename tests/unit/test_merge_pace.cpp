@@ -36,11 +36,21 @@ TEST(MergePaceTest, FourTimesTheRateTheVmWrote) {
 }
 
 TEST(MergePaceTest, NeverUnderTheFloorNorAZeroTime) {
-  EXPECT_EQ(pacedMergeBandwidth(0, 60), kMergePaceMinMiB);
-  EXPECT_EQ(pacedMergeBandwidth(1 << 20, 3600), kMergePaceMinMiB);
+  EXPECT_EQ(pacedMergeBandwidth(100ull << 20, 3600), kMergePaceMinMiB);
+  EXPECT_EQ(pacedMergeBandwidth(kMergeUnpacedBytes + 1, 600), kMergePaceMinMiB);
   // Written "in no time" (a clock step): counted as one second.
-  EXPECT_EQ(pacedMergeBandwidth(10ull << 20, 0), 40u);
-  EXPECT_EQ(pacedMergeBandwidth(10ull << 20, -5), 40u);
+  EXPECT_EQ(pacedMergeBandwidth(80ull << 20, 0), 320u);
+  EXPECT_EQ(pacedMergeBandwidth(80ull << 20, -5), 320u);
+}
+
+// An image of 64 MiB or less merges at full speed however slowly it was
+// written (the lab's record writers' 32 MiB over 122 s took 16 s at 2
+// MiB/s); one byte more is paced.
+TEST(MergePaceTest, SmallImagesMergeAtFullSpeed) {
+  EXPECT_EQ(pacedMergeBandwidth(0, 60), std::nullopt);
+  EXPECT_EQ(pacedMergeBandwidth(32ull << 20, 122), std::nullopt);
+  EXPECT_EQ(pacedMergeBandwidth(kMergeUnpacedBytes, 1), std::nullopt);
+  EXPECT_EQ(pacedMergeBandwidth(kMergeUnpacedBytes + 1, 1), 257u);
 }
 
 }  // namespace

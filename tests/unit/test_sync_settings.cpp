@@ -169,21 +169,26 @@ TEST_F(SyncSettingsTest, FlagsAreChecked) {
   EXPECT_TRUE(parse({"check", "--help"}).help);
 }
 
-TEST_F(SyncSettingsTest, MergeBandwidthIsMiBPerSecondOrAuto) {
+TEST_F(SyncSettingsTest, MergeBandwidthIsAutoByDefaultMiBPerSecondOrUnlimited) {
   const std::vector<std::string> site{"--hosts", "unix:/s", "--volume", "v", "--secondary", "h::w"};
   auto with = [&](const std::string& value) {
     std::vector<std::string> args = site;
     args.insert(args.end(), {"--merge-bandwidth", value});
     return parse(args).cycle;
   };
+  // auto by default
   EXPECT_EQ(parse(site).cycle.mergeBandwidth, 0u);
-  EXPECT_FALSE(parse(site).cycle.pacedMerges);
+  EXPECT_TRUE(parse(site).cycle.pacedMerges);
   EXPECT_EQ(with("20").mergeBandwidth, 20u);
   EXPECT_FALSE(with("20").pacedMerges);
   EXPECT_TRUE(with("auto").pacedMerges);
   EXPECT_EQ(with("auto").mergeBandwidth, 0u);
+  EXPECT_FALSE(with("unlimited").pacedMerges);
+  EXPECT_EQ(with("unlimited").mergeBandwidth, 0u);
   EXPECT_EQ(error({"--merge-bandwidth", "fast"}),
-            "--merge-bandwidth takes a whole number from 1 to 999999 (MiB/s, or auto)");
+            "--merge-bandwidth takes a whole number from 1 to 999999 (MiB/s, auto or unlimited)");
+  EXPECT_EQ(error({"--merge-bandwidth", "0"}),
+            "--merge-bandwidth takes a whole number from 1 to 999999 (MiB/s, auto or unlimited)");
 }
 
 // check's own trouble is UNKNOWN to a monitoring system: the error names
