@@ -128,7 +128,15 @@ struct ImageInfoResult {
 struct ShardPiece {
   std::uint64_t index = 0, offset = 0;
   std::string gfid;  // empty when the piece is missing
-  template <class V> void visit(V& v) { v("index", index)("offset", offset)("gfid", gfid); }
+  // Its modification time as gluster keeps it (nanoseconds since the
+  // epoch). Geo-replication's rsync sets it on the secondary with the data,
+  // so a piece whose time differs between the sites was not resent after
+  // its last change. Absent for a missing piece.
+  std::optional<std::uint64_t> mtimeNs;
+  template <class V> void visit(V& v) {
+    v("index", index)("offset", offset)("gfid", gfid);
+    v.omitIfEmpty("mtimeNs", mtimeNs);
+  }
 };
 struct ShardLayoutResult {
   std::string path, gfid;

@@ -217,6 +217,11 @@ class Cycle {
   // then its bytes (a delta's all, whatever the mode: compareEveryStride).
   std::optional<BaseDifference> compareImage(const Vm& vm, const Disk& d, const std::string& rel, bool delta,
                                              Json::Value& report);
+  // The pieces of a base the secondary holds with another modification
+  // time, read whole on both sides: the offsets of those that differ.
+  std::vector<std::uint64_t> comparePiecesWhole(const Vm& vm, const Disk& d, const std::string& rel,
+                                                const api::ShardLayoutResult& layout,
+                                                const std::vector<std::uint64_t>& offsets);
   // Its bytes, as options_.verify says (the header and pieces matched).
   std::optional<BaseDifference> compareContent(const Vm& vm, const Disk& d, const std::string& rel, std::uint64_t size,
                                                Json::Value& report);
@@ -724,6 +729,14 @@ std::optional<BaseDifference> Cycle::compareImage(const Vm& vm, const Disk& d, c
       onBothSides(vm, d, file, [](AgentApi& a, const api::FileParams& p) { return a.shardLayout(p); });
   const LayoutComparison layouts = compareShardLayouts(layoutA, layoutB);
   report["piecesCompared"] = Json::UInt64(layouts.piecesCompared);
+  // "full" reads a base as a delta is read: every byte, and what differs
+  // located to its strides. Otherwise a piece geo-replication did not
+  // resend after its last change, which holds another time on the
+  // secondary, is read whole: its stale range may lie outside every sample
+  // (seen: a base lacking 47 records of a sequential writer after a
+  // "sample" check passed).
+  const bool everyByte = delta || options_.verify == VerifyMode::Full;
+  report["piecesModifiedApart"] = Json::UInt64(layouts.modifiedApart.size());
   if (!layouts.problem.empty()) {
     return BaseDifference{
         rel, "the secondary's copy of " + rel + " is not laid out as the primary's: " + layouts.problem, {}, false};
@@ -739,17 +752,60 @@ std::optional<BaseDifference> Cycle::compareImage(const Vm& vm, const Disk& d, c
     // The content may differ elsewhere too (seen: a missing shard and
     // three stale strides of one image): one repair resends both.
     try {
-      addOffsets(diff, locateDifferences(vm, d, rel, delta));
+      const std::vector<std::uint64_t> located = locateDifferences(vm, d, rel, delta);
+      const std::uint64_t block = layoutA.shardBlockSize;
+      const size_t elsewhere = std::count_if(located.begin(), located.end(), [&](std::uint64_t offset) {
+        return std::none_of(layouts.mismatches.begin(), layouts.mismatches.end(), [&](const ShardMismatch& m) {
+          return block == 0 || (offset >= m.offset && offset - m.offset < block);
+        });
+      });
+      if (elsewhere > 0) {
+        diff.contentToo = true;
+        diff.why += "; its content differs too, in " + std::to_string(elsewhere) + " more of its " +
+                    std::to_string((layoutA.size + kStride - 1) / kStride) + " strides";
+      }
+      addOffsets(diff, located);
+      const auto stale =
+          everyByte ? std::vector<std::uint64_t>{} : comparePiecesWhole(vm, d, rel, layoutA, layouts.modifiedApart);
+      if (!stale.empty()) {
+        diff.contentToo = true;
+        diff.why += "; its content differs too, in " +
+                    describeStalePieces(stale.size(), layouts.modifiedApart.size(), stale.front());
+        addOffsets(diff, stale);
+      }
     } catch (const std::exception&) {
       // A copy missing pieces may not read whole; the pieces are resent.
     }
     return diff;
   }
-  // "full" reads a base as a delta is read: every byte, and what differs
-  // located to its strides.
-  const bool everyByte = delta || options_.verify == VerifyMode::Full;
-  return everyByte ? compareEveryStride(vm, d, rel, delta, report)
-                   : compareContent(vm, d, rel, primary.actualSize, report);
+  if (everyByte) return compareEveryStride(vm, d, rel, delta, report);
+  if (!layouts.modifiedApart.empty()) {
+    const auto stale = comparePiecesWhole(vm, d, rel, layoutA, layouts.modifiedApart);
+    if (!stale.empty()) {
+      return BaseDifference{rel,
+                            "the secondary's copy of " + rel + " differs from the primary's in " +
+                                describeStalePieces(stale.size(), layouts.modifiedApart.size(), stale.front()),
+                            stale, false};
+    }
+  }
+  return compareContent(vm, d, rel, primary.actualSize, report);
+}
+
+std::vector<std::uint64_t> Cycle::comparePiecesWhole(const Vm& vm, const Disk& d, const std::string& rel,
+                                                     const api::ShardLayoutResult& layout,
+                                                     const std::vector<std::uint64_t>& offsets) {
+  std::vector<std::uint64_t> differing;
+  api::ChecksumParams q;
+  q.path = rel;
+  for (std::uint64_t offset : offsets) {
+    if (offset >= layout.size) continue;  // nothing of the file's bytes
+    q.offset = offset;
+    q.length = layout.shardBlockSize ? std::min(layout.shardBlockSize, layout.size - offset) : layout.size;
+    const auto [a, b] =
+        onBothSides(vm, d, q, [](AgentApi& agent, const api::ChecksumParams& p) { return agent.fileChecksum(p); });
+    if (!sameContent(a, b)) differing.push_back(offset);
+  }
+  return differing;
 }
 
 // A delta is compared byte for byte, stride by stride, in every mode: it
@@ -914,11 +970,11 @@ void Cycle::verifyBases() {
     // A piece held under another id is repaired by default: gluster's own
     // conflict resolution replaces it when it is marked for resync.
     // Content that differs under the right ids is resent too (unless
-    // --no-repair), the pieces where it differs located: seen after a
-    // brick of the primary was down while its VMs wrote (README, "Known
-    // limits").
+    // --no-repair, even beside such a piece), the pieces where it differs
+    // located: seen after a brick of the primary was down while its VMs
+    // wrote (README, "Known limits").
     const bool repairable = std::all_of(differing.begin(), differing.end(), [&](const BaseDifference& diff) {
-      return diff.identity || (options_.repair && !diff.offsets.empty());
+      return (diff.identity && !diff.contentToo) || (options_.repair && !diff.offsets.empty());
     });
     if (!repairable) throw std::runtime_error(describeAll(differing));
     // Geo-replication reported the checkpoint complete, yet a copy differs.

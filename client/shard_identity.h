@@ -25,6 +25,12 @@ struct LayoutComparison {
   // shard block size on the secondary): a difference no resync can fix.
   std::string problem;
   std::vector<ShardMismatch> mismatches;
+  // Pieces held under the right gfid whose modification time differs
+  // between the sites: geo-replication's rsync sets the time with the
+  // data, so such a piece was not resent after its last change, and its
+  // content is to be read whole (samples may miss a stale range). Their
+  // offsets in the file.
+  std::vector<std::uint64_t> modifiedApart;
   size_t piecesCompared = 0;
 };
 

@@ -38,6 +38,11 @@ std::vector<std::uint64_t> differingStrides(const api::ChecksumResult& primary, 
   return out;
 }
 
+std::string describeStalePieces(size_t differing, size_t modifiedApart, std::uint64_t first) {
+  return std::to_string(differing) + " of the " + std::to_string(modifiedApart) +
+         " pieces it holds with another modification time (the first at byte " + std::to_string(first) + ")";
+}
+
 bool sameContent(const api::ChecksumResult& primary, const api::ChecksumResult& secondary) {
   return primary.sha256 == secondary.sha256 && primary.bytes == secondary.bytes;
 }

@@ -26,6 +26,9 @@ struct BaseDifference {
   // The secondary holds some pieces under other gluster ids (or not at all):
   // a known geo-replication failure that a resync repairs.
   bool identity = false;
+  // With `identity`: content differs too, outside those pieces (its
+  // repair is one of content, which --no-repair does not make).
+  bool contentToo = false;
 };
 
 // Set when the secondary's copy is not a base like the primary's (format,
@@ -43,6 +46,11 @@ bool sameContent(const api::ChecksumResult& primary, const api::ChecksumResult& 
 
 // Adds the offsets `more` names that `diff` does not yet, in their order.
 void addOffsets(BaseDifference& diff, const std::vector<std::uint64_t>& more);
+
+// "2 of the 3 pieces it holds with another modification time (the first
+// at byte 12582912)": of the pieces whose times differ between the sites,
+// read whole, how many differ and where the first begins.
+std::string describeStalePieces(size_t differing, size_t modifiedApart, std::uint64_t first);
 
 // "d1; d2" — every difference's reason.
 std::string describeAll(const std::vector<BaseDifference>& differences);

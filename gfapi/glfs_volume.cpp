@@ -249,7 +249,7 @@ class Connection : public Volume {
 
   size_t markForGeoRepResync(const volpath::Components& path, const std::vector<std::uint64_t>& offsets) override {
     size_t marked = 0;
-    forEachPiece(path, offsets, [&](std::uint64_t, glfs_object* piece, const std::string& what) {
+    forEachPiece(path, offsets, [&](std::uint64_t, glfs_object* piece, const struct stat&, const std::string& what) {
       if (glfs_h_setxattrs(fs_, piece, "glusterfs.geo-rep.trigger-sync", "1", 1, 0) != 0) {
         ioError("cannot mark for geo-replication", what, errno);
       }
@@ -259,9 +259,12 @@ class Connection : public Volume {
   }
 
   ShardLayout shardLayout(const volpath::Components& path) override {
-    std::map<std::uint64_t, std::string> pieces;
-    ShardLayout layout = forEachPiece(
-        path, {}, [&](std::uint64_t index, glfs_object* piece, const std::string&) { pieces[index] = gfidOf(piece); });
+    std::map<std::uint64_t, PieceInfo> pieces;
+    ShardLayout layout =
+        forEachPiece(path, {}, [&](std::uint64_t index, glfs_object* piece, const struct stat& st, const std::string&) {
+          pieces[index] = {gfidOf(piece),
+                           std::uint64_t(st.st_mtim.tv_sec) * 1000000000u + std::uint64_t(st.st_mtim.tv_nsec)};
+        });
     layout.pieces = std::move(pieces);
     return layout;
   }
@@ -330,8 +333,9 @@ class Connection : public Volume {
   // .shard/GFID.n; an absent shard is a hole and is skipped. With
   // `offsets`, only the pieces holding those bytes; otherwise all of them.
   // Returns the file's layout, without its pieces.
-  ShardLayout forEachPiece(const volpath::Components& path, const std::vector<std::uint64_t>& offsets,
-                           const std::function<void(std::uint64_t, glfs_object*, const std::string&)>& visit) {
+  ShardLayout forEachPiece(
+      const volpath::Components& path, const std::vector<std::uint64_t>& offsets,
+      const std::function<void(std::uint64_t, glfs_object*, const struct stat&, const std::string&)>& visit) {
     const std::string text = volpath::join(path);
     SharedObject object;
     struct stat st {};
@@ -358,7 +362,7 @@ class Connection : public Volume {
     ObjectPtr shards;
     for (std::uint64_t index : indices) {
       if (index == 0) {
-        visit(0, object.get(), text);
+        visit(0, object.get(), st, text);
         continue;
       }
       if (!shards) {
@@ -376,7 +380,7 @@ class Connection : public Volume {
         if (errno == ENOENT) continue;  // a hole: never written
         ioError("cannot look up", ".shard/" + name, errno ? errno : EIO);
       }
-      visit(index, shard.get(), ".shard/" + name);
+      visit(index, shard.get(), shardStat, ".shard/" + name);
     }
     return layout;
   }

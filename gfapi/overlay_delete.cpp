@@ -337,7 +337,9 @@ api::ShardLayoutResult shardLayout(Volume& volume, const std::string& path) {
   out.gfid = layout.gfid;
   out.size = layout.size;
   out.shardBlockSize = layout.blockSize;
-  for (const auto& [index, gfid] : layout.pieces) out.pieces.push_back({index, index * layout.blockSize, gfid});
+  for (const auto& [index, piece] : layout.pieces) {
+    out.pieces.push_back({index, index * layout.blockSize, piece.gfid, piece.mtimeNs});
+  }
   return out;
 }
 

@@ -36,11 +36,15 @@ bool connectionErrno(int err);
 // is not sharded) and the gluster id of each piece that exists, by index:
 // 0 is the file itself (its first block), n > 0 the shard .shard/GFID.n.
 // A missing index is a hole.
+struct PieceInfo {
+  std::string gfid;
+  std::uint64_t mtimeNs = 0;  // gluster's modification time of the piece
+};
 struct ShardLayout {
   std::string gfid;
   std::uint64_t size = 0;  // the logical size
   std::uint64_t blockSize = 0;
-  std::map<std::uint64_t, std::string> pieces;
+  std::map<std::uint64_t, PieceInfo> pieces;
 };
 
 class Volume {

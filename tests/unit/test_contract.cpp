@@ -137,7 +137,8 @@ TEST(Contract, GlusterVolumeResultsMatchTheSchema) {
   expectMatches<api::FileChecksum>(sum);
   expectMatches<api::ImageInfo>({"raw.img", "raw", 10, 10, std::nullopt, std::nullopt, std::nullopt});
   expectMatches<api::ImageInfo>({"o.qcow2", "qcow2", 1 << 30, 196608, 65536, 3, "../b.qcow2"});
-  expectMatches<api::ShardLayout>({"b", "gfid", 8 << 20, 4 << 20, {{0, 0, "g0"}, {1, 4 << 20, ""}}});
+  expectMatches<api::ShardLayout>(
+      {"b", "gfid", 8 << 20, 4 << 20, {{0, 0, "g0", 1796575889542395512u}, {1, 4 << 20, "", std::nullopt}}});
   expectMatches<api::VolumeEmptyCheck>({true, {}});
   expectMatches<api::VolumeEmptyCheck>({false, {"images"}});
   expectMatches<api::GeoRepSessionList>({{{"key", "pri", "127.0.0.2", "sec", "root", {worker(false), worker(true)}}}});

@@ -394,7 +394,8 @@ TEST_F(OverlayDeleteTest, ShardLayoutListsEachPieceWithItsOffset) {
   layout.gfid = "9de8badb-1062-484b-91e0-d36658f0c076";
   layout.size = 10u << 20;
   layout.blockSize = 4u << 20;
-  layout.pieces = {{0, layout.gfid}, {2, "7158cabb-45e6-405e-bdc4-677f083590d7"}};  // shard 1: a hole
+  layout.pieces = {{0, {layout.gfid, 1796575889542395512u}},
+                   {2, {"7158cabb-45e6-405e-bdc4-677f083590d7", 1796575889000000001u}}};  // shard 1: a hole
   volume.layouts["images/base.qcow2"] = layout;
   const Json::Value out = api::encode(shardLayout(volume, "images/base.qcow2"));
   EXPECT_EQ(out["gfid"], layout.gfid);
@@ -404,6 +405,8 @@ TEST_F(OverlayDeleteTest, ShardLayoutListsEachPieceWithItsOffset) {
   EXPECT_EQ(out["pieces"][1]["index"].asUInt64(), 2u);
   EXPECT_EQ(out["pieces"][1]["offset"].asUInt64(), 8u << 20);
   EXPECT_EQ(out["pieces"][1]["gfid"], "7158cabb-45e6-405e-bdc4-677f083590d7");
+  EXPECT_EQ(out["pieces"][1]["mtimeNs"].asUInt64(), 1796575889000000001u);  // to the nanosecond
+  EXPECT_EQ(out["pieces"][0]["mtimeNs"].asUInt64(), 1796575889542395512u);
   try {
     api::encode(shardLayout(volume, "images/nosuch.qcow2"));
     ADD_FAILURE() << "an absent file has no layout";

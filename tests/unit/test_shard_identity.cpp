@@ -3,6 +3,10 @@
 // base still grew (the newest shard not yet sent), and the state seen after
 // a failed cycle: shard 34 held on the secondary under a gfid that the
 // primary's changelog recorded for its creation but the shard never had.
+// The "times" pair, recorded with each piece's modification time, while
+// the VM wrote into its base again after a cycle: the secondary holds
+// pieces 1..26 with the primary's times to the nanosecond (rsync set
+// them), pieces 0 and 27 with older ones, and not yet pieces 28..56.
 #include <gtest/gtest.h>
 #include <json/json.h>
 
@@ -87,8 +91,36 @@ TEST(ShardIdentity, TheFileItselfUnderAnotherGfidMismatchesEveryPiece) {
   EXPECT_NE(describeMismatches(c.mismatches).find("; and 75 more"), std::string::npos);
 }
 
+TEST(ShardIdentity, PiecesHeldWithAnotherModificationTimeAreLocated) {
+  const LayoutComparison c =
+      compareShardLayouts(syncFixture("layout-times-primary.json"), syncFixture("layout-times-secondary-behind.json"));
+  EXPECT_EQ(c.piecesCompared, 57u);
+  EXPECT_EQ(c.mismatches.size(), 29u);  // 28..56, missing
+  EXPECT_EQ(c.mismatches.front().index, 28u);
+  EXPECT_EQ(c.modifiedApart, (std::vector<std::uint64_t>{0, 27u * (4u << 20)}));
+}
+
+TEST(ShardIdentity, PiecesWithTheSameTimesOrNoTimesAreNotModifiedApart) {
+  const Json::Value primary = syncFixture("layout-times-primary.json");
+  EXPECT_TRUE(compareShardLayouts(primary, primary).modifiedApart.empty());
+  // An agent that reports no times (the recorded pairs without them).
+  EXPECT_TRUE(compareShardLayouts(syncFixture("layout-primary.json"), syncFixture("layout-secondary-behind.json"))
+                  .modifiedApart.empty());
+  Json::Value secondary = primary;
+  secondary["pieces"][5].removeMember("mtimeNs");
+  EXPECT_TRUE(compareShardLayouts(primary, secondary).modifiedApart.empty());
+  // A time one nanosecond apart is another time.
+  secondary["pieces"][5]["mtimeNs"] = Json::UInt64(primary["pieces"][5]["mtimeNs"].asUInt64() - 1);
+  EXPECT_EQ(compareShardLayouts(primary, secondary).modifiedApart, (std::vector<std::uint64_t>{5u * (4u << 20)}));
+}
+
 // A copy's header must be the primary's: a base names no backing file, a
 // delta the very backing file the primary's names.
+TEST(Verification, StalePiecesAreCountedAndTheFirstIsLocated) {
+  EXPECT_EQ(describeStalePieces(2, 3, 12u << 20),
+            "2 of the 3 pieces it holds with another modification time (the first at byte 12582912)");
+}
+
 TEST(Verification, OffsetsAreAddedOnceInTheirOrder) {
   BaseDifference diff{"images/a.qcow2", "differs", {4u << 20}, true};
   addOffsets(diff, {12u << 20, 4u << 20, 0, 12u << 20});
