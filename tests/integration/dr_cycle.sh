@@ -98,7 +98,7 @@ note "a shard emptied on the secondary is found"
 gfid=$(getfattr -n trusted.gfid -e hex "$GDR_LAB_PRIMARY_BRICK/${disks[0]#"$GDR_LAB_PRIMARY_MOUNT"/}" 2>/dev/null |
   sed -n 's/^trusted.gfid=0x\(........\)\(....\)\(....\)\(....\)\(............\)$/\1-\2-\3-\4-\5/p')
 # A full shard nearest the middle of the image, with data where the check
-# reads, that no write has touched since before cycle 2 began:
+# reads, that no write has touched since the cycle before the last began:
 # geo-replication synced it then and will not resend it by itself. (The guest's filesystem rewrites its journal and
 # metadata wherever they lie, and a merge writes them into the base, so a
 # middle shard alone is no proof; nor is one untouched since the last
@@ -135,13 +135,20 @@ for i in range(1, count - 1):
 print("" if best is None else best)
 EOF
 }
+# Small images (a fresh lab) may have none after three cycles: more
+# cycles then, the writers moving on.
+last=3
 index=$(untouched_shard "${cycle_started[2]}" -)
-# Small images (a slow guest) may have none that old: then one untouched
-# since cycle 3 began, which held here but once.
-[ -n "$index" ] || index=$(untouched_shard "${cycle_started[3]}" -)
-[ -n "$index" ] || fail "no shard of ${disks[0]} untouched since cycle 3 began with data where the check reads ($(stat -c %s "${disks[0]}") bytes)"
+while [ -z "$index" ] && [ "$last" -lt 8 ]; do
+  last=$((last + 1))
+  note "cycle $last: no shard untouched since cycle $((last - 2)) began yet ($(stat -c %s "${disks[0]}") bytes)"
+  cycle_started[$last]=$(date +%s)
+  report=$(sync) || fail "cycle $last failed: $report"
+  index=$(untouched_shard "${cycle_started[$((last - 1))]}" -)
+done
+[ -n "$index" ] || fail "no shard of ${disks[0]} untouched since cycle $((last - 1)) began with data where the check reads ($(stat -c %s "${disks[0]}") bytes)"
 shard=$GDR_LAB_SECONDARY_BRICK/.shard/$gfid.$index
-note "shard $index of ${disks[0]} emptied: last written $(date -u -d "@$(stat -c %Y "$GDR_LAB_PRIMARY_BRICK/.shard/$gfid.$index")" +%T), cycle 2 began $(date -u -d "@${cycle_started[2]}" +%T)"
+note "shard $index of ${disks[0]} emptied: last written $(date -u -d "@$(stat -c %Y "$GDR_LAB_PRIMARY_BRICK/.shard/$gfid.$index")" +%T), cycle $((last - 1)) began $(date -u -d "@${cycle_started[$((last - 1))]}" +%T)"
 [ -s "$shard" ] || fail "no shard $index of ${disks[0]} on the secondary to empty ($shard)"
 cp "$shard" "$state/shard.saved"
 restore_shard() { cat "$state/shard.saved" >"$shard"; }  # same file, same gfid: as geo-replication left it
