@@ -1181,7 +1181,7 @@ void Cycle::paceMerge(AgentApi& agent, const Disk& d, const Image& top, const st
       pace["bandwidth"] = Json::UInt64(*bandwidth);
     } else {
       pace["bandwidth"] = "unlimited";
-      pace["why"] = "no more than " + std::to_string(kMergeUnpacedBytes >> 20) + " MiB: merged at full speed";
+      pace["why"] = "an empty image: merged at full speed";
     }
   } catch (const std::exception& e) {
     pace["bandwidth"] = "unlimited";

@@ -28,9 +28,8 @@ std::optional<std::int64_t> overlayStamp(const std::string& path) {
 }
 
 std::optional<unsigned> pacedMergeBandwidth(std::uint64_t bytes, double writingSeconds) {
-  if (bytes <= kMergeUnpacedBytes) return std::nullopt;
-  const double rateMiB = double(bytes) / double(1 << 20) / std::max(1.0, writingSeconds);
-  const double paced = std::ceil(rateMiB * kMergePaceFactor);
+  if (bytes == 0) return std::nullopt;
+  const double paced = std::ceil(double(bytes) / double(1 << 20) / std::max(1.0, writingSeconds) * kMergePaceFactor);
   return paced < kMergePaceMinMiB ? kMergePaceMinMiB : paced > 999999 ? 999999u : unsigned(paced);
 }
 

@@ -13,14 +13,13 @@ namespace gdr::sync {
 // How many times the VM's own write rate a paced merge copies at: the merge
 // takes about a quarter of the time the VM spent writing the image.
 constexpr double kMergePaceFactor = 4;
-// No paced merge is slower than this (an image written slowly still merges
-// within minutes).
-constexpr unsigned kMergePaceMinMiB = 1;
-// An image of at most this much merges at full speed: it takes a second or
-// two on the lab, and a VM that wrote no more than this over a cycle is not
-// one whose disk a merge takes away (paced, the lab's record writers' 32 MiB
-// images, written over two minutes, took 16-32 s each at 1-2 MiB/s).
-constexpr std::uint64_t kMergeUnpacedBytes = 64ull << 20;
+// No paced merge is slower than this: an image written slowly still merges
+// within seconds (the lab's record writers' 32 MiB, written over two
+// minutes, in 8 s; at 1-2 MiB/s they took 16-32 s). An image is
+// paced however small: four small merges at full speed at once left guests
+// writing flat out half their throughput (scripts/bench guest, 4 VMs,
+// cycles of 30 s).
+constexpr unsigned kMergePaceMinMiB = 4;
 
 // When the VM began writing an overlay, from the UTC second in its name as
 // the agent makes it (NAME.YYYYMMDDTHHMMSSZ.XXXXXX.qcow2); nullopt for a
@@ -29,7 +28,7 @@ std::optional<std::int64_t> overlayStamp(const std::string& path);
 
 // The bandwidth (MiB/s) of a paced merge of `bytes` written over
 // `writingSeconds` (under a second counts as one); nullopt: full speed, the
-// image being no larger than kMergeUnpacedBytes.
+// image being empty.
 std::optional<unsigned> pacedMergeBandwidth(std::uint64_t bytes, double writingSeconds);
 
 }  // namespace gdr::sync

@@ -1072,19 +1072,25 @@ TEST_F(CycleTest, AutoMergeBandwidthOfACommitCountsTheTimeUntilTheNextImage) {
   EXPECT_GE(*host1_.merges[0].bandwidth, 170u);  // 128 MiB in at most 3 s, times 4
 }
 
-// A VM that wrote 64 MiB or less since its snapshot merges at full speed
-// however slowly it wrote, and the report says why.
-TEST_F(CycleTest, AutoMergeBandwidthLeavesASmallImageUnpaced) {
-  host1_.overlayBegunSecondsAgo = 600;
+// A VM that wrote little since its snapshot is paced too, at no less than
+// the floor however slowly it wrote (64 MiB in 16 s); an empty image merges
+// at full speed, and the report says why.
+TEST_F(CycleTest, AutoMergeBandwidthPacesASmallImageAtTheFloor) {
+  host1_.overlayBegunSecondsAgo = host2_.overlayBegunSecondsAgo = 600;
   host1_.imageBytes = 64ull << 20;
+  host2_.imageBytes = 0;
   const Json::Value report = run();
   ASSERT_EQ(report["status"], "success") << report;
   ASSERT_EQ(host1_.merges.size(), 1u);
-  EXPECT_EQ(host1_.merges[0].bandwidth, std::nullopt);
+  EXPECT_EQ(host1_.merges[0].bandwidth, std::optional<std::uint64_t>(kMergePaceMinMiB));
   const Json::Value& pace = report["vms"][0]["merge"]["vda"]["pace"][0];
-  EXPECT_EQ(pace["bandwidth"], "unlimited") << report["vms"][0];
-  EXPECT_EQ(pace["why"], "no more than 64 MiB: merged at full speed");
+  EXPECT_EQ(pace["bandwidth"].asUInt64(), kMergePaceMinMiB) << report["vms"][0];
   EXPECT_EQ(pace["bytes"].asUInt64(), 64u << 20);
+  ASSERT_EQ(host2_.merges.size(), 1u);
+  EXPECT_EQ(host2_.merges[0].bandwidth, std::nullopt);
+  const Json::Value& empty = report["vms"][1]["merge"]["vda"]["pace"][0];
+  EXPECT_EQ(empty["bandwidth"], "unlimited") << report["vms"][1];
+  EXPECT_EQ(empty["why"], "an empty image: merged at full speed");
 }
 
 // --merge-bandwidth unlimited: no pace, no image read for one.
