@@ -115,6 +115,9 @@ struct GeoRepSyncSpec {
   // healthy worker completes a batch at least every ~16 s; a stuck one was
   // seen doing nothing for minutes. 20 s was tried: the lab's DR cycle test
   // then restarted twice as often and met the short-last-shard defect.
+  // The stuck worker is one the brick sends no changelog events: its
+  // connector thread can move a new consumer off the list of those it
+  // notifies (README, "A geo-rep worker can stall").
   std::chrono::seconds idleStallTimeout{30};
   // A worker marks the checkpoint when its time passes it, which was seen
   // while another of its sync jobs still copied data: the workers get this
