@@ -50,6 +50,8 @@ TEST(MergePaceTest, SmallImagesArePacedAtTheFloor) {
   EXPECT_EQ(pacedMergeBandwidth(1, 3600), kMergePaceMinMiB);
   // 49 MiB over 30 s (a guest writing flat out on the lab): four times its rate.
   EXPECT_EQ(pacedMergeBandwidth(49ull << 20, 30), 7u);
+  // 64 MiB written in a second: four times its rate, far over the floor.
+  EXPECT_EQ(pacedMergeBandwidth(64ull << 20, 1), 256u);
 }
 
 TEST(MergePaceTest, AnEmptyImageMergesAtFullSpeed) { EXPECT_EQ(pacedMergeBandwidth(0, 60), std::nullopt); }
