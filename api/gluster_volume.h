@@ -248,10 +248,12 @@ struct GeoRepSyncParams : SessionParams {
   bool stopAfter = true;
   std::int64_t stallTimeout = 120;
   std::optional<double> pollInterval;  // seconds; 1, or 10 when gluster's events reach the agent
+  bool startAfterRollover = true;
   std::optional<std::string> jobUUID;
   template <class V> void visit(V& v) {
     SessionParams::visit(v);
     v("timeout", timeout)("stopAfter", stopAfter)("stallTimeout", stallTimeout)
+        .orDefault("startAfterRollover", startAfterRollover)
         .omitIfEmpty("pollInterval", pollInterval)
         .omitIfEmpty("jobUUID", jobUUID);
   }

@@ -88,15 +88,15 @@ struct MergeJobDetails {
   }
 };
 
-// GlusterVolume.geoRepSync: INIT -> CHECKPOINT -> SYNCING -> STOPPING -> DONE | FAILED | ABORTED.
+// GlusterVolume.geoRepSync: INIT -> ROLLOVER -> CHECKPOINT -> SYNCING -> STOPPING -> DONE | FAILED | ABORTED.
 inline constexpr const char* kGeoRepSyncJobType = "georep.sync";
-enum class SyncState { Init, Checkpoint, Syncing, Stopping, Done, Failed, Aborted };
+enum class SyncState { Init, Rollover, Checkpoint, Syncing, Stopping, Done, Failed, Aborted };
 template <>
 struct EnumNames<SyncState> {
   static constexpr std::pair<SyncState, const char*> table[] = {
-      {SyncState::Init, "INIT"},         {SyncState::Checkpoint, "CHECKPOINT"}, {SyncState::Syncing, "SYNCING"},
-      {SyncState::Stopping, "STOPPING"}, {SyncState::Done, kJobDone},           {SyncState::Failed, kJobFailed},
-      {SyncState::Aborted, kJobAborted}};
+      {SyncState::Init, "INIT"},       {SyncState::Rollover, "ROLLOVER"}, {SyncState::Checkpoint, "CHECKPOINT"},
+      {SyncState::Syncing, "SYNCING"}, {SyncState::Stopping, "STOPPING"}, {SyncState::Done, kJobDone},
+      {SyncState::Failed, kJobFailed}, {SyncState::Aborted, kJobAborted}};
 };
 
 // A worker of the session at the job's last reading: the primary node and
@@ -117,6 +117,7 @@ struct GeoRepSyncJobDetails {
   std::int64_t pollInterval = 1000;                                       // milliseconds
   std::int64_t settle = 2000;  // milliseconds between completion and the stop
   bool stopAfter = true;
+  bool startAfterRollover = true;              // start a stopped session once every brick rolled past the checkpoint
   std::int64_t deadline = 0;                   // seconds since the epoch
   std::optional<std::int64_t> checkpointTime;  // once set
   std::uint64_t workersCompleted = 0, workersTotal = 0;
@@ -127,6 +128,10 @@ struct GeoRepSyncJobDetails {
   std::optional<std::int64_t> checkpointCompletedAt;  // milliseconds since the epoch
   std::optional<std::vector<std::string>> warnings;   // primary options that put the copy at risk
   std::optional<std::vector<SyncWorker>> workers;     // every worker, by host and brick
+  // ROLLOVER: how long the start waited for the bricks' changelogs, and why
+  // it ended (or what it waits on).
+  std::optional<std::int64_t> rolloverWaited;  // milliseconds
+  std::optional<std::string> rolloverWait;
   // STOPPING: how the job ends once the session is stopped.
   std::optional<SyncState> outcome;
   std::optional<JobError> outcomeError;
@@ -140,8 +145,11 @@ struct GeoRepSyncJobDetails {
         .orDefault("eventsReceived", eventsReceived)
         .orDefault("checkpointCompleted", checkpointCompleted)
         .orDefault("idleStallTimeout", idleStallTimeout)
-        .orDefault("settle", settle);
+        .orDefault("settle", settle)
+        .orDefault("startAfterRollover", startAfterRollover);
     v.omitIfEmpty("checkpointCompletedAt", checkpointCompletedAt)
+        .omitIfEmpty("rolloverWaited", rolloverWaited)
+        .omitIfEmpty("rolloverWait", rolloverWait)
         .omitIfEmpty("warnings", warnings)
         .omitIfEmpty("workers", workers)
         .omitIfEmpty("outcome", outcome)

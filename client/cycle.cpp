@@ -619,6 +619,7 @@ void Cycle::georepSync(const std::string& stepName) {
     params.remoteVolumeName = options_.secondaryVolume;
     params.timeout = options_.georepTimeout.count();
     params.stopAfter = sessionAfterSync(options_) == SessionAfterSync::Stop;
+    params.startAfterRollover = options_.georepStartAfterRollover;
     std::vector<size_t> hosts;
     for (size_t h = 0; h < agents_.size(); ++h) {
       if (reachable_.empty() || reachable_[h]) hosts.push_back(h);
@@ -644,6 +645,9 @@ void Cycle::georepSync(const std::string& stepName) {
             details.checkpointTime ? Json::Value(Json::Int64(*details.checkpointTime)) : Json::Value();
         if (details.workers) s["workers"] = api::encode(*details.workers);
         s["sessionRestarts"] = details.sessionRestarts;  // a stall, restarted
+        // How long the start waited for the bricks' changelogs (ms), and why.
+        if (details.rolloverWaited) s["rolloverWaited"] = Json::Int64(*details.rolloverWaited);
+        if (details.rolloverWait) s["rolloverWait"] = *details.rolloverWait;
         s["session"] = params.stopAfter ? "stopped" : "kept";
         for (const auto& warning : details.warnings.value_or(std::vector<std::string>{})) {
           Json::Value& all = report_["warnings"];

@@ -68,6 +68,9 @@ struct CycleOptions {
   // stopped. Kept (experimental) only in the delta layout: in the flat one
   // the VMs rewrite the bases the secondary holds.
   std::optional<SessionAfterSync> session;
+  // Start a stopped session once every brick rolled a changelog past the
+  // checkpoint (GlusterVolume.geoRepSync's startAfterRollover).
+  bool georepStartAfterRollover = true;
   std::string flowId;  // carried by every call, named in the report
   // Just after a sync the secondary can still be settling (a shard being
   // replaced reads as absent for a while): reads are retried.

@@ -159,6 +159,12 @@ const std::map<std::string, Setting>& settingTable() {
           if (v != "keep" && v != "stop") throw std::invalid_argument("takes keep or stop");
           s.cycle.session = v == "keep" ? SessionAfterSync::Keep : SessionAfterSync::Stop;
         }}},
+      {"georep_start",
+       {Kind::Value, true,
+        [](S s, V v) {
+          if (v != "after-rollover" && v != "at-once") throw std::invalid_argument("takes after-rollover or at-once");
+          s.cycle.georepStartAfterRollover = v == "after-rollover";
+        }}},
       {"state_dir",
        {Kind::Value, true,
         [](S s, V v) {

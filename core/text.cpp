@@ -1,5 +1,6 @@
 #include "core/text.h"
 
+#include <fstream>
 #include <stdexcept>
 
 namespace gdr {
@@ -23,6 +24,19 @@ std::vector<std::string> splitList(const std::string& text, char separator) {
     if (end == std::string::npos) return items;
     start = end + 1;
   }
+}
+
+std::string readFileTail(const std::string& path, size_t bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  const std::streamoff from = size > std::streamoff(bytes) ? size - std::streamoff(bytes) : 0;
+  in.seekg(from);
+  std::string text(size_t(size - from), '\0');
+  in.read(text.data(), std::streamsize(text.size()));
+  text.resize(size_t(in.gcount()));
+  return text;
 }
 
 }  // namespace gdr

@@ -1,17 +1,19 @@
 #include "gluster/georep_sync.h"
-#include "core/json_util.h"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <tuple>
-#include <fstream>
 
 #include "core/errors.h"
+#include "core/json_util.h"
 
 namespace gdr::gluster {
 
 namespace {
+
+// The primary's root is touched this often while the job waits.
+constexpr auto kTouchInterval = std::chrono::seconds(5);
 
 // Gluster prints times with one-second resolution.
 bool sameTime(std::optional<std::int64_t> a, std::int64_t b) { return a && (*a >= b - 1 && *a <= b + 1); }
@@ -94,19 +96,6 @@ std::string gsyncdLogPath(const std::string& primaryVolume, const std::string& s
          "/gsyncd.log";
 }
 
-std::string readFileTail(const std::string& path, size_t bytes) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  const std::streamoff from = size > std::streamoff(bytes) ? size - std::streamoff(bytes) : 0;
-  in.seekg(from);
-  std::string text(size_t(size - from), '\0');
-  in.read(text.data(), std::streamsize(text.size()));
-  text.resize(size_t(in.gcount()));
-  return text;
-}
-
 api::GeoRepSyncJobDetails GeoRepSyncSpec::toDetails() const {
   api::GeoRepSyncJobDetails d;
   d.volumeName = volume;
@@ -119,6 +108,7 @@ api::GeoRepSyncJobDetails GeoRepSyncSpec::toDetails() const {
   d.pollInterval = pollInterval.count();
   d.idleStallTimeout = idleStallTimeout.count();
   d.settle = settle.count();
+  d.startAfterRollover = startAfterRollover;
   return d;
 }
 
@@ -132,6 +122,7 @@ GeoRepSyncSpec GeoRepSyncSpec::fromDetails(const api::GeoRepSyncJobDetails& d) {
   s.pollInterval = std::chrono::milliseconds(d.pollInterval);
   s.idleStallTimeout = std::chrono::seconds(d.idleStallTimeout);
   s.settle = std::chrono::milliseconds(d.settle);
+  s.startAfterRollover = d.startAfterRollover;
   return s;
 }
 
@@ -164,7 +155,8 @@ using State = GeoRepSyncJob::State;
 
 const api::Transitions<State>& GeoRepSyncJob::transitions() {
   static const api::Transitions<State> table = {
-      {State::Init, {State::Checkpoint, State::Stopping}},
+      {State::Init, {State::Rollover, State::Stopping}},
+      {State::Rollover, {State::Checkpoint, State::Stopping}},
       {State::Checkpoint, {State::Syncing, State::Stopping}},
       {State::Syncing, {State::Stopping}},
       {State::Stopping, {State::Done, State::Failed, State::Aborted}},
@@ -209,6 +201,7 @@ void GeoRepSyncJob::run(JobControl& job) {
     if (!state) throw AgentError(Code::GeneralException, "unknown state " + record.state);
     switch (*state) {
       case State::Init: init(job); break;
+      case State::Rollover: rollover(job); break;
       case State::Checkpoint: checkpoint(job); break;
       case State::Syncing: syncing(job); break;
       case State::Stopping: stopping(job); break;
@@ -232,7 +225,60 @@ void GeoRepSyncJob::init(JobControl& job) {
   }
   // Set again after a restart that lost it: a newer checkpoint is as good.
   const std::int64_t checkpoint = cli_.geoRepCheckpointSet(spec_.volume, spec_.remote);
-  moveTo(job, State::Checkpoint, 5, [&](api::GeoRepSyncJobDetails& d) { d.checkpointTime = checkpoint; });
+  moveTo(job, State::Rollover, 5, [&](api::GeoRepSyncJobDetails& d) { d.checkpointTime = checkpoint; });
+}
+
+// Started before every brick rolled a changelog past the checkpoint, a
+// worker needs its live changelog consumer to complete it, and a brick can
+// leave that consumer without events (changelog_rollover.h): a stopped
+// session is started once they all did. A running one has its consumers.
+void GeoRepSyncJob::rollover(JobControl& job) {
+  if (job.abortRequested()) return finish(job, State::Aborted, std::nullopt);
+  const std::string id = job.record().id;
+  const auto workers = readSession();
+  if (!spec_.startAfterRollover || *sessionRunning_) {
+    return moveTo(job, State::Checkpoint, -1, [&](api::GeoRepSyncJobDetails& d) {
+      d.rolloverWait = *sessionRunning_ ? "the session runs: nothing to wait for" : "not waited for";
+    });
+  }
+  std::int64_t rolloverSeconds = changelogRolloverSeconds({});
+  try {
+    rolloverSeconds = changelogRolloverSeconds(cli_.volumeOptions(spec_.volume));
+  } catch (const AgentError& e) {
+    spdlog::warn("job {}: cannot read the options of {} (changelog rollover taken as {} s): {}", id, spec_.volume,
+                 rolloverSeconds, e.what());
+  }
+  const std::int64_t checkpoint = details_.checkpointTime.value_or(nowSeconds());
+  using Clock = std::chrono::steady_clock;
+  const auto began = Clock::now();
+  // Reading a brick's index is a directory listing and 4 KiB.
+  const auto interval = std::min<std::chrono::milliseconds>(spec_.pollInterval, std::chrono::milliseconds(250));
+  Clock::time_point lastTouch{};
+  for (;;) {
+    if (job.stopRequested()) return;
+    if (job.abortRequested()) return finish(job, State::Aborted, std::nullopt);
+    const auto now = Clock::now();
+    // A brick rolls only a changelog that holds something.
+    if (now - lastTouch >= kTouchInterval) {
+      touchRoot(id);
+      lastTouch = now;
+    }
+    std::vector<BrickRollover> bricks;
+    for (const auto& w : workers) {
+      bricks.push_back({w.primaryNode + ":" + w.primaryBrick, lastRolled_ ? lastRolled_(w) : std::nullopt});
+    }
+    const RolloverWait wait = assessRollover(checkpoint, rolloverSeconds, bricks, nowSeconds());
+    if (wait.ready) {
+      const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - began).count();
+      spdlog::info("job {}: {} starts after {} ms: {}", id, session_, waited, wait.why);
+      return moveTo(job, State::Checkpoint, -1, [&](api::GeoRepSyncJobDetails& d) {
+        d.rolloverWaited = waited;
+        d.rolloverWait = wait.why;
+      });
+    }
+    if (details_.rolloverWait != wait.why) note(job, [&](api::GeoRepSyncJobDetails& d) { d.rolloverWait = wait.why; });
+    job.waitFor(interval);
+  }
 }
 
 void GeoRepSyncJob::checkpoint(JobControl& job) {
@@ -256,7 +302,7 @@ void GeoRepSyncJob::startSession(const std::string& jobId) {
   }
 }
 
-void GeoRepSyncJob::ensureRunning(JobControl& job) {
+std::vector<GeoRepWorker> GeoRepSyncJob::readSession() {
   const auto sessions = cli_.geoRepStatus(spec_.volume, spec_.remote);
   if (sessions.empty()) throw AgentError(Code::GeoRepSessionNotFound, "no geo-replication session " + session_);
   primaryNodes_.clear();
@@ -266,7 +312,15 @@ void GeoRepSyncJob::ensureRunning(JobControl& job) {
     const std::string s = normalizeStatus(w.status);
     running = running || s == "Active" || s == "Passive" || s == "Initializing";
   }
-  if (!running) startSession(job.record().id);
+  sessionRunning_ = running;
+  return sessions.front().workers;
+}
+
+// ROLLOVER's reading, when this run made it, stands (a session started
+// meanwhile by someone else reads "already started").
+void GeoRepSyncJob::ensureRunning(JobControl& job) {
+  if (!sessionRunning_) readSession();
+  if (!*sessionRunning_) startSession(job.record().id);
   runningChecked_ = true;
 }
 
@@ -464,7 +518,6 @@ void GeoRepSyncJob::syncing(JobControl& job) {
                           " s" + (last ? activeWorkers(*last) : "") +
                           (lastError ? std::string(" (last error: ") + lastError->what() + ")" : ""));
   };
-  constexpr auto kTouchInterval = std::chrono::seconds(5);
   using Clock = StallWatch::Clock;
   StallWatch watch(spec_.stallTimeout, spec_.idleStallTimeout, details_.sessionRestarts, Clock::now());
   Clock::time_point lastTouch{}, nextRead{};

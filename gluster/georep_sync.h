@@ -4,7 +4,9 @@
 // An explicit state machine, one method per state, each persisted before
 // the gluster calls it makes:
 //
-//   INIT        note risky primary options (once), set the checkpoint  -> CHECKPOINT
+//   INIT        note risky primary options (once), set the checkpoint  -> ROLLOVER
+//   ROLLOVER    a stopped session: wait until every brick rolled a
+//               changelog past the checkpoint (changelog_rollover.h)    -> CHECKPOINT
 //   CHECKPOINT  start the session unless it runs                       -> SYNCING
 //   SYNCING     poll (or wait for gluster's event) until every Active
 //               worker completed the checkpoint with nothing pending;
@@ -12,8 +14,9 @@
 //   STOPPING    the outcome is decided and persisted; stop the session  -> DONE | FAILED | ABORTED
 //
 // After a restart each state resumes as it is: INIT sets a checkpoint again,
-// CHECKPOINT and SYNCING make sure the session runs, STOPPING only stops it
-// and ends as it had decided.
+// ROLLOVER waits as before (its bound is a time), CHECKPOINT and SYNCING
+// make sure the session runs, STOPPING only stops it and ends as it had
+// decided.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -24,6 +27,8 @@
 
 #include "api/jobs.h"
 #include "core/job_store.h"
+#include "core/text.h"
+#include "gluster/changelog_rollover.h"
 #include "gluster/cli.h"
 #include "gluster/events.h"
 #include "gluster/georep_xml.h"
@@ -67,9 +72,8 @@ std::optional<std::string> lastGsyncdError(const std::string& logText);
 // Where gsyncd logs for a session on this node.
 std::string gsyncdLogPath(const std::string& primaryVolume, const std::string& secondaryHost,
                           const std::string& secondaryVolume);
-// The last `bytes` of a file; empty when it cannot be read.
+// The last `bytes` of a file (readFileTail, core/text.h).
 using LogTailReader = std::function<std::string(const std::string& path, size_t bytes)>;
-std::string readFileTail(const std::string& path, size_t bytes);
 
 // Whether a sync moves, from one reading to the next: it moves when last
 // synced, the workers' crawl or their pending counts change. Still for
@@ -123,6 +127,7 @@ struct GeoRepSyncSpec {
   // while another of its sync jobs still copied data: the workers get this
   // long after completion before the session is stopped.
   std::chrono::milliseconds settle{2000};
+  bool startAfterRollover = true;
 
   api::GeoRepSyncJobDetails toDetails() const;
   static GeoRepSyncSpec fromDetails(const api::GeoRepSyncJobDetails& details);
@@ -133,12 +138,17 @@ struct GeoRepSyncSpec {
 // does). Given the primary nodes to reach the volume through.
 using RootToucher = std::function<void(const std::vector<std::string>& primaryNodes, const std::string& volume)>;
 
+// When the brick a worker serves last rolled a changelog; nullopt when
+// this host cannot tell (LocalChangelogs).
+using RolloverReader = std::function<std::optional<std::int64_t>(const GeoRepWorker& worker)>;
+
 class GeoRepSyncJob : public JobRunner {
  public:
   using State = api::SyncState;
 
-  GeoRepSyncJob(GlusterCli& cli, RootToucher touch, LogTailReader readLog = readFileTail)
-      : cli_(cli), touch_(std::move(touch)), readLog_(std::move(readLog)) {}
+  GeoRepSyncJob(GlusterCli& cli, RootToucher touch, LogTailReader readLog = readFileTail,
+                RolloverReader lastRolled = {})
+      : cli_(cli), touch_(std::move(touch)), readLog_(std::move(readLog)), lastRolled_(std::move(lastRolled)) {}
   void run(JobControl& job) override;
 
   // The moves each state may make (the table above).
@@ -146,6 +156,7 @@ class GeoRepSyncJob : public JobRunner {
 
  private:
   void init(JobControl& job);
+  void rollover(JobControl& job);
   void checkpoint(JobControl& job);
   void syncing(JobControl& job);
   void stopping(JobControl& job);
@@ -156,7 +167,10 @@ class GeoRepSyncJob : public JobRunner {
   void note(JobControl& job, const std::function<void(api::GeoRepSyncJobDetails&)>& change, int progress = -1);
   // Decides how the job ends and moves to STOPPING to stop the session.
   void finish(JobControl& job, State outcome, const std::optional<AgentError>& error);
-  // Starts the session unless it runs; the primary nodes its workers are on.
+  // Reads the session's workers: the primary nodes they are on, and
+  // whether it runs.
+  std::vector<GeoRepWorker> readSession();
+  // Starts the session unless it runs.
   void ensureRunning(JobControl& job);
   void startSession(const std::string& jobId);
   void touchRoot(const std::string& jobId);
@@ -176,12 +190,14 @@ class GeoRepSyncJob : public JobRunner {
   std::string session_;                // "VOLUME -> HOST::VOLUME", for messages
   std::vector<std::string> primaryNodes_;
   bool runningChecked_ = false;
+  std::optional<bool> sessionRunning_;  // at the last readSession
   // Readings in a row showing the session stopped, since when; and how
   // often the job started it again for that.
   int stoppedReadings_ = 0;
   std::chrono::steady_clock::time_point stoppedSince_{};
   int stoppedRestarts_ = 0;
   LogTailReader readLog_;
+  RolloverReader lastRolled_;
   // Readings in a row showing a worker Faulty or Offline, since when.
   int faultyReadings_ = 0;
   std::chrono::steady_clock::time_point faultySince_{};

@@ -1,6 +1,7 @@
 // GlusterVolume.*: geo-replication through the gluster CLI, and files on
 // gluster volumes through libgfapi.
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -9,8 +10,6 @@
 #include <set>
 #include <thread>
 #include <type_traits>
-
-#include <sys/stat.h>
 
 #include "api/gluster_volume.h"
 #include "api/recovery.h"
@@ -561,6 +560,7 @@ class GlusterVolumeVerbs {
     spec.timeout = std::chrono::seconds(p.timeout);
     spec.stopAfter = p.stopAfter;
     spec.stallTimeout = std::chrono::seconds(p.stallTimeout);
+    spec.startAfterRollover = p.startAfterRollover;
     // With gluster's events arriving, completion is pushed: a slow poll is
     // only the safety net and spares glusterd.
     const double poll = p.pollInterval.value_or(services_.glusterEvents ? 10 : 1);
@@ -636,7 +636,9 @@ class GlusterVolumeVerbs {
   }
 
   std::unique_ptr<gluster::GeoRepSyncJob> makeSyncRunner() {
-    return std::make_unique<gluster::GeoRepSyncJob>(cli_, touch_);
+    return std::make_unique<gluster::GeoRepSyncJob>(
+        cli_, touch_, readFileTail,
+        [changelogs = gluster::LocalChangelogs()](const gluster::GeoRepWorker& w) { return changelogs.lastRolled(w); });
   }
 
   AgentServices& services_;

@@ -81,11 +81,12 @@ class FakeAgent : public AgentApi {
   // modification time: geo-replication did not resend it after its last
   // change.
   std::string pieceModifiedApartIn;
-  std::vector<bool> syncStopsSession;      // each sync's stopAfter
-  int foreignShardReadings = 0;            // how many secondary layout readings show shard 1 under another gfid
-  int secondaryReadErrors = 0;             // secondary imageInfo calls that fail before one succeeds
-  int primaryShortReads = 0;               // primary fileChecksum calls that read short before one succeeds
-  std::uint64_t imageBytes = 64ull << 20;  // every image's size on the volume (imageInfo)
+  std::vector<bool> syncStopsSession;         // each sync's stopAfter
+  std::vector<bool> syncStartsAfterRollover;  // each sync's startAfterRollover
+  int foreignShardReadings = 0;               // how many secondary layout readings show shard 1 under another gfid
+  int secondaryReadErrors = 0;                // secondary imageInfo calls that fail before one succeeds
+  int primaryShortReads = 0;                  // primary fileChecksum calls that read short before one succeeds
+  std::uint64_t imageBytes = 64ull << 20;     // every image's size on the volume (imageInfo)
   bool overlayDeleteFails = false;
   std::set<std::string> mergeFails;  // VM ids
   // Snapshots and merges change the chains as libvirt does (overlays named
@@ -176,6 +177,7 @@ class FakeAgent : public AgentApi {
   std::string startGeoRepSync(const api::GeoRepSyncParams& p) override {
     record("geoRepSync " + p.volumeName + " " + p.remoteHost + "::" + p.remoteVolumeName);
     syncStopsSession.push_back(p.stopAfter);
+    syncStartsAfterRollover.push_back(p.startAfterRollover);
     if (syncAlreadyRunning) {
       syncAlreadyRunning = false;
       std::lock_guard<std::mutex> lock(mutex_);
@@ -191,6 +193,10 @@ class FakeAgent : public AgentApi {
     d.workersTotal = 1;
     d.workersCompleted = georepOutcome == api::kJobDone ? 1 : 0;
     d.checkpointTime = 1700000100;
+    if (p.startAfterRollover) {
+      d.rolloverWaited = 6250;
+      d.rolloverWait = "every brick rolled a changelog past the checkpoint";
+    }
     if (georepOutcome != api::kJobDone)
       j.error = api::JobError{georepErrorCode, "geo-replication worker node1:/b (Faulty)"};
     j.details = api::encode(d);
@@ -1208,6 +1214,20 @@ TEST_F(CycleTest, TheSessionStopsAfterTheSyncUnlessKept) {
   ASSERT_EQ(georep["step"].asString(), "georep");
   EXPECT_EQ(georep["session"].asString(), "stopped");
   EXPECT_EQ(georep["sessionRestarts"].asInt(), 0);
+  // How long the start waited for the bricks' changelogs, and why it ended.
+  EXPECT_EQ(georep["rolloverWaited"].asInt(), 6250);
+  EXPECT_EQ(georep["rolloverWait"].asString(), "every brick rolled a changelog past the checkpoint");
+  options_.georepStartAfterRollover = false;
+  const Json::Value atOnce = run();
+  ASSERT_EQ(atOnce["outcome"].asInt(), kSuccess);
+  EXPECT_EQ(host1_.syncStartsAfterRollover, (std::vector<bool>{true, true, true, false}));
+  int georepSteps = 0;
+  for (const auto& step : atOnce["steps"]) {
+    if (step["step"].asString() != "georep") continue;
+    ++georepSteps;
+    EXPECT_FALSE(step.isMember("rolloverWaited"));
+  }
+  EXPECT_EQ(georepSteps, 1);
 }
 
 // A failed sync in the delta layout: the delta is not committed (the

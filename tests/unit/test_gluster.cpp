@@ -3,14 +3,16 @@
 // machine driven by a fake command runner.
 #include <gtest/gtest.h>
 
+#include <ctime>
 #include <deque>
-#include <regex>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <thread>
 
+#include "core/clock.h"
 #include "core/errors.h"
 #include "core/job_store.h"
 #include "gluster/cli.h"
@@ -509,6 +511,7 @@ class GeoRepSyncTest : public ::testing::Test {
     spec.idleStallTimeout = idleStall;
     spec.pollInterval = 10ms;
     spec.settle = 10ms;
+    spec.startAfterRollover = startAfterRollover_;
     const std::string id =
         store
             .start(newGeoRepSyncRecord(spec),
@@ -517,7 +520,8 @@ class GeoRepSyncTest : public ::testing::Test {
                        [this](const std::string& path, size_t) {
                          logsRead_.push_back(path);
                          return gsyncdLog_;
-                       }))
+                       },
+                       lastRolled_))
             .id;
     for (int i = 0; i < 1000; ++i) {
       const JobRecord r = store.get(id);
@@ -533,7 +537,26 @@ class GeoRepSyncTest : public ::testing::Test {
   std::string gsyncdLog_;  // what the job finds in gsyncd's log
   std::vector<std::string> logsRead_;
   std::filesystem::path dir_;
+  bool startAfterRollover_ = true;
+  RolloverReader lastRolled_;  // none: no brick's index is readable
 };
+
+// The checkpoint gluster's config shows: `time`.
+std::string configWithCheckpoint(std::int64_t time) {
+  return std::regex_replace(fixture("config-list.xml"), std::regex("<checkpoint>[0-9]+</checkpoint>"),
+                            "<checkpoint>" + std::to_string(time) + "</checkpoint>");
+}
+
+// A status fixture whose workers show the checkpoint `time` (UTC, as gluster prints it).
+std::string statusWithCheckpoint(const std::string& name, std::int64_t time) {
+  const std::time_t t = time;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &tm);
+  return std::regex_replace(fixture(name), std::regex("<checkpoint_time>[^<]*</checkpoint_time>"),
+                            std::string("<checkpoint_time>") + text + "</checkpoint_time>");
+}
 
 TEST_F(GeoRepSyncTest, CompletesStartsAndStopsTheSession) {
   runner_.statusReadings = {fixture("georep-status-stopped.xml"), fixture("georep-status-initializing.xml"),
@@ -666,6 +689,165 @@ TEST_F(GeoRepSyncTest, ACheckpointEventTriggersAReadingAtOnce) {
   EXPECT_EQ(r.details["eventsReceived"].asInt(), 1);
   EXPECT_TRUE(r.details["checkpointCompletedAt"].isIntegral());
   EXPECT_TRUE(r.details["checkpointCompleted"].asBool());
+}
+
+// The start waits until the brick rolled a changelog past the checkpoint
+// (after checkpoint + 1), and says so; it does not wait for the bound.
+TEST_F(GeoRepSyncTest, AStoppedSessionStartsOnceEveryBrickRolledPastTheCheckpoint) {
+  const std::int64_t checkpoint = nowSeconds();
+  runner_.answer(kSession + " config", configWithCheckpoint(checkpoint));
+  runner_.statusReadings = {fixture("georep-status-stopped.xml")};
+  runner_.readingsAfterStart = {{statusWithCheckpoint("georep-status-checkpoint-pending.xml", checkpoint),
+                                 statusWithCheckpoint("georep-status-checkpoint-completed.xml", checkpoint)}};
+  std::atomic<int> readings{0};
+  std::string brickRead;
+  lastRolled_ = [&](const GeoRepWorker& w) -> std::optional<std::int64_t> {
+    brickRead = w.primaryNode + ":" + w.primaryBrick;
+    const int n = ++readings;
+    if (n < 5) return checkpoint - 3;   // the last rollover before the checkpoint
+    if (n < 10) return checkpoint + 1;  // may not hold all of the checkpoint's second
+    std::lock_guard<std::mutex> lock(runner_.mutex);
+    runner_.calls.push_back("rolled past");
+    return checkpoint + 2;
+  };
+  const JobRecord r = runSync();
+  EXPECT_EQ(r.state, kJobDone) << (r.error ? r.error->message : "");
+  EXPECT_EQ(brickRead, "127.0.0.2:/var/lib/gdr-lab/bricks/gdr-primary");
+  const auto rolled = std::find(runner_.calls.begin(), runner_.calls.end(), "rolled past");
+  const auto start = std::find(runner_.calls.begin(), runner_.calls.end(), kSession + " start");
+  ASSERT_NE(start, runner_.calls.end());
+  EXPECT_LT(rolled, start) << "started before the brick rolled past the checkpoint";
+  EXPECT_GE(readings, 10);
+  EXPECT_EQ(r.details["rolloverWait"].asString(), "every brick rolled a changelog past the checkpoint");
+  EXPECT_TRUE(r.details["rolloverWaited"].isIntegral());
+  EXPECT_LT(r.details["rolloverWaited"].asInt64(), 10000);  // not the 17 s bound
+  EXPECT_GE(touches_, 1);                                   // an idle brick rolls nothing
+}
+
+// A brick of another host cannot be read: the start waits for the
+// rollover interval (15 s by default) plus the margin after the checkpoint.
+TEST_F(GeoRepSyncTest, ABrickThatCannotBeReadIsWaitedForByTheRolloverInterval) {
+  runner_.answer("volume info gdr-primary", fixture("volume-info.xml"));
+  const std::int64_t checkpoint = nowSeconds() - 15;  // the bound is 1 s to 2 s away
+  runner_.answer(kSession + " config", configWithCheckpoint(checkpoint));
+  runner_.statusReadings = {fixture("georep-status-stopped.xml")};
+  runner_.readingsAfterStart = {{statusWithCheckpoint("georep-status-checkpoint-completed.xml", checkpoint)}};
+  lastRolled_ = [](const GeoRepWorker&) { return std::optional<std::int64_t>(); };
+  const auto began = std::chrono::steady_clock::now();
+  const JobRecord r = runSync();
+  EXPECT_EQ(r.state, kJobDone) << (r.error ? r.error->message : "");
+  EXPECT_GE(std::chrono::steady_clock::now() - began, 900ms) << "started before the bound";
+  EXPECT_EQ(r.details["rolloverWait"].asString(),
+            "the rollover interval (15 s) passed; not readable here: 127.0.0.2:/var/lib/gdr-lab/bricks/gdr-primary");
+  EXPECT_TRUE(runner_.called(kSession + " start"));
+}
+
+// A running session has its consumers: nothing to wait for, and no second
+// status reading before the sync's own.
+TEST_F(GeoRepSyncTest, ARunningSessionIsNotWaitedFor) {
+  const std::int64_t checkpoint = nowSeconds();
+  runner_.answer(kSession + " config", configWithCheckpoint(checkpoint));
+  runner_.statusReadings = {statusWithCheckpoint("georep-status-checkpoint-pending.xml", checkpoint),
+                            statusWithCheckpoint("georep-status-checkpoint-completed.xml", checkpoint)};
+  int readings = 0;
+  lastRolled_ = [&](const GeoRepWorker&) {
+    ++readings;
+    return std::optional<std::int64_t>();
+  };
+  const JobRecord r = runSync();
+  EXPECT_EQ(r.state, kJobDone) << (r.error ? r.error->message : "");
+  EXPECT_EQ(readings, 0);
+  EXPECT_FALSE(runner_.called(kSession + " start"));
+  EXPECT_EQ(r.details["rolloverWait"].asString(), "the session runs: nothing to wait for");
+}
+
+TEST_F(GeoRepSyncTest, StartAfterRolloverOffStartsAtOnce) {
+  const std::int64_t checkpoint = nowSeconds();
+  runner_.answer(kSession + " config", configWithCheckpoint(checkpoint));
+  runner_.statusReadings = {fixture("georep-status-stopped.xml")};
+  runner_.readingsAfterStart = {{statusWithCheckpoint("georep-status-checkpoint-completed.xml", checkpoint)}};
+  startAfterRollover_ = false;
+  lastRolled_ = [](const GeoRepWorker&) -> std::optional<std::int64_t> {
+    ADD_FAILURE() << "read a brick's index";
+    return std::nullopt;
+  };
+  const JobRecord r = runSync();
+  EXPECT_EQ(r.state, kJobDone) << (r.error ? r.error->message : "");
+  EXPECT_TRUE(runner_.called(kSession + " start"));
+  EXPECT_EQ(r.details["rolloverWait"].asString(), "not waited for");
+  EXPECT_FALSE(r.details["startAfterRollover"].asBool());
+}
+
+TEST(ChangelogRollover, TheLastChangelogAnHtimeIndexNamesIsItsLastRollover) {
+  const std::string index = fixture("htime-index");
+  EXPECT_EQ(lastRolledChangelog(index), 1796599542);
+  // A tail that begins inside an entry, and one cut inside the entry
+  // being written: the last complete name counts.
+  EXPECT_EQ(lastRolledChangelog(index.substr(index.size() - 30)), 1796599542);
+  EXPECT_EQ(lastRolledChangelog(index.substr(0, index.size() - 3)), 1796599528);
+  EXPECT_EQ(lastRolledChangelog(index.substr(0, index.size() - 1)), 1796599528);
+  EXPECT_FALSE(lastRolledChangelog(""));
+  EXPECT_FALSE(lastRolledChangelog(std::string("\0\0", 2)));
+  EXPECT_FALSE(lastRolledChangelog(std::string("/b/CHANGELOG.12x4\0", 18)));
+  EXPECT_FALSE(lastRolledChangelog("/b/CHANGELOG.1796599542"));  // not written whole yet
+}
+
+TEST(ChangelogRollover, GlusterdsUuidAndTheRolloverInterval) {
+  EXPECT_EQ(glusterdUuid("UUID=12a1346c-6195-47aa-957e-22f19e1bd8f6\noperating-version=100000\n"),
+            "12a1346c-6195-47aa-957e-22f19e1bd8f6");
+  EXPECT_FALSE(glusterdUuid("operating-version=100000\n"));
+  EXPECT_FALSE(glusterdUuid("UUID=\n"));
+  EXPECT_EQ(changelogRolloverSeconds({}), 15);
+  EXPECT_EQ(changelogRolloverSeconds({{"changelog.rollover-time", "3"}}), 3);
+  EXPECT_EQ(changelogRolloverSeconds({{"changelog.rollover-time", "soon"}}), 15);
+  EXPECT_EQ(changelogRolloverSeconds({{"changelog.rollover-time", "0"}}), 15);
+}
+
+TEST(ChangelogRollover, EveryBrickMustRollPastTheCheckpointOrTheIntervalPass) {
+  constexpr std::int64_t t = 1000;
+  const std::vector<BrickRollover> past = {{"a:/b1", t + 2}, {"b:/b2", t + 14}};
+  EXPECT_TRUE(assessRollover(t, 15, past, t + 3).ready);
+  EXPECT_EQ(assessRollover(t, 15, past, t + 3).why, "every brick rolled a changelog past the checkpoint");
+  // A changelog named t + 1 may not hold all of second t.
+  const std::vector<BrickRollover> oneBehind = {{"a:/b1", t + 2}, {"b:/b2", t + 1}};
+  EXPECT_FALSE(assessRollover(t, 15, oneBehind, t + 16).ready);
+  EXPECT_EQ(assessRollover(t, 15, oneBehind, t + 16).why, "not rolled past the checkpoint yet: b:/b2");
+  // The bound: the interval and a margin of 2 s after the checkpoint.
+  EXPECT_EQ(rolloverBound(t, 15), t + 17);
+  const auto passed = assessRollover(t, 15, oneBehind, t + 17);
+  EXPECT_TRUE(passed.ready);
+  EXPECT_EQ(passed.why, "the rollover interval (15 s) passed; not rolled past the checkpoint yet: b:/b2");
+  const std::vector<BrickRollover> unread = {{"a:/b1", t + 2}, {"c:/b3", std::nullopt}, {"d:/b4", t - 5}};
+  EXPECT_EQ(assessRollover(t, 3, unread, t + 4).why,
+            "not rolled past the checkpoint yet: d:/b4; not readable here: c:/b3");
+  EXPECT_TRUE(assessRollover(t, 3, unread, t + 5).ready);
+  // A long interval is not waited for in full.
+  EXPECT_EQ(rolloverBound(t, 300), t + 62);
+  EXPECT_TRUE(assessRollover(t, 15, {}, t).ready);
+}
+
+TEST(ChangelogRollover, OnlyTheIndexOfABrickOfThisHostIsRead) {
+  const auto dir = std::filesystem::path(testing::TempDir()) / ("gdr-htime-" + JobStore::newId());
+  const auto htime = dir / "brick" / ".glusterfs" / "changelogs" / "htime";
+  std::filesystem::create_directories(htime);
+  std::filesystem::create_directories(dir / "glusterd");
+  std::ofstream(dir / "glusterd" / "glusterd.info") << "UUID=5f1c3a8e-2b7d-4c1e-9a55-0d6e8f3b2a71\n";
+  // An older index (changelogs disabled and enabled again) and the current one.
+  std::ofstream(htime / "HTIME.1796590000") << std::string("/x/CHANGELOG.1796590015\0", 24);
+  std::ofstream(htime / "HTIME.1796599443") << fixture("htime-index");
+  const LocalChangelogs changelogs((dir / "glusterd").string());
+  GeoRepWorker here;
+  here.primaryNodeUuid = "5f1c3a8e-2b7d-4c1e-9a55-0d6e8f3b2a71";
+  here.primaryBrick = (dir / "brick").string();
+  EXPECT_EQ(changelogs.lastRolled(here), 1796599542);
+  GeoRepWorker elsewhere = here;  // the same path on another host
+  elsewhere.primaryNodeUuid = "0d6e8f3b-2b7d-4c1e-9a55-5f1c3a8e2a71";
+  EXPECT_FALSE(changelogs.lastRolled(elsewhere));
+  GeoRepWorker noIndex = here;
+  noIndex.primaryBrick = (dir / "no-brick").string();
+  EXPECT_FALSE(changelogs.lastRolled(noIndex));
+  EXPECT_FALSE(LocalChangelogs((dir / "no-glusterd").string()).lastRolled(here));
+  std::filesystem::remove_all(dir);
 }
 
 TEST(StallWatch, RestartsOnceAfterTheLimitThenCallsItAStall) {

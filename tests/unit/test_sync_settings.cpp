@@ -117,6 +117,9 @@ TEST_F(SyncSettingsTest, WithoutADomainTheFlagsAloneDecideAsBefore) {
   EXPECT_EQ(sessionAfterSync(
                 parse({"--hosts", "unix:/s", "--volume", "v", "--secondary", "h::w", "--session", "keep"}).cycle),
             SessionAfterSync::Keep);
+  EXPECT_TRUE(s.cycle.georepStartAfterRollover);
+  EXPECT_FALSE(parse({"--hosts", "unix:/s", "--volume", "v", "--secondary", "h::w", "--georep-start", "at-once"})
+                   .cycle.georepStartAfterRollover);
 }
 
 // A bad file is refused whole, naming the file and the line.
@@ -163,6 +166,7 @@ TEST_F(SyncSettingsTest, FlagsAreChecked) {
             "--if-due needs an interval (--interval, or the domain's)");
   EXPECT_EQ(error({"points", "--hosts", "unix:/s"}), "--hosts and --secondary HOST::VOLUME are required");
   EXPECT_EQ(error({"--session", "pause"}), "--session takes keep or stop");
+  EXPECT_EQ(error({"--georep-start", "later"}), "--georep-start takes after-rollover or at-once");
   EXPECT_EQ(
       error({"--hosts", "unix:/s", "--volume", "v", "--secondary", "h::w", "--layout", "flat", "--session", "keep"}),
       "--session keep needs the delta layout: in the flat layout the VMs rewrite the bases the secondary holds");
