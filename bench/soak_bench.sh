@@ -4,7 +4,9 @@
 # repair the secondary. Each cycle runs gdr-sync with --verify shards (the
 # copies checked every time) while the guests write; per cycle it prints
 # the duration, the geo-rep step's, the session restarts the sync job made
-# (a stall: no progress for its stall limit) and the pieces repaired.
+# (a stall: no progress for its stall limit), how much of the geo-rep step
+# went waiting for the bricks to roll past the checkpoint before the session
+# was started (wait), and the pieces repaired.
 # Then p50/p95/p99/max of the cycle time, each step's median, and counts.
 #   bench/soak_bench.sh [CYCLES] [GDR-SYNC OPTION...]   (default 20 cycles)
 # e.g. `bench/soak_bench.sh 100 --session stop` for the stopped-session way.
@@ -42,7 +44,7 @@ trap cleanup EXIT
 sleep 0.5
 
 echo "$cycles DR cycles, $vms VMs, gdr-sync ${extra[*]}, performance.strict-write-ordering $ordering"
-printf '%-6s %8s %8s %9s  %-8s %s\n' cycle seconds geo-rep restarts outcome "pieces repaired"
+printf '%-6s %8s %8s %8s %9s  %-8s %s\n' cycle seconds geo-rep wait restarts outcome "pieces repaired"
 for ((c = 1; c <= cycles; c++)); do
   rc=0
   "$BIN/gdr-sync" --hosts "unix:$dir/agent.sock" --volume "$GDR_LAB_PRIMARY" \
@@ -56,11 +58,14 @@ pieces = sum(len(v) for v in (verify[0].get("differedAt", {}).values() if verify
 repaired = any(s["step"] == "verify-repair" and s.get("repaired") for s in steps)
 georep = sum(s["duration"] for s in steps if s["step"] in ("georep", "georep-repair"))
 restarts = sum(s.get("sessionRestarts", 0) for s in steps if s["step"] in ("georep", "georep-repair"))
-print("%-6s %8.1f %8.1f %9d  %-8s %s" % (sys.argv[2], d["duration"], georep, restarts, d["status"],
-                                          pieces if repaired else 0))
+# How long the sync waited for the bricks to roll past the checkpoint
+# before it started the session (--georep-start after-rollover).
+wait = sum(s.get("rolloverWaited", 0) for s in steps if s["step"] in ("georep", "georep-repair")) / 1000
+print("%-6s %8.1f %8.1f %8.1f %9d  %-8s %s" % (sys.argv[2], d["duration"], georep, wait, restarts, d["status"],
+                                               pieces if repaired else 0))
 if d["status"] != "success":
     print("  alert:", d.get("alert"))
-line = {"duration": d["duration"], "status": d["status"], "restarts": restarts,
+line = {"duration": d["duration"], "status": d["status"], "restarts": restarts, "startWait": wait,
         "repaired": pieces if repaired else 0,
         "steps": {s["step"]: s["duration"] for s in steps}}
 with open(sys.argv[3], "a") as f:
@@ -78,6 +83,7 @@ print("cycle seconds: p50 %.1f  p95 %.1f  p99 %.1f  max %.1f" % tuple(pct(times,
 names = []
 for c in cycles:
     names += [n for n in c["steps"] if n not in names]
+print("start wait median (s): %.2f" % statistics.median(c.get("startWait", 0) for c in cycles))
 print("step medians (s): " + ", ".join("%s %.2f" % (n, statistics.median(c["steps"][n] for c in cycles if n in c["steps"]))
                                       for n in names))
 print("cycles: %d, failed: %d, stalls (session restarted): %d, repaired within the cycle: %d (%d pieces)" % (
