@@ -928,6 +928,48 @@ TEST_F(GeoRepSyncTest, AFailureDecidedBeforeARestartEndsTheSameWay) {
   EXPECT_FALSE(runner_.called(kSession + " start"));
 }
 
+// Killed while it waited for the rollover: the resumed job keeps the
+// checkpoint it had (none is set again), waits on, then starts.
+TEST_F(GeoRepSyncTest, AJobResumedWhileWaitingForTheRolloverWaitsThenStarts) {
+  const std::int64_t checkpoint = nowSeconds();
+  GeoRepSyncSpec spec;
+  spec.volume = "gdr-primary";
+  spec.remote = Remote{"127.0.0.2", "gdr-secondary"};
+  spec.pollInterval = 10ms;
+  spec.settle = 10ms;
+  JobRecord record = newGeoRepSyncRecord(spec);
+  record.id = JobStore::newId();
+  record.state = "ROLLOVER";
+  record.details["checkpointTime"] = Json::Int64(checkpoint);
+  runner_.statusReadings = {fixture("georep-status-stopped.xml")};
+  runner_.readingsAfterStart = {{statusWithCheckpoint("georep-status-checkpoint-completed.xml", checkpoint)}};
+  std::atomic<int> readings{0};
+  const RolloverReader lastRolled = [&](const GeoRepWorker&) -> std::optional<std::int64_t> {
+    if (++readings < 5) return checkpoint - 1;
+    std::lock_guard<std::mutex> lock(runner_.mutex);
+    runner_.calls.push_back("rolled past");
+    return checkpoint + 3;
+  };
+  JobStore store(dir_, 3600s);
+  GlusterCli cli(runner_, 5s);
+  const std::string id = store
+                             .start(record, std::make_unique<GeoRepSyncJob>(
+                                                cli, [](const auto&, const auto&) {}, readFileTail, lastRolled))
+                             .id;
+  JobRecord r = store.get(id);
+  for (int i = 0; i < 500 && !r.terminal(); ++i) {
+    std::this_thread::sleep_for(10ms);
+    r = store.get(id);
+  }
+  EXPECT_EQ(r.state, kJobDone) << (r.error ? r.error->message : "");
+  EXPECT_FALSE(runner_.called(kSession + " config checkpoint now"));
+  EXPECT_EQ(r.details["checkpointTime"].asInt64(), checkpoint);
+  const auto rolled = std::find(runner_.calls.begin(), runner_.calls.end(), "rolled past");
+  const auto start = std::find(runner_.calls.begin(), runner_.calls.end(), kSession + " start");
+  ASSERT_NE(start, runner_.calls.end());
+  EXPECT_LT(rolled, start);
+}
+
 TEST_F(GeoRepSyncTest, CompletedBeforeARestartOnlyStopsTheSession) {
   JobRecord record = newGeoRepSyncRecord(GeoRepSyncSpec{});
   record.id = JobStore::newId();
