@@ -253,16 +253,10 @@ void GeoRepSyncJob::rollover(JobControl& job) {
   const auto began = Clock::now();
   // Reading a brick's index is a directory listing and 4 KiB.
   const auto interval = std::min<std::chrono::milliseconds>(spec_.pollInterval, std::chrono::milliseconds(250));
-  Clock::time_point lastTouch{};
   for (;;) {
     if (job.stopRequested()) return;
     if (job.abortRequested()) return finish(job, State::Aborted, std::nullopt);
-    const auto now = Clock::now();
-    // A brick rolls only a changelog that holds something.
-    if (now - lastTouch >= kTouchInterval) {
-      touchRoot(id);
-      lastTouch = now;
-    }
+    touchRootWhenDue(id, Clock::now());  // a brick rolls only a changelog that holds something
     std::vector<BrickRollover> bricks;
     for (const auto& w : workers) {
       bricks.push_back({w.primaryNode + ":" + w.primaryBrick, lastRolled_ ? lastRolled_(w) : std::nullopt});
@@ -320,8 +314,10 @@ std::vector<GeoRepWorker> GeoRepSyncJob::readSession() {
 // meanwhile by someone else reads "already started").
 void GeoRepSyncJob::ensureRunning(JobControl& job) {
   if (!sessionRunning_) readSession();
-  if (!*sessionRunning_) startSession(job.record().id);
-  runningChecked_ = true;
+  if (!*sessionRunning_) {
+    startSession(job.record().id);
+    sessionRunning_ = true;
+  }
 }
 
 void GeoRepSyncJob::finish(JobControl& job, State outcome, const std::optional<AgentError>& error) {
@@ -383,12 +379,16 @@ std::optional<StallWatch::Clock::time_point> StallWatch::readBy(const SyncAssess
   return lastMove_ + idleLimit() + std::chrono::milliseconds(500);
 }
 
-void GeoRepSyncJob::touchRoot(const std::string& jobId) {
+std::chrono::steady_clock::time_point GeoRepSyncJob::touchRootWhenDue(const std::string& jobId,
+                                                                     std::chrono::steady_clock::time_point now) {
+  if (now - lastTouch_ < kTouchInterval) return lastTouch_ + kTouchInterval;
+  lastTouch_ = now;
   try {
     touch_(primaryNodes_, spec_.volume);
   } catch (const std::exception& e) {
     spdlog::warn("job {}: touching the root of {}: {}", jobId, spec_.volume, e.what());
   }
+  return now + kTouchInterval;
 }
 
 std::optional<SyncAssessment> GeoRepSyncJob::read(const std::string& jobId, std::optional<AgentError>& error) {
@@ -509,7 +509,7 @@ bool GeoRepSyncJob::judge(JobControl& job, const SyncAssessment& a, StallWatch& 
 }
 
 void GeoRepSyncJob::syncing(JobControl& job) {
-  if (!runningChecked_) ensureRunning(job);  // resumed after a restart
+  if (!sessionRunning_) ensureRunning(job);  // resumed after a restart
   const std::string id = job.record().id;
   std::optional<SyncAssessment> last;
   auto timedOut = [&](const std::optional<AgentError>& lastError) {
@@ -520,7 +520,7 @@ void GeoRepSyncJob::syncing(JobControl& job) {
   };
   using Clock = StallWatch::Clock;
   StallWatch watch(spec_.stallTimeout, spec_.idleStallTimeout, details_.sessionRestarts, Clock::now());
-  Clock::time_point lastTouch{}, nextRead{};
+  Clock::time_point nextRead{};
   std::optional<AgentError> readError;
   // A status this host cannot read for long (its glusterd down with its
   // bricks, say) is no hiccup: the job fails with its own code, and the
@@ -533,17 +533,14 @@ void GeoRepSyncJob::syncing(JobControl& job) {
     if (job.stopRequested()) return;
     if (job.abortRequested()) return finish(job, State::Aborted, std::nullopt);
     const auto now = Clock::now();
-    if (now - lastTouch >= kTouchInterval) {
-      touchRoot(id);
-      lastTouch = now;
-    }
+    const auto nextTouch = touchRootWhenDue(id, now);
     // A gluster event says a worker completed a checkpoint: read now
     // rather than at the next poll.
     const bool nudged = job.takeNudge();
     if (nudged) note(job, [](api::GeoRepSyncJobDetails& d) { ++d.eventsReceived; });
     if (!nudged && now < nextRead) {
       if (nowSeconds() > details_.deadline) return finish(job, State::Failed, timedOut(std::nullopt));
-      job.waitFor(std::chrono::duration_cast<std::chrono::milliseconds>(std::min(nextRead, lastTouch + kTouchInterval) - now));
+      job.waitFor(std::chrono::duration_cast<std::chrono::milliseconds>(std::min(nextRead, nextTouch) - now));
       continue;
     }
     nextRead = now + spec_.pollInterval;

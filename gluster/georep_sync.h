@@ -173,7 +173,10 @@ class GeoRepSyncJob : public JobRunner {
   // Starts the session unless it runs.
   void ensureRunning(JobControl& job);
   void startSession(const std::string& jobId);
-  void touchRoot(const std::string& jobId);
+  // Touches the root once kTouchInterval has passed since the last
+  // touch; when the next one is due.
+  std::chrono::steady_clock::time_point touchRootWhenDue(const std::string& jobId,
+                                                         std::chrono::steady_clock::time_point now);
   // One status reading; nullopt (logged) when glusterd did not answer.
   std::optional<SyncAssessment> read(const std::string& jobId, std::optional<AgentError>& error);
   // Acts on one reading; true when the job left SYNCING.
@@ -189,8 +192,10 @@ class GeoRepSyncJob : public JobRunner {
   api::GeoRepSyncJobDetails details_;  // as last persisted
   std::string session_;                // "VOLUME -> HOST::VOLUME", for messages
   std::vector<std::string> primaryNodes_;
-  bool runningChecked_ = false;
-  std::optional<bool> sessionRunning_;  // at the last readSession
+  // At the last readSession, or true once this run started it; unset
+  // after a restart of the agent.
+  std::optional<bool> sessionRunning_;
+  std::chrono::steady_clock::time_point lastTouch_{};
   // Readings in a row showing the session stopped, since when; and how
   // often the job started it again for that.
   int stoppedReadings_ = 0;
