@@ -88,6 +88,16 @@ DomainInfo parseDomainXml(std::string_view xml) {
     }
     info.disks.push_back(std::move(disk));
   }
+  // <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0' state='connected'/></channel>
+  for (const XMLElement* c = devices ? devices->FirstChildElement("channel") : nullptr; c;
+       c = c->NextSiblingElement("channel")) {
+    const XMLElement* target = c->FirstChildElement("target");
+    if (attr(target, "name") != "org.qemu.guest_agent.0") continue;
+    const std::string state = attr(target, "state");
+    info.guestAgent = state == "connected"      ? GuestAgentChannel::Connected
+                      : state == "disconnected" ? GuestAgentChannel::Disconnected
+                                                : GuestAgentChannel::Unknown;
+  }
   return info;
 }
 

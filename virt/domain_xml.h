@@ -30,10 +30,20 @@ struct DiskInfo {
   }
 };
 
+// The guest agent's virtio channel (org.qemu.guest_agent.0), which a
+// quiesced snapshot needs.
+enum class GuestAgentChannel {
+  None,          // the domain has no such channel: libvirt refuses to quiesce
+  Disconnected,  // nothing in the guest opened it: libvirt refuses too
+  Connected,     // an agent listens (it may still not answer)
+  Unknown,       // a channel whose state libvirt does not report
+};
+
 struct DomainInfo {
   std::string uuid;
   std::string name;
   std::vector<DiskInfo> disks;
+  GuestAgentChannel guestAgent = GuestAgentChannel::None;
 
   const DiskInfo* disk(const std::string& target) const;
 };

@@ -25,6 +25,10 @@ struct LocalFiles {
   std::function<void(const std::string& overlay, const std::string& backing, const std::string& backingFormat,
                      std::uint64_t virtualSize)>
       createOverlay;
+  // The virtual size of the image at `path` (format as libvirt names it),
+  // read from the image itself; nullopt when it cannot be (libvirt is
+  // asked then).
+  std::function<std::optional<std::uint64_t>(const std::string& path, const std::string& format)> virtualSize;
   static LocalFiles real();
 };
 

@@ -64,6 +64,20 @@ TEST(DomainXml, ParsesChainsAndMirrors) {
   EXPECT_THROW(parseDomainXml("<nope/>"), AgentError);
 }
 
+TEST(DomainXml, TheGuestAgentChannelAndItsState) {
+  EXPECT_EQ(parseDomainXml(fixture("domain-base.xml")).guestAgent, GuestAgentChannel::None);
+  // Recorded from a lab guest given the channel, with no agent inside.
+  EXPECT_EQ(parseDomainXml(fixture("domain-guest-agent.xml")).guestAgent, GuestAgentChannel::Disconnected);
+  const std::string connected =
+      "<domain><devices><channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0' state='connected'/>"
+      "</channel></devices></domain>";
+  EXPECT_EQ(parseDomainXml(connected).guestAgent, GuestAgentChannel::Connected);
+  const std::string other =
+      "<domain><devices><channel type='spicevmc'><target type='virtio' name='com.redhat.spice.0'/></channel>"
+      "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel></devices></domain>";
+  EXPECT_EQ(parseDomainXml(other).guestAgent, GuestAgentChannel::Unknown);
+}
+
 TEST(DomainXml, SnapshotXmlNamesEveryDisk) {
   const std::string xml = snapshotXml({{"vda", "/images/.gdr-snapshots/a'b.qcow2"}}, {"vda", "vdb"});
   EXPECT_NE(xml.find("<disk name='vda' snapshot='external' type='file'>"), std::string::npos);
@@ -83,6 +97,9 @@ class FakeDomain : public Domain {
   int pivotFailures = 0;
   bool jobVanishes = false;  // the block job disappears without a pivot
   bool snapshotFails = false;
+  // The guest agent channel's state in the XML ("" none), and whether an
+  // agent behind a connected channel answers.
+  std::string agentChannel = "connected";
   bool agentAnswers = true;
   std::vector<std::string> calls;
   std::string snapshotXmlSeen;
@@ -98,7 +115,13 @@ class FakeDomain : public Domain {
   void destroy() override {}
   std::string xml() override {
     std::lock_guard<std::mutex> lock(mutex);
-    return fixture("domain-" + (phase == "delta-commit" ? std::string("delta") : phase) + ".xml");
+    std::string xml = fixture("domain-" + (phase == "delta-commit" ? std::string("delta") : phase) + ".xml");
+    if (!agentChannel.empty()) {
+      const std::string channel = "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0' state='" +
+                                  agentChannel + "'/></channel>\n";
+      xml.insert(xml.find("  </devices>"), channel);
+    }
+    return xml;
   }
   std::string definitionXml() override { return fixture("domain-inactive.xml"); }
   void snapshot(const std::string& xml, bool quiesce) override {
@@ -120,7 +143,12 @@ class FakeDomain : public Domain {
     phase = top.empty() ? "commit" : "delta-commit";
     polls_ = 0;
   }
-  std::uint64_t capacity(const std::string&) override { return 2ull << 30; }
+  int capacityCalls = 0;
+  std::uint64_t capacity(const std::string&) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    ++capacityCalls;
+    return 2ull << 30;
+  }
   std::optional<BlockJobInfo> blockJobInfo(const std::string&) override {
     std::lock_guard<std::mutex> lock(mutex);
     if (phase == "delta-commit") {  // ends by itself, no mirror, no pivot
@@ -721,6 +749,92 @@ TEST_F(SnapshotTest, WithoutAGuestAgentCrashConsistentUnlessRequired) {
   request.requireQuiesce = false;
   auto domain = hv_.lookup(hv_.domain->uuid());
   EXPECT_EQ(api::encode(takeSnapshot(*domain, request, files_))["quiesced"], false);
+}
+
+// No agent channel, or one nothing in the guest opened: libvirt would
+// refuse to quiesce, so it is not asked, unless quiesce is required (then
+// libvirt's refusal is the answer).
+TEST_F(SnapshotTest, AGuestWithoutAnAgentChannelIsNotAskedToQuiesce) {
+  for (const std::string channel : {"", "disconnected"}) {
+    SCOPED_TRACE("channel '" + channel + "'");
+    hv_.domain->calls.clear();
+    hv_.domain->phase = "base";
+    hv_.domain->agentChannel = channel;
+    hv_.domain->agentAnswers = false;
+    SnapshotRequest request;
+    request.drives = std::vector<SnapshotDisk>{{"vda", kTop}};
+    auto domain = hv_.lookup(hv_.domain->uuid());
+    EXPECT_EQ(api::encode(takeSnapshot(*domain, request, files_))["quiesced"], false);
+    EXPECT_EQ(hv_.domain->calls, std::vector<std::string>{"snapshot"});
+
+    hv_.domain->calls.clear();
+    hv_.domain->phase = "base";
+    request.requireQuiesce = true;
+    EXPECT_EQ(refusal(request), Code::SnapshotFailed);
+    EXPECT_EQ(hv_.domain->calls, std::vector<std::string>{"snapshot+quiesce"});
+  }
+}
+
+// The real overlay: qemu-img writes it in scratch space, the agent copies
+// it to a path where nothing is; a file already there is never replaced.
+TEST(LocalFilesReal, AnOverlayIsCreatedWhereNothingIsAndNeverOverAFile) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(testing::TempDir()) / ("gdr-overlay-" + JobStore::newId());
+  fs::create_directories(dir / ".gdr-snapshots");
+  const std::string overlay = (dir / ".gdr-snapshots" / "vm1.top.qcow2").string();
+  const LocalFiles files = LocalFiles::real();
+  files.createOverlay(overlay, "../vm1.qcow2", "qcow2", 1ull << 30);
+  std::ifstream in(overlay, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GE(bytes.size(), 104u);
+  EXPECT_EQ(bytes.substr(0, 4), std::string("QFI\xfb", 4));
+  EXPECT_NE(bytes.find("../vm1.qcow2"), std::string::npos);
+  std::uint64_t size = 0;  // big-endian at offset 24
+  for (int i = 24; i < 32; ++i) size = (size << 8) | static_cast<unsigned char>(bytes[i]);
+  EXPECT_EQ(size, 1ull << 30);
+  // Its size read back from its header; a raw image's is its length.
+  EXPECT_EQ(files.virtualSize(overlay, "qcow2"), std::optional<std::uint64_t>(1ull << 30));
+
+  std::ofstream(dir / "data.img") << "a user's file";
+  EXPECT_EQ(files.virtualSize((dir / "data.img").string(), "raw"), std::optional<std::uint64_t>(13));
+  EXPECT_EQ(files.virtualSize((dir / "data.img").string(), "qcow2"), std::nullopt);  // not qcow2: libvirt is asked
+  EXPECT_EQ(files.virtualSize((dir / "missing.qcow2").string(), "qcow2"), std::nullopt);
+  EXPECT_EQ(files.virtualSize(overlay, "vmdk"), std::nullopt);
+  try {
+    files.createOverlay((dir / "data.img").string(), "vm1.qcow2", "qcow2", 1ull << 30);
+    ADD_FAILURE() << "created over an existing file";
+  } catch (const AgentError& e) {
+    EXPECT_EQ(e.code(), Code::SnapshotFailed);
+    EXPECT_NE(std::string(e.what()).find("File exists"), std::string::npos) << e.what();
+  }
+  std::ifstream kept(dir / "data.img");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(kept), {}), "a user's file");
+  fs::remove_all(dir);
+}
+
+// The overlay's size comes from the active layer's header when it can be
+// read, from libvirt otherwise.
+TEST_F(SnapshotTest, TheOverlaySizeIsTheImagesOwnUnlessItCannotBeRead) {
+  hv_.domain->phase = "base";
+  std::vector<std::string> asked;
+  files_.virtualSize = [&](const std::string& path, const std::string& format) -> std::optional<std::uint64_t> {
+    asked.push_back(path + " " + format);
+    return 4ull << 30;
+  };
+  SnapshotRequest request;
+  request.drives = std::vector<SnapshotDisk>{{"vda", kTop}};
+  auto domain = hv_.lookup(hv_.domain->uuid());
+  takeSnapshot(*domain, request, files_);
+  EXPECT_EQ(asked, std::vector<std::string>{kBase + " qcow2"});
+  EXPECT_EQ(created_, std::vector<std::string>{kTop + " <- ../gdr-lab-vm1.qcow2 (qcow2, 4294967296)"});
+  EXPECT_EQ(hv_.domain->capacityCalls, 0);
+
+  created_.clear();
+  hv_.domain->phase = "base";
+  files_.virtualSize = [](const std::string&, const std::string&) { return std::optional<std::uint64_t>(); };
+  takeSnapshot(*domain, request, files_);
+  EXPECT_EQ(created_, std::vector<std::string>{kTop + " <- ../gdr-lab-vm1.qcow2 (qcow2, 2147483648)"});
+  EXPECT_EQ(hv_.domain->capacityCalls, 1);
 }
 
 // A paused VM (a failback's last cycle): libvirt cannot freeze it, and it
