@@ -16,6 +16,8 @@
 #include "gluster/events.h"
 #include "gluster/georep_sync.h"
 #include "virt/libvirt_domain.h"
+#include "virt/libvirt_events.h"
+#include "virt/merge_job.h"
 #include "virt/vm_activity.h"
 #include "agent/events_server.h"
 #include "agent/https_server.h"
@@ -42,7 +44,17 @@ int runAgent(const AgentConfig& config) {
   gfapi::HeaderCache imageHeaders;
   gluster::SystemCommandRunner glusterRunner;
   gluster::GlusterCli glusterCli(glusterRunner, config.glusterTimeout, "/var/lib/glusterd");
+  // The event loop before the first libvirt connection: a block job that
+  // gets ready, or ends, wakes its merge job at once.
+  virt::LibvirtEventLoop libvirtEvents;
   virt::LibvirtHypervisor hypervisor(config.libvirtUri);
+  if (libvirtEvents.running()) {
+    hypervisor.onBlockJobEvent([&jobs](const std::string& vmUuid, const std::string& drive) {
+      const size_t woken =
+          jobs.nudge([&](const JobRecord& r) { return virt::mergeAwaitsBlockJobEvent(r, vmUuid, drive); });
+      spdlog::debug("libvirt: block job event on {} {}: {} job(s) woken", vmUuid, drive, woken);
+    });
+  }
   virt::VmActivity vmActivity;
   AgentServices services{jobs,
                          schema,

@@ -165,6 +165,14 @@ class LibvirtDomain : public Domain {
   std::string uuid_, name_;
 };
 
+// VIR_DOMAIN_EVENT_ID_BLOCK_JOB_2: `disk` is the drive's target name.
+void blockJobEvent(virConnectPtr, virDomainPtr domain, const char* disk, int type, int status, void* opaque) {
+  char uuid[VIR_UUID_STRING_BUFLEN];
+  if (!disk || virDomainGetUUIDString(domain, uuid) < 0) return;
+  spdlog::debug("libvirt: block job type {} on {} {}: status {}", type, uuid, disk, status);
+  (*static_cast<LibvirtHypervisor::BlockJobListener*>(opaque))(uuid, disk);
+}
+
 }  // namespace
 
 std::shared_ptr<_virConnect> LibvirtHypervisor::connection() {
@@ -180,7 +188,17 @@ std::shared_ptr<_virConnect> LibvirtHypervisor::connection() {
                              data);
   }
   if (connection_) spdlog::warn("libvirt connection to {} was lost; reconnected", uri_);
-  connection_ = std::shared_ptr<_virConnect>(raw, [](virConnectPtr c) { virConnectClose(c); });
+  int callbackId = -1;
+  if (blockJobListener_) {
+    callbackId =
+        virConnectDomainEventRegisterAny(raw, nullptr, VIR_DOMAIN_EVENT_ID_BLOCK_JOB_2,
+                                         VIR_DOMAIN_EVENT_CALLBACK(blockJobEvent), &blockJobListener_, nullptr);
+    if (callbackId < 0) spdlog::warn("libvirt block job events not heard ({}): jobs poll", lastMessage());
+  }
+  connection_ = std::shared_ptr<_virConnect>(raw, [callbackId](virConnectPtr c) {
+    if (callbackId >= 0) virConnectDomainEventDeregisterAny(c, callbackId);
+    virConnectClose(c);
+  });
   return connection_;
 }
 

@@ -2,6 +2,7 @@
 // virt::Hypervisor and virt::Domain on libvirt's C API, with RAII for
 // every handle. One connection is shared by all requests (libvirt
 // connections are thread-safe) and re-opened when it died.
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,9 +28,18 @@ class LibvirtHypervisor : public Hypervisor, public GuestLauncher {
   // libvirt's version as "major.minor.micro", or empty when unreachable.
   std::string libvirtVersion();
 
+  // Called, on libvirt's event loop thread, with the VM's UUID and the
+  // drive's target (vda) whenever a block job changes state (ready,
+  // completed, failed, cancelled). Set once, before the first call that
+  // connects: each connection opened afterwards registers it. Needs a
+  // LibvirtEventLoop; without one nothing is heard and jobs poll.
+  using BlockJobListener = std::function<void(const std::string& vmUuid, const std::string& drive)>;
+  void onBlockJobEvent(BlockJobListener listener) { blockJobListener_ = std::move(listener); }
+
  private:
   std::shared_ptr<_virConnect> connection();
 
+  BlockJobListener blockJobListener_;
   std::string uri_;
   std::mutex mutex_;
   std::shared_ptr<_virConnect> connection_;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include "core/errors.h"
 
@@ -100,6 +101,7 @@ void MergeJob::run(JobControl& job) {
   try {
     for (;;) {
       if (job.stopRequested()) return;  // the drive stays claimed until the job is recovered
+      job.takeNudge();                  // this step looks anyway; a nudge during it cuts the next wait short
       const JobRecord record = job.record();
       if (record.terminal()) break;
       const auto state = api::enumFromName<State>(record.state);
@@ -198,10 +200,14 @@ void MergeJob::commit(Step& s) {
 }
 
 void MergeJob::ready(Step& s) {
-  if (tuning_.pivotDelay.count() > 0 && !heldInReady_) {
-    heldInReady_ = true;  // once per runner: a stop meanwhile leaves READY persisted
-    s.job.waitFor(tuning_.pivotDelay);
-    return;  // read the chain again after the pause
+  if (tuning_.pivotDelay.count() > 0) {
+    const auto now = std::chrono::steady_clock::now();
+    if (!readyHeldUntil_) readyHeldUntil_ = now + tuning_.pivotDelay;
+    if (now < *readyHeldUntil_) {
+      // A block job event may wake the wait early: the hold lasts anyway.
+      s.job.waitFor(std::chrono::duration_cast<std::chrono::milliseconds>(*readyHeldUntil_ - now));
+      return;  // read the chain again after the pause
+    }
   }
   moveTo(s.job, State::Pivot, 90);
 }
@@ -261,6 +267,17 @@ void MergeJob::aborting(Step& s) {
   }
   if (!chainHolds(*s.disk, spec_.top)) return moveTo(s.job, State::Cleanup, 95);  // it pivoted before the abort landed
   moveTo(s.job, State::Aborted);
+}
+
+bool mergeAwaitsBlockJobEvent(const JobRecord& record, const std::string& vmUuid, const std::string& drive) {
+  if (record.type != kMergeJobType || record.terminal()) return false;
+  const std::string jobVm = record.details.get("vmID", "").asString();
+  // libvirt spells UUIDs in lower case; a caller may not have.
+  return std::equal(jobVm.begin(), jobVm.end(), vmUuid.begin(), vmUuid.end(),
+                    [](char a, char b) {
+                      return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+                    }) &&
+         record.details.get("drive", "").asString() == drive;
 }
 
 }  // namespace gdr::virt

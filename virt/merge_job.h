@@ -113,10 +113,17 @@ class MergeJob : public JobRunner {
   TopRemover removeTop_;
   MergeTuning tuning_;
   MergeSpec spec_;
-  bool heldInReady_ = false;
+  // The end of the hold in READY (pivotDelay), once per runner: a stop
+  // meanwhile leaves READY persisted.
+  std::optional<std::chrono::steady_clock::time_point> readyHeldUntil_;
   bool driveReleased_ = false;
 };
 
 JobRecord newMergeRecord(const MergeSpec& spec);
+
+// Whether a block job event from libvirt (the VM's UUID, the drive's
+// target) concerns this merge job, still running: it is then woken to
+// look at once rather than at its next poll.
+bool mergeAwaitsBlockJobEvent(const JobRecord& record, const std::string& vmUuid, const std::string& drive);
 
 }  // namespace gdr::virt

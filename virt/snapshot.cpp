@@ -95,12 +95,11 @@ LocalFiles LocalFiles::real() {
   };
   f.createOverlay = [](const std::string& overlay, const std::string& backing, const std::string& backingFormat,
                        std::uint64_t virtualSize) {
-    // qemu-img syncs a new image five times while it writes it; on a
-    // gluster mount each sync is a round trip to the bricks, and with many
-    // VMs snapshotted at once they took most of the snapshot's time. It
-    // writes the image in a local scratch directory instead (the image
-    // names its backing file relative to itself, so it does not depend on
-    // where it is written), and the bytes go to the volume with one sync.
+    // qemu-img syncs a new image five times while it writes it, and on a
+    // gluster mount each sync is a round trip to the bricks. It writes the
+    // image in local scratch space instead (the image names its backing
+    // file relative to itself, so it does not depend on where it is
+    // written), and the bytes go to the volume with one sync.
     static std::atomic<unsigned> made{0};
     const fs::path scratch =
         scratchDirectory() / ("gdr-overlay-" + std::to_string(::getpid()) + "-" + std::to_string(++made) + ".qcow2");

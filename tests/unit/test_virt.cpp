@@ -3,6 +3,7 @@
 // on a fake domain that replays XML per state and injects failures.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -250,10 +251,11 @@ class MergeJobTest : public ::testing::Test {
     s.deleteTop = true;
     return s;
   }
-  std::unique_ptr<MergeJob> runner(std::chrono::milliseconds pivotDelay = 0ms) {
+  std::unique_ptr<MergeJob> runner(std::chrono::milliseconds pivotDelay = 0ms,
+                                   std::chrono::milliseconds pollInterval = 5ms) {
     MergeTuning tuning;
     tuning.pivotDelay = pivotDelay;
-    tuning.pollInterval = 5ms;
+    tuning.pollInterval = pollInterval;
     tuning.libvirtOutage = 3s;
     return std::make_unique<MergeJob>(
         hv_, activity_, [this](const std::string& p) { removed_.push_back(p); }, tuning);
@@ -289,6 +291,44 @@ TEST_F(MergeJobTest, CommitsWaitsForReadyPivotsAndCleansUp) {
   EXPECT_EQ(removed_, std::vector<std::string>{kTop});
   // The drive is free again.
   EXPECT_NO_THROW(activity_.beginMerge(hv_.domain->uuid(), "vda", "next"));
+}
+
+// libvirt's block job event wakes the job: with an hour between polls, the
+// merge still ends as soon as it is told the mirror is ready.
+TEST_F(MergeJobTest, ABlockJobEventWakesTheJobBeforeItsNextPoll) {
+  hv_.domain->readyAfterPolls = 1;
+  JobStore store(dir_, 3600s);
+  activity_.beginMerge(hv_.domain->uuid(), "vda", "x");
+  const std::string id = store.start(newMergeRecord(spec()), runner(0ms, 3600s)).id;
+  const auto start = std::chrono::steady_clock::now();
+  // The job polls once (not ready yet) and waits; until then an event finds
+  // it busy, which cuts its next wait short all the same.
+  std::this_thread::sleep_for(100ms);
+  const std::string other = "00000000-0000-0000-0000-000000000000";
+  EXPECT_EQ(store.nudge([&](const JobRecord& r) { return mergeAwaitsBlockJobEvent(r, other, "vda"); }), 0u);
+  std::string upper = hv_.domain->uuid();
+  std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+  EXPECT_EQ(store.nudge([&](const JobRecord& r) { return mergeAwaitsBlockJobEvent(r, upper, "vda"); }), 1u);
+  const JobRecord r = waitEnd(store, id);
+  EXPECT_EQ(r.state, kJobDone) << (r.error ? r.error->message : "");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+}
+
+TEST(MergeJobEvents, AnEventConcernsARunningMergeOfThatVmAndDrive) {
+  JobRecord merge;
+  merge.type = kMergeJobType;
+  merge.state = "COMMIT";
+  merge.details["vmID"] = "a6830fcc-caf3-4238-bbf8-d1371c691477";
+  merge.details["drive"] = "vda";
+  EXPECT_TRUE(mergeAwaitsBlockJobEvent(merge, "a6830fcc-caf3-4238-bbf8-d1371c691477", "vda"));
+  EXPECT_FALSE(mergeAwaitsBlockJobEvent(merge, "a6830fcc-caf3-4238-bbf8-d1371c691477", "vdb"));
+  EXPECT_FALSE(mergeAwaitsBlockJobEvent(merge, "b6830fcc-caf3-4238-bbf8-d1371c691477", "vda"));
+  JobRecord done = merge;
+  done.state = kJobDone;
+  EXPECT_FALSE(mergeAwaitsBlockJobEvent(done, "a6830fcc-caf3-4238-bbf8-d1371c691477", "vda"));
+  JobRecord sync = merge;
+  sync.type = "georep.sync";
+  EXPECT_FALSE(mergeAwaitsBlockJobEvent(sync, "a6830fcc-caf3-4238-bbf8-d1371c691477", "vda"));
 }
 
 // The image under the active layer (a recovery point's delta) is committed
