@@ -22,6 +22,7 @@
 # extra ones removed first (eight TCG guests on two cores would be most of
 # what the merges measure).
 set -euo pipefail
+shopt -s inherit_errexit  # a failed step inside $(...) ends the benchmark, not its figure
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${GDR_BIN_DIR:-$ROOT/build/bin}
 LAB="$ROOT/scripts/lab"
@@ -166,12 +167,21 @@ fi
 [ "$what" = snapshot ] && exit 0
 
 # A transient VM (the lab guest) whose disk is base + a 256 MiB overlay.
-make_chain() { # make_chain: fresh base and overlay holding 256 MiB of data
-  rm -f "$images/$merge_vm.qcow2" "$images/.gdr-snapshots/$merge_vm.top.qcow2"
-  qemu-img create -q -f qcow2 "$images/$merge_vm.qcow2" 512M
-  qemu-img create -q -f qcow2 -b "$images/$merge_vm.qcow2" -F qcow2 "$images/.gdr-snapshots/$merge_vm.top.qcow2"
-  qemu-io -f qcow2 -c "write -P 0x5a 1M 256M" "$images/.gdr-snapshots/$merge_vm.top.qcow2" >/dev/null
+# Each chain under new names: a sharded file removed and made again under
+# the same name at once could lose writes to ENOENT here (a qemu-io write
+# and a qemu-img commit failed so), which made a merge look fast.
+# Each method runs in a subshell ($(...)): its pid names its chain.
+top="" base=""
+make_chain() { # make_chain: fresh base and overlay holding 256 MiB of data ($base, $top)
+  local wrote
+  base=$images/$merge_vm.$BASHPID.qcow2 top=$images/.gdr-snapshots/$merge_vm.$BASHPID.top.qcow2
+  qemu-img create -q -f qcow2 "$base" 512M
+  qemu-img create -q -f qcow2 -b "$base" -F qcow2 "$top"
+  wrote=$(qemu-io -f qcow2 -c "write -P 0x5a 1M 256M" "$top")
+  case "$wrote" in *"wrote 268435456/268435456 bytes"*) ;; *) echo "writing the overlay failed: $wrote" >&2; exit 1 ;; esac
+  sed "s|@TOP@|$top|" "$dir/merge-vm.template.xml" >"$dir/merge-vm.xml"
 }
+drop_chain() { rm -f "$base" "$top"; }
 virsh dumpxml --inactive "${vms[0]}" | python3 -c '
 import sys, xml.etree.ElementTree as ET
 name, top, console = sys.argv[1:4]
@@ -183,10 +193,10 @@ devices.find("disk").find("source").set("file", top)
 for serial in devices.findall("serial"):
     serial.find("source").set("path", console)
 print(ET.tostring(dom, encoding="unicode"))
-' "$merge_vm" "$images/.gdr-snapshots/$merge_vm.top.qcow2" "$GDR_LAB_DIR/vms/$merge_vm.console" >"$dir/merge-vm.xml"
+' "$merge_vm" @TOP@ "$GDR_LAB_DIR/vms/$merge_vm.console" >"$dir/merge-vm.template.xml"
 cache=$(python3 -c '
 import sys, xml.etree.ElementTree as ET
-print(ET.parse(sys.argv[1]).find("devices/disk/driver").get("cache") or "writeback")' "$dir/merge-vm.xml")
+print(ET.parse(sys.argv[1]).find("devices/disk/driver").get("cache") or "writeback")' "$dir/merge-vm.template.xml")
 console=$GDR_LAB_DIR/vms/$merge_vm.console
 echo "merge of a 256 MiB overlay into its base, on the primary volume (median of $MERGE_ROUNDS; the VM's cache mode: $cache)"
 # start_merge_vm running|paused: the VM on a fresh chain; a running guest
@@ -210,6 +220,7 @@ merge_agent() { # merge_agent running|paused
   wait_done "$job"
   t1=$(now)
   virsh -q destroy "$merge_vm" >/dev/null
+  drop_chain
   elapsed "$t0" "$t1"
 }
 merge_virsh() {
@@ -219,6 +230,7 @@ merge_virsh() {
   virsh -q blockcommit "$merge_vm" vda --active --pivot --wait >/dev/null
   t1=$(now)
   virsh -q destroy "$merge_vm" >/dev/null
+  drop_chain
   elapsed "$t0" "$t1"
 }
 merge_offline() { # merge_offline CACHE-MODE
@@ -226,8 +238,9 @@ merge_offline() { # merge_offline CACHE-MODE
   make_chain
   t0=$(now)
   # -d: leave the top as it is (emptying it fails on a FUSE mount of gluster).
-  qemu-img commit -q -t "$1" -d "$images/.gdr-snapshots/$merge_vm.top.qcow2"
+  qemu-img commit -q -t "$1" -d "$top"
   t1=$(now)
+  drop_chain
   elapsed "$t0" "$t1"
 }
 agent_runs=() virsh_runs=() paused_runs=() offline_runs=() writeback_runs=()
