@@ -82,7 +82,7 @@ void copyToNewFile(const fs::path& from, const std::string& to) {
 
 }  // namespace
 
-LocalFiles LocalFiles::real() {
+LocalFiles LocalFiles::real(const std::string& scratchDir) {
   LocalFiles f;
   f.exists = [](const std::string& p) {
     std::error_code ec;
@@ -93,29 +93,35 @@ LocalFiles LocalFiles::real() {
     std::error_code ec;
     if (fs::is_regular_file(fs::symlink_status(p, ec))) fs::remove(p, ec);
   };
-  f.createOverlay = [](const std::string& overlay, const std::string& backing, const std::string& backingFormat,
-                       std::uint64_t virtualSize) {
+  f.createOverlay = [scratchDir](const std::string& overlay, const std::string& backing,
+                                 const std::string& backingFormat, std::uint64_t virtualSize) {
+    // -u: the backing file is the VM's active layer, locked by QEMU; its
+    // size is given instead.
+    const auto create = [&](const std::string& path) {
+      return runCommand({"qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", backing, "-F", backingFormat, path,
+                         std::to_string(virtualSize)},
+                        std::chrono::seconds(60));
+    };
     // qemu-img syncs a new image five times while it writes it, and on a
     // gluster mount each sync is a round trip to the bricks. It writes the
     // image in local scratch space instead (the image names its backing
     // file relative to itself, so it does not depend on where it is
     // written), and the bytes go to the volume with one sync.
     static std::atomic<unsigned> made{0};
-    const fs::path scratch =
-        scratchDirectory() / ("gdr-overlay-" + std::to_string(::getpid()) + "-" + std::to_string(++made) + ".qcow2");
+    const fs::path scratch = (scratchDir.empty() ? scratchDirectory() : fs::path(scratchDir)) /
+                             ("gdr-overlay-" + std::to_string(::getpid()) + "-" + std::to_string(++made) + ".qcow2");
     ScratchFile removeScratch{scratch};
-    // -u: the backing file is the VM's active layer, locked by QEMU; its
-    // size comes from libvirt instead.
-    const CommandResult r = runCommand({"qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", backing, "-F",
-                                        backingFormat, scratch.string(), std::to_string(virtualSize)},
-                                       std::chrono::seconds(60));
+    if (create(scratch.string()).exitCode == 0) return copyToNewFile(scratch, overlay);
+    // Scratch space full or missing: qemu-img writes on the volume itself,
+    // into a file made here first (it would truncate one that exists).
+    const int fd = ::open(overlay.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) overlayFailure(overlay, std::strerror(errno));
+    ::close(fd);
+    const CommandResult r = create(overlay);
     if (r.exitCode != 0) {
-      Json::Value data;
-      data["overlayPath"] = overlay;
-      throw AgentError(Code::SnapshotFailed,
-                       "creating overlay " + overlay + ": " + (r.timedOut ? "qemu-img timed out" : r.err), data);
+      ::unlink(overlay.c_str());
+      overlayFailure(overlay, r.timedOut ? "qemu-img timed out" : r.err);
     }
-    copyToNewFile(scratch, overlay);
   };
   f.virtualSize = [](const std::string& path, const std::string& format) -> std::optional<std::uint64_t> {
     std::error_code ec;

@@ -29,7 +29,9 @@ struct LocalFiles {
   // read from the image itself; nullopt when it cannot be (libvirt is
   // asked then).
   std::function<std::optional<std::uint64_t>(const std::string& path, const std::string& format)> virtualSize;
-  static LocalFiles real();
+  // `scratchDir`: where new overlays are first written (default: /dev/shm,
+  // else the temporary directory).
+  static LocalFiles real(const std::string& scratchDir = {});
 };
 
 struct SnapshotRequest {

@@ -849,6 +849,15 @@ TEST(LocalFilesReal, AnOverlayIsCreatedWhereNothingIsAndNeverOverAFile) {
   }
   std::ifstream kept(dir / "data.img");
   EXPECT_EQ(std::string(std::istreambuf_iterator<char>(kept), {}), "a user's file");
+
+  // No scratch space: qemu-img writes the overlay where it goes.
+  const LocalFiles noScratch = LocalFiles::real((dir / "no-such-dir").string());
+  const std::string second = (dir / ".gdr-snapshots" / "vm1.next.qcow2").string();
+  noScratch.createOverlay(second, "vm1.top.qcow2", "qcow2", 1ull << 30);
+  EXPECT_EQ(noScratch.virtualSize(second, "qcow2"), std::optional<std::uint64_t>(1ull << 30));
+  EXPECT_THROW(noScratch.createOverlay((dir / "data.img").string(), "vm1.qcow2", "qcow2", 1ull << 30), AgentError);
+  std::ifstream keptAgain(dir / "data.img");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(keptAgain), {}), "a user's file");
   fs::remove_all(dir);
 }
 
