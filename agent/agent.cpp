@@ -31,6 +31,19 @@
 
 namespace gdr {
 
+namespace {
+
+// A block job's event wakes the merge job of that VM and drive.
+void wakeMergesOnBlockJobEvents(virt::LibvirtHypervisor& hypervisor, JobStore& jobs) {
+  hypervisor.onBlockJobEvent([&jobs](const std::string& vmUuid, const std::string& drive) {
+    const size_t woken =
+        jobs.nudge([&](const JobRecord& r) { return virt::mergeAwaitsBlockJobEvent(r, vmUuid, drive); });
+    spdlog::debug("libvirt: block job event on {} {}: {} job(s) woken", vmUuid, drive, woken);
+  });
+}
+
+}  // namespace
+
 int runAgent(const AgentConfig& config) {
   namespace asio = boost::asio;
   const Schema& schema = builtinSchema();
@@ -48,13 +61,7 @@ int runAgent(const AgentConfig& config) {
   // gets ready, or ends, wakes its merge job at once.
   virt::LibvirtEventLoop libvirtEvents;
   virt::LibvirtHypervisor hypervisor(config.libvirtUri);
-  if (libvirtEvents.running()) {
-    hypervisor.onBlockJobEvent([&jobs](const std::string& vmUuid, const std::string& drive) {
-      const size_t woken =
-          jobs.nudge([&](const JobRecord& r) { return virt::mergeAwaitsBlockJobEvent(r, vmUuid, drive); });
-      spdlog::debug("libvirt: block job event on {} {}: {} job(s) woken", vmUuid, drive, woken);
-    });
-  }
+  if (libvirtEvents.running()) wakeMergesOnBlockJobEvents(hypervisor, jobs);
   virt::VmActivity vmActivity;
   AgentServices services{jobs,
                          schema,
