@@ -37,6 +37,13 @@ VM_STORE_OPTIONS=(
   server.event-threads=4
   performance.strict-o-direct=on
 )
+# The changelog rollover of the lab's primary volumes, in seconds
+# (gluster's default: 15). A stopped session's sync starts once every brick
+# rolled a changelog past its checkpoint, and waits for a brick of another
+# host by this interval plus 2 s: at 5 s each sync of the tests is about
+# 10 s shorter (README, "A geo-rep worker can stall", measured both).
+LAB_ROLLOVER_SECONDS=${GDR_LAB_ROLLOVER_TIME:-5}
+
 set_vm_store_options() { # set_vm_store_options VOLUME GLUSTER_COMMAND...
   local vol=$1 option
   shift
