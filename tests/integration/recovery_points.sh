@@ -96,7 +96,10 @@ images_of() {
 check_image() { "$LAB" check-consistency "$1"; }
 # Where point ID's files differ between the primary and the fresh mount:
 # the diagnosis printed with a failed check.
-explain() { echo "its files, primary against secondary:"; "$LAB" compare-point "$state/manifests/$1.json" "$GDR_LAB_PRIMARY_MOUNT" "$FRESH" 2>&1; }
+explain() {
+  echo "its files, primary against secondary (and, where they differ, on the bricks):"
+  "$LAB" compare-point "$state/manifests/$1.json" "$GDR_LAB_PRIMARY_MOUNT" "$FRESH" "$GDR_LAB_PRIMARY_BRICK" "$GDR_LAB_SECONDARY_BRICK" 2>&1
+}
 
 note "a third VM, writing at random places"
 "$LAB" shrink --vms 2 >/dev/null

@@ -8,6 +8,7 @@ import os
 import subprocess
 import tempfile
 import unittest
+import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COMPARE = os.path.join(ROOT, "scripts", "lab-compare-point")
@@ -61,6 +62,32 @@ class ComparePoint(unittest.TestCase):
     def test_a_missing_file_is_unreadable(self):
         os.remove(os.path.join(self.secondary, self.files[2]))
         self.assertIn("unreadable", self.compare()[2])
+
+    def test_bricks_tell_a_missing_piece_from_a_wrong_read(self):
+        # Two one-brick volumes: the base's piece 0 is the file itself,
+        # pieces 1 and 2 live in .shard under its gfid. The secondary's
+        # brick holds piece 1 (its mount read zeros there) and lacks piece 2.
+        gfid = uuid.uuid4()
+        bricks = [os.path.join(self.dir.name, b) for b in ("brick-p", "brick-s")]
+        for brick in bricks:
+            self.write(brick, self.files[0], b"A" * STRIDE)
+            os.setxattr(os.path.join(brick, self.files[0]), "trusted.gfid", gfid.bytes)
+        for index in (1, 2):
+            self.write(bricks[0], ".shard/%s.%d" % (gfid, index), b"A" * STRIDE)
+        self.write(bricks[1], ".shard/%s.1" % gfid, b"A" * STRIDE)
+        os.setxattr(os.path.join(bricks[1], ".shard/%s.1" % gfid), "trusted.gfid", uuid.uuid4().bytes)
+        self.write(self.secondary, self.files[0], b"\0" * (2 * STRIDE), at=STRIDE)
+        out = subprocess.run(["python3", COMPARE, self.manifest, self.primary, self.secondary] + bricks,
+                             check=True, capture_output=True, text=True).stdout.splitlines()
+        self.assertEqual(out[0], "vm base images/vm.qcow2: 2 strides differ, at bytes %d zeros, %d zeros"
+                                 % (STRIDE, 2 * STRIDE))
+        self.assertIn("piece 1: primary brick 4194304 bytes, modified ", out[1])
+        self.assertIn(", gfid none; secondary brick 4194304 bytes", out[1])
+        self.assertIn("the bricks hold the same bytes: the secondary's copy was read wrong", out[1])
+        self.assertIn("piece 2:", out[2])
+        self.assertIn("secondary brick absent", out[2])
+        self.assertIn("not readable on both bricks", out[2])
+        self.assertEqual(out[3], "vm older delta images/.gdr-snapshots/vm.1.qcow2: same")
 
 
 if __name__ == "__main__":
