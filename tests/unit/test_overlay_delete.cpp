@@ -122,8 +122,10 @@ class FakeVolume : public Volume {
   std::optional<std::tuple<std::string, std::uint64_t, int>> failingRead;
   // Reads of this file end at this byte, its size as looked up unchanged.
   std::optional<std::pair<std::string, std::uint64_t>> shortRead;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> rangeReads;  // (offset, length) asked of readRange
   std::uint64_t readRange(const Components& path, std::uint64_t offset, std::uint64_t length,
                           const std::function<void(const char*, size_t)>& sink) override {
+    rangeReads.emplace_back(offset, length);
     if (failingRead && std::get<0>(*failingRead) == volpath::join(path) &&
         offset + length > std::get<1>(*failingRead)) {
       Json::Value data;
@@ -555,6 +557,37 @@ TEST(FileChecksum, ASampleFromAnOffsetLeavesTheBytesBeforeItOut) {
   EXPECT_NE(after.sha256, before.sha256);
   EXPECT_NE(after.rangeSums->at(0), before.rangeSums->at(0));
   EXPECT_EQ(after.rangeSums->at(1), before.rangeSums->at(1));
+}
+
+// Strides read whole follow one another: they are read in runs of up to
+// 16 MiB (one request, whose pieces gluster reads in parallel), and the
+// digest of each stride is what it would be read alone, though the data
+// of a run reaches the digests at once, across its strides.
+TEST(FileChecksum, StridesReadWholeAreReadInRunsWithTheSameDigests) {
+  FakeVolume volume;
+  std::string content((37 << 20) + 4100, '\0');
+  for (size_t i = 0; i < content.size(); ++i) content[i] = char((i * 7919) >> 9);
+  volume.file("base.qcow2", content);
+  const Sampling whole{4 << 20, 4 << 20};
+  const api::ChecksumResult sums = fileChecksum(volume, "base.qcow2", 0, std::nullopt, whole);
+  ASSERT_EQ(sums.ranges, 10u);
+  EXPECT_EQ(sums.bytes, content.size());
+  for (size_t i = 0; i < 10; ++i) {
+    const std::uint64_t at = i * (4 << 20);
+    EXPECT_EQ(sums.rangeSums->at(i), sha256Hex(content.substr(at, 4 << 20)).substr(0, 16)) << i;
+  }
+  EXPECT_EQ(sums.sha256, sha256Hex(content));
+  const std::vector<std::pair<std::uint64_t, std::uint64_t>> runs = {
+      {0, 16 << 20}, {16 << 20, 16 << 20}, {32 << 20, (5 << 20) + 4100}};
+  EXPECT_EQ(volume.rangeReads, runs);
+  // Samples apart from one another: one read each, as before.
+  volume.rangeReads.clear();
+  const api::ChecksumResult sampled = fileChecksum(volume, "base.qcow2", 0, std::nullopt, Sampling{4 << 20, 64 << 10});
+  EXPECT_EQ(volume.rangeReads.size(), 10u);
+  const auto ranges = sampleRanges(content.size(), Sampling{4 << 20, 64 << 10});
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    EXPECT_EQ(sampled.rangeSums->at(i), sha256Hex(content.substr(ranges[i].first, ranges[i].second)).substr(0, 16));
+  }
 }
 
 TEST(FileChecksum, TooManySampledRangesAreRefusedBeforeAnyRead) {
