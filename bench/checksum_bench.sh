@@ -39,7 +39,7 @@ V=(volfileServers="[\"$GDR_LAB_HOST\"]" volumeName="$GDR_LAB_PRIMARY" path="$rel
 timed() { # timed ARGS...: seconds of one fileChecksum call
   local start=$EPOCHREALTIME
   client GlusterVolume fileChecksum "${V[@]}" "$@" >/dev/null
-  python3 -c "import sys; print('%.3f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$start" "$EPOCHREALTIME"
+  elapsed "$start" "$EPOCHREALTIME"
 }
 rate() { python3 -c "import sys; print('%.0f' % (float(sys.argv[1]) / float(sys.argv[2])))" "$1" "$2"; }
 echo "fileChecksum on $GDR_LAB_PRIMARY, a file of $MIB MiB, median of $RUNS:"
@@ -57,5 +57,5 @@ for mode in full shards whole; do
 done
 start=$EPOCHREALTIME
 dd if="$GDR_LAB_PRIMARY_MOUNT/$rel" of=/dev/null bs=4M iflag=direct status=none
-s=$(python3 -c "import sys; print('%.3f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$start" "$EPOCHREALTIME")
+s=$(elapsed "$start" "$EPOCHREALTIME")
 printf '%-8s %10s %10s\n' fuse "$s" "$(rate "$((MIB * 1048576 / 1000000))" "$s")"

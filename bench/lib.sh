@@ -19,6 +19,9 @@ await_job() {
   return 1
 }
 
+# elapsed T0 T1: seconds from T0 to T1 (both in seconds), three decimals.
+elapsed() { python3 -c "print('%.3f' % ($2 - $1))"; }
+
 # median VALUE...: their median, three decimals.
 median() { python3 -c 'import statistics,sys; print("%.3f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 

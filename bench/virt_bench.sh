@@ -57,7 +57,6 @@ agent=$!
 client() { "$BIN/gdr-client" -s "$dir/agent.sock" "$@"; }
 for _ in $(seq 100); do client Host ping >/dev/null 2>&1 && break; sleep 0.1; done
 now() { date +%s.%N; }
-elapsed() { python3 -c "print('%.3f' % ($2 - $1))"; }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 source "$ROOT/bench/lib.sh"
 wait_writing() { # wait_writing CONSOLE: until the guest reports records (booted)

@@ -166,9 +166,7 @@ class Connection : public Volume {
     if (!S_ISREG(st.st_mode)) ioError("cannot read", volpath::join(path), EINVAL);
     FdPtr fd(glfs_h_open(fs_, object.get(), O_RDONLY));
     if (!fd) ioError("cannot open", volpath::join(path), errno);
-    // One request for up to 16 MiB: the shard translator reads the pieces
-    // it spans in parallel.
-    std::vector<char> buffer(static_cast<size_t>(std::min<std::uint64_t>(length, 16 << 20)));
+    std::vector<char> buffer(static_cast<size_t>(std::min(length, kLargestRead)));
     std::uint64_t done = 0;
     while (done < length) {
       const size_t want = static_cast<size_t>(std::min<std::uint64_t>(buffer.size(), length - done));

@@ -212,9 +212,6 @@ api::FileStatResult fileStat(Volume& volume, const std::string& path) {
 
 namespace {
 
-// The most a checksum asks of the volume in one read: four 4 MiB pieces.
-constexpr std::uint64_t kReadRun = 16 << 20;
-
 // The entry at `path`; throws FileNotFound when absent and NotRegularFile
 // ("... is a directory, not `what`") when it is not a regular file.
 EntryInfo regularFile(Volume& volume, const Components& parts, const std::string& path, const char* what) {
@@ -299,14 +296,13 @@ api::ChecksumResult fileChecksum(Volume& volume, const std::string& path, std::u
     const auto ranges = sampleRanges(entry.size - from, *sampling);
     out.rangeSums.emplace();
     // Ranges that follow one another (strides read whole: "full", and
-    // every delta) are read in runs of up to kReadRun bytes, each one
-    // request that the shard translator sends to its pieces at once; one
-    // request per stride waited for each piece in turn.
+    // every delta) are read in runs of up to kLargestRead bytes, one
+    // request each.
     for (size_t first = 0; first < ranges.size();) {
       size_t end = first + 1;
       std::uint64_t run = ranges[first].second;
       while (end < ranges.size() && ranges[end].first == ranges[end - 1].first + ranges[end - 1].second &&
-             run + ranges[end].second <= kReadRun) {
+             run + ranges[end].second <= kLargestRead) {
         run += ranges[end++].second;
       }
       size_t current = first;

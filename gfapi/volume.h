@@ -47,6 +47,11 @@ struct ShardLayout {
   std::map<std::uint64_t, PieceInfo> pieces;
 };
 
+// The most one read asks of gluster: four 4 MiB pieces, which the shard
+// translator reads in parallel (one 1 MiB request after another waited
+// for each piece in turn).
+constexpr std::uint64_t kLargestRead = 16 << 20;
+
 class Volume {
  public:
   virtual ~Volume() = default;
@@ -61,7 +66,7 @@ class Volume {
   virtual std::string readPrefix(const volpath::Components& path, size_t length) = 0;
 
   // Feeds `length` bytes from `offset` (fewer at the end of the file) to
-  // `sink` in chunks; returns how many were read.
+  // `sink` in chunks of at most kLargestRead; returns how many were read.
   virtual std::uint64_t readRange(const volpath::Components& path, std::uint64_t offset, std::uint64_t length,
                                   const std::function<void(const char*, size_t)>& sink) = 0;
 
