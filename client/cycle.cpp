@@ -236,7 +236,8 @@ class Cycle {
   void addPlan();
   Json::Value vmReports() const;
 
-  // `call` with the params for the primary, then for the secondary.
+  // `call` with the params for the primary and, at the same time, for the
+  // secondary; an error names its site (the primary's first).
   template <class Params, class Fn>
   auto onBothSides(const Vm& vm, const Disk& d, Params params, Fn&& call);
 
@@ -701,21 +702,33 @@ api::Job Cycle::syncThrough(AgentApi& agent, const api::GeoRepSyncParams& params
 template <class Params, class Fn>
 auto Cycle::onBothSides(const Vm& vm, const Disk& d, Params params, Fn&& call) {
   AgentApi& agent = *agents_[vm.host];
+  Params onSecondary = params;
   params.volfileServers = {d.server};
   params.volumeName = options_.volume;
-  decltype(call(agent, params)) primary;
+  onSecondary.volfileServers = {options_.secondaryHost};
+  onSecondary.volumeName = options_.secondaryVolume;
+  // The two sites are read at once, each call on a connection of its own:
+  // a comparison costs the slower site's read, not the sum of both.
+  auto primary = std::async(std::launch::async, [&] { return call(agent, params); });
+  std::optional<decltype(call(agent, onSecondary))> secondary;
+  std::exception_ptr secondaryError;
   try {
-    primary = call(agent, params);
+    secondary = call(agent, onSecondary);
+  } catch (...) {
+    secondaryError = std::current_exception();
+  }
+  decltype(call(agent, params)) primaryResult;
+  try {
+    primaryResult = primary.get();
   } catch (const std::exception& e) {
     throw std::runtime_error("on the primary: " + describe(e));
   }
-  params.volfileServers = {options_.secondaryHost};
-  params.volumeName = options_.secondaryVolume;
   try {
-    return std::make_pair(primary, call(agent, params));
+    if (secondaryError) std::rethrow_exception(secondaryError);
   } catch (const std::exception& e) {
     throw std::runtime_error("on the secondary: " + describe(e));
   }
+  return std::make_pair(std::move(primaryResult), std::move(*secondary));
 }
 
 std::optional<BaseDifference> Cycle::compareImage(const Vm& vm, const Disk& d, const std::string& rel, bool delta,
