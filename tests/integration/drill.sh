@@ -28,9 +28,12 @@ cleanup() {
 trap cleanup EXIT
 
 cycle() { # one cycle on p1
+  # The session stopped after it: a kept one goes on shipping the cycle's
+  # commit (the base and the backing name of the delta above), which would
+  # change the files the whole-file sums below compare.
   # shellcheck disable=SC2086
   "$SITES" on p1 "$BIN/gdr-sync" --hosts "$GDR_SITES_PRIMARY_AGENTS" --volume "$GDR_SITES_PRIMARY" \
-    --secondary "$GDR_SITES_SECONDARY_URL" $GDR_SITES_TLS --state-dir "$STATE/sync" --timeout 5m
+    --secondary "$GDR_SITES_SECONDARY_URL" $GDR_SITES_TLS --state-dir "$STATE/sync" --timeout 5m --session stop
 }
 drill() { # drill ARGS...: gdr-sync drill on s1
   # shellcheck disable=SC2086
