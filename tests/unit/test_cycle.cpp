@@ -5,6 +5,7 @@
 #include <json/json.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <ctime>
 #include <map>
 #include <mutex>
@@ -89,6 +90,10 @@ class FakeAgent : public AgentApi {
   std::uint64_t imageBytes = 64ull << 20;     // every image's size on the volume (imageInfo)
   bool overlayDeleteFails = false;
   std::set<std::string> mergeFails;  // VM ids
+  // Each checksum waits (up to 300 ms) for a second one to be in flight:
+  // how many were at once, at most, says whether the sites are read together.
+  bool checksumsWaitForAnother = false;
+  int checksumsAtOnce = 0;
   // Snapshots and merges change the chains as libvirt does (overlays named
   // NAME.1, NAME.2, ... in the order made).
   bool realChains = false;
@@ -237,6 +242,15 @@ class FakeAgent : public AgentApi {
 
   api::ChecksumResult fileChecksum(const api::ChecksumParams& p) override {
     record("fileChecksum " + p.volumeName);
+    if (checksumsWaitForAnother) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      ++checksumsInFlight_;
+      checksumsAtOnce = std::max(checksumsAtOnce, checksumsInFlight_);
+      checksumArrived_.notify_all();
+      checksumArrived_.wait_for(lock, std::chrono::milliseconds(300), [this] { return checksumsInFlight_ >= 2; });
+      checksumsAtOnce = std::max(checksumsAtOnce, checksumsInFlight_);
+      --checksumsInFlight_;
+    }
     if (p.volumeName == kPrimary && primaryShortReads > 0) {
       --primaryShortReads;
       const std::string why = "the read ended 65536 bytes short of the file's size";
@@ -358,6 +372,8 @@ class FakeAgent : public AgentApi {
   int overlaysMade_ = 0;
   std::map<std::string, api::Job> jobs_;
   std::mutex mutex_;
+  std::condition_variable checksumArrived_;
+  int checksumsInFlight_ = 0;
 };
 
 class CycleTest : public ::testing::Test {
@@ -695,6 +711,15 @@ TEST_F(CycleTest, AFullCheckComparesEveryByteOfABaseAndResendsOnlyWhatDiffers) {
   EXPECT_NE(stepNamed(report, "verify")["differed"].asString().find("in 1 of 16 strides (67108864 bytes compared)"),
             std::string::npos)
       << stepNamed(report, "verify");
+}
+
+TEST_F(CycleTest, TheTwoSitesAreReadAtOnce) {
+  options_.verify = VerifyMode::Full;
+  host1_.checksumsWaitForAnother = true;
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kSuccess) << report["alert"].asString();
+  EXPECT_GE(host1_.count("fileChecksum " + std::string(kSecondary)), 1u);
+  EXPECT_EQ(host1_.checksumsAtOnce, 2);  // one after the other, it would be 1
 }
 
 TEST_F(CycleTest, ContentStillDifferingAfterTheResyncFailsTheCycle) {
