@@ -85,9 +85,13 @@ class FakeAgent : public AgentApi {
   std::vector<bool> syncStopsSession;         // each sync's stopAfter
   std::vector<bool> syncStartsAfterRollover;  // each sync's startAfterRollover
   int foreignShardReadings = 0;               // how many secondary layout readings show shard 1 under another gfid
-  int secondaryReadErrors = 0;                // secondary imageInfo calls that fail before one succeeds
-  int primaryShortReads = 0;                  // primary fileChecksum calls that read short before one succeeds
-  std::uint64_t imageBytes = 64ull << 20;     // every image's size on the volume (imageInfo)
+  int secondaryReadErrors = 0;                // secondary fileChecksum calls that fail before one succeeds
+  // The secondary has no file at this path (its creation never reached it)
+  // until it is marked for resync, when `resyncCreatesMissing`.
+  std::string missingOnSecondary;
+  bool resyncCreatesMissing = true;
+  int primaryShortReads = 0;               // primary fileChecksum calls that read short before one succeeds
+  std::uint64_t imageBytes = 64ull << 20;  // every image's size on the volume (imageInfo)
   bool overlayDeleteFails = false;
   std::set<std::string> mergeFails;  // VM ids
   // Each checksum waits (up to 300 ms) for a second one to be in flight:
@@ -219,9 +223,8 @@ class FakeAgent : public AgentApi {
 
   api::ImageInfoResult imageInfo(const api::FileParams& p) override {
     record("imageInfo " + p.volumeName);
-    if (p.volumeName == kSecondary && secondaryReadErrors > 0) {
-      --secondaryReadErrors;
-      throw ClientError(ClientError::Kind::Verb, "no such file", 3218);
+    if (p.volumeName == kSecondary && p.path == missingOnSecondary) {
+      throw ClientError(ClientError::Kind::Verb, "no file at '" + p.path + "'", 3218);
     }
     return {p.path, "qcow2", 2ull << 30, imageBytes, 65536, 3, std::nullopt};
   }
@@ -242,6 +245,13 @@ class FakeAgent : public AgentApi {
 
   api::ChecksumResult fileChecksum(const api::ChecksumParams& p) override {
     record("fileChecksum " + p.volumeName);
+    if (p.volumeName == kSecondary) {  // a piece not found yet
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (secondaryReadErrors > 0) {
+        --secondaryReadErrors;
+        throw ClientError(ClientError::Kind::Verb, "no such file", 3218);
+      }
+    }
     if (checksumsWaitForAnother) {
       std::unique_lock<std::mutex> lock(mutex_);
       ++checksumsInFlight_;
@@ -313,6 +323,7 @@ class FakeAgent : public AgentApi {
   api::ResyncResult geoRepResyncFile(const api::ResyncParams& p) override {
     record("geoRepResyncFile " + p.path);
     resyncs.push_back(p);
+    if (resyncCreatesMissing && p.path == missingOnSecondary) missingOnSecondary.clear();
     if (resyncRepairsContent) {
       secondaryContentDiffers = false;
       unsampledDifferenceIn.clear();
@@ -720,6 +731,42 @@ TEST_F(CycleTest, TheTwoSitesAreReadAtOnce) {
   EXPECT_EQ(report["outcome"].asInt(), kSuccess) << report["alert"].asString();
   EXPECT_GE(host1_.count("fileChecksum " + std::string(kSecondary)), 1u);
   EXPECT_EQ(host1_.checksumsAtOnce, 2);  // one after the other, it would be 1
+}
+
+// Seen with a 1 s changelog rollover: the checkpoint completed, yet the
+// secondary never got a delta's file, and no later sync sent it.
+TEST_F(CycleTest, AFileTheSecondaryLacksIsResentWhole) {
+  options_.layout = Layout::Delta;
+  host1_.realChains = true;
+  host2_.realChains = true;
+  ASSERT_EQ(run()["outcome"].asInt(), kSuccess);                    // the first point: the bases
+  host1_.missingOnSecondary = "images/.gdr-snapshots/vm1.1.qcow2";  // the second point's delta
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kSuccess) << report["alert"].asString();
+  ASSERT_EQ(host1_.resyncs.size(), 1u);
+  EXPECT_EQ(host1_.resyncs[0].path, "images/.gdr-snapshots/vm1.1.qcow2");
+  EXPECT_TRUE(host1_.resyncs[0].offsets.empty());  // the whole file
+  EXPECT_NE(stepNamed(report, "verify")["differed"].asString().find("does not hold images/.gdr-snapshots/vm1.1.qcow2"),
+            std::string::npos)
+      << stepNamed(report, "verify");
+  EXPECT_EQ(stepNamed(report, "verify-repair")["repaired"][0].asString(), "images/.gdr-snapshots/vm1.1.qcow2");
+  EXPECT_TRUE(host2_.resyncs.empty());
+}
+
+TEST_F(CycleTest, AFileStillMissingAfterItsResyncFailsTheCycle) {
+  options_.layout = Layout::Delta;
+  host1_.realChains = true;
+  host2_.realChains = true;
+  ASSERT_EQ(run()["outcome"].asInt(), kSuccess);
+  host1_.missingOnSecondary = "images/.gdr-snapshots/vm1.1.qcow2";
+  host1_.resyncCreatesMissing = false;
+  const Json::Value report = run();
+  EXPECT_EQ(report["outcome"].asInt(), kFailedMergedBack);
+  EXPECT_NE(
+      report["alert"].asString().find("does not hold images/.gdr-snapshots/vm1.1.qcow2 at all, even after a resync"),
+      std::string::npos)
+      << report["alert"].asString();
+  EXPECT_EQ(host1_.sealed.size(), 1u);  // the first point's seal only
 }
 
 TEST_F(CycleTest, ContentStillDifferingAfterTheResyncFailsTheCycle) {
