@@ -43,6 +43,17 @@ for node in ET.parse(sys.stdin).iter("node"):
 }
 written() { awk '$1 == "wchar:" {print $2}' "/proc/$(brick_pid)/io"; }
 
+# cycle_line REPORT LABEL N BYTES_BEFORE BYTES_AFTER SPAN: one cycle's figures
+cycle_line() {
+  python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["status"] == "success", d.get("alert")
+geo = sum(s["duration"] for s in d["steps"] if s["step"].startswith("georep"))
+print("%-8s cycle %d  %6.1f s  georep %5.1f s  written on the secondary%s %7.1f MiB" %
+      (sys.argv[2], int(sys.argv[3]), d["duration"], geo, sys.argv[6], (int(sys.argv[5]) - int(sys.argv[4])) / 2**20))' "$@"
+}
+
 run() { # run LAYOUT KEEP: prints one line per cycle
   local layout=$1 keep=$2 i before after report
   for ((i = 0; i <= cycles; i++)); do
@@ -52,14 +63,7 @@ run() { # run LAYOUT KEEP: prints one line per cycle
       --secondary "$GDR_LAB_SECONDARY_URL" --state-dir "$dir/sync-$layout-$keep" --layout "$layout" --keep-points "$keep" --json) || true
     after=$(written)
     [ "$i" = 0 ] && continue  # the first cycle moves the layout in place
-    python3 -c '
-import json, sys
-d = json.loads(sys.argv[1])
-assert d["status"] == "success", d.get("alert")
-geo = sum(s["duration"] for s in d["steps"] if s["step"].startswith("georep"))
-print("%-8s cycle %d  %6.1f s  georep %5.1f s  written on the secondary %7.1f MiB" %
-      (sys.argv[2], int(sys.argv[3]), d["duration"], geo, (int(sys.argv[5]) - int(sys.argv[4])) / 2**20))' \
-      "$report" "$layout/$keep" "$i" "$before" "$after"
+    cycle_line "$report" "$layout/$keep" "$i" "$before" "$after" ""
   done
   echo "$layout, $keep points kept: the secondary's brick holds $(du -s --block-size=1M "$GDR_LAB_SECONDARY_BRICK" | cut -f1) MiB"
 }
@@ -73,14 +77,7 @@ run_session() {
     [ "$i" -gt 0 ] && sleep "$pause"
     next=$(written)
     if [ "$i" -ge 2 ]; then  # the first cycle moves the layout in place
-      python3 -c '
-import json, sys
-d = json.loads(sys.argv[1])
-assert d["status"] == "success", d.get("alert")
-geo = sum(s["duration"] for s in d["steps"] if s["step"].startswith("georep"))
-print("%-6s cycle %d  %6.1f s  georep %5.1f s  written on the secondary until the next cycle %7.1f MiB" %
-      (sys.argv[2], int(sys.argv[3]), d["duration"], geo, (int(sys.argv[5]) - int(sys.argv[4])) / 2**20))' \
-        "$previous" "$session" "$((i - 1))" "$mark" "$next"
+      cycle_line "$previous" "$session" "$((i - 1))" "$mark" "$next" " until the next cycle"
     fi
     mark=$next
     [ "$i" -gt "$cycles" ] && break
