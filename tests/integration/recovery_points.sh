@@ -18,7 +18,8 @@
 # record since the lab came up: slow to read) are checked on the final
 # point. Then: the check's teeth (a disk made of two points' shards is
 # rejected), the definitions, and retention (three points, the deltas
-# they need and no other).
+# they need and no other). Last, a sixth cycle finds a delta the
+# secondary does not hold at all and has it made and sent whole.
 source "$(dirname "$0")/lib.sh"
 require_lab
 start_agent
@@ -297,4 +298,23 @@ while read -r vm image base; do
   first=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1][5:])["file"]["filename"])' "$image")
   [ -e "$GDR_LAB_PRIMARY_MOUNT/${first#"$FRESH"/}" ] && fail "point $p2's delta $first is still on the primary"
 done < <(images_of "$p2")
+
+note "a delta the secondary does not hold at all is made and sent whole"
+# Seen with a 1 s changelog rollover: a new overlay's creation never
+# reached the secondary, the checkpoint completed all the same, and no
+# later sync sent it. Here gdr-lab-vm1's overlay (the next point's delta)
+# is deleted on the secondary as gluster's internal clients delete.
+top=$(virsh domblklist gdr-lab-vm1 --details | awk '$2 == "disk" {print $4; exit}')
+rel=${top#"$GDR_LAB_PRIMARY_MOUNT"/}
+client GlusterVolume overlayDelete volfileServers="[\"$GDR_LAB_HOST\"]" volumeName="$GDR_LAB_SECONDARY" \
+  paths="[\"$rel\"]" >/dev/null || fail "could not delete $rel on the secondary"
+[ -e "$GDR_LAB_SECONDARY_BRICK/$rel" ] && fail "$rel is still on the secondary's brick"
+cycle c6 || fail "cycle 6, with its delta missing on the secondary: $(cat "$state/c6.json" "$state/c6.log")"
+json_get '[s for s in d["steps"] if s["step"] == "verify"][0]["differed"]' <"$state/c6.json" |
+  grep -q "does not hold $rel at all" || fail "cycle 6 did not find $rel missing: $(cat "$state/c6.json")"
+[ "$(json_get '[s for s in d["steps"] if s["step"] == "verify-repair"][0]["repaired"]' <"$state/c6.json")" = "['$rel']" ] ||
+  fail "cycle 6 did not repair $rel: $(cat "$state/c6.json")"
+[ -s "$GDR_LAB_SECONDARY_BRICK/$rel" ] || fail "$rel is not on the secondary's brick after cycle 6"
+marked=$(json_get "[s for s in d['steps'] if s['step'] == 'verify'][0]['resync']['$rel']" <"$state/c6.json")
+note "cycle 6 resent $rel whole ($marked pieces marked), then verified it"
 note "ok"
