@@ -71,7 +71,7 @@ run() { # run LAYOUT KEEP: prints one line per cycle
 # run_session SESSION: the delta layout, 3 points, one line per cycle with
 # the bytes written from its start to the next cycle's start.
 run_session() {
-  local session=$1 i mark next report="" previous=""
+  local session=$1 i mark next previous=""
   mark=$(written)
   for ((i = 0; i <= cycles + 1; i++)); do
     [ "$i" -gt 0 ] && sleep "$pause"
@@ -81,9 +81,8 @@ run_session() {
     fi
     mark=$next
     [ "$i" -gt "$cycles" ] && break
-    report=$("$BIN/gdr-sync" --hosts "unix:$dir/agent.sock" --volume "$GDR_LAB_PRIMARY" \
+    previous=$("$BIN/gdr-sync" --hosts "unix:$dir/agent.sock" --volume "$GDR_LAB_PRIMARY" \
       --secondary "$GDR_LAB_SECONDARY_URL" --state-dir "$dir/sync-session-$session" --session "$session" --json) || true
-    previous=$report
   done
   gluster --mode=script volume geo-replication "$GDR_LAB_PRIMARY" "$GDR_LAB_SECONDARY_URL" stop >/dev/null 2>&1 || true
 }
