@@ -1,8 +1,11 @@
 #include "gluster/georep_sync.h"
 
 #include <spdlog/spdlog.h>
+#include <time.h>
 
 #include <algorithm>
+#include <ctime>
+#include <sstream>
 #include <tuple>
 
 #include "core/errors.h"
@@ -72,22 +75,73 @@ std::string activeWorkers(const SyncAssessment& a) {
   return out.empty() ? "; no worker is Active" : "; Active: " + out;
 }
 
-std::optional<std::string> lastGsyncdError(const std::string& logText) {
-  // "[2026-12-02 04:02:51.790294] E [syncdutils(monitor):851:logerr] Popen: ssh> ssh: connect ..."
-  size_t end = logText.size();
-  while (end > 0) {
-    const size_t start = logText.rfind('\n', end - 1);
-    const size_t from = start == std::string::npos ? 0 : start + 1;
-    const std::string line = logText.substr(from, end - from);
-    const size_t mark = line.find("] E [");
-    if (mark != std::string::npos) {
-      const size_t close = line.find("] ", mark + 5);
-      if (close != std::string::npos) return json::printable(line.substr(close + 2), 300);
+namespace {
+
+// The time of a gsyncd log record ("[2026-12-02 04:02:51.790294] ..."),
+// which gsyncd writes in UTC; nullopt for a traceback's lines.
+std::optional<std::int64_t> gsyncdRecordTime(const std::string& line) {
+  std::tm tm{};
+  if (line.size() < 21 || line[0] != '[') return std::nullopt;
+  if (!strptime(line.c_str() + 1, "%Y-%m-%d %H:%M:%S", &tm)) return std::nullopt;
+  return static_cast<std::int64_t>(timegm(&tm));
+}
+
+// "Popen: command returned error [{cmd=ssh ... HOST CMD}, {error=255}]"
+// becomes "command exited 255 (ssh's own failure): ssh ... HOST CMD", so
+// the status survives the cut to a message's length.
+std::string exitStatusFirst(const std::string& words) {
+  const std::string head = "command returned error [{cmd=";
+  const size_t at = words.find(head);
+  const size_t status = words.rfind("}, {error=");
+  if (at == std::string::npos || status == std::string::npos || status < at) return words;
+  const std::string command = words.substr(at + head.size(), status - at - head.size());
+  std::string code = words.substr(status + 10);
+  if (const size_t end = code.find('}'); end != std::string::npos) code.resize(end);
+  const bool sshFailed = command.rfind("ssh ", 0) == 0 && code == "255";
+  return "command exited " + code + (sshFailed ? " (ssh's own failure)" : "") + ": " + command;
+}
+
+}  // namespace
+
+std::optional<std::string> lastGsyncdError(const std::string& logText, std::int64_t since) {
+  // Among the error records since `since`, the most telling: what ssh
+  // printed ("Popen: ssh> ssh: connect ...: Connection refused"), else the
+  // last record with words, else the exception a traceback ended with.
+  // gsyncd's monitor can fail while it logs ssh's words (a TypeError in its
+  // errlog, gluster 10, when a thread caught ssh's words first), leaving
+  // "command returned error", "<top>: FAIL: " and a traceback.
+  std::optional<std::string> sshSaid, lastWords, lastException;
+  bool inRecentError = false;  // the lines after such a record are its traceback
+  std::string lastTracebackLine;
+  std::istringstream in(logText);
+  std::string line;
+  auto closeTraceback = [&] {
+    if (!lastTracebackLine.empty()) lastException = lastTracebackLine;
+    lastTracebackLine.clear();
+  };
+  while (std::getline(in, line)) {
+    const auto when = gsyncdRecordTime(line);
+    if (!when) {
+      if (inRecentError && !line.empty() && line[0] != ' ' && line.rfind("Traceback", 0) != 0) lastTracebackLine = line;
+      continue;
     }
-    if (start == std::string::npos) break;
-    end = start;
+    closeTraceback();
+    inRecentError = false;
+    const size_t mark = line.find("] E [");
+    if (mark == std::string::npos || *when < since) continue;
+    const size_t close = line.find("] ", mark + 5);
+    if (close == std::string::npos) continue;
+    inRecentError = true;
+    std::string words = line.substr(close + 2);
+    while (!words.empty() && (words.back() == ' ' || words.back() == '\r')) words.pop_back();
+    if (words.find("ssh> ") != std::string::npos) sshSaid = words;
+    const bool empty = words.empty() || (words.size() >= 5 && words.compare(words.size() - 5, 5, "FAIL:") == 0);
+    if (!empty) lastWords = exitStatusFirst(words);
   }
-  return std::nullopt;
+  closeTraceback();
+  const auto& pick = sshSaid ? sshSaid : lastWords ? lastWords : lastException;
+  if (!pick) return std::nullopt;
+  return json::printable(*pick, 300);
 }
 
 std::string gsyncdLogPath(const std::string& primaryVolume, const std::string& secondaryHost,
@@ -434,8 +488,9 @@ bool GeoRepSyncJob::onStopped(JobControl& job, const SyncAssessment& a, StallWat
   if (++stoppedRestarts_ > 1) {
     // Stopped again after a start: gsyncd's monitor gave up (the
     // secondary unreachable, say); its log says why.
-    const auto why = lastGsyncdError(
-        readLog_(gsyncdLogPath(spec_.volume, spec_.remote.host, spec_.remote.volume), 64 * 1024));
+    const auto why =
+        lastGsyncdError(readLog_(gsyncdLogPath(spec_.volume, spec_.remote.host, spec_.remote.volume), 64 * 1024),
+                        job.record().startTime);
     std::string workers;
     for (const auto& w : a.stoppedWorkers) workers += (workers.empty() ? "" : ", ") + w;
     finish(job, State::Failed,

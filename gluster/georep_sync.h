@@ -66,9 +66,10 @@ SyncAssessment assessSync(const std::vector<GeoRepWorker>& workers, std::int64_t
 // that must name the workers a failed sync waited on.
 std::string activeWorkers(const SyncAssessment& a);
 
-// The last error gsyncd logged ("E [...] ... message"), from the tail of its
-// log: why a session stopped. Pure.
-std::optional<std::string> lastGsyncdError(const std::string& logText);
+// Why a session stopped, from the tail of gsyncd's log: the error records
+// ("E [...] ... message") logged at or after `since` (seconds since the
+// epoch), what ssh printed first. Pure.
+std::optional<std::string> lastGsyncdError(const std::string& logText, std::int64_t since = 0);
 // Where gsyncd logs for a session on this node.
 std::string gsyncdLogPath(const std::string& primaryVolume, const std::string& secondaryHost,
                           const std::string& secondaryVolume);

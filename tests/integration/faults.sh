@@ -40,10 +40,14 @@ code=$(job_field "$job" "['error']['code']")
 message=$(job_field "$job" "['error']['message']")
 # Workers that lose ssh go Faulty (3101); gluster 10's monitor here exits
 # before starting them when ssh is refused, and the session reads Stopped
-# again after the job started it (3103, with gsyncd's own reason).
+# again after the job started it (3103, with gsyncd's own reason). That
+# reason is ssh's words when gsyncd logged them in the job's time; its
+# monitor can fail while logging them (a TypeError in its errlog), and then
+# it is ssh's own exit status, 255.
 case "$code" in
   3101) [[ "$message" == *"$GDR_LAB_PRIMARY_BRICK"*"(Faulty)"* ]] || fail "the Faulty worker is not named: $message" ;;
-  3103) [[ "$message" == *"$GDR_LAB_PRIMARY_BRICK"*"(Stopped)"*"gsyncd: "*"Connection refused"* ]] ||
+  3103) [[ "$message" == *"$GDR_LAB_PRIMARY_BRICK"*"(Stopped)"*"gsyncd: "*"Connection refused"* ||
+    "$message" == *"$GDR_LAB_PRIMARY_BRICK"*"(Stopped)"*"gsyncd: command exited 255 (ssh's own failure): ssh "* ]] ||
           fail "the stopped workers and gsyncd's reason are not named: $message" ;;
   *) fail "expected GeoRepWorkerFaulty (3101) or GeoRepSyncStalled (3103), got $code: $message" ;;
 esac

@@ -25,6 +25,15 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// A gsyncd log record's time ("[2026-12-07 17:11:41.000000]", UTC).
+std::string gsyncdStamp(std::time_t t) {
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[40];
+  std::strftime(text, sizeof text, "[%Y-%m-%d %H:%M:%S.000000]", &tm);
+  return text;
+}
+
 std::string fixture(const std::string& name) {
   std::ifstream in(std::string(GDR_SOURCE_DIR) + "/tests/fixtures/gluster/" + name);
   EXPECT_TRUE(in.good()) << name;
@@ -591,11 +600,14 @@ TEST_F(GeoRepSyncTest, ASessionStoppedUnderTheSyncIsStartedAgain) {
 // The secondary unreachable (its sshd stopped, seen on the lab): gsyncd's
 // monitor exits at once, the session reads Stopped again after the start.
 TEST_F(GeoRepSyncTest, ASessionThatStopsAgainFailsWithGsyncdsReason) {
-  gsyncdLog_ =
-      "[2026-12-02 04:02:51.790013] E [syncdutils(monitor):845:errlog] Popen: command returned error\n"
-      "[2026-12-02 04:02:51.790294] E [syncdutils(monitor):851:logerr] Popen: ssh> ssh: connect to host 127.0.0.2 "
-      "port 22: Connection refused\n"
-      "[2026-12-02 04:02:51.800000] I [monitor(monitor):160:monitor] Monitor: finished\n";
+  // Only what gsyncd logged since the job started tells why it stopped.
+  const std::string before = gsyncdStamp(std::time(nullptr) - 3600);
+  const std::string now = gsyncdStamp(std::time(nullptr) + 1);
+  gsyncdLog_ = before + " E [syncdutils(monitor):851:logerr] Popen: ssh> ssh: Could not resolve hostname\n" + now +
+               " E [syncdutils(monitor):845:errlog] Popen: command returned error\n" + now +
+               " E [syncdutils(monitor):851:logerr] Popen: ssh> ssh: connect to host 127.0.0.2 "
+               "port 22: Connection refused\n" +
+               now + " I [monitor(monitor):160:monitor] Monitor: finished\n";
   runner_.statusReadings = {fixture("georep-status-stopped.xml"), fixture("georep-status-initializing.xml"),
                             fixture("georep-status-stopped.xml")};
   const JobRecord r = runSync();
@@ -609,6 +621,35 @@ TEST_F(GeoRepSyncTest, ASessionThatStopsAgainFailsWithGsyncdsReason) {
   ASSERT_FALSE(logsRead_.empty());
   EXPECT_EQ(logsRead_[0], "/var/log/glusterfs/geo-replication/gdr-primary_127.0.0.2_gdr-secondary/gsyncd.log");
   EXPECT_FALSE(lastGsyncdError("[x] I [y] fine\n"));
+}
+
+// Recorded on the lab with the secondary's sshd stopped: the monitor failed
+// twice, the second time inside its own errlog (a TypeError) before it could
+// log ssh's words.
+constexpr std::int64_t kMonitorFirstFailed = 1796663501;   // 17:11:41 UTC
+constexpr std::int64_t kMonitorSecondFailed = 1796663518;  // 17:11:58 UTC
+
+TEST(GsyncdLog, WhatSshSaidNamesTheReasonEvenWhenTheMonitorFailedLater) {
+  EXPECT_EQ(lastGsyncdError(fixture("gsyncd-monitor-fails-logging.log"), kMonitorFirstFailed - 5),
+            "Popen: ssh> ssh: connect to host 127.0.0.2 port 22: Connection refused");
+}
+
+TEST(GsyncdLog, WithoutSshsWordsTheExitStatusComesFirst) {
+  const auto why = lastGsyncdError(fixture("gsyncd-monitor-fails-logging.log"), kMonitorFirstFailed + 5);
+  ASSERT_TRUE(why);
+  EXPECT_EQ(why->rfind("command exited 255 (ssh's own failure): ssh -oPasswordAuthentication=no", 0), 0u) << *why;
+}
+
+TEST(GsyncdLog, ATracebacksExceptionIsTheLastResort) {
+  const std::string log = fixture("gsyncd-monitor-fails-logging.log");
+  const std::string failed = log.substr(log.find("[2026-12-07 17:11:58.434298]"));
+  EXPECT_EQ(lastGsyncdError(failed, kMonitorSecondFailed), "TypeError: a bytes-like object is required, not 'str'");
+}
+
+TEST(GsyncdLog, RecordsBeforeTheJobAreNotItsReason) {
+  EXPECT_FALSE(lastGsyncdError(fixture("gsyncd-monitor-fails-logging.log"), kMonitorSecondFailed + 60));
+  // A tail cut mid-record starts with a fragment, which is no record.
+  EXPECT_FALSE(lastGsyncdError("ssh> ssh: connect to host 127.0.0.2 port 22: Connection refused\n", 0));
 }
 
 TEST_F(GeoRepSyncTest, WarnsOfAShardedPrimaryWithoutWriteOrdering) {
