@@ -113,13 +113,10 @@ TEST_F(SyncSettingsTest, WithoutADomainTheFlagsAloneDecideAsBefore) {
   EXPECT_EQ(s.rpo.warning, seconds(3600));
   EXPECT_EQ(s.rpo.critical, seconds(7200));
   EXPECT_EQ(s.cycle.layout, Layout::Delta);
-  EXPECT_EQ(sessionAfterSync(s.cycle), SessionAfterSync::Keep);
+  EXPECT_EQ(sessionAfterSync(s.cycle), SessionAfterSync::Stop);
   EXPECT_EQ(sessionAfterSync(
-                parse({"--hosts", "unix:/s", "--volume", "v", "--secondary", "h::w", "--session", "stop"}).cycle),
-            SessionAfterSync::Stop);
-  EXPECT_EQ(sessionAfterSync(
-                parse({"--hosts", "unix:/s", "--volume", "v", "--secondary", "h::w", "--layout", "flat"}).cycle),
-            SessionAfterSync::Stop);
+                parse({"--hosts", "unix:/s", "--volume", "v", "--secondary", "h::w", "--session", "keep"}).cycle),
+            SessionAfterSync::Keep);
   EXPECT_TRUE(s.cycle.georepStartAfterRollover);
   EXPECT_FALSE(parse({"--hosts", "unix:/s", "--volume", "v", "--secondary", "h::w", "--georep-start", "at-once"})
                    .cycle.georepStartAfterRollover);
