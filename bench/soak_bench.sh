@@ -9,8 +9,7 @@
 # was started (wait), and the pieces repaired.
 # Then p50/p95/p99/max of the cycle time, each step's median, and counts.
 #   bench/soak_bench.sh [CYCLES] [GDR-SYNC OPTION...]   (default 20 cycles)
-# e.g. `bench/soak_bench.sh 100 --session stop` for the stopped-session way
-# (kept is the default of the delta layout).
+# e.g. `bench/soak_bench.sh 100 --session stop` for the stopped-session way.
 # GDR_SOAK_VMS=N (default 4): the lab's VMs (it grows or shrinks to N, and
 # back to 2 at the end). The volumes' performance.strict-write-ordering is
 # the lab's (on; see README, "Known limits"): GDR_LAB_STRICT_WRITE_ORDERING=off

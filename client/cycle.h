@@ -65,9 +65,8 @@ struct CycleOptions {
   int keepPoints = 3;
   Layout layout = Layout::Delta;
   // What becomes of the geo-replication session after the sync. Unset:
-  // kept in the delta layout, stopped in the flat one (sessionAfterSync).
-  // Kept only in the delta layout: in the flat one the VMs rewrite the
-  // bases the secondary holds.
+  // stopped. Kept (experimental) only in the delta layout: in the flat one
+  // the VMs rewrite the bases the secondary holds.
   std::optional<SessionAfterSync> session;
   // Start a stopped session once every brick rolled a changelog past the
   // checkpoint (GlusterVolume.geoRepSync's startAfterRollover).

@@ -1270,20 +1270,18 @@ TEST_F(CycleTest, EveryByteOfEachDeltaIsComparedAndWhatDiffersResent) {
   EXPECT_TRUE(host1_.sealed.empty());
 }
 
-// The session is kept after a sync in the delta layout unless --session
-// stop says otherwise, and stopped in the flat layout.
-TEST_F(CycleTest, TheSessionIsKeptInTheDeltaLayoutUnlessStopped) {
+// The session is stopped after a sync unless --session keep (delta layout
+// only) says otherwise.
+TEST_F(CycleTest, TheSessionStopsAfterTheSyncUnlessKept) {
   options_.layout = Layout::Delta;
-  const Json::Value kept = run();
-  ASSERT_EQ(kept["outcome"].asInt(), kSuccess);
-  options_.session = SessionAfterSync::Stop;
   const Json::Value stopped = run();
   ASSERT_EQ(stopped["outcome"].asInt(), kSuccess);
+  options_.session = SessionAfterSync::Keep;
+  ASSERT_EQ(run()["outcome"].asInt(), kSuccess);
   options_.session.reset();
   options_.layout = Layout::Flat;
   ASSERT_EQ(run()["outcome"].asInt(), kSuccess);
-  EXPECT_EQ(host1_.syncStopsSession, (std::vector<bool>{false, true, true}));
-  EXPECT_EQ(kept["steps"][4]["session"].asString(), "kept");
+  EXPECT_EQ(host1_.syncStopsSession, (std::vector<bool>{true, false, true}));
   const Json::Value& georep = stopped["steps"][4];
   ASSERT_EQ(georep["step"].asString(), "georep");
   EXPECT_EQ(georep["session"].asString(), "stopped");
