@@ -1,10 +1,8 @@
 #include "gluster/georep_sync.h"
 
 #include <spdlog/spdlog.h>
-#include <time.h>
 
 #include <algorithm>
-#include <ctime>
 #include <sstream>
 #include <tuple>
 
@@ -80,10 +78,8 @@ namespace {
 // The time of a gsyncd log record ("[2026-12-02 04:02:51.790294] ..."),
 // which gsyncd writes in UTC; nullopt for a traceback's lines.
 std::optional<std::int64_t> gsyncdRecordTime(const std::string& line) {
-  std::tm tm{};
   if (line.size() < 21 || line[0] != '[') return std::nullopt;
-  if (!strptime(line.c_str() + 1, "%Y-%m-%d %H:%M:%S", &tm)) return std::nullopt;
-  return static_cast<std::int64_t>(timegm(&tm));
+  return parseGlusterTime(line.substr(1, 19));
 }
 
 // "Popen: command returned error [{cmd=ssh ... HOST CMD}, {error=255}]"
@@ -112,20 +108,15 @@ std::optional<std::string> lastGsyncdError(const std::string& logText, std::int6
   // "command returned error", "<top>: FAIL: " and a traceback.
   std::optional<std::string> sshSaid, lastWords, lastException;
   bool inRecentError = false;  // the lines after such a record are its traceback
-  std::string lastTracebackLine;
   std::istringstream in(logText);
   std::string line;
-  auto closeTraceback = [&] {
-    if (!lastTracebackLine.empty()) lastException = lastTracebackLine;
-    lastTracebackLine.clear();
-  };
   while (std::getline(in, line)) {
     const auto when = gsyncdRecordTime(line);
     if (!when) {
-      if (inRecentError && !line.empty() && line[0] != ' ' && line.rfind("Traceback", 0) != 0) lastTracebackLine = line;
+      // A traceback's unindented lines after its header: the last is the exception.
+      if (inRecentError && !line.empty() && line[0] != ' ' && line.rfind("Traceback", 0) != 0) lastException = line;
       continue;
     }
-    closeTraceback();
     inRecentError = false;
     const size_t mark = line.find("] E [");
     if (mark == std::string::npos || *when < since) continue;
@@ -136,12 +127,12 @@ std::optional<std::string> lastGsyncdError(const std::string& logText, std::int6
     while (!words.empty() && (words.back() == ' ' || words.back() == '\r')) words.pop_back();
     if (words.find("ssh> ") != std::string::npos) sshSaid = words;
     const bool empty = words.empty() || (words.size() >= 5 && words.compare(words.size() - 5, 5, "FAIL:") == 0);
-    if (!empty) lastWords = exitStatusFirst(words);
+    if (!empty) lastWords = std::move(words);
   }
-  closeTraceback();
-  const auto& pick = sshSaid ? sshSaid : lastWords ? lastWords : lastException;
-  if (!pick) return std::nullopt;
-  return json::printable(*pick, 300);
+  if (sshSaid) return json::printable(*sshSaid, 300);
+  if (lastWords) return json::printable(exitStatusFirst(*lastWords), 300);
+  if (lastException) return json::printable(*lastException, 300);
+  return std::nullopt;
 }
 
 std::string gsyncdLogPath(const std::string& primaryVolume, const std::string& secondaryHost,

@@ -25,14 +25,17 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A gsyncd log record's time ("[2026-12-07 17:11:41.000000]", UTC).
-std::string gsyncdStamp(std::time_t t) {
+// A time as gluster prints it ("2026-12-07 17:11:41", UTC).
+std::string glusterTime(std::time_t t) {
   std::tm tm{};
   gmtime_r(&t, &tm);
-  char text[40];
-  std::strftime(text, sizeof text, "[%Y-%m-%d %H:%M:%S.000000]", &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &tm);
   return text;
 }
+
+// A gsyncd log record's time ("[2026-12-07 17:11:41.000000]").
+std::string gsyncdStamp(std::time_t t) { return "[" + glusterTime(t) + ".000000]"; }
 
 std::string fixture(const std::string& name) {
   std::ifstream in(std::string(GDR_SOURCE_DIR) + "/tests/fixtures/gluster/" + name);
@@ -558,13 +561,8 @@ std::string configWithCheckpoint(std::int64_t time) {
 
 // A status fixture whose workers show the checkpoint `time` (UTC, as gluster prints it).
 std::string statusWithCheckpoint(const std::string& name, std::int64_t time) {
-  const std::time_t t = time;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &tm);
   return std::regex_replace(fixture(name), std::regex("<checkpoint_time>[^<]*</checkpoint_time>"),
-                            std::string("<checkpoint_time>") + text + "</checkpoint_time>");
+                            "<checkpoint_time>" + glusterTime(time) + "</checkpoint_time>");
 }
 
 TEST_F(GeoRepSyncTest, CompletesStartsAndStopsTheSession) {
